@@ -1,0 +1,60 @@
+"""The ``channelsim`` command line.
+
+Sub-commands come from the ``channelsim.commands`` entry points; each registers its parser and
+a ``func(args) -> int``. Errors the user can fix (a bad scenario, a bad flag) print every
+problem and exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import entry_points
+
+from sim.scenario import ScenarioError
+
+CORE_COMMANDS = ("sim.commands.validate", "sim.commands.run")
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs that the user can fix."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="channelsim",
+        description="Simulate and optimise online sales-channel plans.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    seen = set()
+    for ep in sorted(entry_points(group="channelsim.commands"), key=lambda e: e.name):
+        if ep.value not in seen:
+            seen.add(ep.value)
+            ep.load()(sub)
+    if not seen:  # running from a source tree without installed metadata
+        import importlib
+
+        for mod in CORE_COMMANDS:
+            importlib.import_module(mod).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The ``channelsim`` sub-commands. Each module has ``register(subparsers)``.
+
+Commands are found through the ``channelsim.commands`` entry-point group (pyproject.toml), so the
+optimisers can add ``channelsim optimize`` without ``sim`` ever importing ``optimizers``.
+"""

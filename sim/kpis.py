@@ -1,0 +1,131 @@
+"""KPIs: pure functions of a :class:`~sim.ledger.Ledger`, over a window of days.
+
+Every figure is in real units (the ledger already multiplied simulated counts by ``scale``).
+A KPI restricted to a family or a channel is named ``KPI.SCOPE``: ``revenue.public``,
+``repurchase_rate.private``, ``revenue.tmall``; ``.online`` is every family but offline.
+
+==========================  ============================================================
+name                        formula (sums over the window and the scope)
+==========================  ============================================================
+revenue                     Σ order value net of discounts (currency)
+orders                      Σ orders
+visits                      Σ visits (ad clicks + shopping sessions)
+buyers                      distinct customers with ≥ 1 order
+new_customers               Σ first-ever orders
+conversion_rate             orders ÷ visits
+aov                         revenue ÷ orders
+repurchase_rate             customers with ≥ 2 orders ÷ customers with ≥ 1 order
+spend                       Σ marketing spend (paid + seeding + private operations)
+cac                         spend ÷ new_customers
+ltv                         (revenue − cogs − commission) ÷ buyers (gross margin per customer)
+roi_paid                    revenue of paid-traffic orders ÷ paid spend
+roi_overall                 revenue ÷ spend
+cost_share                  (spend + commission + service cost + other costs) ÷ revenue
+satisfaction                satisfied orders ÷ orders
+profit                      revenue − cogs − commission − spend − service cost − other costs
+traffic_concentration       visits in core channels ÷ all visits (whole market only)
+customer_overlap            buyers with orders in ≥ 2 channels ÷ buyers (whole market only)
+private_pool                private-pool members at the end of the window (whole market only)
+==========================  ============================================================
+
+Ratios with a zero denominator are NaN (undefined), never 0.
+
+    >>> from sim.scenario import load_scenario
+    >>> from sim.model import simulate
+    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000,
+    ...                                                          "horizon.days": 60})
+    >>> k = compute_kpis(simulate(sc, seed=3))
+    >>> round(k["aov"] * k["orders"]) == round(k["revenue"])
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.ledger import Ledger
+from sim.scenario import ONLINE_FAMILIES
+
+#: Cost columns in the daily table besides the fixed ones; later features add theirs here.
+OTHER_COSTS: tuple[str, ...] = ("coupon_cost", "inventory_cost")
+
+SCOPED_KPIS: tuple[str, ...] = (
+    "revenue", "orders", "visits", "buyers", "new_customers", "conversion_rate", "aov",
+    "repurchase_rate", "spend", "cac", "ltv", "roi_paid", "roi_overall", "cost_share",
+    "satisfaction", "profit",
+)  # fmt: skip
+MARKET_KPIS: tuple[str, ...] = ("traffic_concentration", "customer_overlap", "private_pool")
+
+
+def ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> dict[str, float]:
+    """All KPIs for the whole market, each family present and each channel, over ``window``.
+
+    ``window`` is ``[start, end)`` in days from the horizon start; ``None`` = whole horizon.
+    """
+    start, end = window if window is not None else (0, ledger.days)
+    daily = ledger.daily[(ledger.daily["day"] >= start) & (ledger.daily["day"] < end)]
+    orders = ledger.orders[(ledger.orders["day"] >= start) & (ledger.orders["day"] < end)]
+    chans = ledger.channels
+    out = scoped_kpis(daily, orders, ledger.scale, chans.index.to_numpy())
+    out.update(market_kpis(daily, orders))
+    scopes: dict[str, np.ndarray] = {}
+    online = chans.index[chans["family"].isin(ONLINE_FAMILIES)].to_numpy()
+    if len(online) < len(chans):
+        scopes["online"] = online
+    for fam in chans["family"].unique():
+        scopes[str(fam)] = chans.index[chans["family"] == fam].to_numpy()
+    for i, cid in enumerate(chans["id"]):
+        scopes[str(cid)] = np.array([i])
+    for name, idx in scopes.items():
+        ids = chans["id"].to_numpy()[idx]
+        sub = scoped_kpis(daily[daily["channel"].isin(ids)],
+                          orders[orders["channel"].isin(idx)], ledger.scale, idx)
+        out.update({f"{k}.{name}": v for k, v in sub.items()})
+    return out
+
+
+def scoped_kpis(daily: pd.DataFrame, orders: pd.DataFrame, scale: float,
+                channel_idx: np.ndarray) -> dict[str, float]:
+    """The KPIs that can be restricted to a set of channels."""
+    s = daily.sum(numeric_only=True)
+    other = sum(float(s.get(c, 0.0)) for c in OTHER_COSTS)
+    cost = s["spend"] + s["commission"] + s["service_cost"] + other
+    per_customer = np.bincount(orders["customer"].to_numpy()) if len(orders) else np.zeros(0)
+    buyers = np.count_nonzero(per_customer >= 1)
+    repeaters = np.count_nonzero(per_customer >= 2)
+    return {
+        "revenue": float(s["revenue"]),
+        "orders": float(s["orders"]),
+        "visits": float(s["visits"]),
+        "buyers": buyers * scale,
+        "new_customers": float(s["new_customers"]),
+        "conversion_rate": ratio(s["orders"], s["visits"]),
+        "aov": ratio(s["revenue"], s["orders"]),
+        "repurchase_rate": ratio(repeaters, buyers),
+        "spend": float(s["spend"]),
+        "cac": ratio(s["spend"], s["new_customers"]),
+        "ltv": ratio(s["revenue"] - s["cogs"] - s["commission"], buyers * scale),
+        "roi_paid": ratio(s["revenue_paid"], s["spend_paid"]),
+        "roi_overall": ratio(s["revenue"], s["spend"]),
+        "cost_share": ratio(cost, s["revenue"]),
+        "satisfaction": ratio(s["satisfied_orders"], s["orders"]),
+        "profit": float(s["revenue"] - s["cogs"] - cost),
+    }
+
+
+def market_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
+    """KPIs that only make sense for the whole market."""
+    core_visits = daily.loc[daily["core"], "visits"].sum()
+    pairs = orders[["customer", "channel"]].drop_duplicates()
+    channels_per_buyer = pairs.groupby("customer").size()
+    pool = daily["private_pool"].iloc[-1] if len(daily) else float("nan")
+    return {
+        "traffic_concentration": ratio(core_visits, daily["visits"].sum()),
+        "customer_overlap": ratio((channels_per_buyer >= 2).sum(), len(channels_per_buyer)),
+        "private_pool": float(pool),
+    }

@@ -1,0 +1,442 @@
+"""Scenario files: YAML in, a validated and frozen :class:`Scenario` out.
+
+A scenario states the market, the channels with their levers, and the targets of one plan.
+A plan usually ``extends`` the baseline and states only what it changes; lists of items that
+carry an ``id`` (channels, segments) are merged by id, everything else is replaced.
+
+Every problem in a file is reported at once, each with its path and the value found::
+
+    >>> from sim.scenario import load_scenario
+    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000})
+    >>> sc.market.customers
+    2000
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+try:  # TEMP until the inventory engine lands
+    from sim.inventory import InventorySpec
+except ImportError:  # pragma: no cover
+    InventorySpec = dict  # type: ignore[misc,assignment]
+
+Family = Literal["public", "private", "social", "offline"]
+FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
+ONLINE_FAMILIES: tuple[str, ...] = ("public", "private", "social")
+SOURCES: tuple[str, ...] = ("paid", "organic", "seeding", "private", "referral")
+
+Probability = float  # documented alias; bounds are enforced with Field(ge=0, le=1)
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``problems`` lists every problem with its path."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Market and customers
+# --------------------------------------------------------------------------------------------
+class Segment(_Frozen):
+    """A customer segment. Prices are relative to the market's guide price."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    share: float = Field(ge=0, le=1, description="share of the simulated customers")
+    price_sensitivity: float = Field(
+        ge=0, description="logit weight on relative price (choice) and on price above reservation"
+    )
+    reservation_price: float = Field(
+        default=1.2, gt=0, description="median reservation price per unit, × guide price"
+    )
+    reservation_spread: float = Field(default=0.2, ge=0, description="lognormal sigma")
+    basket_units: float = Field(default=1.5, ge=1, description="mean units per order")
+    purchase_cycle_days: float = Field(default=30, gt=0, description="mean days between needs")
+    cycle_cv: float = Field(default=0.3, ge=0, le=3, description="spread of the cycle")
+    affinity: dict[Family, float] = Field(
+        default_factory=dict, description="utility offset per channel family"
+    )
+    content_response: float = Field(default=1.0, ge=0, description="× effect of ads/seeding")
+    referral_response: float = Field(default=1.0, ge=0, description="× referral propensity")
+
+
+class Service(_Frozen):
+    """How service levels act on customers (market-wide sensitivities)."""
+
+    reply_tolerance_minutes: float = Field(
+        default=10, gt=0, description="conversion × 1/(1 + reply/tolerance)"
+    )
+    base_satisfaction: float = Field(default=0.95, ge=0, le=1)
+    delivery_penalty: float = Field(default=0.04, ge=0, description="per delivery day")
+    resolution_penalty: float = Field(default=0.05, ge=0, description="per 24 h of after-sales")
+    reply_penalty: float = Field(default=0.1, ge=0, description="per hour of reply time")
+
+
+class Market(_Frozen):
+    customers: int = Field(gt=0, description="customers simulated")
+    scale: float = Field(default=1.0, gt=0, description="real customers per simulated one")
+    guide_price: float = Field(gt=0, description="platform guide price per unit (currency)")
+    unit_cost: float = Field(default=0, ge=0, description="cost of goods per unit (currency)")
+    segments: list[Segment] = Field(min_length=1)
+    initial_customers: float = Field(
+        default=0.0, ge=0, le=1, description="share who already bought before day 0"
+    )
+    initial_private: float = Field(
+        default=0.0, ge=0, le=1, description="share of initial customers in the private pool"
+    )
+    organic_interest: float = Field(
+        default=0.001, ge=0, le=1, description="daily chance a prospect becomes interested unaided"
+    )
+    word_of_mouth: float = Field(
+        default=0.0, ge=0, description="Bass q: hazard per unit share of adopters"
+    )
+    interest_decay: float = Field(
+        default=0.8, ge=0, le=1, description="daily carry-over of ad/seeding interest (adstock)"
+    )
+    interest_lapse: float = Field(
+        default=0.3, ge=0, le=1, description="daily chance an in-market non-buyer gives up"
+    )
+    churn: float = Field(default=0.002, ge=0, le=1, description="daily churn hazard of a customer")
+    dissatisfied_churn: float = Field(
+        default=3.0, ge=0, description="churn × (1 + this × (1 − satisfaction))"
+    )
+    private_retention: float = Field(
+        default=0.5, ge=0, le=1, description="churn × this for private-pool members"
+    )
+    loyalty: float = Field(default=0.8, description="utility bonus for the last channel used")
+    private_bonus: float = Field(
+        default=0.5, description="utility bonus of private channels for pool members"
+    )
+    landing_bonus: float = Field(
+        default=1.5, description="utility bonus of the channel an ad or link lands on today"
+    )
+    touch_bonus: float = Field(default=0.5, description="extra private utility when touched")
+    price_weight: float = Field(
+        default=3.0, ge=0, description="scales price_sensitivity in the channel choice"
+    )
+    service_weight: float = Field(default=0.2, ge=0, description="utility per service point")
+    service: Service = Service()
+    friends: int = Field(default=3, ge=1, le=16, description="friends per customer (referrals)")
+    journey_sample: int = Field(default=50, ge=0, description="customers whose journeys are kept")
+
+    @field_validator("segments")
+    @classmethod
+    def _shares_sum_to_one(cls, segments: list[Segment]) -> list[Segment]:
+        total = sum(s.share for s in segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1, got {total:g}")
+        ids = [s.id for s in segments]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"segment ids must be unique, got {ids}")
+        return segments
+
+
+# --------------------------------------------------------------------------------------------
+# Channels
+# --------------------------------------------------------------------------------------------
+class Budget(_Frozen):
+    """Daily spend by lever (currency per day)."""
+
+    paid: float = Field(default=0, ge=0, description="paid traffic (public channels)")
+    seeding: float = Field(default=0, ge=0, description="content seeding (social channels)")
+    private_ops: float = Field(default=0, ge=0, description="private-pool operations")
+
+
+class Response(_Frozen):
+    """How spend turns into reach: reach = max × (1 − exp(−spend / saturation))."""
+
+    paid_reach_max: float = Field(default=0.02, ge=0, le=1, description="daily share reached")
+    paid_saturation: float = Field(default=5000, gt=0, description="currency/day")
+    paid_impact: float = Field(default=0.02, ge=0, description="interest hazard per exposure")
+    click_through: float = Field(default=0.1, ge=0, le=1, description="exposed who visit")
+    seeding_reach_max: float = Field(default=0.05, ge=0, le=1)
+    seeding_saturation: float = Field(default=3000, gt=0)
+    seeding_impact: float = Field(default=0.01, ge=0)
+    touch_max: float = Field(default=0.3, ge=0, le=1, description="daily share of pool touched")
+    ops_saturation: float = Field(default=2000, gt=0, description="currency/day")
+    join_base: float = Field(
+        default=0.02, ge=0, le=1, description="chance a non-private buyer joins unaided"
+    )
+    join_max: float = Field(default=0.3, ge=0, le=1, description="join chance at saturation")
+    referral_rate: float = Field(
+        default=0.0, ge=0, le=1, description="chance a satisfied member refers a friend"
+    )
+
+
+class ServiceLevel(_Frozen):
+    reply_minutes: float = Field(default=5, ge=0, description="customer-service first reply")
+    delivery_days: float = Field(default=3, ge=0)
+    resolution_hours: float = Field(default=24, ge=0, description="after-sales resolution")
+    cost_per_day: float = Field(default=0, ge=0, description="cost of this service level")
+
+
+class Channel(_Frozen):
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    family: Family
+    name: str = ""
+    core: bool = Field(default=False, description="a core channel (traffic concentration)")
+    sells: bool = Field(default=True, description="False for pure content channels")
+    links_to: str | None = Field(
+        default=None, description="for social channels: where seeded customers land"
+    )
+    price_index: float = Field(default=1.0, gt=0, description="price × guide price")
+    commission: float = Field(default=0.0, ge=0, le=1, description="platform fee on revenue")
+    base_conversion: float = Field(default=0.3, ge=0, le=1)
+    budget: Budget = Budget()
+    response: Response = Response()
+    service: ServiceLevel = ServiceLevel()
+
+
+class Horizon(_Frozen):
+    start: dt.date
+    days: int = Field(gt=0, le=3660)
+
+
+class Target(_Frozen):
+    """A threshold on a KPI, optionally over a window and relative to the baseline."""
+
+    kpi: str
+    window: tuple[int, int] | None = None
+    relative_to: Literal["baseline"] | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Target:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("a target needs exactly one of at_least / at_most")
+        if self.window is not None and not (0 <= self.window[0] < self.window[1]):
+            raise ValueError(f"window must be [start, end) with 0 ≤ start < end, got {self.window}")
+        return self
+
+
+class Scenario(_Frozen):
+    name: str = Field(min_length=1)
+    description: str = ""
+    extends: str | None = Field(default=None, description="resolved path of the base scenario")
+    seed: int = Field(default=0, ge=0)
+    horizon: Horizon
+    market: Market
+    channels: list[Channel] = Field(min_length=1)
+    inventory: InventorySpec | None = None
+    targets: list[Target] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        ids = [c.id for c in self.channels]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"channel ids must be unique, repeated: {dupes}")
+        for c in self.channels:
+            if c.links_to is not None and c.links_to not in ids:
+                raise ValueError(f"channel {c.id}: links_to '{c.links_to}' is not a channel id")
+        if not any(c.sells for c in self.channels):
+            raise ValueError("at least one channel must sell")
+        for t in self.targets:
+            if t.window is not None and t.window[1] > self.horizon.days:
+                raise ValueError(
+                    f"target {t.kpi}: window end {t.window[1]} is past the horizon "
+                    f"({self.horizon.days} days)"
+                )
+        return self
+
+    # ---- derived views --------------------------------------------------------------------
+    def channel_ids(self) -> list[str]:
+        return [c.id for c in self.channels]
+
+    def content_hash(self) -> str:
+        """SHA-256 of the fully resolved scenario (where it came from does not count)."""
+        data = self.model_dump(mode="json", exclude={"extends"})
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: YAML → merged dict → overrides → validated Scenario
+# --------------------------------------------------------------------------------------------
+def load_scenario(
+    path: str | Path, *, overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario file.
+
+    Raises :class:`ScenarioError` listing every problem by its path.
+    """
+    raw = load_raw(path)
+    return build_scenario(raw, overrides=overrides)
+
+
+def build_scenario(raw: dict[str, Any], *, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Validate a resolved scenario dict (after applying dotted-path ``overrides``)."""
+    data = copy.deepcopy(raw)
+    problems: list[str] = []
+    for key, value in (overrides or {}).items():
+        try:
+            set_path(data, key, value)
+        except KeyError as exc:
+            problems.append(str(exc.args[0]))
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, data)) from None
+
+
+def apply_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A new scenario with dotted-path overrides applied (what optimisers and sweeps use)."""
+    if not overrides:
+        return scenario
+    return build_scenario(scenario.model_dump(mode="json"), overrides=overrides)
+
+
+def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML file and resolve its ``extends`` chain into one plain dict."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ScenarioError([f"{path}: extends loops back to itself"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read file ({exc.strerror or exc})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"{path}: not valid YAML ({exc})"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{path}: a scenario must be a mapping, got {type(data).__name__}"])
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base_path = (path.parent / str(base_name)).resolve()
+    merged = merge(load_raw(base_path, (*_seen, path)), data)
+    merged["extends"] = str(base_path)
+    return merged
+
+
+def merge(base: Any, change: Any) -> Any:
+    """Deep merge: mappings recursively, lists of id'd items by id, anything else replaced."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        out = dict(base)
+        for key, value in change.items():
+            out[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    if _is_id_list(base) and _is_id_list(change):
+        out = [copy.deepcopy(item) for item in base]
+        index = {item["id"]: i for i, item in enumerate(out)}
+        for item in change:
+            if item.get("remove") is True:
+                out = [o for o in out if o["id"] != item["id"]]
+                index = {o["id"]: i for i, o in enumerate(out)}
+            elif item["id"] in index:
+                out[index[item["id"]]] = merge(out[index[item["id"]]], item)
+            else:
+                out.append(copy.deepcopy(item))
+                index[item["id"]] = len(out) - 1
+        return out
+    return copy.deepcopy(change)
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) and "id" in v for v in value)
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested data; list items are addressed by ``id`` (or by index)."""
+    parts = dotted.split(".")
+    node: Any = data
+    walked: list[str] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            idx = _list_index(node, part)
+            if idx is None:
+                known = [str(item.get("id")) for item in node if isinstance(item, dict)]
+                where = ".".join(walked)
+                raise KeyError(f"{dotted}: unknown id '{part}' in {where} (known: {known})")
+            if last:
+                node[idx] = value
+                return
+            node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            node = node.setdefault(part, {})
+        else:
+            raise KeyError(f"{dotted}: '{'.'.join(walked)}' is a value, not a section")
+        walked.append(part)
+
+
+def _list_index(items: list[Any], key: str) -> int | None:
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and str(item.get("id")) == key:
+            return i
+    if key.isdigit() and int(key) < len(items):
+        return int(key)
+    return None
+
+
+def parse_set_options(pairs: list[str]) -> dict[str, Any]:
+    """``["a.b=3", "c=x"]`` → ``{"a.b": 3, "c": "x"}`` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    problems = []
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {pair!r}: expected PATH=VALUE")
+            continue
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            out[key.strip()] = text
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def _format_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        path = _format_loc(err["loc"], data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (is it misspelt?)"
+        got = err.get("input")
+        shown = "" if err["type"] in ("missing",) or isinstance(got, dict | list) else f", got {got!r}"
+        problems.append(f"{path}: {msg}{shown}")
+    return problems
+
+
+def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            if isinstance(node, list) and part < len(node):
+                item = node[part]
+                if isinstance(item, dict) and "id" in item:
+                    label = f"[{part}]({item['id']})"
+                node = item
+            else:
+                node = None
+            out += label
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(scenario)"

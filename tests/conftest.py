@@ -1,0 +1,23 @@
+"""Shared fixtures: small versions of the shipped scenarios so the suite stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+SMALL = {"market.customers": 3000, "horizon.days": 120}
+
+
+@pytest.fixture(scope="session")
+def baseline() -> Scenario:
+    return load_scenario(SCENARIOS / "baseline.yaml", overrides=SMALL)
+
+
+@pytest.fixture(scope="session")
+def plan() -> Scenario:
+    return load_scenario(SCENARIOS / "six_schemes.yaml", overrides=SMALL)
