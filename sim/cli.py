@@ -11,13 +11,12 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
+from sim.errors import UsageError
 from sim.scenario import ScenarioError
 
+__all__ = ["UsageError", "build_parser", "main"]
+
 CORE_COMMANDS = ("sim.commands.validate", "sim.commands.run")
-
-
-class UsageError(Exception):
-    """A problem with the command line or its inputs that the user can fix."""
 
 
 def build_parser() -> argparse.ArgumentParser:

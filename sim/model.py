@@ -49,8 +49,9 @@ class ChannelMarket(mesa.Model):
         self.recorder = LedgerRecorder(scenario)
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "private_pool": lambda mdl: mdl.pop.pool_size(),
-                "customers": lambda mdl: int(np.count_nonzero(mdl.pop.stage == CUSTOMER)),
+                # Read back what record() just stored: no second pass over the customers.
+                "private_pool": lambda mdl: mdl.recorder.market["private_pool"][mdl.day],
+                "customers": lambda mdl: mdl.recorder.market["customers"][mdl.day],
             }
         )
 

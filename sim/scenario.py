@@ -417,7 +417,8 @@ def _format_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (is it misspelt?)"
         got = err.get("input")
-        shown = "" if err["type"] in ("missing",) or isinstance(got, dict | list) else f", got {got!r}"
+        quiet = err["type"] == "missing" or isinstance(got, dict | list)
+        shown = "" if quiet else f", got {got!r}"
         problems.append(f"{path}: {msg}{shown}")
     return problems
 

@@ -20,4 +20,5 @@ PHASES: tuple[str, ...] = (
 def phase_streams(seed: int, replication: int = 0) -> dict[str, np.random.Generator]:
     """One independent generator per phase for replication ``replication`` of ``seed``."""
     children = np.random.SeedSequence([int(seed), int(replication)]).spawn(len(PHASES))
-    return {name: np.random.default_rng(child) for name, child in zip(PHASES, children, strict=True)}
+    gens = [np.random.default_rng(child) for child in children]
+    return dict(zip(PHASES, gens, strict=True))

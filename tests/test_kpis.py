@@ -22,7 +22,7 @@ def hand_ledger() -> Ledger:
             row.update({m: 0.0 for m in (*FLOW_MEASURES, *SPEND_MEASURES, *MARKET_MEASURES)})
             rows.append(row)
     d = pd.DataFrame(rows)
-    a0, b0, a1, b1 = 0, 1, 2, 3
+    a0, b0, a1 = 0, 1, 2  # row 3 (B, day 1) stays all zeros
     d.loc[a0, ["visits", "orders", "revenue", "cogs", "commission", "new_customers",
                "orders_paid", "revenue_paid", "spend_paid", "satisfied_orders"]] = \
         [100, 20, 2000, 600, 100, 10, 10, 1000, 500, 18]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from sim.cli import main
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, merge
@@ -47,7 +48,7 @@ def test_shipped_scenarios_load():
 
 def test_scenario_is_frozen():
     sc = load_scenario(SCENARIOS / "baseline.yaml")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         sc.market.customers = 5  # type: ignore[misc]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sim.errors import UsageError
 from sim.experiment import evaluate
 from sim.results import (
     atomic_dir,
@@ -40,8 +41,6 @@ def register(sub) -> None:
 
 
 def check_replications(n: int) -> None:
-    from sim.cli import UsageError
-
     if n < 1:
         raise UsageError(f"--replications: must be ≥ 1, got {n}")
 

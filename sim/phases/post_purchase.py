@@ -15,7 +15,7 @@ from sim.population import INTERESTED, PROSPECT, SOURCE_CODE
 
 
 def post_purchase(model, rng: np.random.Generator) -> None:
-    pop, rec, day, m = model.pop, model.recorder, model.day, model.scenario.market
+    pop, rec, day = model.pop, model.recorder, model.day
     u_sat, u_join, u_ref = rng.random((3, pop.n), dtype=np.float32)
     buyers, channel = model.today["buyers"], model.today["buy_channel"]
 

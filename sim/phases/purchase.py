@@ -16,7 +16,7 @@ from sim.population import CUSTOMER, SOURCE_CODE
 
 
 def purchase(model, rng: np.random.Generator) -> None:
-    pop, day, m = model.pop, model.day, model.scenario.market
+    pop, day = model.pop, model.day
     u_conv, u_units, u_cycle = rng.random((3, pop.n), dtype=np.float32)
     shoppers, channel = model.today["shoppers"], model.today["channel"]
     seg = pop.segment[shoppers]
