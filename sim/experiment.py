@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.cache import ResultCache
 from sim.kpis import compute_kpis
+from sim.ledger import cohort_repurchase, family_flows
 from sim.model import simulate
 from sim.scenario import Scenario, apply_overrides
 
@@ -47,6 +49,8 @@ class Replication:
     daily: pd.DataFrame | None = None
     journeys: pd.DataFrame | None = None
     error: str | None = None
+    flows: pd.DataFrame | None = None  # family → family moves (sim.ledger.family_flows)
+    cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.ledger.cohort_repurchase)
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int,
@@ -59,6 +63,8 @@ def run_replication(scenario: Scenario, seed: int, replication: int,
         if keep_daily:
             rep.daily = ledger.daily.assign(replication=replication)
             rep.journeys = ledger.journeys.assign(replication=replication)
+            rep.flows = family_flows(ledger).assign(replication=replication)
+            rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
         return rep
     except Exception as exc:  # a failing replication is recorded, not fatal to the others
         msg = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
@@ -111,6 +117,9 @@ class Evaluation:
     daily: pd.DataFrame | None
     journeys: pd.DataFrame | None
     errors: dict[int, str]
+    flows: pd.DataFrame | None = None
+    cohorts: pd.DataFrame | None = None
+    cache_hits: int = 0  # replications read from the result cache instead of simulated
 
     @property
     def replications(self) -> int:
@@ -147,11 +156,15 @@ def evaluate(
     scheduler: str | None = None,
     executor: Executor | None = None,
     first_replication: int = 0,
+    cache: ResultCache | str | os.PathLike | None = None,
 ) -> Evaluation:
     """Run ``replications`` replications of ``scenario`` (with ``overrides``) and collect KPIs.
 
     ``windows`` are extra ``[start, end)`` day windows whose KPIs are also computed (targets
     use them). Pass ``executor`` to reuse one pool across many calls (optimisers, sweeps).
+    ``cache`` (a :class:`~sim.cache.ResultCache` or a directory) reads replications already
+    computed for the same (scenario hash, seed, replication, code version) instead of
+    simulating them, and stores the new ones.
     """
     if replications < 1:
         raise ValueError(f"replications must be ≥ 1, got {replications}")
@@ -159,12 +172,28 @@ def evaluate(
     seed = scenario.seed if seed is None else seed
     reps = range(first_replication, first_replication + replications)
     windows = [tuple(w) for w in windows]
-    with contextlib.ExitStack() as stack:
-        ex = executor or stack.enter_context(make_executor(workers=workers, scheduler=scheduler))
-        futures = [ex.submit(run_replication, scenario, seed, r, windows, keep_daily)
-                   for r in reps]
-        results = [f.result() for f in futures]
-    return collect(scenario, seed, results, windows)
+    if cache is not None and not isinstance(cache, ResultCache):
+        cache = ResultCache(cache)
+    key = scenario.content_hash() if cache is not None else ""
+    cached = {r: cache.get(key, seed=seed, replication=r, windows=windows, keep_daily=keep_daily)
+              for r in reps} if cache is not None else {}
+    todo = [r for r in reps if cached.get(r) is None]
+    results = [rep for rep in cached.values() if rep is not None]
+    if todo:
+        with contextlib.ExitStack() as stack:
+            ex = executor or stack.enter_context(
+                make_executor(workers=min(workers or default_workers(), len(todo)),
+                              scheduler=scheduler))
+            futures = [ex.submit(run_replication, scenario, seed, r, windows, keep_daily)
+                       for r in todo]
+            fresh = [f.result() for f in futures]
+        for rep in fresh:
+            if cache is not None:
+                cache.put(key, seed=seed, replication=rep)
+        results += fresh
+    ev = collect(scenario, seed, results, windows)
+    ev.cache_hits = len(reps) - len(todo)
+    return ev
 
 
 def collect(scenario: Scenario, seed: int, results: list[Replication],
@@ -184,4 +213,8 @@ def collect(scenario: Scenario, seed: int, results: list[Replication],
         else None
     journeys = pd.concat([r.journeys for r in ok], ignore_index=True) \
         if ok[0].journeys is not None else None
-    return Evaluation(scenario, seed, kpis, window_kpis, daily, journeys, errors)
+    flows = pd.concat([r.flows for r in ok], ignore_index=True) \
+        if all(r.flows is not None for r in ok) else None
+    cohorts = pd.concat([r.cohorts for r in ok], ignore_index=True) \
+        if all(r.cohorts is not None for r in ok) else None
+    return Evaluation(scenario, seed, kpis, window_kpis, daily, journeys, errors, flows, cohorts)

@@ -6,10 +6,10 @@ the exact reference the inventory optimiser reports next to its simulated answer
 Timing convention (standard textbook, e.g. Zipkin 2000 ch. 6, Zheng & Federgruen 1991; the
 engine in :mod:`sim.inventory` follows it step for step). In every period (day) ``t``:
 
-1. orders placed ``L`` periods ago arrive at the start of the period; arrivals fill backorders first;
+1. orders placed ``L`` periods ago arrive at the start of the period and fill backorders first;
 2. review: inventory position ``IP = on_hand - backorders + on_order``; an (s, S) policy orders
-   ``S - IP`` when ``IP <= s`` (fixed cost ``K`` per order); an order placed at ``t`` arrives at the
-   start of ``t + L``, so with ``L = 0`` it is available for this period's demand;
+   ``S - IP`` when ``IP <= s`` (fixed cost ``K`` per order); an order placed at ``t`` arrives at
+   the start of ``t + L``, so with ``L = 0`` it is available for this period's demand;
 3. the period's demand is served from on-hand stock, the rest is backordered;
 4. costs are charged on the end-of-period net inventory: ``h`` per unit on hand, ``p`` per unit
    backordered (per period).

@@ -26,6 +26,16 @@ profit                      revenue − cogs − commission − spend − servic
 traffic_concentration       visits in core channels ÷ all visits (whole market only)
 customer_overlap            buyers with orders in ≥ 2 channels ÷ buyers (whole market only)
 private_pool                private-pool members at the end of the window (whole market only)
+coupon_cost                 Σ value of redeemed coupons (currency; a cost in profit)
+subscription_share          subscription shipments ÷ orders
+promo_revenue_share         revenue of orders that got a promotion (discount day, full-reduction,
+                            pre-sale balance) ÷ revenue
+price_band_violations       days on which ≥ 1 channel in scope priced outside the band with no
+                            declared promotion
+tier_share.<tier>           pool members in tier new / potential / high_value at the end of the
+                            window ÷ pool members in any tier (whole market only)
+repurchase_rate.<tier>      customers with an order in the window that left them in <tier> who
+                            ordered again later in the window ÷ those customers (whole market)
 ==========================  ============================================================
 
 Ratios with a zero denominator are NaN (undefined), never 0.
@@ -53,7 +63,8 @@ OTHER_COSTS: tuple[str, ...] = ("coupon_cost", "inventory_cost")
 SCOPED_KPIS: tuple[str, ...] = (
     "revenue", "orders", "visits", "buyers", "new_customers", "conversion_rate", "aov",
     "repurchase_rate", "spend", "cac", "ltv", "roi_paid", "roi_overall", "cost_share",
-    "satisfaction", "profit",
+    "satisfaction", "profit", "coupon_cost", "subscription_share", "promo_revenue_share",
+    "price_band_violations",
 )  # fmt: skip
 MARKET_KPIS: tuple[str, ...] = ("traffic_concentration", "customer_overlap", "private_pool")
 
@@ -73,6 +84,7 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
     chans = ledger.channels
     out = scoped_kpis(daily, orders, ledger.scale, chans.index.to_numpy())
     out.update(market_kpis(daily, orders))
+    out.update(tier_kpis(daily, orders))
     scopes: dict[str, np.ndarray] = {}
     online = chans.index[chans["family"].isin(ONLINE_FAMILIES)].to_numpy()
     if len(online) < len(chans):
@@ -115,7 +127,38 @@ def scoped_kpis(daily: pd.DataFrame, orders: pd.DataFrame, scale: float,
         "cost_share": ratio(cost, s["revenue"]),
         "satisfaction": ratio(s["satisfied_orders"], s["orders"]),
         "profit": float(s["revenue"] - s["cogs"] - cost),
+        "coupon_cost": float(s.get("coupon_cost", 0.0)),
+        "subscription_share": ratio(s.get("subscription_orders", 0.0), s["orders"]),
+        "promo_revenue_share": ratio(s.get("promo_revenue", 0.0), s["revenue"]),
+        "price_band_violations": _band_days(daily),
     }
+
+
+def _band_days(daily: pd.DataFrame) -> float:
+    if "band_violation" not in daily or not len(daily):
+        return 0.0
+    return float((daily.groupby("day")["band_violation"].max() > 0).sum())
+
+
+def tier_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
+    """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers (sim.tiers)."""
+    from sim.tiers import TIER_IDS  # local: kpis stays importable without the levers
+
+    out: dict[str, float] = {}
+    if not all(f"tier_{t}" in daily for t in TIER_IDS) or not len(daily):
+        return out
+    last = daily[daily["day"] == daily["day"].max()].iloc[0]
+    in_tiers = sum(float(last[f"tier_{t}"]) for t in TIER_IDS)
+    if "tier" in orders:
+        last_day = orders.groupby("customer")["day"].max()
+    for k, tid in enumerate(TIER_IDS):
+        out[f"tier_share.{tid}"] = ratio(last[f"tier_{tid}"], in_tiers)
+        if "tier" in orders:
+            # first day each customer was left in this tier by an order, vs their last order day
+            entered = orders.loc[orders["tier"] == k].groupby("customer")["day"].min()
+            again = last_day.reindex(entered.index) > entered
+            out[f"repurchase_rate.{tid}"] = ratio(again.sum(), len(entered))
+    return out
 
 
 def market_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:

@@ -10,9 +10,13 @@ Three tables, all tidy:
     repeat_orders, satisfied_orders, joined_private, referrals, orders_<source> and
     revenue_<source> for each order source (paid, organic, seeding, private, referral),
     and the market-wide end-of-day stocks repeated on each row: private_pool, interested,
-    customers, churned.
+    customers, churned; the levers' measures (:mod:`sim.phases.levers`): promo_revenue,
+    coupon_cost, coupons_issued, coupons_redeemed, subscription_orders, reminders,
+    group_invites, stocks subscribers, tier_new, tier_potential, tier_high_value, and the
+    unscaled per-channel levels price (shelf price today) and band_violation (0/1).
 ``orders`` — one row per simulated order (sim units; each stands for ``scale`` real ones):
-    day, customer, channel, units, revenue, source, satisfied, first.
+    day, customer, channel, units, revenue, source, satisfied, first, tier (private tier
+    index in sim.tiers.TIER_IDS at the start of the day, −1 outside the pool).
 ``journeys`` — every event of the first ``journey_sample`` customers:
     day, customer, event, channel.
 """
@@ -31,10 +35,17 @@ FLOW_MEASURES: tuple[str, ...] = (
     "visits", "sessions", "orders", "units", "revenue", "cogs", "commission", "discount",
     "new_customers", "repeat_orders", "satisfied_orders", "joined_private", "referrals",
     *(f"orders_{s}" for s in SOURCES), *(f"revenue_{s}" for s in SOURCES),
+    # the plans' levers (sim.phases.levers)
+    "promo_revenue", "coupon_cost", "coupons_issued", "coupons_redeemed", "subscription_orders",
+    "reminders", "group_invites", "samples",
 )  # fmt: skip
 SPEND_MEASURES: tuple[str, ...] = ("spend_paid", "spend_seeding", "spend_private_ops",
                                    "service_cost")
-MARKET_MEASURES: tuple[str, ...] = ("private_pool", "interested", "customers", "churned")
+MARKET_MEASURES: tuple[str, ...] = ("private_pool", "interested", "customers", "churned",
+                                    "subscribers", "tier_new", "tier_potential",
+                                    "tier_high_value")
+#: Per day × channel levels, not scaled: today's shelf price and the price-band flag.
+LEVEL_MEASURES: tuple[str, ...] = ("price", "band_violation")
 EVENTS: tuple[str, ...] = ("interested", "visit", "order", "joined_private", "referred", "churned")
 
 
@@ -61,6 +72,7 @@ class LedgerRecorder:
         self.flow = {m: np.zeros((self.days, n_ch)) for m in FLOW_MEASURES}
         self.spend = {m: np.zeros((self.days, n_ch)) for m in SPEND_MEASURES}
         self.market = {m: np.zeros(self.days) for m in MARKET_MEASURES}
+        self.level = {m: np.zeros((self.days, n_ch)) for m in LEVEL_MEASURES}
         self._orders: list[dict[str, np.ndarray]] = []
         self._journeys: list[tuple[np.ndarray, ...]] = []
         self.journey_sample = scenario.market.journey_sample
@@ -75,6 +87,11 @@ class LedgerRecorder:
         if len(columns["customer"]):
             self._orders.append({"day": np.full(len(columns["customer"]), day, np.int32),
                                  **columns})
+
+    def tag_orders(self, day: int, column: str, values: np.ndarray) -> None:
+        """Set ``column`` on the orders added today (same order as :meth:`add_orders`)."""
+        if self._orders and self._orders[-1]["day"][0] == day:
+            self._orders[-1][column] = values
 
     def journey(self, day: int, customers: np.ndarray, event: str, channel: np.ndarray | int = -1):
         """Keep events of the first ``journey_sample`` customers only (cheap to filter)."""
@@ -107,8 +124,10 @@ class LedgerRecorder:
         daily["spend"] = daily["spend_paid"] + daily["spend_seeding"] + daily["spend_private_ops"]
         for m, arr in self.market.items():
             daily[m] = np.repeat(arr, n_ch) * scale
+        for m, arr in self.level.items():
+            daily[m] = arr.ravel()
         order_cols = ["day", "customer", "channel", "units", "revenue", "source", "satisfied",
-                      "first"]
+                      "first", "tier"]
         if self._orders:
             orders = pd.DataFrame({c: np.concatenate([o[c] for o in self._orders])
                                    for c in order_cols})
@@ -126,6 +145,58 @@ class LedgerRecorder:
                                   "sells": c.sells} for c in sc.channels])
         return Ledger(daily=daily, orders=orders, journeys=journeys, scale=scale,
                       days=self.days, channels=channels)
+
+
+def family_flows(ledger: Ledger) -> pd.DataFrame:
+    """Moves between channel families: ``origin, destination, count`` (real units).
+
+    Each order is a move from where its customer last bought (the family of their previous
+    order in the horizon; ``new via social`` / ``new (other)`` for a first-ever order, by its
+    source; ``earlier customer`` for a customer who bought before day 0) to the family it was
+    placed in. Joins to the private pool add moves from the buying family to ``private pool``.
+    """
+    fam = ledger.channels["family"].to_numpy().astype(object)
+    o = ledger.orders.sort_values(["customer", "day"], kind="stable")
+    dest = fam[o["channel"].to_numpy()]
+    prev = np.roll(dest, 1)
+    same = np.roll(o["customer"].to_numpy(), 1) == o["customer"].to_numpy()
+    if len(o):
+        same[0] = False
+    seeded = o["source"].to_numpy() == SOURCES.index("seeding")
+    first = o["first"].to_numpy()
+    origin = np.where(same, prev, np.where(
+        first, np.where(seeded, "new via social", "new (other)"), "earlier customer"))
+    moves = pd.DataFrame({"origin": origin.astype(str), "destination": dest.astype(str),
+                          "count": ledger.scale})
+    joins = ledger.daily.groupby("family", as_index=False)["joined_private"].sum()
+    joins = pd.DataFrame({"origin": joins["family"].astype(str), "destination": "private pool",
+                          "count": joins["joined_private"].to_numpy(dtype=float)})
+    out = pd.concat([moves, joins], ignore_index=True)
+    return out.groupby(["origin", "destination"], as_index=False)["count"].sum()
+
+
+def cohort_repurchase(ledger: Ledger, *, within: int = 60) -> pd.DataFrame:
+    """Per month of first-ever order: new customers and the share who bought again ``within``
+    days (only customers whose first order is at least ``within`` days before the end count)."""
+    o = ledger.orders
+    first = o[o["first"].to_numpy()].drop_duplicates("customer")
+    start = pd.Timestamp(ledger.daily["date"].iloc[0]) if len(ledger.daily) else pd.Timestamp(0)
+    nxt = o.merge(first[["customer", "day"]], on="customer", suffixes=("", "_first"))
+    nxt = nxt[(nxt["day"] > nxt["day_first"]) & (nxt["day"] <= nxt["day_first"] + within)]
+    again = set(nxt["customer"].to_numpy().tolist())
+    cohort = (start + pd.to_timedelta(first["day"].to_numpy(), unit="D")).strftime("%Y-%m")
+    frame = pd.DataFrame({
+        "cohort": np.asarray(cohort, dtype=str),
+        "observable": (first["day"].to_numpy() + within < ledger.days),
+        "again": first["customer"].isin(again).to_numpy(),
+    })  # fmt: skip
+    frame["again"] &= frame["observable"]
+    out = frame.groupby("cohort", as_index=False).agg(
+        new_customers=("again", "size"), observable=("observable", "sum"),
+        repurchased=("again", "sum"))
+    out[["new_customers", "observable", "repurchased"]] *= ledger.scale
+    out["within_days"] = within
+    return out
 
 
 def horizon_dates(start: dt.date, days: int) -> pd.DatetimeIndex:

@@ -21,6 +21,7 @@ from sim.ledger import Ledger, LedgerRecorder
 from sim.phases.choice import choice
 from sim.phases.churn import churn
 from sim.phases.exposure import exposure
+from sim.phases.levers import Levers, follow_up, promote
 from sim.phases.needs import needs
 from sim.phases.post_purchase import post_purchase
 from sim.phases.purchase import purchase
@@ -46,7 +47,9 @@ class ChannelMarket(mesa.Model):
         self.channel_index = {a.spec.id: a.index for a in self.channel_agents}
         self._channel_arrays()
         self.pop = CustomerPopulation(scenario, self.streams["init"])
+        self._uniform_blocks: dict[np.random.Generator, np.ndarray] = {}
         self.recorder = LedgerRecorder(scenario)
+        self.levers = Levers(self)  # promotions, coupons, subscription, tiers, levels
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 # Read back what record() just stored: no second pass over the customers.
@@ -84,23 +87,42 @@ class ChannelMarket(mesa.Model):
         self.join_p = 1.0 - stay_out if any(a.family == "private" for a in agents) else 0.0
         self.price_today = self.list_price.copy()
 
+    def uniforms(self, rng: np.random.Generator, rows: int = 1) -> np.ndarray:
+        """Today's fixed-size block of float32 uniforms from ``rng``: ``(rows, n)``, or ``(n,)``.
+
+        The same numbers as ``rng.random(shape, dtype=np.float32)``, written into a buffer kept
+        per stream and overwritten the next day: a fresh multi-megabyte block per phase and day
+        costs a page fault per 4 KiB (glibc returns large freed blocks to the OS), which was a
+        quarter of the CPU time at 100 000 customers. Use it within the phase that drew it.
+        """
+        shape = (rows, self.pop.n) if rows > 1 else (self.pop.n,)
+        block = self._uniform_blocks.get(rng)
+        if block is None or block.shape != shape:
+            block = self._uniform_blocks[rng] = np.empty(shape, dtype=np.float32)
+        return rng.random(shape, dtype=np.float32, out=block)
+
     # ---- the day ---------------------------------------------------------------------------
     def step(self) -> None:
-        """One day: exposure → needs → choice → purchase → post-purchase → churn → record."""
+        """One day: exposure → promotions → needs → choice → purchase → post-purchase →
+        lever follow-up → churn → record."""
         s = self.streams
         self.price_today = self.list_price.copy()
         exposure(self, s["exposure"])
+        promote(self, s["promotions"])  # today's prices; deposits, pulls, reminders
         needs(self, s["needs"])
         choice(self, s["choice"])
         purchase(self, s["purchase"])
         post_purchase(self, s["post_purchase"])
+        follow_up(self, s["promotions"])  # coupons, subscriptions, groups, tiers
         churn(self, s["churn"])
         self.record()
         self.day += 1
 
     def record(self) -> None:
         pop, day = self.pop, self.day
-        stage_counts = np.bincount(pop.stage, minlength=4)
+        # count_nonzero, not bincount: bincount copies the int8 stages into an 8-byte array.
+        stage_counts = {s: np.count_nonzero(pop.stage == s)
+                        for s in (INTERESTED, CUSTOMER, CHURNED)}
         market = self.recorder.market
         market["private_pool"][day] = pop.pool_size()
         market["interested"][day] = stage_counts[INTERESTED]

@@ -24,10 +24,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-try:  # TEMP until the inventory engine lands
-    from sim.inventory import InventorySpec
-except ImportError:  # pragma: no cover
-    InventorySpec = dict  # type: ignore[misc,assignment]
+from sim.inventory import InventorySpec
+
+from sim.pricing import PriceBand, Trial, band_breaches  # noqa: E402  (the plans' levers, issue 3)
+from sim.promotions import Promotions, promotion_problems, promotion_warnings  # noqa: E402
+from sim.tiers import TIER_IDS, Membership, Tiers  # noqa: E402
 
 Family = Literal["public", "private", "social", "offline"]
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
@@ -199,6 +200,7 @@ class Channel(_Frozen):
     budget: Budget = Budget()
     response: Response = Response()
     service: ServiceLevel = ServiceLevel()
+    trial: Trial | None = Field(default=None, description="sample at a trial price (sim.pricing)")
 
 
 class Horizon(_Frozen):
@@ -210,7 +212,9 @@ class Target(_Frozen):
     """A threshold on a KPI, optionally over a window and relative to the baseline."""
 
     kpi: str
-    window: tuple[int, int] | None = None
+    window: tuple[int, int] | None = Field(
+        default=None, description="[start, end) in days from the start; dates are converted"
+    )
     relative_to: Literal["baseline"] | None = None
     at_least: float | None = None
     at_most: float | None = None
@@ -225,6 +229,35 @@ class Target(_Frozen):
         return self
 
 
+class Decision(_Frozen):
+    """A decision variable for ``channelsim optimize search``: a dotted path and its range.
+
+    Either ``low``/``high`` (``integer: true`` for integers, ``log: true`` for a log scale) or
+    ``choices``; ``path`` is any ``--set`` path, e.g. ``channels.tmall.budget.paid``.
+    """
+
+    path: str = Field(min_length=1)
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> Decision:
+        if (self.choices is None) == (self.low is None or self.high is None):
+            raise ValueError(f"decision {self.path}: give either low and high, or choices")
+        if self.choices is not None and not self.choices:
+            raise ValueError(f"decision {self.path}: choices must not be empty")
+        if self.low is not None and self.high is not None:
+            if self.low >= self.high:
+                raise ValueError(f"decision {self.path}: low {self.low:g} must be < high "
+                                 f"{self.high:g}")
+            if self.log and self.low <= 0:
+                raise ValueError(f"decision {self.path}: a log range needs low > 0")
+        return self
+
+
 class Scenario(_Frozen):
     name: str = Field(min_length=1)
     description: str = ""
@@ -235,6 +268,48 @@ class Scenario(_Frozen):
     channels: list[Channel] = Field(min_length=1)
     inventory: InventorySpec | None = None
     targets: list[Target] = Field(default_factory=list)
+    promotions: Promotions = Field(default_factory=Promotions,
+                                   description="promotion calendar, coupons, subscription, "
+                                               "reminders (sim.promotions)")
+    tiers: Tiers | None = Field(default=None, description="private tiers (sim.tiers)")
+    membership: Membership | None = Field(default=None, description="levels (sim.tiers)")
+    price_band: PriceBand | None = Field(default=None, description="± band around guide price")
+    decisions: list[Decision] = Field(
+        default_factory=list, description="decision variables for optimize search"
+    )
+
+    @model_validator(mode="after")
+    def _decision_paths(self) -> Scenario:
+        data = self.model_dump(mode="json", exclude={"decisions"})
+        problems = []
+        for i, d in enumerate(self.decisions):
+            try:
+                resolve_path(data, d.path)
+            except KeyError as exc:
+                problems.append(f"decisions[{i}].path: {exc.args[0]}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _date_windows(cls, data: Any) -> Any:
+        """Target windows given as dates become days from ``horizon.start`` (same [start, end))."""
+        try:
+            start = dt.date.fromisoformat(str(data["horizon"]["start"]))
+            targets = data["targets"]
+        except (KeyError, TypeError, ValueError):
+            return data
+        if not isinstance(targets, list):
+            return data
+        fixed = []
+        for t in targets:
+            w = t.get("window") if isinstance(t, dict) else None
+            if isinstance(w, list | tuple) and any(_is_date(x) for x in w):
+                t = {**t, "window": [(dt.date.fromisoformat(str(x)) - start).days
+                                     if _is_date(x) else x for x in w]}
+            fixed.append(t)
+        return {**data, "targets": fixed}
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -259,11 +334,57 @@ class Scenario(_Frozen):
     def channel_ids(self) -> list[str]:
         return [c.id for c in self.channels]
 
+    def lever_problems(self) -> list[str]:
+        """Levers that name unknown channels/coupons, overlap, or fall outside the horizon."""
+        families = {c.id: c.family for c in self.channels}
+        problems = promotion_problems(self.promotions, channels=families,
+                                      start=self.horizon.start, days=self.horizon.days)
+        coupons = {c.id for c in self.promotions.coupons}
+        for i, c in enumerate(self.promotions.coupons):
+            bad = sorted(set(c.tiers or []) - set(TIER_IDS))
+            if bad:
+                problems.append(f"promotions.coupons[{i}]({c.id}).tiers: unknown tier(s) {bad} "
+                                f"(tiers: {list(TIER_IDS)})")
+        for tid, perk in (self.tiers.perks.items() if self.tiers else []):
+            if perk.coupon is not None and perk.coupon not in coupons:
+                problems.append(f"tiers.perks.{tid}.coupon: unknown coupon '{perk.coupon}' "
+                                f"(known: {sorted(coupons)})")
+        for name, chans in (("membership", self.membership and self.membership.channels),
+                            ("price_band", self.price_band and self.price_band.channels)):
+            for cid in chans or []:
+                if cid not in families:
+                    problems.append(f"{name}.channels: unknown channel '{cid}' "
+                                    f"(known: {sorted(families)})")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Legal but suspicious settings: channels whose list price breaks the price band,
+        dated promotions the horizon cuts."""
+        out = promotion_warnings(self.promotions, start=self.horizon.start,
+                                 days=self.horizon.days)
+        if self.price_band is None:
+            return out
+        index = {c.id: c.price_index for c in self.channels if c.sells}
+        tol = self.price_band.tolerance
+        return out + [f"channels.{cid}.price_index: {index[cid]:g} × guide price is outside the "
+                f"±{tol:.0%} price band (outside declared promotions)"
+                for cid in band_breaches(self.price_band, index)]
+
     def content_hash(self) -> str:
         """SHA-256 of the fully resolved scenario (where it came from does not count)."""
         data = self.model_dump(mode="json", exclude={"extends"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def _is_date(x: Any) -> bool:
+    if isinstance(x, dt.date):
+        return True
+    try:
+        dt.date.fromisoformat(x) if isinstance(x, str) else None
+    except ValueError:
+        return False
+    return isinstance(x, str)
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,9 +413,13 @@ def build_scenario(raw: dict[str, Any], *, overrides: dict[str, Any] | None = No
     if problems:
         raise ScenarioError(problems)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, data)) from None
+    problems = scenario.lever_problems()
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
 
 
 def apply_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
@@ -380,6 +505,29 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         else:
             raise KeyError(f"{dotted}: '{'.'.join(walked)}' is a value, not a section")
         walked.append(part)
+
+
+def resolve_path(data: dict[str, Any], dotted: str) -> Any:
+    """The value at ``a.b.c`` (list items by ``id`` or index); ``KeyError`` names what is unknown."""
+    node: Any = data
+    walked: list[str] = []
+    for part in dotted.split("."):
+        where = ".".join(walked) or "(scenario)"
+        if isinstance(node, list):
+            idx = _list_index(node, part)
+            if idx is None:
+                known = [str(item.get("id")) for item in node if isinstance(item, dict)]
+                raise KeyError(f"{dotted}: unknown id '{part}' in {where} (known: {known})")
+            node = node[idx]
+        elif isinstance(node, dict):
+            if part not in node:
+                raise KeyError(f"{dotted}: unknown key '{part}' in {where} "
+                               f"(known: {sorted(node)})")
+            node = node[part]
+        else:
+            raise KeyError(f"{dotted}: '{where}' is a value, not a section")
+        walked.append(part)
+    return node
 
 
 def _list_index(items: list[Any], key: str) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sim.comparison import judge_run_targets
 from sim.errors import UsageError
 from sim.experiment import evaluate
 from sim.results import (
@@ -15,6 +16,7 @@ from sim.results import (
     write_table,
 )
 from sim.scenario import load_scenario, parse_set_options
+from sim.targets import windows_for
 
 HEADLINE = ("revenue", "orders", "buyers", "new_customers", "conversion_rate", "aov",
             "repurchase_rate", "repurchase_rate.private", "roi_paid", "roi_overall",
@@ -37,6 +39,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="simulate a scenario R times and write a results directory")
     p.add_argument("scenario")
     add_common_options(p)
+    p.add_argument("--baseline", default=None, metavar="PATH",
+                   help="baseline for relative targets (default: the scenario's `extends`)")
     p.set_defaults(func=run)
 
 
@@ -49,13 +53,20 @@ def run(args) -> int:
     check_replications(args.replications)
     sc = load_scenario(args.scenario, overrides=parse_set_options(args.overrides))
     ev = evaluate(sc, replications=args.replications, seed=args.seed, keep_daily=True,
-                  workers=args.workers, scheduler=args.scheduler)
+                  workers=args.workers, scheduler=args.scheduler, windows=windows_for(sc.targets))
+    try:  # relative targets run the baseline on the same seeds (common random numbers)
+        targets = judge_run_targets(sc, ev, baseline=getattr(args, "baseline", None),
+                                    overrides=parse_set_options(args.overrides),
+                                    workers=args.workers, scheduler=args.scheduler)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     summary = ev.summary()
     out = args.out or default_run_dir(sc.name)
     with atomic_dir(out) as tmp:
         write_json(tmp / "manifest.json",
                    manifest(sc, seed=ev.seed, replications=ev.replications, errors=ev.errors))
-        write_json(tmp / "summary.json", {"kpis": kpi_summary_dict(summary), "targets": []})
+        write_json(tmp / "summary.json", {"kpis": kpi_summary_dict(summary),
+                                          "targets": [t.to_dict() for t in targets]})
         write_table(tmp, "kpis", ev.kpis)
         write_table(tmp, "daily", ev.daily)
         ev.journeys.to_csv(tmp / "journeys.csv", index=False)

@@ -15,7 +15,7 @@ from sim.population import PRIVATE_FAMILY
 
 def choice(model, rng: np.random.Generator) -> None:
     pop, rec, day, m = model.pop, model.recorder, model.day, model.scenario.market
-    u = rng.random(pop.n, dtype=np.float32)
+    u = model.uniforms(rng)
     shoppers = np.flatnonzero(pop.in_market)
     model.today["shoppers"] = shoppers
     if len(shoppers) == 0:
@@ -30,6 +30,7 @@ def choice(model, rng: np.random.Generator) -> None:
     util += m.loyalty * (pop.last_channel[shoppers][:, None] == sell[None, :])
     landed = pop.landing[shoppers][:, None] == sell[None, :]
     util += m.landing_bonus * landed
+    util += model.levers.choice_utility(model, shoppers, sell, pop.seg_sensitivity[seg])
     private = model.family_index[sell] == PRIVATE_FAMILY
     if private.any():
         member = pop.in_private[shoppers][:, None]
@@ -42,6 +43,7 @@ def choice(model, rng: np.random.Generator) -> None:
     prob /= prob.sum(axis=1, keepdims=True)
     pick = (prob.cumsum(axis=1) < u[shoppers][:, None]).sum(axis=1)
     channel = sell[np.minimum(pick, len(sell) - 1)]
+    channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today["channel"] = channel
     rec.add("sessions", day, channel)
     rec.add("visits", day, channel)

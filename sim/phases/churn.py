@@ -14,9 +14,12 @@ from sim.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT
 
 def churn(model, rng: np.random.Generator) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
-    u_churn, u_lapse = rng.random((2, pop.n), dtype=np.float32)
+    u_churn, u_lapse = model.uniforms(rng, 2)
 
-    customers = np.flatnonzero(pop.stage == CUSTOMER)
+    # No hazard exceeds the least satisfied customer's: only draws below it (plus a margin for
+    # float32 rounding) can churn anyone, so exact hazards are computed for those few.
+    worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - float(pop.satisfaction.min())))
+    customers = np.flatnonzero((u_churn < worst * 1.0001) & (pop.stage == CUSTOMER))
     hazard = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - pop.satisfaction[customers]))
     hazard = np.where(pop.in_private[customers], hazard * m.private_retention, hazard)
     gone = customers[u_churn[customers] < hazard]

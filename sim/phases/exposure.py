@@ -15,13 +15,12 @@ from sim.population import CHURNED, NO_CHANNEL, SOURCE_CODE
 
 def exposure(model, rng: np.random.Generator) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
-    u_paid, u_seed, u_touch = rng.random((3, pop.n), dtype=np.float32)
+    u_paid, u_seed, u_touch = model.uniforms(rng, 3)
     decay = model.scenario.market.interest_decay
     pop.interest_paid *= decay  # adstock: yesterday's interest carries over, fading
     pop.interest_seed *= decay
     pop.landing[:] = NO_CHANNEL
     pop.touched[:] = False
-    alive = pop.stage != CHURNED
 
     for ch in model.channel_agents:
         paid, seeding, ops = ch.daily_spend()
@@ -30,19 +29,35 @@ def exposure(model, rng: np.random.Generator) -> None:
         rec.spend["spend_private_ops"][day, ch.index] = ops
         rec.spend["service_cost"][day, ch.index] = ch.spec.service.cost_per_day
 
-    _reach(model, u_paid, alive, "paid", lambda ch: ch.paid_reach())
-    _reach(model, u_seed, alive, "seeding", lambda ch: ch.seeding_reach())
+    _reach(model, u_paid, "paid", lambda ch: ch.paid_reach())
+    _reach(model, u_seed, "seeding", lambda ch: ch.seeding_reach())
     _touch(model, u_touch)
 
 
-def _reach(model, u: np.ndarray, alive: np.ndarray, lever: str, reach_of) -> None:
-    pop, rec, day = model.pop, model.recorder, model.day
-    lo = 0.0
+def _slices(model, share_of, *, private_only: bool = False) -> list[tuple]:
+    """``(channel, lo, width)``: consecutive slices of [0, 1), one per channel active today."""
+    slices, lo = [], 0.0
     for ch in model.channel_agents:
-        r = min(reach_of(ch), 1.0 - lo)
-        if r <= 0:
+        r = min(share_of(ch), 1.0 - lo)
+        if r <= 0 or (private_only and ch.family != "private"):
             continue
-        hit = np.flatnonzero((u >= lo) & (u < lo + r) & alive)
+        slices.append((ch, lo, r))
+        lo += r
+    return slices
+
+
+def _reach(model, u: np.ndarray, lever: str, reach_of) -> None:
+    pop, rec, day = model.pop, model.recorder, model.day
+    slices = _slices(model, reach_of)
+    if not slices:
+        return
+    # Only draws below the end of the last slice hit anyone: work on those few customers.
+    _, lo, r = slices[-1]
+    near = np.flatnonzero(u < lo + r)
+    near = near[pop.stage[near] != CHURNED]
+    u_near = u[near]
+    for ch, lo, r in slices:
+        hit = near[(u_near >= lo) & (u_near < lo + r)]
         resp = ch.spec.response
         content = pop.seg_content[pop.segment[hit]]
         if lever == "paid":
@@ -56,19 +71,19 @@ def _reach(model, u: np.ndarray, alive: np.ndarray, lever: str, reach_of) -> Non
             pop.landing_source[hit] = SOURCE_CODE[lever]
         clicks = np.count_nonzero(u[hit] - lo < r * resp.click_through)
         rec.flow["visits"][day, ch.index] += clicks
-        lo += r
 
 
 def _touch(model, u: np.ndarray) -> None:
     """Private operations touch pool members only: content, perks, 1-to-1 messages."""
     pop = model.pop
-    lo = 0.0
-    for ch in model.channel_agents:
-        r = min(ch.touch_share(), 1.0 - lo)
-        if r <= 0 or ch.family != "private":
-            continue
-        hit = np.flatnonzero((u >= lo) & (u < lo + r) & pop.in_private)
+    slices = _slices(model, lambda ch: ch.touch_share(), private_only=True)
+    if not slices:
+        return
+    _, lo, r = slices[-1]
+    near = np.flatnonzero((u < lo + r) & pop.in_private)
+    u_near = u[near]
+    for ch, lo, r in slices:
+        hit = near[(u_near >= lo) & (u_near < lo + r)]
         pop.touched[hit] = True
         pop.landing[hit] = ch.index
         pop.landing_source[hit] = SOURCE_CODE["private"]
-        lo += r

@@ -16,13 +16,16 @@ from sim.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE
 
 def needs(model, rng: np.random.Generator) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
-    u = rng.random(pop.n, dtype=np.float32)
+    u = model.uniforms(rng)
 
-    prospects = np.flatnonzero(pop.stage == PROSPECT)
     organic = m.organic_interest + m.word_of_mouth * pop.adopter_share()
+    # 1 − e^(−x) ≤ x: only prospects drawing below their total rate can be hit, so the exact
+    # hazard is computed for those few instead of the whole (mostly prospect) market.
+    total_all = organic + pop.interest_paid + pop.interest_seed
+    prospects = np.flatnonzero((u < total_all) & (pop.stage == PROSPECT))
     paid = pop.interest_paid[prospects]
     seed = pop.interest_seed[prospects]
-    total = organic + paid + seed
+    total = total_all[prospects]
     hazard = -np.expm1(-total)
     up = u[prospects]
     hit = up < hazard

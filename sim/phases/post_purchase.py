@@ -16,7 +16,7 @@ from sim.population import INTERESTED, PROSPECT, SOURCE_CODE
 
 def post_purchase(model, rng: np.random.Generator) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
-    u_sat, u_join, u_ref = rng.random((3, pop.n), dtype=np.float32)
+    u_sat, u_join, u_ref = model.uniforms(rng, 3)
     buyers, channel = model.today["buyers"], model.today["buy_channel"]
 
     satisfied = u_sat[buyers] < model.satisfaction_p[channel]
@@ -26,7 +26,7 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     rec.add_orders(day, customer=buyers.astype(np.int32), channel=channel.astype(np.int16),
                    units=t["units"].astype(np.int16), revenue=(t["units"] * t["price"]).astype(
                        np.float32), source=t["order_source"], satisfied=satisfied,
-                   first=t["first"])
+                   first=t["first"], tier=model.levers.tier[buyers])
 
     outside = ~pop.in_private[buyers]
     joins = outside & (u_join[buyers] < model.join_p)
@@ -49,4 +49,5 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     pop.in_private[friend] = True
     pop.source[friend] = SOURCE_CODE["referral"]
     rec.add("referrals", day, by)
+    t.update(referrers=who[fresh], referred=friend)  # for referral coupons (sim.coupons)
     rec.journey(day, friend, "referred", by)

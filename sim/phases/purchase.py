@@ -17,15 +17,17 @@ from sim.population import CUSTOMER, SOURCE_CODE
 
 def purchase(model, rng: np.random.Generator) -> None:
     pop, day = model.pop, model.day
-    u_conv, u_units, u_cycle = rng.random((3, pop.n), dtype=np.float32)
+    u_conv, u_units, u_cycle = model.uniforms(rng, 3)
     shoppers, channel = model.today["shoppers"], model.today["channel"]
     seg = pop.segment[shoppers]
-    price = model.price_today[channel]
+    price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
     over = np.maximum(price / pop.reservation[shoppers] - 1.0, 0.0)
     p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
+    p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
     buy = u_conv[shoppers] < p_buy
     buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
     units = _geometric(u_units[buyers], pop.seg_units[seg])
+    units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
     if len(buyers) == 0:
         model.today["first"] = np.zeros(0, dtype=bool)

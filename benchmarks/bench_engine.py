@@ -1,0 +1,235 @@
+"""Speed of the vectorised engine against the same rules written one ``mesa.Agent`` per customer.
+
+Prints customer-days per second of :class:`sim.model.ChannelMarket` on ``scenarios/baseline.yaml``
+(``market.customers`` overridden) at each size, and of :class:`per_agent_mesa.PerAgentMarket` at
+10 000 customers, measured in the same run, with their ratio, plus peak RSS per size. Every
+measurement runs in its own fresh single-threaded subprocess, one after the other, so peak RSS
+belongs to that size alone and no run warms the caches of the next.
+
+How the rates are counted (conservative towards the per-agent baseline):
+
+* engine: ``customers × days ÷ wall time`` of model construction + every day + building the
+  ledger tables;
+* per-agent: ``customers × days ÷ wall time`` of the days only (building 10 000 agents is left
+  out because it is run over fewer days, by default 60).
+
+The per-agent run's KPIs are compared with the engine's on the same scenario (mean of a few
+seeds): a baseline implementing different rules would be meaningless. The comparison is printed,
+never asserted. The script ends with lines a script can read::
+
+    customer_days_per_s[10000]: 7412345
+    customer_days_per_s[100000]: ...
+    customer_days_per_s[1000000]: ...
+    ratio_vs_per_agent_mesa: 19.1
+    peak_rss_mb[1000000]: ...
+
+Example (tiny, a few seconds)::
+
+    python benchmarks/bench_engine.py --sizes 2000 --days 20 --agent-customers 1000 --agent-days 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_SCENARIO = ROOT / "scenarios" / "baseline.yaml"
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (10_000, 100_000)
+CHECKED = ("orders_per_day", "revenue_per_day", "new_customers_per_day", "visits_per_day",
+           "sessions_per_day", "satisfied_orders_per_day", "joined_private_per_day",
+           "private_pool_end", "adopters_end")
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                 "NUMEXPR_NUM_THREADS": "1"}
+
+
+# ---- what runs inside a measuring subprocess --------------------------------------------------
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _scenario(path: str, customers: int, days: int):
+    from sim.scenario import load_scenario
+
+    return load_scenario(path, overrides={"market.customers": customers, "horizon.days": days})
+
+
+def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
+    """Time one vectorised run (construction + days + ledger) and read the peak RSS."""
+    from sim.model import ChannelMarket
+
+    sc = _scenario(path, customers, days)
+    base = _rss_mb()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    model = ChannelMarket(sc, seed=seed)
+    t1 = time.perf_counter()
+    ledger = model.run()
+    t2, cpu2 = time.perf_counter(), time.process_time()
+    return {"kind": "engine", "customers": customers, "days": days, "setup_s": t1 - t0,
+            "run_s": t2 - t1, "wall_s": t2 - t0, "cpu_s": cpu2 - cpu0,
+            "rate": customers * days / (t2 - t0), "base_rss_mb": base, "peak_rss_mb": _rss_mb(),
+            "orders": int(len(ledger.orders))}
+
+
+def measure_per_agent(path: str, customers: int, days: int, seed: int) -> dict:
+    """Time the per-agent Mesa model over ``days`` (construction timed apart)."""
+    sys.path.insert(0, str(HERE))
+    from per_agent_mesa import PerAgentMarket
+
+    sc = _scenario(path, customers, days)
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    model = PerAgentMarket(sc, seed=seed)
+    cpu1, t1 = time.process_time(), time.perf_counter()
+    for _ in range(days):
+        model.step()
+    t2, cpu2 = time.perf_counter(), time.process_time()
+    return {"kind": "per_agent", "customers": customers, "days": days, "setup_s": t1 - t0,
+            "run_s": t2 - t1, "wall_s": t2 - t1, "cpu_s": cpu2 - cpu1,
+            "rate": customers * days / (t2 - t1), "base_rss_mb": base, "peak_rss_mb": _rss_mb(),
+            "summary": model.summary()}
+
+
+# ---- the orchestrating process ----------------------------------------------------------------
+def _in_subprocess(kind: str, path: str, customers: int, days: int, seed: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--scenario", path,
+           "--sizes", str(customers), "--days", str(days), "--seed", str(seed)]
+    env = {**os.environ, **SINGLE_THREAD}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"bench_engine: the {kind} run at {customers} customers failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def check_rules(path: str, per_agent: dict, *, seeds: int = 3) -> list[str]:
+    """Per-agent KPIs next to the engine's (mean over ``seeds`` seeds) on the same scenario."""
+    from per_agent_mesa import engine_summary
+
+    from sim.model import ChannelMarket
+
+    customers, days = per_agent["customers"], per_agent["days"]
+    sc = _scenario(path, customers, days)
+    runs = [engine_summary(ChannelMarket(sc, seed=s).run(), days) for s in range(seeds)]
+    lines = [f"{'KPI (simulated units)':28s} {'per-agent':>11s} {'engine':>11s} {'diff':>8s}"]
+    for k in CHECKED:
+        a = per_agent["summary"][k]
+        e = sum(r[k] for r in runs) / len(runs)
+        diff = (a - e) / e if e else (0.0 if a == e else float("inf"))
+        flag = "" if abs(diff) <= 0.10 else "  <-- differs by more than 10 %"
+        lines.append(f"{k:28s} {a:11.2f} {e:11.2f} {diff:+8.1%}{flag}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> None:
+    sizes, days = args.sizes, args.days
+    print(f"channelsim engine benchmark: {Path(args.scenario).name}, {days} days, "
+          f"sizes {', '.join(map(str, sizes))}; per-agent Mesa at {args.agent_customers} "
+          f"customers over {args.agent_days} days")
+    print(f"python {sys.version.split()[0]}, one process per measurement, single-threaded; "
+          f"{_load()} at start")
+    results = {}
+    for n in sizes:
+        r = _in_subprocess("engine", args.scenario, n, days, args.seed)
+        results[n] = r
+        grown = (r["peak_rss_mb"] - r["base_rss_mb"]) * 2**20 / n
+        print(f"engine     {n:>9,d} customers × {days} days: {r['wall_s']:7.2f} s wall "
+              f"(setup {r['setup_s']:.2f} s, cpu {r['cpu_s']:.2f} s) "
+              f"→ {r['rate'] / 1e6:6.2f} M customer-days/s; peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({r['base_rss_mb']:.0f} MB after imports, {grown:.0f} B per customer on top)")
+    agent = _in_subprocess("per_agent", args.scenario, args.agent_customers, args.agent_days,
+                           args.seed)
+    print(f"per-agent  {agent['customers']:>9,d} customers × {agent['days']} days: "
+          f"{agent['wall_s']:7.2f} s wall for the days (building the agents: "
+          f"{agent['setup_s']:.2f} s, not counted) → {agent['rate'] / 1e6:6.3f} M customer-days/s")
+    like = results.get(agent["customers"])
+    ratio_of = like or results[max(results)]
+    for n, r in results.items():
+        print(f"ratio engine[{n}] / per-agent[{agent['customers']}]: "
+              f"{r['rate'] / agent['rate']:.1f}×")
+    if not args.no_check:
+        print(f"rule check: per-agent run vs the engine, {agent['customers']} customers × "
+              f"{agent['days']} days (printed, not asserted; ~10 % is the expected noise band)")
+        for line in check_rules(args.scenario, agent):
+            print("  " + line)
+    print(f"{_load()} at end")
+    for n, r in results.items():
+        print(f"customer_days_per_s[{n}]: {r['rate']:.0f}")
+    print(f"per_agent_customer_days_per_s[{agent['customers']}]: {agent['rate']:.0f}")
+    # Like for like: the engine at the per-agent version's size when it was measured.
+    print(f"ratio_vs_per_agent_mesa: {ratio_of['rate'] / agent['rate']:.2f}")
+    for n, r in results.items():
+        print(f"peak_rss_mb[{n}]: {r['peak_rss_mb']:.1f}")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s.replace("_", "")) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--sizes: expected comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"--sizes: sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=_sizes, default=None,
+                   help="comma-separated customer counts (default 10000,100000,1000000)")
+    p.add_argument("--quick", action="store_true",
+                   help="sizes 10000,100000 and the per-agent run over 20 days")
+    p.add_argument("--days", type=_positive, default=365, help="simulated days (default 365)")
+    p.add_argument("--agent-customers", type=_positive, default=10_000,
+                   help="customers in the per-agent Mesa run (default 10000)")
+    p.add_argument("--agent-days", type=_positive, default=None,
+                   help="days of the per-agent Mesa run (default 60, 20 with --quick)")
+    p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario YAML")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-check", action="store_true", help="skip the per-agent vs engine KPIs")
+    p.add_argument("--worker", choices=("engine", "per_agent"), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.worker:
+        measure = measure_engine if args.worker == "engine" else measure_per_agent
+        print(json.dumps(measure(args.scenario, args.sizes[0], args.days, args.seed)))
+        return
+    if not Path(args.scenario).is_file():
+        parser().error(f"--scenario: no such file: {args.scenario}")
+    if args.sizes is None:
+        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    if args.agent_days is None:
+        args.agent_days = 20 if args.quick else 60
+    sys.path.insert(0, str(HERE))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

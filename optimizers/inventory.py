@@ -1,0 +1,389 @@
+"""Inventory policy optimiser: an analytic (s, S) start, refined by simulation.
+
+Per SKU and location, the search minimises the simulated cost per day (holding + ordering +
+backorder penalty + lost margin + transfer) of a periodic-review (s, S) policy, optionally subject
+to a fill-rate (or stockout-rate) target:
+
+1. **Demand model.** Exogenous scenarios give it; in customer mode it is fitted (mean, variance
+   of the daily ``requested`` units) on the records of a run the caller provides: Poisson when the
+   variance is close to the mean, negative binomial when over-dispersed.
+2. **Analytic start** (Hadley-Whitin style): ``Q`` from the EOQ, then the ``s`` minimising the
+   average one-period cost ``G(y)`` over ``y = s+1..s+Q`` (inventory position roughly uniform over
+   a cycle) under Poisson / negative-binomial / normal lead-time demand; with a service target,
+   the smallest ``s`` whose approximate fill rate meets it, if larger.
+3. **Simulated refinement**: a pattern search on the (s, S) grid (8 neighbours, step halved
+   when no neighbour improves) where every candidate is simulated with *common random numbers*:
+   the same demand and lead-time draws for each replication, so comparisons are differences of
+   the same luck. Candidates of one step run as SKU copies in one vectorised engine run.
+
+Each (SKU, location) is optimised on its own demand with its own lead time: the source of an
+internally replenished location is assumed to have stock (echelon interactions are left to the
+full simulation, which is how a recommendation should be verified: ``apply_policies`` then
+``evaluate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.inventory import InventorySpec, LeadTimeSpec, PolicySpec, run_exogenous
+from sim.inventory_theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
+
+__all__ = ["DemandModel", "apply_policies", "optimize_inventory"]
+
+_COST_FIELDS = ["holding_cost", "ordering_cost", "backorder_cost", "lost_margin",
+                "transfer_cost"]
+_INFEASIBLE = 1e12
+
+
+@dataclass(frozen=True)
+class DemandModel:
+    """Daily demand of one (SKU, location): i.i.d. with this mean and variance."""
+
+    mean: float
+    var: float
+    distribution: str = "poisson"  # poisson | negbin | normal
+
+    @classmethod
+    def fit(cls, daily: np.ndarray) -> DemandModel:
+        """Poisson unless clearly over-dispersed (variance > 1.1 x mean): then negbin."""
+        mean, var = float(np.mean(daily)), float(np.var(daily, ddof=1)) if len(daily) > 1 else 0.0
+        if var > 1.1 * mean > 0:
+            return cls(mean, var, "negbin")
+        return cls(mean, mean, "poisson")
+
+    def as_spec(self) -> dict:
+        out: dict = {"distribution": self.distribution, "mean": self.mean}
+        if self.distribution == "negbin":
+            out["dispersion"] = self.mean**2 / (self.var - self.mean)
+        if self.distribution == "normal":
+            out["sd"] = float(np.sqrt(self.var))
+        return out
+
+    def over(self, periods: float, lead: LeadTimeSpec) -> stats.rv_discrete | None:
+        """Demand over ``periods`` days (lead-time variability added to the variance)."""
+        if periods <= 0:
+            return None
+        mu = self.mean * periods
+        var = self.var * periods + self.mean**2 * _lead_var(lead)
+        if self.distribution == "poisson" and var <= mu * (1 + 1e-9):
+            return stats.poisson(mu)
+        if var > mu:
+            r = mu**2 / (var - mu)
+            return stats.nbinom(r, r / (r + mu))
+        return stats.poisson(mu)  # under-dispersed normal: Poisson is the closest count law
+
+
+def _lead_var(lead: LeadTimeSpec) -> float:
+    if lead.dist == "poisson":
+        return float(lead.mean)
+    if lead.dist == "uniform":
+        return ((lead.high - lead.low + 1) ** 2 - 1) / 12
+    return 0.0
+
+
+@dataclass
+class _Problem:
+    """One (SKU, location) to optimise, with everything the search needs."""
+
+    sku: str
+    location: str
+    policy: PolicySpec
+    demand: DemandModel
+    holding: float
+    shortage: float  # backorder penalty per unit-day, or lost margin per unit
+    backorders: bool
+    price: float
+    unit_cost: float
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def protection(self) -> float:
+        """Periods of demand an order must cover: lead time + review period."""
+        return self.policy.lead.mean_days() + self.policy.review_period
+
+    def exact_instance(self) -> PoissonCosts | None:
+        """The exact theory applies: Poisson, backorders, fixed lead time, daily review."""
+        p = self.policy
+        if (self.demand.distribution != "poisson" or not self.backorders
+                or p.lead.dist != "fixed" or p.review_period != 1):
+            return None
+        return PoissonCosts(self.demand.mean, p.lead.value, p.order_cost, self.holding,
+                            self.shortage)
+
+
+# --------------------------------------------------------------------------------------------
+# Analytic start
+# --------------------------------------------------------------------------------------------
+def _loss_tables(dist: stats.rv_discrete | None, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``E[(y-D)^+]`` and ``E[(D-y)^+]`` for ``y = 0..top`` (exact sums over the pmf)."""
+    y = np.arange(top + 1)
+    if dist is None:
+        return y.astype(float), np.zeros(top + 1)
+    cdf = dist.cdf(np.arange(top + 1))
+    excess = np.concatenate(([0.0], np.cumsum(cdf)[:-1]))
+    return excess, dist.mean() - y + excess
+
+
+def _approx_curve(prob: _Problem, q: int, s_max: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Approximate cost per day and fill rate of (s, s + q) for every s on a grid.
+
+    The inventory position is taken as uniform on ``s+1..s+q`` (exact for unit demand), so
+    cost = ``K mu / q`` + the average of ``G(y)`` and fill = the average of the base-stock fill
+    rate over that window, with ``L + R`` periods of demand protected.
+    """
+    d, tau, lead = prob.demand, prob.protection, prob.policy.lead
+    top = int(d.mean * tau + 12 * np.sqrt(max(d.var, d.mean, 1) * (tau + 1)) + q + 20)
+    top = max(top, s_max + q + 2)
+    excess, short = _loss_tables(d.over(tau, lead), top)
+    _, short_prev = _loss_tables(d.over(tau - 1, lead), top)
+    g = prob.holding * excess + prob.shortage * short
+    beta = 1 - (short - short_prev) / max(d.mean, 1e-12)
+    cg, cb = np.r_[0, np.cumsum(g)], np.r_[0, np.cumsum(beta)]
+    s_grid = np.arange(-1, top - q)  # y = s+1..s+q stays inside the tables
+    cost = (cg[s_grid + q + 1] - cg[s_grid + 1]) / q + prob.policy.order_cost * d.mean / q
+    fill = (cb[s_grid + q + 1] - cb[s_grid + 1]) / q
+    return s_grid, cost, fill
+
+
+def analytic_policy(prob: _Problem, target_fill: float | None) -> dict:
+    """EOQ order size, then the reorder point minimising the approximate cost (meeting the
+    approximate fill-rate target when one is given)."""
+    d = prob.demand
+    q = max(1, int(round(np.sqrt(2 * prob.policy.order_cost * d.mean / prob.holding))))
+    s_grid, cost, fill = _approx_curve(prob, q)
+    ok = cost if target_fill is None else np.where(fill >= target_fill, cost, np.inf)
+    i = int(np.argmin(ok)) if np.isfinite(ok).any() else len(s_grid) - 1
+    return {"s": int(s_grid[i]), "S": int(s_grid[i] + q), "cost": float(cost[i]),
+            "fill_rate": float(fill[i])}
+
+
+def analytic_at(prob: _Problem, s: int, big_s: int) -> tuple[float, float]:
+    """Approximate (cost per day, fill rate) of one (s, S) policy."""
+    s_grid, cost, fill = _approx_curve(prob, big_s - s, max(s, 0))
+    i = int(np.clip(s - s_grid[0], 0, len(s_grid) - 1))
+    return float(cost[i]), float(fill[i])
+
+
+# --------------------------------------------------------------------------------------------
+# Simulated refinement with common random numbers
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SimSettings:
+    days: int
+    replications: int
+    warmup: int
+    seed: int
+
+
+def _evaluation_spec(prob: _Problem, cands: list[tuple[int, int]], reps: int) -> InventorySpec:
+    p = prob.policy
+    keep = {"lead_time", "order_cost", "review_period", "review_offset", "max_order",
+            "max_stock"}
+    base = {f: getattr(p, f) for f in keep if f in p.model_fields_set or f == "lead_time"}
+    skus, pols = [], []
+    for i, (s, big_s) in enumerate(cands):
+        for r in range(reps):
+            sid = f"c{i}r{r}"
+            skus.append({"id": sid, "price": prob.price, "unit_cost": prob.unit_cost})
+            pols.append({**base, "sku": sid, "type": "sS", "s": s, "S": big_s})
+    costs = {"holding": prob.holding,
+             ("backorder" if prob.backorders else "lost_sale"): prob.shortage}
+    return InventorySpec.model_validate({
+        "skus": skus, "policies": pols, "costs": costs,
+        "demand": {"mode": "exogenous", "backorders": prob.backorders, **prob.demand.as_spec()}})
+
+
+def simulate_candidates(prob: _Problem, cands: list[tuple[int, int]], sim: SimSettings
+                        ) -> dict[tuple[int, int], dict]:
+    """Simulated cost per day and fill rate of each (s, S), with the same luck for all."""
+    todo = [c for c in cands if c not in prob.cache]
+    if todo:
+        reps = sim.replications
+        spec = _evaluation_spec(prob, todo, reps)
+        inv = run_exogenous(spec, sim.days, sim.seed, record=False, warmup=sim.warmup,
+                            crn_columns=np.tile(np.arange(reps), len(todo)))
+        tot = inv.totals()
+        n_days = sim.days - sim.warmup
+        cost = tot[_COST_FIELDS].sum(axis=1).to_numpy().reshape(len(todo), reps) / n_days
+        served = tot["served"].to_numpy().reshape(len(todo), reps)
+        demand = tot["demand"].to_numpy().reshape(len(todo), reps)
+        fill = served / np.maximum(demand, 1)
+        for i, c in enumerate(todo):
+            prob.cache[c] = {"cost": cost[i].mean(), "cost_se": cost[i].std(ddof=1) / np.sqrt(
+                reps) if reps > 1 else np.nan, "fill_rate": served[i].sum() / max(
+                demand[i].sum(), 1), "fill_rate_se": fill[i].std(ddof=1) / np.sqrt(reps)
+                if reps > 1 else np.nan}
+    return {c: prob.cache[c] for c in cands}
+
+
+def _objective(res: dict, target_fill: float | None) -> float:
+    if target_fill is not None and res["fill_rate"] < target_fill:
+        return _INFEASIBLE + (target_fill - res["fill_rate"])  # closer to feasible is better
+    return res["cost"]
+
+
+def local_search(prob: _Problem, start: tuple[int, int], sim: SimSettings,
+                 target_fill: float | None, max_evaluations: int) -> tuple[int, int]:
+    """Pattern search on the (s, S) grid, one vectorised simulation per step.
+
+    Each step simulates the 5 x 5 grid ``best + (a, b) * step`` (``a, b`` in -2..2, ``s < S``)
+    and moves to its best point; when the centre stays best the step is halved; the search ends
+    when the centre is best at step 1 (a local optimum of the simulated cost on the 5 x 5 box).
+    """
+    best, step = start, max(1, (start[1] - start[0]) // 4)
+    while len(prob.cache) < max_evaluations:
+        grid = [(best[0] + a * step, best[1] + b * step) for a in range(-2, 3)
+                for b in range(-2, 3) if best[0] + a * step < best[1] + b * step]
+        res = simulate_candidates(prob, grid, sim)
+        cand = min(grid, key=lambda c: (_objective(res[c], target_fill), c != best))
+        if cand != best:
+            best = cand
+        elif step == 1:
+            break
+        else:
+            step //= 2
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# Problems from a spec
+# --------------------------------------------------------------------------------------------
+def _problems(spec: InventorySpec, records: pd.DataFrame | None) -> list[_Problem]:
+    exo = spec.demand.mode == "exogenous"
+    if not exo and records is None:
+        raise ValueError("optimize_inventory: demand comes from customers; pass `records` of a "
+                         "simulated run (Inventory.records()) to estimate it")
+    if spec.costs.holding <= 0:
+        raise ValueError("optimize_inventory: costs.holding must be > 0 (else stock is free)")
+    central = [loc.id for loc in spec.locations if loc.kind == "central"]
+    exo_loc = spec.demand.location or (central or [spec.locations[0].id])[0]
+    out = []
+    for sku in spec.skus:
+        for loc in spec.locations:
+            pol = spec.policy_for(sku, loc.id)
+            if pol is None or pol.type == "none":
+                continue
+            if exo:
+                if loc.id != exo_loc:
+                    continue
+                d = spec.demand.resolve(sku.id)
+                var = {"poisson": d.mean, "negbin": d.mean + d.mean**2 / (d.dispersion or 1),
+                       "normal": (d.sd or 0) ** 2}[d.distribution]
+                model, backorders = DemandModel(d.mean, var, d.distribution), spec.demand.backorders
+            else:
+                rows = records[(records["sku"] == sku.id) & (records["location"] == loc.id)]
+                model = DemandModel.fit(rows.sort_values("day")["requested"].to_numpy())
+                backorders = rows["backordered"].sum() >= rows[["lost", "switched"]].sum().sum()
+            if model.mean <= 0:
+                continue
+            out.append(_make_problem(spec, sku, loc.id, pol, model, backorders))
+    return out
+
+
+def _make_problem(spec: InventorySpec, sku, location: str, pol: PolicySpec, model: DemandModel,
+                  backorders: bool) -> _Problem:
+    lost = spec.costs.lost_sale if spec.costs.lost_sale is not None else sku.price - sku.unit_cost
+    return _Problem(sku.id, location, pol, model, spec.costs.holding * sku.volume,
+                    spec.costs.backorder if backorders else lost, backorders, sku.price,
+                    sku.unit_cost)
+
+
+def _fill_target(target_fill_rate: float | None, target_stockout_rate: float | None
+                 ) -> float | None:
+    targets = [t for t in (target_fill_rate,
+                           None if target_stockout_rate is None else 1 - target_stockout_rate)
+               if t is not None]
+    for t in targets:
+        if not 0 < t < 1:
+            raise ValueError(f"optimize_inventory: service target must be in (0, 1), got {t}")
+    return max(targets) if targets else None
+
+
+def _row(prob: _Problem, start: dict, best: tuple[int, int], sim_res: dict,
+         target: float | None) -> dict:
+    inst = prob.exact_instance()
+    row = {"sku": prob.sku, "location": prob.location, "type": "sS", "s": best[0],
+           "S": best[1], "start_s": start["s"], "start_S": start["S"],
+           "start_analytic_cost": start["cost"], "start_analytic_fill_rate": start["fill_rate"],
+           "demand_mean": prob.demand.mean, "demand_var": prob.demand.var,
+           "demand_distribution": prob.demand.distribution, "backorders": prob.backorders,
+           "lead_time_mean": prob.policy.lead.mean_days(),
+           "review_period": prob.policy.review_period,
+           "sim_cost": sim_res["cost"], "sim_cost_se": sim_res["cost_se"],
+           "sim_fill_rate": sim_res["fill_rate"], "sim_fill_rate_se": sim_res["fill_rate_se"],
+           "target_fill_rate": target,
+           "feasible": target is None or sim_res["fill_rate"] >= target,
+           "evaluations": len(prob.cache), "analytic_exact": inst is not None}
+    if inst is not None:
+        zs, zbig, zc = zheng_federgruen(inst)
+        row |= {"analytic_cost": ss_cost(*best, inst),
+                "analytic_fill_rate": ss_fill_rate(*best, inst),
+                "exact_optimum_s": zs, "exact_optimum_S": zbig, "exact_optimum_cost": zc}
+    else:
+        cost, fill = analytic_at(prob, *best)
+        row |= {"analytic_cost": cost, "analytic_fill_rate": fill, "exact_optimum_s": np.nan,
+                "exact_optimum_S": np.nan, "exact_optimum_cost": np.nan}
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+def optimize_inventory(spec: InventorySpec, *, target_fill_rate: float | None = None,
+                       target_stockout_rate: float | None = None, days: int = 3000,
+                       replications: int = 8, seed: int = 0, warmup: int = 200,
+                       records: pd.DataFrame | None = None, max_evaluations: int = 400,
+                       starts: dict[tuple[str, str], tuple[int, int]] | None = None
+                       ) -> pd.DataFrame:
+    """Recommend an (s, S) policy per (SKU, location) with replenishment.
+
+    Minimises simulated cost per day (holding + ordering + backorder penalty or lost margin +
+    transfer), subject to ``fill_rate >= target_fill_rate`` (or ``stockout_rate <=
+    target_stockout_rate``; the stricter wins). Returns one row per (SKU, location): the
+    recommendation (``s``, ``S``), the analytic start, simulated cost / fill rate with standard
+    errors over ``replications`` runs of ``days`` days (``warmup`` days discarded), and, where
+    exact theory applies (Poisson demand, backorders, fixed lead time, daily review), the exact
+    cost and fill rate of the recommendation and the Zheng-Federgruen optimum for comparison.
+    ``starts`` replaces the analytic start of some (SKU, location) pairs (e.g. the current
+    policy), ``records`` (customer mode) are the daily records the demand is fitted on.
+    """
+    target = _fill_target(target_fill_rate, target_stockout_rate)
+    if days <= warmup or replications < 1:
+        raise ValueError("optimize_inventory: need days > warmup and replications >= 1")
+    sim = SimSettings(days, replications, warmup, seed)
+    rows = []
+    for prob in _problems(spec, records):
+        start = analytic_policy(prob, target)
+        if starts and (prob.sku, prob.location) in starts:
+            s0, big_s0 = starts[(prob.sku, prob.location)]
+            cost0, fill0 = analytic_at(prob, s0, big_s0)
+            start = {"s": s0, "S": big_s0, "cost": cost0, "fill_rate": fill0}
+        best = local_search(prob, (start["s"], start["S"]), sim, target, max_evaluations)
+        rows.append(_row(prob, start, best, prob.cache[best], target))
+    return pd.DataFrame(rows)
+
+
+def apply_policies(spec: InventorySpec, table: pd.DataFrame) -> InventorySpec:
+    """A copy of ``spec`` with one (s, S) rule per row of ``table`` (from
+    :func:`optimize_inventory`), keeping each location's lead time, order cost, review period,
+    source and capacities."""
+    data = spec.model_dump(exclude_unset=True)
+    pols = list(data.get("policies", []))
+    sku_by_id = {s.id: s for s in spec.skus}
+    keep = ("lead_time", "order_cost", "review_period", "review_offset", "max_order",
+            "max_stock", "source", "transfer_cost")
+    for r in table.itertuples(index=False):
+        old = spec.policy_for(sku_by_id[r.sku], r.location)
+        base = {f: getattr(old, f) for f in keep} if old is not None else {}
+        if isinstance(base.get("lead_time"), LeadTimeSpec):
+            base["lead_time"] = base["lead_time"].model_dump(exclude_none=True)
+        pols.append({**base, "sku": r.sku, "location": r.location, "type": "sS",
+                     "s": int(r.s), "S": int(r.S)})
+    data["policies"] = pols
+    return InventorySpec.model_validate(data)

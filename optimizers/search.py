@@ -1,0 +1,253 @@
+"""Black-box plan search with Optuna over a scenario's ``decisions:`` block.
+
+Each trial sets every decision (any dotted path: budgets, discount depths, service levels,
+safety factors, …), evaluates the plan with ``replications`` replications and the *same* seed
+as every other trial (common random numbers: trials differ by their decisions, not their luck),
+and reports the objective(s). The scenario's targets become constraints: a trial is feasible when
+each target's probability of being met (:func:`sim.targets.evaluate_targets`) is at least
+``confidence``; Optuna 5 takes them through :meth:`optuna.trial.Trial.set_constraint`.
+
+Studies live in an RDB storage (SQLite by default, PostgreSQL for many machines); running the
+same study name again continues it up to ``trials`` finished trials.
+
+    >>> from sim.scenario import load_scenario
+    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={
+    ...     "market.customers": 800, "horizon.days": 30,
+    ...     "decisions": [{"path": "channels.jd.budget.paid", "low": 0, "high": 40000}]})
+    >>> res = search(sc, trials=3, replications=1, workers=1)
+    >>> len(res.trials)
+    3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from sim.experiment import Evaluation, evaluate, make_executor
+from sim.scenario import Decision, Scenario, ScenarioError, apply_overrides
+from sim.targets import evaluate_targets, windows_for
+
+SAMPLERS = ("tpe", "cmaes", "nsga2", "gp")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@dataclass
+class SearchResult:
+    """A finished (or resumed) study, its trials as a table, the best feasible plan."""
+
+    study: optuna.Study
+    objectives: list[str]
+    trials: pd.DataFrame  # number, state, objective values, params, target probabilities
+    best: dict[str, Any] | None  # decisions of the best feasible trial (first objective)
+    best_values: list[float] | None
+    pareto: pd.DataFrame  # feasible, non-dominated trials
+    scenario: Scenario  # the input with the best decisions applied (the input if none)
+
+
+def make_sampler(name: str, *, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
+    """``tpe`` | ``cmaes`` | ``nsga2`` | ``gp`` with a fixed seed (reproducible studies)."""
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "cmaes":
+        if objectives > 1:
+            raise ValueError("sampler: cmaes optimises one objective; use tpe or nsga2")
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ValueError("sampler: cmaes needs the 'cmaes' package (pip install cmaes)") \
+                from None
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "gp":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ValueError("sampler: gp needs PyTorch (pip install torch); use tpe") from None
+        return optuna.samplers.GPSampler(seed=seed)
+    raise ValueError(f"sampler: must be one of {', '.join(SAMPLERS)}, got {name!r}")
+
+
+def check_decisions(scenario: Scenario) -> None:
+    """Every decision's range ends (or choices) must give a valid scenario; else ScenarioError."""
+    if not scenario.decisions:
+        raise ScenarioError(["decisions: the scenario declares no decision variables "
+                             "(add a decisions: block with path + low/high or choices)"])
+    problems = []
+    for i, d in enumerate(scenario.decisions):
+        values = d.choices if d.choices is not None else [_cast(d, d.low), _cast(d, d.high)]
+        for v in values:
+            try:
+                apply_overrides(scenario, {d.path: v})
+            except ScenarioError as exc:
+                problems += [f"decisions[{i}] ({d.path} = {v!r}): {p}" for p in exc.problems]
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _cast(d: Decision, v: float | None) -> Any:
+    return int(round(v)) if d.integer and v is not None else v
+
+
+def suggest(trial: optuna.Trial, d: Decision) -> Any:
+    if d.choices is not None:
+        return trial.suggest_categorical(d.path, d.choices)
+    if d.integer:
+        return trial.suggest_int(d.path, int(d.low), int(d.high), log=d.log)
+    return trial.suggest_float(d.path, float(d.low), float(d.high), log=d.log)
+
+
+def search(
+    scenario: Scenario,
+    *,
+    objectives: Sequence[str] = ("profit",),
+    trials: int = 20,
+    timeout: float | None = None,
+    sampler: str = "tpe",
+    sampler_seed: int | None = 0,
+    seed: int | None = None,
+    replications: int = 3,
+    confidence: float = 0.8,
+    baseline: Scenario | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+) -> SearchResult:
+    """Search the scenario's decisions for the plan maximising ``objectives`` under its targets.
+
+    ``objectives`` are KPI names (``profit``, ``revenue``, ``repurchase_rate`` …), all
+    maximised; two or more give a Pareto front. ``trials`` is the total number of finished
+    trials the study should have: a resumed study only runs the missing ones. ``seed`` is the
+    simulation seed shared by every trial; ``sampler_seed`` makes the sampler reproducible.
+    ``baseline`` is needed by targets relative to the baseline.
+    """
+    if not objectives:
+        raise ValueError("objectives: give at least one KPI to maximise")
+    if not 0 < confidence <= 1:
+        raise ValueError(f"confidence: must be in (0, 1], got {confidence:g}")
+    if replications < 1:
+        raise ValueError(f"replications: must be ≥ 1, got {replications}")
+    check_decisions(scenario)
+    if any(t.relative_to for t in scenario.targets) and baseline is None:
+        raise ValueError("baseline: the scenario has targets relative to the baseline; "
+                         "give the baseline scenario")
+    seed = scenario.seed if seed is None else seed
+    smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
+    name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
+    optuna.logging.set_verbosity(logging.WARNING)
+    study = optuna.create_study(storage=storage, study_name=name, sampler=smp,
+                                directions=["maximize"] * len(objectives), load_if_exists=True)
+    windows = windows_for(scenario.targets)
+    with contextlib.ExitStack() as stack:
+        ex = executor or stack.enter_context(make_executor(workers=workers))
+        base_ev = evaluate(baseline, replications=replications, seed=seed, windows=windows,
+                           executor=ex) if baseline is not None else None
+        objective = _Objective(scenario, list(objectives), replications, seed, confidence,
+                               windows, base_ev, ex, use_constraints=sampler != "cmaes")
+        done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+        remaining = max(0, trials - done)
+        if remaining:
+            stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
+            study.optimize(objective, n_trials=remaining, timeout=timeout,
+                           callbacks=[stop, *callbacks], catch=(ScenarioError, ValueError))
+    return summarise(study, scenario, list(objectives))
+
+
+class _Objective:
+    """One trial: decisions → evaluate with common random numbers → values and constraints."""
+
+    def __init__(self, scenario, objectives, replications, seed, confidence, windows, base_ev,
+                 executor, *, use_constraints: bool):
+        self.scenario, self.objectives = scenario, objectives
+        self.replications, self.seed, self.confidence = replications, seed, confidence
+        self.windows, self.base_ev, self.ex = windows, base_ev, executor
+        self.use_constraints = use_constraints  # CMA-ES ignores them (and warns): keep attrs
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        params = {d.path: suggest(trial, d) for d in self.scenario.decisions}
+        ev = evaluate(self.scenario, overrides=params, replications=self.replications,
+                      seed=self.seed, windows=self.windows, executor=self.ex)
+        values = [kpi_mean(ev, k) for k in self.objectives]
+        probs = [r.probability for r in
+                 evaluate_targets(self.scenario.targets, ev, self.base_ev)]
+        slack = [self.confidence - (p if math.isfinite(p) else 0.0) for p in probs]
+        if self.use_constraints:
+            for j, s in enumerate(slack):
+                trial.set_constraint(f"target_{j}", s)
+        trial.set_user_attr("probabilities", probs)
+        trial.set_user_attr("feasible", all(s <= 0 for s in slack))
+        return values[0] if len(values) == 1 else values
+
+
+def kpi_mean(ev: Evaluation, kpi: str) -> float:
+    if kpi not in ev.kpis.columns:
+        known = ", ".join(sorted(c for c in ev.kpis.columns if "." not in c))
+        raise ValueError(f"objective: unknown KPI {kpi!r} (known: {known}, or KPI.scope)")
+    return float(ev.kpis[kpi].mean())
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a study back
+# --------------------------------------------------------------------------------------------
+def trials_table(study: optuna.Study, objectives: Sequence[str],
+                 targets: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per trial: number, state, objective values, decisions, probabilities, feasible."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"trial": t.number, "state": t.state.name}
+        vals = t.values or [np.nan] * len(objectives)
+        row.update(dict(zip(objectives, vals, strict=True)))
+        row.update(t.params)
+        probs = t.user_attrs.get("probabilities", [])
+        for j, p in enumerate(probs):
+            label = targets[j] if j < len(targets) else f"target_{j}"
+            row[f"P({label})"] = p
+        row["feasible"] = bool(t.user_attrs.get("feasible", False)) and \
+            t.state == TrialState.COMPLETE
+        dur = t.duration
+        row["seconds"] = dur.total_seconds() if dur is not None else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_front(table: pd.DataFrame, objectives: Sequence[str]) -> pd.DataFrame:
+    """Feasible trials no other feasible trial beats on every objective (all maximised)."""
+    feas = table[table["feasible"]].reset_index(drop=True)
+    vals = feas[list(objectives)].to_numpy(dtype=float)
+    keep = []
+    for v in vals:
+        dominated = np.any(np.all(vals >= v, axis=1) & np.any(vals > v, axis=1))
+        keep.append(not dominated)
+    return feas[np.array(keep, dtype=bool)] if len(feas) else feas
+
+
+def summarise(study: optuna.Study, scenario: Scenario, objectives: list[str]) -> SearchResult:
+    labels = [t.label or t.kpi for t in scenario.targets]
+    table = trials_table(study, objectives, labels)
+    feas = table[table["feasible"]] if len(table) else table
+    best = best_values = None
+    sc = scenario
+    if len(feas):
+        row = feas.loc[feas[objectives[0]].idxmax()]
+        best = {d.path: _plain(row[d.path]) for d in scenario.decisions}
+        best_values = [float(row[k]) for k in objectives]
+        sc = apply_overrides(scenario, best)
+    front = pareto_front(table, objectives) if len(table) else table
+    return SearchResult(study, objectives, table, best, best_values, front, sc)
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v

@@ -1,0 +1,87 @@
+"""A result cache: a replication is never simulated twice.
+
+An entry is keyed by (resolved scenario hash, seed, replication, code version), where the code
+version is a hash of the ``sim`` package's source files: editing the model invalidates every
+entry, editing a scenario only that scenario's. Entries are pickled
+:class:`~sim.experiment.Replication` objects under ``results/.cache/`` (or any directory), one
+file per key, written atomically (temp file + rename) so concurrent runs never read half a file.
+
+An entry serves a request only if it holds what the request needs (the requested KPI windows,
+the daily tables when asked for); otherwise the replication is simulated again and the entry
+replaced by the richer result.
+
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp())
+    >>> cache.get("abc", seed=1, replication=0) is None
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.experiment import Replication
+
+DEFAULT_DIR = Path("results") / ".cache"
+
+
+@functools.cache
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``sim`` package."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class ResultCache:
+    """Replications on disk, keyed by (scenario hash, seed, replication, code version)."""
+
+    def __init__(self, directory: str | Path = DEFAULT_DIR):
+        self.directory = Path(directory)
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, scenario_hash: str, *, seed: int, replication: int) -> Path:
+        key = f"{scenario_hash}|{seed}|{replication}|{code_version()}"
+        name = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.directory / name[:2] / f"{name}.pkl"
+
+    def get(self, scenario_hash: str, *, seed: int, replication: int,
+            windows: Sequence[tuple[int, int]] = (), keep_daily: bool = False
+            ) -> Replication | None:
+        """The stored replication if it holds ``windows`` (and daily tables if asked)."""
+        path = self.path(scenario_hash, seed=seed, replication=replication)
+        try:
+            with path.open("rb") as fh:
+                rep = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            self.misses += 1
+            return None
+        enough = all(tuple(w) in rep.window_kpis for w in windows) and (
+            not keep_daily or rep.daily is not None)
+        if not enough or rep.error is not None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return rep
+
+    def put(self, scenario_hash: str, *, seed: int, replication: Replication) -> None:
+        """Store a successful replication (failures are not cached: they may be transient)."""
+        if replication.error is not None:
+            return
+        path = self.path(scenario_hash, seed=seed, replication=replication.replication)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(replication, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)

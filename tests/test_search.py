@@ -1,0 +1,96 @@
+"""Optuna plan search: targets as constraints, resumable SQLite studies, reproducible seeds."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from optimizers.search import check_decisions, pareto_front, search
+from sim.scenario import ScenarioError, load_scenario
+
+from .conftest import SCENARIOS
+
+TINY = {"market.customers": 1000, "horizon.days": 40, "market.scale": 1000}
+JD = {"path": "channels.jd.budget.paid", "low": 0, "high": 60_000}
+PRICE = {"path": "channels.wecom.price_index", "choices": [0.9, 0.95, 1.0]}
+# Revenue grows with JD spend, overall ROI falls with it: the revenue-best trials break the target.
+ROI_TARGET = {"kpi": "roi_overall", "at_least": 4.5}
+
+
+def tiny(**extra):
+    return load_scenario(SCENARIOS / "baseline.yaml", overrides={**TINY, **extra})
+
+
+def test_no_infeasible_trial_is_reported_as_best():
+    sc = tiny(decisions=[JD], targets=[ROI_TARGET])
+    res = search(sc, objectives=["revenue"], trials=8, replications=2, seed=0,
+                 sampler_seed=3, workers=1, confidence=0.8)
+    t = res.trials
+    assert t["feasible"].any() and not t["feasible"].all()  # the constraint really cuts
+    assert res.best is not None
+    best_row = t[t["channels.jd.budget.paid"] == res.best["channels.jd.budget.paid"]].iloc[0]
+    assert best_row["feasible"] and best_row["P(roi_overall)"] >= 0.8
+    assert res.best_values[0] == pytest.approx(t.loc[t["feasible"], "revenue"].max())
+    assert res.study.best_trial.number == best_row["trial"]  # Optuna agrees via set_constraint
+    assert (t.loc[~t["feasible"], "P(roi_overall)"] < 0.8).all()
+
+
+def test_a_stored_study_resumes_with_the_trials_it_had(tmp_path):
+    sc = tiny(decisions=[JD, PRICE])
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = search(sc, trials=3, replications=1, workers=1, storage=storage, study_name="s")
+    again = search(sc, trials=5, replications=1, workers=1, storage=storage, study_name="s")
+    assert len(first.trials) == 3 and len(again.trials) == 5
+    cols = ["trial", "profit", "channels.jd.budget.paid", "channels.wecom.price_index"]
+    assert again.trials[cols].head(3).equals(first.trials[cols])
+    done = search(sc, trials=5, replications=1, workers=1, storage=storage, study_name="s")
+    assert len(done.trials) == 5  # nothing missing: nothing run
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "cmaes"])
+def test_a_fixed_sampler_seed_reproduces_the_study(sampler):
+    sc = tiny(decisions=[JD, PRICE], targets=[ROI_TARGET])
+    cols = ["profit", "channels.jd.budget.paid", "channels.wecom.price_index",
+            "P(roi_overall)", "feasible"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna 5: no deprecated constraint API, no warnings
+        a = search(sc, trials=4, replications=1, workers=1, sampler=sampler, sampler_seed=11)
+        b = search(sc, trials=4, replications=1, workers=1, sampler=sampler, sampler_seed=11)
+    assert a.trials[cols].equals(b.trials[cols])
+
+
+def test_two_objectives_report_a_pareto_front():
+    sc = tiny(decisions=[JD, PRICE])
+    res = search(sc, objectives=["profit", "repurchase_rate"], trials=6, replications=1,
+                 workers=1, sampler="nsga2", sampler_seed=1)
+    front = res.pareto[["profit", "repurchase_rate"]].to_numpy()
+    every = res.trials[res.trials["feasible"]][["profit", "repurchase_rate"]].to_numpy()
+    assert len(front) >= 1
+    for p in front:  # nothing on the front is dominated by any trial
+        assert not np.any(np.all(every >= p, axis=1) & np.any(every > p, axis=1))
+    for q in every:  # and every trial is on the front or dominated by a point of it
+        on = np.any(np.all(front == q, axis=1))
+        assert on or np.any(np.all(front >= q, axis=1) & np.any(front > q, axis=1))
+
+
+def test_pareto_front_on_a_known_table():
+    import pandas as pd
+
+    t = pd.DataFrame({"a": [1, 2, 3, 0, 3], "b": [3, 2, 1, 0, 0],
+                      "feasible": [True, True, True, True, False]})
+    assert sorted(pareto_front(t, ["a", "b"]).index.tolist()) == [0, 1, 2]
+
+
+def test_decision_paths_must_resolve():
+    with pytest.raises(ScenarioError, match=r"decisions\[0\].path: channels.nope.budget.paid: "
+                                            r"unknown id 'nope'"):
+        tiny(decisions=[{"path": "channels.nope.budget.paid", "low": 0, "high": 1}])
+    with pytest.raises(ScenarioError, match="give either low and high, or choices"):
+        tiny(decisions=[{"path": "channels.jd.budget.paid", "low": 0}])
+    sc = tiny(decisions=[{"path": "channels.jd.price_index", "choices": [0.0, 1.0]}])
+    with pytest.raises(ScenarioError, match=r"decisions\[0\] \(channels.jd.price_index = 0.0\)"):
+        check_decisions(sc)
+    with pytest.raises(ScenarioError, match="declares no decision"):
+        check_decisions(tiny())
