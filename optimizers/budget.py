@@ -56,6 +56,9 @@ Objective = Literal["revenue", "profit"]
 FIRST_LEVELS = (0.0, 0.15, 0.35, 0.65, 1.0)
 #: Offsets (× radius) sampled around the current point in later iterations.
 TR_LEVELS = (-1.0, -0.5, 0.5, 1.0)
+#: The LP aims this much inside the ROI floor and the cost-share ceiling: the curves are fits,
+#: and a plan aimed exactly at a limit misses it about half the time when re-simulated.
+MARGIN = 0.02
 
 
 class InfeasibleError(ValueError):
@@ -358,14 +361,19 @@ class _Constraint:
     sense: str
     rhs: float
     scale: float
+    soft: bool = False  # modelled by fitted curves: a penalty, not a wall, inside the loop
     slack: Any = None
 
 
 class _LP:
     """Builds and solves the LP/MILP for a problem, optionally around a fitted model."""
 
-    def __init__(self, prob: _Problem, model: _Model | None, *, elastic: bool = False):
-        self.prob, self.model, self.elastic = prob, model, elastic
+    def __init__(self, prob: _Problem, model: _Model | None, *,
+                 mode: Literal["hard", "soft", "elastic"] = "hard", penalty: float = 1.0,
+                 hard: frozenset[str] = frozenset()):
+        self.prob, self.model, self.mode, self.penalty = prob, model, mode, penalty
+        self.hard = hard  # names never relaxed in elastic mode
+        elastic = mode == "elastic"
         self.lp = pulp.LpProblem("budget", pulp.LpMinimize if elastic else pulp.LpMaximize)
         n = len(prob.levers)
         box_lo = model.box_lo if model else np.zeros(n)
@@ -397,8 +405,10 @@ class _LP:
     def fixed(self) -> Any:
         return pulp.lpSum(self.prob.fixed_costs.get(c, 0.0) * z for c, z in self.z.items())
 
-    def add(self, name: str, text: str, expr: Any, sense: str, rhs: float, scale: float) -> None:
-        self.constraints.append(_Constraint(name, text, expr, sense, rhs, max(abs(scale), 1.0)))
+    def add(self, name: str, text: str, expr: Any, sense: str, rhs: float, scale: float,
+            soft: bool = False) -> None:
+        self.constraints.append(
+            _Constraint(name, text, expr, sense, rhs, max(abs(scale), 1.0), soft))
 
     def _build(self) -> None:
         p, x = self.prob, self.x
@@ -436,29 +446,42 @@ class _LP:
 
     def _curve_constraints(self) -> None:
         p, x, days = self.prob, self.x, self.prob.days
+        cap = p.cap()
         for i in p.roi_levers():
+            # Paid revenue of the channel: its own spend (concave) plus every other lever's
+            # effect on it (seeding and rival channels move it too). The floor binds only when
+            # the channel spends (on = 1): with no paid spend its ROI is undefined, not low.
             ch = p.levers[i].channel
-            rev = self.metric(f"paid_revenue.{ch}", [i])
+            floor = p.roi_floor * (1 + MARGIN)
+            on = self.lp.add_variable(f"on_{i}", cat="Binary")
+            self.lp += x[i] <= float(cap[i]) * on, f"on_{i}"
+            big = 10.0 * days * p.total * floor
             self.add(f"roi_paid.{ch}", f"paid-traffic ROI of {ch} ≥ 1:{p.roi_floor:g}",
-                     rev - p.roi_floor * days * x[i], "≥", 0.0, days * p.total)
+                     self.metric(f"paid_revenue.{ch}") - floor * days * x[i] + big * (1 - on),
+                     "≥", 0.0, days * p.total, soft=True)
         if p.cost_share_max is not None:
+            ceiling = p.cost_share_max * (1 - MARGIN)
             cost = days * (pulp.lpSum(x) + self.fixed()) + self.metric("nonspend_cost")
             self.add("cost_share", f"cost share ≤ {p.cost_share_max:.0%} of revenue",
-                     cost - p.cost_share_max * self.metric("revenue"), "≤", 0.0,
-                     days * p.total)
+                     cost - ceiling * self.metric("revenue"), "≤", 0.0, days * p.total,
+                     soft=True)
 
     def _objective(self) -> None:
         p = self.prob
-        if self.elastic:
-            for j, c in enumerate(self.constraints):
+        for j, c in enumerate(self.constraints):
+            if (self.mode == "elastic" and c.name not in self.hard) or \
+                    (self.mode == "soft" and c.soft):
                 c.slack = self.lp.add_variable(f"slack_{j}", 0)
-            self.lp += pulp.lpSum(c.slack for c in self.constraints)
+        slack = pulp.lpSum(c.slack for c in self.constraints if c.slack is not None)
+        if self.mode == "elastic":
+            self.lp += slack
         elif self.model is None:
             self.lp += pulp.lpSum(self.x) * 0
         elif p.objective == "revenue":
-            self.lp += self.metric("revenue")
+            self.lp += self.metric("revenue") - self.penalty * slack
         else:
-            self.lp += self.metric("margin") - p.days * (pulp.lpSum(self.x) + self.fixed())
+            self.lp += self.metric("margin") - p.days * (pulp.lpSum(self.x) + self.fixed()) \
+                - self.penalty * slack
 
     def _post(self, c: _Constraint) -> None:
         expr = c.expr
@@ -473,11 +496,21 @@ class _LP:
             return None
         return np.array([max(0.0, float(pulp.value(xi))) for xi in self.x])
 
+    def slack_used(self) -> bool:
+        return any(c.slack is not None and float(c.slack.value() or 0.0) > 1e-7
+                   for c in self.constraints)
+
+    def predicted(self) -> float:
+        """The model's objective at the solution, without the penalty."""
+        slack = sum(float(c.slack.value() or 0.0) for c in self.constraints
+                    if c.slack is not None)
+        return float(pulp.value(self.lp.objective) or 0.0) + self.penalty * slack
+
     def conflicts(self) -> tuple[list[str], str]:
         """After an elastic solve: the relaxed constraints and the ones binding with them."""
         relaxed, binding = [], []
         for c in self.constraints:
-            s = float(c.slack.value() or 0.0)
+            s = float(c.slack.value() or 0.0) if c.slack is not None else 0.0
             if s > 1e-7:
                 relaxed.append((c, s * c.scale))
                 continue
@@ -485,19 +518,31 @@ class _LP:
             if abs(val - c.rhs) <= 1e-6 * c.scale:
                 binding.append(c)
         names = [c.name for c, _ in relaxed] + [c.name for c in binding]
-        lines = [f"  - {c.name}: {c.text} (misses by {short:,.4g})" for c, short in relaxed]
+        lines = [f"  - {c.name}: {c.text} (misses by {short:,.0f}"
+                 f"{' CNY' if c.name != 'max_active' else ''})" for c, short in relaxed]
         lines += [f"  - {c.name}: {c.text} (binding)" for c in binding]
         return list(dict.fromkeys(names)), "\n".join(lines)
 
 
 def _infeasible(prob: _Problem, model: _Model | None, solver: pulp.LpSolver,
                 where: str) -> InfeasibleError:
-    lp = _LP(prob, model, elastic=True)
+    lp = _LP(prob, model, mode="elastic")
     if lp.solve(solver) is None:
         return InfeasibleError(f"budget: no split satisfies the constraints ({where})", [])
     names, text = lp.conflicts()
-    msg = (f"budget: no split satisfies every constraint ({where}). The cheapest way out relaxes "
-           f"the first of these; the others bind against it:\n{text}")
+    # The cheapest relaxation names one side of a conflict; make those constraints hard and
+    # relax again to name the other side too.
+    relaxed = [c.name for c in lp.constraints if c.slack is not None
+               and float(c.slack.value() or 0.0) > 1e-7]
+    again = _LP(prob, model, mode="elastic", hard=frozenset(relaxed))
+    if again.solve(solver) is not None:
+        more, more_text = again.conflicts()
+        extra = [n for n in more if n not in names]
+        names += extra
+        text += "".join("\n" + line for line in more_text.splitlines()
+                        if any(f"- {n}:" in line for n in extra))
+    msg = (f"budget: no split satisfies every constraint ({where}). These constraints conflict "
+           f"(relax any of them):\n{text}")
     return InfeasibleError(msg, names)
 
 
@@ -545,23 +590,25 @@ class _Loop:
         start = self.simulate([x_start])[0]
         self.record(0, None, start, start, "start", None)
         best, rho = start, None
+        seen = start  # the best point simulated at all (a gain below tol still counts here)
         for it in range(1, max_iter + 1):
             model = self.fit(it, best, rho)
-            lp = _LP(self.prob, model)
+            # Curve-based limits are soft (a heavy penalty): an infeasible incumbent still gets
+            # a step towards feasibility that keeps an eye on the objective.
+            penalty = 10.0 * max(abs(best.value), self.prob.days * self.prob.total)
+            lp = _LP(self.prob, model, mode="soft", penalty=penalty)
             x_new = lp.solve(self.solver)
-            if x_new is None:
-                if rho is None:  # the full range: the constraints themselves clash
-                    raise _infeasible(self.prob, model, self.solver, "fitted response curves")
-                elastic = _LP(self.prob, model, elastic=True)  # move towards feasibility
-                x_new = elastic.solve(self.solver)
-                lp = elastic
-            predicted = float(pulp.value(lp.lp.objective) or np.nan)
+            if rho is None and (x_new is None or lp.slack_used()):
+                # The whole range, and still the fitted curves cannot meet every limit.
+                raise _infeasible(self.prob, model, self.solver, "fitted response curves")
+            predicted = lp.predicted() if x_new is not None else np.nan
             if x_new is not None and np.abs(x_new - best.x).max() < 1.0:
                 # Fresh curves around the point say it is optimal in its region: converged.
                 self.record(it, rho, best, best, "converged", predicted)
                 break
             cand = self.simulate([x_new])[0] if x_new is not None else best
             accepted = x_new is not None and self.better(cand, best, tol)
+            seen = cand if self.better(cand, seen, 0.0) else seen
             self.record(it, rho, cand, best, "accepted" if accepted else "rejected", predicted)
             if accepted:
                 best = cand
@@ -570,7 +617,7 @@ class _Loop:
                 rho = (rho0 if rho is None else rho) / 2
             if rho < min_rho:
                 break
-        return best, start
+        return seen, start
 
     def fit(self, it: int, center: _Point, rho: float | None) -> _Model:
         """Sample every lever around ``center`` (others at the centre) and fit its curves."""
@@ -608,12 +655,12 @@ class _Loop:
             for name in metric_names:
                 if name.startswith("roi_paid") or name == "cost":
                     continue
-                own = name.startswith("paid_revenue.")
-                if own and name != f"paid_revenue.{lv.channel}":
-                    continue
-                # cost items may fall with spend; responses that earn must be concave-up-to-flat
+                # What a lever earns is concave and non-decreasing in its own spend; its effect
+                # on another channel's paid revenue (cannibalisation, seeding) and on costs may
+                # go either way.
+                cross = name.startswith("paid_revenue.") and name != f"paid_revenue.{lv.channel}"
                 c = fit_curve(sub["spend"], sub[name], kind=self.curve,
-                              increasing=name != "nonspend_cost")
+                              increasing=name != "nonspend_cost" and not cross)
                 curves[(i, name)] = c
                 self.curve_rows.append({"iteration": it, "lever": lv.name, "metric": name,
                                         "kind": c.kind, "base": c.base,

@@ -1,8 +1,8 @@
 """A result cache: a replication is never simulated twice.
 
 An entry is keyed by (resolved scenario hash, seed, replication, code version), where the code
-version is a hash of the ``sim`` package's source files: editing the model invalidates every
-entry, editing a scenario only that scenario's. Entries are pickled
+version is a hash of the source of every ``sim`` module a replication runs: editing the model
+invalidates every entry, editing a scenario only that scenario's. Entries are pickled
 :class:`~sim.experiment.Replication` objects under ``results/.cache/`` (or any directory), one
 file per key, written atomically (temp file + rename) so concurrent runs never read half a file.
 
@@ -18,6 +18,7 @@ replaced by the richer result.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
@@ -32,15 +33,51 @@ if TYPE_CHECKING:
 DEFAULT_DIR = Path("results") / ".cache"
 
 
+#: Where a replication's code starts: the code version covers this module and every ``sim``
+#: module it imports, directly or not (found by reading the import statements, so a report,
+#: sweep or CLI edit keeps the cache warm while any model, phase, ledger or KPI edit clears it).
+ENTRY_MODULE = "sim.experiment"
+
+
 @functools.cache
 def code_version() -> str:
-    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``sim`` package."""
+    """SHA-256 (first 16 hex digits) of the source of every ``sim`` module a replication runs."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
+    for path in sorted(simulation_sources(root)):
+        h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def simulation_sources(root: Path) -> set[Path]:
+    """Source files of :data:`ENTRY_MODULE` and of the ``sim`` modules it imports (transitively,
+    including imports inside functions)."""
+    seen: set[Path] = set()
+    todo = [ENTRY_MODULE]
+    while todo:
+        path = _module_file(root, todo.pop())
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                todo.append(node.module)
+                todo += [f"{node.module}.{a.name}" for a in node.names]  # submodules
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names]
+    return seen
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    parts = module.split(".")
+    if parts[0] != "sim":
+        return None
+    base = root.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 class ResultCache:

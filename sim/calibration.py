@@ -193,6 +193,31 @@ def sample_bgnbd(n: int, *, r: float, alpha: float, a: float, b: float, T,
     return pd.DataFrame(rows, columns=["x", "t_x", "T", "times"])
 
 
+def bgnbd_orders(n: int, *, r: float, alpha: float, a: float, b: float, days: int,
+                 acquisition_days: int = 84, start: str = "2025-01-01", unit_price: float = 120.0,
+                 basket_units: float = 1.6, channels: dict[str, float] | None = None,
+                 seed: int = 0) -> pd.DataFrame:
+    """An order export drawn from the BG/NBD (rates per week): first orders uniform over
+    ``acquisition_days``, then the BG/NBD's repeats, observed for ``days`` days; amounts are
+    geometric units × ``unit_price``; channels drawn with the given shares. Columns as
+    :func:`sim.orders_io.orders_from_ledger` writes them (the reverse check of the docs)."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, acquisition_days, n)
+    hist = sample_bgnbd(n, r=r, alpha=alpha, a=a, b=b, T=(days - first) / 7.0, rng=rng)
+    cust = np.repeat(np.arange(n), hist["x"].to_numpy() + 1)
+    offsets = np.concatenate([[0.0, *ts] for ts in hist["times"]])
+    day = first[cust] + np.floor(offsets * 7).astype(int)
+    shares = channels or {"tmall": 0.45, "jd": 0.45, "wecom": 0.10}
+    order = np.lexsort((cust, day))
+    out = pd.DataFrame({"customer_id": [f"C{c:05d}" for c in cust[order]],
+                        "order_date": (pd.Timestamp(start) + pd.to_timedelta(day[order], "D"))
+                        .strftime("%Y-%m-%d"),
+                        "amount": unit_price * rng.geometric(1 / basket_units, len(cust)),
+                        "channel": rng.choice(list(shares), len(cust), p=list(shares.values()))})
+    out.insert(0, "order_id", [f"O{i:07d}" for i in range(1, len(out) + 1)])
+    return out
+
+
 # =============================================================================================
 # The simulator's repeat process: need gap + shopping, daily churn hazard
 # =============================================================================================
@@ -301,6 +326,72 @@ def fit_renewal(gaps: np.ndarray, silences: np.ndarray, *, conversion: float, la
     return RenewalFit(cycle_days=math.exp(best.x[0]), cycle_cv=min(math.exp(best.x[1]), 3.0),
                       hazard=h, conversion=conversion, lapse=lapse, loglik=-float(best.fun),
                       customers=len(silences), gaps=len(gaps))
+
+
+@dataclass(frozen=True)
+class LatentRenewal:
+    """A finite mixture of the simulator's repeat process: K classes of buyers with their own
+    cycle and cv, one daily churn hazard (the scenario's churn is market-wide)."""
+
+    weights: np.ndarray
+    fits: list[RenewalFit]
+    loglik: float
+    responsibilities: np.ndarray  # customers × K
+
+
+def fit_latent_renewal(gaps_by_customer: list[np.ndarray], silences: np.ndarray, *, classes: int,
+                       conversion: float, lapse: float, start: RenewalFit) -> LatentRenewal:
+    """MLE of a K-class mixture of renewal fits (latent classes, not cut on the outcome):
+    each customer's whole history (gaps and final silence) is one mixture term."""
+    from scipy import sparse
+
+    silences = np.asarray(silences, dtype=int)
+    n = int(min(max(max((g.max(initial=1) for g in gaps_by_customer), default=1),
+                    silences.max(initial=1)) + 2, MAX_GAP_DAYS))
+    rows = np.repeat(np.arange(len(gaps_by_customer)), [len(g) for g in gaps_by_customer])
+    cols = np.minimum(np.concatenate([*gaps_by_customer, np.zeros(0, int)]), n - 2)
+    counts = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)),
+                               shape=(len(gaps_by_customer), n))
+    silences = np.minimum(silences, n - 2)
+    k = np.arange(n)
+
+    def per_class(cycle, cv, h):
+        pmf = np.maximum(gap_pmf(cycle, cv, conversion, lapse, n), 1e-300)
+        surv = np.clip(1.0 - np.cumsum(pmf), 1e-300, 1.0)
+        dying = np.concatenate([[0.0], np.cumsum(np.exp(-h * k) * surv * -np.expm1(-h))])[:n]
+        sil = np.log(np.exp(-h * k) * surv + dying)
+        return counts @ (np.log(pmf) - h * k) + sil[silences]
+
+    def unpack(theta):
+        cyc = np.exp(np.clip(theta[:classes], math.log(2.0), math.log(MAX_GAP_DAYS)))
+        cv = np.exp(np.clip(theta[classes:2 * classes], math.log(0.05), math.log(3.0)))
+        logits = np.concatenate([[0.0], theta[2 * classes:3 * classes - 1]])
+        logw = logits - special.logsumexp(logits)
+        return cyc, cv, logw, math.exp(theta[-1])
+
+    def table(theta):
+        cyc, cv, logw, h = unpack(theta)
+        return np.column_stack([logw[j] + per_class(cyc[j], cv[j], h) for j in range(classes)])
+
+    def nll(theta):
+        return -float(special.logsumexp(table(theta), axis=1).sum())
+
+    spread = np.exp(np.linspace(-0.7, 1.2, classes))
+    theta0 = np.concatenate([np.log(start.cycle_days * spread),
+                             np.full(classes, math.log(max(start.cycle_cv, 0.3))),
+                             np.zeros(classes - 1), [math.log(start.hazard)]])
+    res = optimize.minimize(nll, theta0, method="Powell", options={"maxiter": 20000,
+                                                                    "xtol": 1e-4, "ftol": 1e-7})
+    cyc, cv, logw, h = unpack(res.x)
+    tab = table(res.x)
+    resp = np.exp(tab - special.logsumexp(tab, axis=1, keepdims=True))
+    order = np.argsort(-cyc)  # slowest buyers first
+    fits = [RenewalFit(cycle_days=float(cyc[j]), cycle_cv=float(cv[j]), hazard=h,
+                       conversion=conversion, lapse=lapse, loglik=-float(res.fun),
+                       customers=int(round(resp[:, j].sum())), gaps=int(counts.sum()))
+            for j in order]
+    return LatentRenewal(weights=np.exp(logw)[order], fits=fits, loglik=-float(res.fun),
+                         responsibilities=resp[:, order])
 
 
 # =============================================================================================
@@ -574,24 +665,15 @@ def calibrate(
         if "private" in fams.values() else {"join": 0.0, "p_private": 0.0,
                                              "members": pd.Series(0.0, hist.index)}
 
-    seg_of = _segment_labels(hist, segments, segment_by)
-    seg_fits, baskets = {}, {}
-    amounts = window.assign(segment=window["customer"].map(seg_of))
     mean_unit_price = sum(stats_["order_share"][c] * prices[c] for c in chans)
-    for seg in sorted(seg_of.unique()):
-        members = hist.index[seg_of == seg]
-        if segments > 1:
-            seg_gaps = _gaps_of(table, members, start, end)
-            sil = silences[hist.index.isin(members)]
-            seg_fits[seg] = fit_renewal(seg_gaps, sil, conversion=conv, lapse=lapse,
-                                        hazard=renewal.hazard)
-        else:
-            seg_fits[seg] = renewal
-        baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
-        baskets[seg]["share"] = float(len(members) / len(hist))
-        baskets[seg]["basket_units"] = max(1.0, baskets[seg]["sample_mean"] / mean_unit_price)
-
     p_alive = renewal.p_alive(silences)
+    if segment_by == "latent" and segments > 1:
+        seg_of, seg_fits, baskets, p_alive = _latent_segments(
+            table, hist, silences, start, end, segments, renewal, mean_unit_price)
+    else:
+        seg_of, seg_fits, baskets = _quantile_segments(
+            table, window, hist, silences, start, end, segments, segment_by, renewal,
+            mean_unit_price)
     alive = float(p_alive.sum())
     members = joining["members"].reindex(hist.index).fillna(0.0).to_numpy()
     cal = Calibration(start=start.date(), end=end.date(), customers=hist.assign(
@@ -603,6 +685,56 @@ def calibrate(
     cal.raw = raw
     cal.scenario()  # fail here, not in the user's next command, if the mapping is invalid
     return cal
+
+
+def _quantile_segments(table, window, hist, silences, start, end, segments, by, renewal,
+                       unit_price):
+    """Segments cut on quantiles of frequency or spend; cycle per segment with the market-wide
+    hazard held (biased by selection: early churners look like slow buyers)."""
+    seg_of = _segment_labels(hist, segments, by)
+    seg_fits, baskets = {}, {}
+    amounts = window.assign(segment=window["customer"].map(seg_of))
+    for seg in sorted(seg_of.unique()):
+        members = hist.index[seg_of == seg]
+        if segments > 1:
+            seg_fits[seg] = fit_renewal(_gaps_of(table, members, start, end),
+                                        silences[hist.index.isin(members)],
+                                        conversion=renewal.conversion, lapse=renewal.lapse,
+                                        hazard=renewal.hazard)
+        else:
+            seg_fits[seg] = renewal
+        baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
+        baskets[seg]["share"] = float(len(members) / len(hist))
+        baskets[seg]["basket_units"] = max(1.0, baskets[seg]["sample_mean"] / unit_price)
+    return seg_of, seg_fits, baskets
+
+
+def _latent_segments(table, hist, silences, start, end, segments, renewal, unit_price):
+    """Latent-class segments: a mixture of renewal processes fitted on whole histories."""
+    sub = table[table["customer"].isin(hist.index) & (table["date"] >= start)
+                & (table["date"] <= end)]
+    days = pd.DataFrame({"c": sub["customer"], "d": (sub["date"] - start).dt.days})
+    days = days.drop_duplicates().sort_values(["c", "d"])
+    gaps = days.groupby("c")["d"].apply(lambda d: np.diff(d.to_numpy())).reindex(hist.index)
+    lat = fit_latent_renewal(list(gaps), silences, classes=segments,
+                             conversion=renewal.conversion, lapse=renewal.lapse, start=renewal)
+    names = ["slow", "fast"] if segments == 2 else [f"class{j + 1}" for j in range(segments)]
+    resp = lat.responsibilities
+    seg_of = pd.Series(np.asarray(names)[resp.argmax(axis=1)], index=hist.index)
+    per_cust = sub.groupby("customer")["amount"].agg(["sum", "size"]).reindex(hist.index)
+    seg_fits, baskets = {}, {}
+    for j, name in enumerate(names):
+        seg_fits[name] = lat.fits[j]
+        members = hist.index[seg_of == name]
+        amounts = sub.loc[sub["customer"].isin(members), "amount"]
+        baskets[name] = fit_lognormal(amounts) if len(amounts) else fit_lognormal(sub["amount"])
+        mean_amount = float((resp[:, j] * per_cust["sum"]).sum()
+                            / max((resp[:, j] * per_cust["size"]).sum(), 1e-9))
+        baskets[name]["responsibility_weighted_mean"] = mean_amount
+        baskets[name]["share"] = float(lat.weights[j])
+        baskets[name]["basket_units"] = max(1.0, mean_amount / unit_price)
+    p_alive = sum(resp[:, j] * lat.fits[j].p_alive(silences) for j in range(segments))
+    return seg_of, seg_fits, baskets, p_alive
 
 
 # ---- mapping to the scenario -----------------------------------------------------------------
@@ -715,7 +847,8 @@ def _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides) -> 
         "initial_private": float((cal.customers["p_alive"] * cal.customers["member"]).sum()
                                  / max(cal.alive, 1e-9)),
         "organic_interest": min(cal.adoption_hazard / max(pi_first, 1e-9), 1.0),
-        "churn": min(cal.renewal.hazard / churn_mult, 1.0),
+        # every segment fit shares one hazard (the scenario's churn is market-wide)
+        "churn": min(next(iter(cal.segment_fits.values())).hazard / churn_mult, 1.0),
     }
     for key, value in fitted.items():
         if f"market.{key}" not in over:

@@ -39,12 +39,16 @@ class PriceBand(BaseModel):
 class Trial(BaseModel):
     """Trial price on samples (seed 000 §(四): social seeding sells low-price samples, then
     guides to the full size). A customer who never bought the product buys one sample at
-    ``price``; with ``to_full`` they need the full size ``after_days`` later, otherwise the
-    product did not win them and they have no further need of their own."""
+    ``price`` (with ``conversion`` instead of the channel's, if given); with ``to_full`` they
+    need the full size ``after_days`` later, otherwise they are back on their own cycle."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     price: float = Field(gt=0, description="CNY per sample")
+    conversion: float | None = Field(
+        default=None, ge=0, le=1,
+        description="chance a first-time shopper at the channel takes a sample (a low price "
+                    "lowers the barrier to try); None = the channel's usual conversion")
     unit_cost: float = Field(default=0, ge=0, description="CNY cost of a sample")
     to_full: float = Field(default=0.3, ge=0, le=1, description="samplers who want the full size")
     after_days: int = Field(default=14, ge=1, le=365, description="when the full-size need comes")

@@ -167,9 +167,11 @@ class Promotions(_Frozen):
 # --------------------------------------------------------------------------------------------
 # Cross-checks against the channels (paths name the offending item)
 # --------------------------------------------------------------------------------------------
-def promotion_problems(promo: Promotions, *, channels: dict[str, str], start: dt.date,
-                       days: int) -> list[str]:
-    """Problems that need the channel list or the horizon; ``channels`` maps id → family."""
+def promotion_problems(promo: Promotions, *, channels: dict[str, str],
+                       selling: list[str] | None = None) -> list[str]:
+    """Problems that need the channel list; ``channels`` maps id → family, ``selling`` lists
+    the channels that take orders (an event without ``channels`` runs on those)."""
+    selling = list(channels) if selling is None else selling
     problems: list[str] = []
     sections = [("events", promo.events), ("flash_sales", promo.flash_sales),
                 ("member_days", promo.member_days), ("group_buys", promo.group_buys),
@@ -181,6 +183,8 @@ def promotion_problems(promo: Promotions, *, channels: dict[str, str], start: dt
                 if cid not in channels:
                     problems.append(f"{path}.channels: unknown channel '{cid}' "
                                     f"(known: {sorted(channels)})")
+                elif cid not in selling:
+                    problems.append(f"{path}.channels: channel '{cid}' does not sell")
     for i, md in enumerate(promo.member_days):
         wrong = [c for c in md.channels or [] if c in channels and channels[c] != "private"]
         if wrong:
@@ -191,7 +195,7 @@ def promotion_problems(promo: Promotions, *, channels: dict[str, str], start: dt
     if dupes:
         problems.append(f"promotions: ids must be unique across events, repeated: {dupes}")
     if not promo.allow_overlap:
-        problems += _overlaps(promo, channels)
+        problems += _overlaps(promo, selling)
     for sub_name, sub in (("subscription", promo.subscription), ("reminders", promo.reminders)):
         if sub is not None and sub.channel not in channels:
             problems.append(f"promotions.{sub_name}.channel: unknown channel '{sub.channel}' "
@@ -218,7 +222,7 @@ def promotion_warnings(promo: Promotions, *, start: dt.date, days: int) -> list[
     return out
 
 
-def _overlaps(promo: Promotions, channels: dict[str, str]) -> list[str]:
+def _overlaps(promo: Promotions, channels: list[str]) -> list[str]:
     """Dated events (mega-sales incl. pre-sale, dated group buys) sharing a channel and a day."""
     spans: list[tuple[str, set[str], dt.date, dt.date]] = []
     for ev in promo.events:

@@ -338,7 +338,7 @@ class Scenario(_Frozen):
         """Levers that name unknown channels/coupons, overlap, or fall outside the horizon."""
         families = {c.id: c.family for c in self.channels}
         problems = promotion_problems(self.promotions, channels=families,
-                                      start=self.horizon.start, days=self.horizon.days)
+                                      selling=[c.id for c in self.channels if c.sells])
         coupons = {c.id for c in self.promotions.coupons}
         for i, c in enumerate(self.promotions.coupons):
             bad = sorted(set(c.tiers or []) - set(TIER_IDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -116,6 +117,10 @@ def test_cache_key_follows_code_version(monkeypatch, tmp_path):
     before = cache.path("h", seed=1, replication=0)
     monkeypatch.setattr(sim.cache, "code_version", lambda: "other")
     assert cache.path("h", seed=1, replication=0) != before
+    root = Path(sim.cache.__file__).parent
+    files = {p.relative_to(root).as_posix() for p in sim.cache.simulation_sources(root)}
+    assert {"experiment.py", "model.py", "kpis.py", "ledger.py", "scenario.py"} <= files
+    assert not {"report.py", "figures.py", "comparison.py", "cli.py"} & files
 
 
 def test_scenario_differences_lists_dotted_paths(base, more_paid):

@@ -181,7 +181,9 @@ def test_identical_on_one_and_two_workers_and_a_dask_cluster(tiny, tmp_path):
     one = run_sweep(tiny, design, out=tmp_path / "w1", workers=1, progress=False)
     two = run_sweep(tiny, design, out=tmp_path / "w2", workers=2, progress=False)
     pd.testing.assert_frame_equal(one, two)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    # in-process Dask workers: the same scheduler/executor path without paying two more
+    # interpreter start-ups (benchmarks/bench_sweep.py runs a process LocalCluster)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                       dashboard_address=None, silence_logs=40) as cluster:
         dask = run_sweep(tiny, design, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
                          progress=False)

@@ -37,7 +37,7 @@ def register(sub) -> None:
                    help="family of each channel (public/private/social/offline); "
                         "default: guessed from the name, with a warning")
     p.add_argument("--segments", type=int, default=1, help="segments from quantiles (default 1)")
-    p.add_argument("--segment-by", choices=("frequency", "spend"), default="frequency")
+    p.add_argument("--segment-by", choices=("frequency", "spend", "latent"), default="frequency")
     p.add_argument("--calibration-period", default=None, metavar="START:END",
                    help="fit on orders dated START..END (inclusive; default: all)")
     p.add_argument("--holdout-period", default=None, metavar="START:END",

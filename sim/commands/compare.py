@@ -82,19 +82,19 @@ def headline_table(cmp: Comparison) -> str:
 
     sums = {n: cmp.evaluations[n].summary(cmp.confidence) for n in cmp.names}
     d = cmp.diffs.set_index(["plan", "kpi"]) if len(cmp.diffs) else None
-    head = f"{'KPI':<26}{cmp.baseline[:16]:>16}"
+    head = f"{'KPI':<24} {cmp.baseline[:16]:>16}"
     for p in cmp.plans:
-        head += f"{p[:16]:>16}{'Δ paired [95% CI]':>36}"
+        head += f" {p[:16]:>16} {'Δ paired [95% CI]':>42}"
     lines = [head]
     for k in HEADLINE:
         if k not in sums[cmp.baseline].index:
             continue
-        line = f"{k:<26}{fmt(sums[cmp.baseline].loc[k, 'mean']):>16}"
+        line = f"{k:<24} {fmt(sums[cmp.baseline].loc[k, 'mean']):>16}"
         for p in cmp.plans:
             r = d.loc[(p, k)] if d is not None and (p, k) in d.index else None
             delta = "n/a" if r is None else \
                 f"{fmt(r['diff'])} [{fmt(r['paired_low'])}, {fmt(r['paired_high'])}]"
-            line += f"{fmt(sums[p].loc[k, 'mean']):>16}{delta:>36}"
+            line += f" {fmt(sums[p].loc[k, 'mean']):>16} {delta:>42}"
         lines.append(line)
     for name in cmp.names:
         for t in cmp.targets.get(name, []):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.design import build_design, load_design, points_count
 from sim.scenario import load_scenario, parse_set_options
-from sim.sweep import run_sweep
+from sim.sweep import journaled_points, run_sweep
 
 
 def register(sub) -> None:
@@ -60,14 +60,21 @@ def run(args) -> int:
                           scheduler=args.scheduler, resume=args.resume,
                           progress=not args.no_progress, batch_size=args.batch_size)
     except BrokenProcessPool as exc:
-        print(f"error: a worker died ({exc}); finished points are kept in {out}, "
-              "re-run the same command to resume", file=sys.stderr)
+        print(f"error: a worker died ({exc}); {_saved(out, n)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; {_saved(out, n)}", file=sys.stderr)
+        return 130
     failed = int(table["error"].notna().sum())
     print(f"{table['point'].nunique()} points, {len(table)} rows, {failed} failed "
           f"replications; results in {out}/results.parquet (analyse with "
           f"`channelsim analyze {out}`)")
     return 0
+
+
+def _saved(out: Path, n: int) -> str:
+    done = len(journaled_points(out)) if out.exists() else 0
+    return f"{done} of {n} points are saved in {out}; re-run the same command to resume"
 
 
 def default_sweep_dir(scenario: str, design: str) -> Path:

@@ -52,6 +52,8 @@ class Levers:
             [c.id for c in chans if c.sells]
         self.band_scope = np.array([c in scope for c in self.ids])
         self.trial_price = np.array([c.trial.price if c.trial else np.nan for c in chans])
+        self.trial_conv = np.array([c.trial.conversion if c.trial and c.trial.conversion
+                                    is not None else np.nan for c in chans])
         self.has_trial = bool(np.isfinite(self.trial_price).any())
         self.active = (not sc.promotions.is_empty() or sc.membership is not None
                        or bool(sc.tiers and sc.tiers.perks) or self.has_trial)
@@ -128,6 +130,10 @@ class Levers:
             return p_buy
         due = ((self.lock_kind[shoppers] != NONE) & (self.lock_day[shoppers] == model.day)
                & (self.lock_channel[shoppers] == channel))
+        if self.has_trial:
+            sample = self._sampling(model, shoppers, channel)
+            sample &= np.isfinite(self.trial_conv[channel])
+            p_buy = np.where(sample, self.trial_conv[channel], p_buy)
         return np.where(due, self.lock_p[shoppers], p_buy)
 
     def basket(self, model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray,
@@ -339,7 +345,8 @@ def follow_up(model, rng: np.random.Generator) -> None:
 
 
 def _samples(model, lv, who: np.ndarray, channel: np.ndarray) -> None:
-    """A sample costs its own unit cost; a sampler wants the full size later, or never."""
+    """A sample costs its own unit cost; a convinced sampler wants the full size after
+    ``after_days``, the others are back on their own renewal cycle (set by the purchase)."""
     sc, rec, day = model.scenario, model.recorder, model.day
     cost = np.array([c.trial.unit_cost if c.trial else 0.0 for c in sc.channels])
     rec.add("samples", day, channel)
@@ -347,7 +354,7 @@ def _samples(model, lv, who: np.ndarray, channel: np.ndarray) -> None:
     after = np.array([c.trial.after_days if c.trial else 0 for c in sc.channels])[channel]
     to_full = np.array([c.trial.to_full if c.trial else 0.0 for c in sc.channels])[channel]
     wants = lv.u[9, who] < to_full
-    model.pop.next_need[who] = np.where(wants, day + after, np.iinfo(np.int32).max)
+    model.pop.next_need[who[wants]] = day + after[wants]
 
 
 def _redeem(model, lv, buyers, channel, revenue) -> None:

@@ -1,0 +1,123 @@
+"""Sweep throughput and scaling: points per minute on 1 and 2 local workers and a Dask cluster.
+
+    python benchmarks/bench_sweep.py --points 24 --customers 3000 --days 120
+
+Measures, on a grid of ``--points`` points × 1 replication of the (shrunk) baseline:
+
+* ``direct``: the same points simulated in a plain loop (``apply_overrides`` +
+  ``run_replication``), no sweep machinery — the reference cost of the work itself;
+* ``1 worker``: ``run_sweep`` inline; its excess over ``direct`` is the sweep's own overhead per
+  task (sampling, journal write + fsync per point, progress bar, consolidation);
+* ``2 workers``: ``run_sweep`` on a local process pool, warmed up first (pool start-up, which
+  spawns fresh interpreters, is reported separately);
+* ``dask 2``: a Dask ``LocalCluster`` of 2 single-threaded worker processes, warmed up likewise.
+
+Efficiency = speed-up over 1 worker ÷ workers. Prints a Markdown table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _warm(_: int = 0) -> int:
+    import sim.sweep  # noqa: F401  (imports the model stack in the worker)
+
+    return os.getpid()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--points", type=int, default=24)
+    p.add_argument("--customers", type=int, default=3000)
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--json", default=None, help="write the figures here as JSON")
+    args = p.parse_args(argv)
+
+    from concurrent.futures import wait
+
+    from sim import experiment
+    from sim.design import build_design, sample
+    from sim.scenario import apply_overrides, load_scenario
+    from sim.sweep import run_sweep
+
+    sc = load_scenario(ROOT / "scenarios" / "baseline.yaml",
+                       overrides={"market.customers": args.customers,
+                                  "horizon.days": args.days})
+    design = build_design({"name": "bench", "sampler": "grid", "seed": 1, "replications": 1,
+                           "parameters": {"channels.tmall.budget.paid": {
+                               "low": 10000, "high": 60000, "steps": args.points}}})
+    records = sample(design).to_dict("records")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_sweep."))
+    rows = {}
+
+    experiment.run_replication(sc, 1, 0, (), keep_daily=False)  # warm caches
+    t = time.perf_counter()
+    for rec in records:
+        point = apply_overrides(sc, {"channels.tmall.budget.paid": float(rec[design.names[0]])})
+        experiment.run_replication(point, 1, 0, (), keep_daily=False)
+    rows["direct"] = (1, time.perf_counter() - t, 0.0)
+
+    t = time.perf_counter()
+    run_sweep(sc, design, out=tmp / "w1", workers=1, progress=False)
+    rows["1 worker"] = (1, time.perf_counter() - t, 0.0)
+
+    t0 = time.perf_counter()
+    with experiment.make_executor(workers=2) as pool:
+        wait([pool.submit(_warm, i) for i in range(4)])
+        startup = time.perf_counter() - t0
+        t = time.perf_counter()
+        run_sweep(sc, design, out=tmp / "w2", executor=pool, workers=2, progress=False)
+        rows["2 workers"] = (2, time.perf_counter() - t, startup)
+
+    from dask.distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=40) as cluster, \
+            Client(cluster) as client:
+        client.run(_warm)
+        startup = time.perf_counter() - t0
+        t = time.perf_counter()
+        run_sweep(sc, design, out=tmp / "dask", scheduler=cluster.scheduler_address,
+                  progress=False)
+        rows["dask 2"] = (2, time.perf_counter() - t, startup)
+
+    n = len(records)
+    per_run = rows["direct"][1] / n
+    base = rows["1 worker"][1]
+    result = {"points": n, "customers": args.customers, "days": args.days,
+              "run_seconds": per_run, "cpus": os.cpu_count(),
+              "load_average": os.getloadavg()[0], "python": platform.python_version(),
+              "overhead_per_task_share": (base - rows["direct"][1]) / rows["direct"][1],
+              "configs": {}}
+    print(f"{n} points × 1 replication, {args.customers} customers × {args.days} days; "
+          f"one run {per_run:.3f} s; load average {result['load_average']:.1f} on "
+          f"{os.cpu_count()} CPUs\n")
+    print("| configuration | workers | wall s | points/min | speed-up | efficiency | start-up s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (w, wall, start) in rows.items():
+        speed = base / wall
+        result["configs"][name] = {"workers": w, "wall_seconds": wall,
+                                   "points_per_minute": 60 * n / wall, "speedup": speed,
+                                   "efficiency": speed / w, "startup_seconds": start}
+        print(f"| {name} | {w} | {wall:.2f} | {60 * n / wall:.1f} | {speed:.2f} | "
+              f"{speed / w:.2f} | {start:.1f} |")
+    print(f"\nsweep overhead per task: {(base - rows['direct'][1]) / n * 1000:.1f} ms = "
+          f"{100 * result['overhead_per_task_share']:.1f} % of a run (target < 5 %)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":  # worker processes are spawned: guard the entry point
+    sys.exit(main())
