@@ -109,6 +109,11 @@ class _Problem:
     core_min_share: float | None
     fixed_costs: dict[str, float]
     max_active: int | None
+    # How far inside each curve-modelled limit the LP aims (grows when re-simulation misses it).
+    margins: dict[str, float] = field(default_factory=dict)
+
+    def margin(self, name: str) -> float:
+        return self.margins.get(name, MARGIN)
 
     @property
     def channels(self) -> list[str]:
@@ -380,10 +385,10 @@ class _LP:
         box_hi = model.box_hi if model else prob.cap()
         segs = model.segments if model else 1
         self.breaks = [np.linspace(box_lo[i], box_hi[i], segs + 1) for i in range(n)]
-        self.y = [[self.lp.add_variable(f"y_{i}_{k}", 0, float(b[k + 1] - b[k]))
+        self.y = [[_var(self.lp, f"y_{i}_{k}", 0, float(b[k + 1] - b[k]))
                    for k in range(segs)] for i, b in enumerate(self.breaks)]
         self.x = [float(box_lo[i]) + pulp.lpSum(self.y[i]) for i in range(n)]
-        self.z = {c: self.lp.add_variable(f"z_{c}", cat="Binary") for c in prob.channels} \
+        self.z = {c: _var(self.lp, f"z_{c}", cat="Binary") for c in prob.channels} \
             if prob.milp else {}
         self.constraints: list[_Constraint] = []
         self._build()
@@ -452,15 +457,15 @@ class _LP:
             # effect on it (seeding and rival channels move it too). The floor binds only when
             # the channel spends (on = 1): with no paid spend its ROI is undefined, not low.
             ch = p.levers[i].channel
-            floor = p.roi_floor * (1 + MARGIN)
-            on = self.lp.add_variable(f"on_{i}", cat="Binary")
+            floor = p.roi_floor * (1 + p.margin(f"roi_paid.{ch}"))
+            on = _var(self.lp, f"on_{i}", cat="Binary")
             self.lp += x[i] <= float(cap[i]) * on, f"on_{i}"
             big = 10.0 * days * p.total * floor
             self.add(f"roi_paid.{ch}", f"paid-traffic ROI of {ch} ≥ 1:{p.roi_floor:g}",
                      self.metric(f"paid_revenue.{ch}") - floor * days * x[i] + big * (1 - on),
                      "≥", 0.0, days * p.total, soft=True)
         if p.cost_share_max is not None:
-            ceiling = p.cost_share_max * (1 - MARGIN)
+            ceiling = p.cost_share_max * (1 - p.margin("cost_share"))
             cost = days * (pulp.lpSum(x) + self.fixed()) + self.metric("nonspend_cost")
             self.add("cost_share", f"cost share ≤ {p.cost_share_max:.0%} of revenue",
                      cost - ceiling * self.metric("revenue"), "≤", 0.0, days * p.total,
@@ -471,7 +476,7 @@ class _LP:
         for j, c in enumerate(self.constraints):
             if (self.mode == "elastic" and c.name not in self.hard) or \
                     (self.mode == "soft" and c.soft):
-                c.slack = self.lp.add_variable(f"slack_{j}", 0)
+                c.slack = _var(self.lp, f"slack_{j}", 0)
         slack = pulp.lpSum(c.slack for c in self.constraints if c.slack is not None)
         if self.mode == "elastic":
             self.lp += slack
@@ -522,6 +527,14 @@ class _LP:
                  f"{' CNY' if c.name != 'max_active' else ''})" for c, short in relaxed]
         lines += [f"  - {c.name}: {c.text} (binding)" for c in binding]
         return list(dict.fromkeys(names)), "\n".join(lines)
+
+
+def _var(lp: pulp.LpProblem, name: str, low: float | None = None, high: float | None = None,
+         cat: str = "Continuous") -> pulp.LpVariable:
+    """A variable attached to ``lp`` (PuLP ≥ 3.3 wants ``add_variable``; older PuLP lacks it)."""
+    if hasattr(lp, "add_variable"):
+        return lp.add_variable(name, low, high, cat=cat)
+    return pulp.LpVariable(name, low, high, cat=cat)
 
 
 def _infeasible(prob: _Problem, model: _Model | None, solver: pulp.LpSolver,
@@ -608,12 +621,21 @@ class _Loop:
                 break
             cand = self.simulate([x_new])[0] if x_new is not None else best
             accepted = x_new is not None and self.better(cand, best, tol)
+            # A curve-modelled limit missed in simulation: aim further inside it next time, and
+            # retry in the same region (the step failed on the limit, not on the model's slope).
+            backed_off = False
+            for c in cand.checks:
+                name = c["constraint"]
+                if not c["holds"] and name.startswith(("roi_paid.", "cost_share")) \
+                        and self.prob.margin(name) < 0.3:
+                    self.prob.margins[name] = min(0.3, 2 * self.prob.margin(name))
+                    backed_off = True
             seen = cand if self.better(cand, seen, 0.0) else seen
             self.record(it, rho, cand, best, "accepted" if accepted else "rejected", predicted)
             if accepted:
                 best = cand
                 rho = rho0 if rho is None else rho
-            else:
+            elif not (backed_off and rho is not None):
                 rho = (rho0 if rho is None else rho) / 2
             if rho < min_rho:
                 break

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pandas as pd
 
 from sim.errors import UsageError
 from sim.results import atomic_dir, default_run_dir, manifest, write_json, write_table
-from sim.scenario import Scenario, apply_overrides, load_scenario, parse_set_options
+from sim.scenario import Scenario, load_scenario, parse_set_options
 
 FLAG_OF = {"total": "--total", "objective": "--objective", "levers": "--levers",
            "bounds": "--bound", "cost_share_max": "--cost-share-max",
@@ -45,8 +46,8 @@ def _common(p, *, replications: int) -> None:
     p.add_argument("--seed", type=int, default=None, help="simulation seed (default: scenario's)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--baseline", default=None,
-                   help="baseline scenario for the verification (default: the one the scenario "
-                        "extends, if any)")
+                   help="baseline scenario for the verification and relative targets "
+                        "(default: the root of the scenario's extends chain, if any)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a value (in the scenario and its baseline)")
     p.add_argument("--out", default=None, help="results directory")
@@ -138,10 +139,19 @@ def _check(args) -> None:
 def _load(args) -> tuple[Scenario, Scenario | None, dict[str, Any]]:
     overrides = parse_set_options(args.overrides)
     sc = load_scenario(args.scenario, overrides=overrides)
-    base_path = args.baseline or sc.extends
+    base_path = args.baseline or _root(sc.extends)
     baseline = load_scenario(base_path, overrides=_shared(overrides, base_path)) \
         if base_path else None
     return sc, baseline, overrides
+
+
+def _root(path: str | None) -> str | None:
+    """The status quo a plan derives from: the end of its ``extends`` chain."""
+    from sim.scenario import load_raw
+
+    while path is not None and (up := load_raw(path).get("extends")) is not None:
+        path = up
+    return path
 
 
 def _shared(overrides: dict[str, Any], path: str) -> dict[str, Any]:
@@ -319,17 +329,16 @@ class _Progress:
     """A tqdm bar over the study's finished trials (resumed trials count as done)."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.bar = total, enabled, None
-
-    def __call__(self, study, trial) -> None:
-        if not self.enabled:
-            return
         from tqdm import tqdm
 
+        self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr) \
+            if enabled else None
+
+    def __call__(self, study, trial) -> None:
         from optimizers.search import FINISHED
 
         if self.bar is None:
-            self.bar = tqdm(total=self.total, desc="trials", unit="trial", file=sys.stderr)
+            return
         self.bar.n = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
         feasible = trial.user_attrs.get("feasible")
         self.bar.set_postfix(last=f"{trial.values[0]:,.4g}" if trial.values else "failed",
@@ -367,7 +376,8 @@ def run_search(args) -> int:
     finally:
         progress.close()
     seed = sc.seed if args.seed is None else args.seed
-    ver = _verify(res.scenario, sc, baseline, args, seed) if res.best is not None else None
+    chosen = res.best or res.closest  # with no feasible trial, verify the nearest one
+    ver = _verify(res.scenario, sc, baseline, args, seed) if chosen is not None else None
 
     with atomic_dir(out) as tmp:
         if args.storage is None:
@@ -379,7 +389,7 @@ def run_search(args) -> int:
         write_json(tmp / "summary.json", {
             "optimizer": "search", "objectives": objectives, "study": res.study.study_name,
             "trials": len(res.trials), "feasible_trials": int(res.trials["feasible"].sum()),
-            "best": res.best, "best_values": res.best_values,
+            "best": res.best, "best_values": res.best_values, "closest": res.closest,
             "pareto": res.pareto.to_dict("records"),
             "verification": ver.summary() if ver else None})
         write_table(tmp, "trials", res.trials)
@@ -416,8 +426,13 @@ def _search_figures(res, tmp: Path) -> list[Path]:
     complete = res.trials[res.trials["state"] == "COMPLETE"]
     if len(complete) >= 2 and len(res.study.best_trials if len(res.objectives) > 1 else [1]):
         try:
-            imp = optuna.importance.get_param_importances(
-                res.study, target=lambda t: t.values[0])
+            if len(res.objectives) == 1:  # PED-ANOVA (the default) reads the direction
+                imp = optuna.importance.get_param_importances(res.study)
+            else:  # it ranks what reaches *low* targets: negate the (maximised) first one
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*low `target` values")
+                    imp = optuna.importance.get_param_importances(
+                        res.study, target=lambda t: -t.values[0])
             if imp:
                 figs.append(figures.importance_figure(imp, tmp / "figures" / "importances.png"))
         except (RuntimeError, ValueError, ZeroDivisionError):
@@ -430,9 +445,13 @@ def _search_figures(res, tmp: Path) -> list[Path]:
 
 def _search_lines(res) -> str:
     t = res.trials
-    lines = [f"{len(t)} trials, {int(t['feasible'].sum())} feasible"]
+    failed = int((t["state"] == "FAIL").sum()) if len(t) else 0
+    lines = [f"{len(t)} trials, {int(t['feasible'].sum())} feasible"
+             + (f", {failed} failed (simulation errors)" if failed else "")]
     if res.best is None:
-        lines.append("no feasible trial: no target set is met with the required confidence")
+        lines.append("no feasible trial: no trial meets every target with the required "
+                     "confidence; the nearest one (verified) is:")
+        lines += [f"  {k} = {v}" for k, v in (res.closest or {}).items()]
         return "\n".join(lines)
     for path, value in res.best.items():
         lines.append(f"  {path} = {value:,.6g}" if isinstance(value, float)
@@ -456,7 +475,9 @@ def _search_report(res, ver, figs: list[Path], root: Path) -> str:
         f"{', '.join(res.objectives)} (maximised).",
         "## Best feasible decisions",
         _table_md(pd.DataFrame({"decision": list(res.best), "value": list(res.best.values())}))
-        if res.best else "No feasible trial.",
+        if res.best else "No feasible trial. Nearest to feasible (highest worst-target "
+        "probability), verified below:\n\n" + _table_md(pd.DataFrame(
+            {"decision": list(res.closest or {}), "value": list((res.closest or {}).values())})),
         "## Top feasible trials", _table_md(top) if len(top) else "None.",
     ]
     if len(res.objectives) > 1:
@@ -494,14 +515,23 @@ def run_inventory(args) -> int:
     if sc.inventory is None:
         raise UsageError(f"optimize inventory: {args.scenario} has no inventory: section")
     seed = sc.seed if args.seed is None else args.seed
+    records = None
+    if getattr(sc.inventory.demand, "mode", "exogenous") != "exogenous":
+        # Demand comes from the customers: fit it on the stock records of one simulated run.
+        from sim.model import simulate
+
+        records = simulate(sc, seed=seed).extra.get("inventory")
+        if records is None:
+            raise UsageError("optimize inventory: customer-driven demand needs the stock "
+                             "records of a run, and this engine does not record them yet")
     try:
         table = optimize_inventory(sc.inventory, target_fill_rate=args.fill_rate,
                                    target_stockout_rate=args.stockout_rate, days=args.days,
-                                   replications=args.replications, seed=seed)
+                                   replications=args.replications, seed=seed, records=records)
         spec = apply_policies(sc.inventory, table)
     except ValueError as exc:
         raise UsageError(f"optimize inventory: {exc}") from None
-    plan = apply_overrides(sc, {"inventory": spec.model_dump(mode="json", exclude_unset=True)})
+    plan = sc.model_copy(update={"inventory": spec})
     ver = _verify(plan, sc, baseline, args, seed)
     out = Path(args.out or default_run_dir(f"{sc.name}-inventory"))
     with atomic_dir(out) as tmp:

@@ -114,11 +114,11 @@ def history_figure(trials: pd.DataFrame, objective: str, path: Path) -> Path:
 
 
 def importance_figure(importances: dict[str, float], path: Path) -> Path:
-    """Parameter importances (fANOVA share of the objective's variance)."""
+    """Decision importances for the first objective (Optuna PED-ANOVA)."""
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names], color="tab:blue")
-    ax.set_xlabel("importance (share of explained variance)")
+    ax.set_xlabel("importance (Optuna PED-ANOVA, normalised to sum 1)")
     ax.set_title("Decision importances")
     ax.tick_params(axis="y", labelsize=8)
     return _save(fig, path)
@@ -129,12 +129,17 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, objectives: Sequenc
     """Two objectives: every complete trial and the feasible Pareto front."""
     a, b = objectives[:2]
     t = trials[trials["state"] == "COMPLETE"]
+    sa, sb = (1e6 if _unit(a) else 1.0), (1e6 if _unit(b) else 1.0)
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(t[a], t[b], color="lightgrey", label="trials")
+    feas = t[t["feasible"]]
+    ax.scatter(feas[a] / sa, feas[b] / sb, color="grey", label="feasible trials")
+    inf = t[~t["feasible"]]
+    ax.scatter(inf[a] / sa, inf[b] / sb, color="salmon", marker="x",
+               label="infeasible trials (targets)")
     f = front.sort_values(a)
-    ax.plot(f[a], f[b], "o-", color="tab:red", label="Pareto front (feasible)")
-    ax.set_xlabel(f"{a} ({_unit(a)})" if _unit(a) else a)
-    ax.set_ylabel(f"{b} ({_unit(b)})" if _unit(b) else b)
+    ax.plot(f[a] / sa, f[b] / sb, "o-", color="tab:red", label="Pareto front (feasible)")
+    ax.set_xlabel(f"{a} (million CNY)" if _unit(a) else a)
+    ax.set_ylabel(f"{b} (million CNY)" if _unit(b) else b)
     ax.set_title(f"Pareto front: {a} vs {b}")
     ax.legend(fontsize=8)
     return _save(fig, path)

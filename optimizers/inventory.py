@@ -133,20 +133,27 @@ def _approx_curve(prob: _Problem, q: int, s_max: int = 0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Approximate cost per day and fill rate of (s, s + q) for every s on a grid.
 
-    The inventory position is taken as uniform on ``s+1..s+q`` (exact for unit demand), so
-    cost = ``K mu / q`` + the average of ``G(y)`` and fill = the average of the base-stock fill
-    rate over that window, with ``L + R`` periods of demand protected.
+    The inventory position after a review is taken as uniform on ``s+1..s+q`` (exact for unit
+    demand and daily review). The period cost ``G`` and the base-stock fill rate are averaged
+    over the review cycle: the j-th day after a review (j = 1..R) is protected by the position
+    against ``L + j`` days of demand. Orders cost ``K`` at most once per review:
+    ``K min(mu / q, 1 / R)``.
     """
-    d, tau, lead = prob.demand, prob.protection, prob.policy.lead
+    d, lead, big_r = prob.demand, prob.policy.lead, prob.policy.review_period
+    tau = prob.protection
     top = int(d.mean * tau + 12 * np.sqrt(max(d.var, d.mean, 1) * (tau + 1)) + q + 20)
     top = max(top, s_max + q + 2)
-    excess, short = _loss_tables(d.over(tau, lead), top)
-    _, short_prev = _loss_tables(d.over(tau - 1, lead), top)
-    g = prob.holding * excess + prob.shortage * short
-    beta = 1 - (short - short_prev) / max(d.mean, 1e-12)
+    g, beta = np.zeros(top + 1), np.zeros(top + 1)
+    for j in range(1, big_r + 1):
+        horizon = lead.mean_days() + j
+        excess, short = _loss_tables(d.over(horizon, lead), top)
+        _, short_prev = _loss_tables(d.over(horizon - 1, lead), top)
+        g += (prob.holding * excess + prob.shortage * short) / big_r
+        beta += (1 - (short - short_prev) / max(d.mean, 1e-12)) / big_r
     cg, cb = np.r_[0, np.cumsum(g)], np.r_[0, np.cumsum(beta)]
     s_grid = np.arange(-1, top - q)  # y = s+1..s+q stays inside the tables
-    cost = (cg[s_grid + q + 1] - cg[s_grid + 1]) / q + prob.policy.order_cost * d.mean / q
+    order_rate = min(d.mean / q, 1 / big_r)
+    cost = (cg[s_grid + q + 1] - cg[s_grid + 1]) / q + prob.policy.order_cost * order_rate
     fill = (cb[s_grid + q + 1] - cb[s_grid + 1]) / q
     return s_grid, cost, fill
 

@@ -52,7 +52,8 @@ class SearchResult:
     best: dict[str, Any] | None  # decisions of the best feasible trial (first objective)
     best_values: list[float] | None
     pareto: pd.DataFrame  # feasible, non-dominated trials
-    scenario: Scenario  # the input with the best decisions applied (the input if none)
+    scenario: Scenario  # the input with the best (else the closest) decisions applied
+    closest: dict[str, Any] | None = None  # no feasible trial: the one nearest to feasible
 
 
 def make_sampler(name: str, *, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
@@ -162,7 +163,8 @@ def search(
         if remaining:
             stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
             study.optimize(objective, n_trials=remaining, timeout=timeout,
-                           callbacks=[stop, *callbacks], catch=(ScenarioError, ValueError))
+                           callbacks=[stop, *callbacks],
+                           catch=(ScenarioError, ValueError, RuntimeError))  # a FAIL trial
     return summarise(study, scenario, list(objectives))
 
 
@@ -245,8 +247,17 @@ def summarise(study: optuna.Study, scenario: Scenario, objectives: list[str]) ->
         best = {d.path: _plain(row[d.path]) for d in scenario.decisions}
         best_values = [float(row[k]) for k in objectives]
         sc = apply_overrides(scenario, best)
+    closest = None
+    done = table[table["state"] == "COMPLETE"] if len(table) else table
+    if best is None and len(done):
+        # Nearest to feasible: the highest worst-target probability, then the objective.
+        probs = done[[c for c in done.columns if c.startswith("P(")]]
+        worst = probs.min(axis=1) if probs.shape[1] else pd.Series(1.0, index=done.index)
+        row = done.loc[max(done.index, key=lambda i: (worst[i], done.loc[i, objectives[0]]))]
+        closest = {d.path: _plain(row[d.path]) for d in scenario.decisions}
+        sc = apply_overrides(scenario, closest)
     front = pareto_front(table, objectives) if len(table) else table
-    return SearchResult(study, objectives, table, best, best_values, front, sc)
+    return SearchResult(study, objectives, table, best, best_values, front, sc, closest)
 
 
 def _plain(v: Any) -> Any:

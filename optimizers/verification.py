@@ -24,7 +24,7 @@ import pandas as pd
 
 from sim.comparison import HEADLINE, Comparison, compare, diff_table
 from sim.report import fmt, write_comparison
-from sim.scenario import Scenario, apply_overrides
+from sim.scenario import Scenario
 
 
 @dataclass
@@ -56,9 +56,10 @@ def _num(x) -> float | None:
 def verify(plan: Scenario, start: Scenario, *, baseline: Scenario | None, replications: int,
            seed: int, workers: int | None = None, scheduler: str | None = None) -> Verification:
     """Full-replication comparison: baseline (if any), the starting plan, the recommendation."""
-    plan = apply_overrides(plan, {"name": f"{start.name}-optimised"})
+    # Renamed without a re-validation round trip: model_copy keeps the validated parts as they are.
+    plan = plan.model_copy(update={"name": f"{start.name}-optimised"})
     if baseline is not None and baseline.name in (start.name, plan.name):
-        baseline = apply_overrides(baseline, {"name": f"{baseline.name}-baseline"})
+        baseline = baseline.model_copy(update={"name": f"{baseline.name}-baseline"})
     first = baseline if baseline is not None else start
     plans = [start, plan] if baseline is not None else [plan]
     cmp = compare(first, plans, replications=replications, seed=seed, workers=workers,

@@ -46,22 +46,31 @@ from scipy import stats
 from sim.design import Design, DesignTarget, build_design, unit_sample
 from sim.results import write_json
 from sim.scenario import ScenarioError
-from sim.sweep import STATE, kpi_columns, point_means, read_journal, tidy_table
+from sim.sweep import JOURNAL, STATE, kpi_columns, point_means, read_journal, tidy_table
 
 DEFAULT_KPIS = ("profit", "revenue", "repurchase_rate")
 
 
 def load_sweep(sweep_dir: str | Path) -> tuple[Design, pd.DataFrame, int]:
-    """The design, the results table (from the journal: partial sweeps work) and #points."""
+    """The design, the results table (partial sweeps work: read from the journal) and #points."""
     sweep_dir = Path(sweep_dir)
     state_path = sweep_dir / STATE
     if not state_path.exists():
         raise ScenarioError([f"{sweep_dir}: not a sweep directory (no {STATE})"])
     state = json.loads(state_path.read_text())
     design = build_design(state["design"], source=str(state_path))
+    return design, _results(sweep_dir, design), int(state["points"])
+
+
+def _results(sweep_dir: Path, design: Design) -> pd.DataFrame:
+    """The consolidated table if it is current, else the journal (an unfinished sweep)."""
+    consolidated = sweep_dir / "results.parquet"
+    parts = list((sweep_dir / JOURNAL).glob("part-*"))
+    if consolidated.exists() and all(p.stat().st_mtime <= consolidated.stat().st_mtime
+                                     for p in parts):
+        return pd.read_parquet(consolidated)
     points = pd.read_parquet(sweep_dir / "design_points.parquet")
-    table = tidy_table(read_journal(sweep_dir), points, design)
-    return design, table, int(state["points"])
+    return tidy_table(read_journal(sweep_dir), points, design)
 
 
 def analyze(

@@ -61,11 +61,12 @@ TEMPLATE: dict[str, Any] = {
 }
 FAMILY_HINTS: dict[str, tuple[str, ...]] = {  # checked in this order, on the lower-cased name
     "public": ("tmall", "taobao", "jd", "douyin", "pdd", "pinduoduo", "kuaishou", "vip",
-               "marketplace", "amazon", "suning"),
+               "marketplace", "amazon", "suning", "天猫", "淘宝", "京东", "抖音", "拼多多", "快手"),
     "private": ("wecom", "wechat", "weixin", "miniprogram", "miniapp", "applet", "website",
-                "member", "private", "crm", "youzan"),
-    "social": ("xiaohongshu", "xhs", "redbook", "weibo", "bilibili", "social"),
-    "offline": ("store", "offline", "retail", "distributor", "counter", "shoppingmall"),
+                "member", "private", "crm", "youzan", "企业微信", "微信", "小程序", "官网", "私域"),
+    "social": ("xiaohongshu", "xhs", "redbook", "weibo", "bilibili", "social", "小红书", "微博"),
+    "offline": ("store", "offline", "retail", "distributor", "counter", "shoppingmall", "门店",
+                "线下", "经销"),
 }
 MAX_GAP_DAYS = 1500
 
@@ -440,7 +441,7 @@ def infer_families(channels: list[str], mapping: dict[str, str] | None = None
         if ch in mapping:
             out[ch] = mapping[ch]
             continue
-        key = re.sub(r"[^a-z0-9]", "", ch.lower())
+        key = re.sub(r"[\W_]", "", ch.lower())
         fam = next((f for f, hints in FAMILY_HINTS.items() if any(h in key for h in hints)), None)
         notes.append(f"channel {ch!r}: family {fam or 'public'!r} "
                      f"{'guessed from its name' if fam else 'assumed (no hint in the name)'}; "
@@ -457,11 +458,16 @@ def channel_stats(table: pd.DataFrame, families: dict[str, str]) -> dict[str, An
     nxt = t.groupby("customer")["channel"].shift(-1)
     pairs = pd.DataFrame({"from": t["channel"], "to": nxt}).dropna()
     switching = pd.crosstab(pairs["from"], pairs["to"], normalize="index")
+    # who buys where after their first order: first channel → channels of the later orders
+    first_ch = t.groupby("customer")["channel"].transform("first")
+    later = t.groupby("customer").cumcount() > 0
+    after_first = pd.crosstab(first_ch[later], t.loc[later, "channel"], normalize="index")
+    after_first.index.name, after_first.columns.name = "first_channel", "later_channel"
     fam = t["channel"].map(families)
     active = (pd.crosstab(t["customer"], fam) > 0).mean()
     return {"order_share": shares.to_dict(), "first_order_share": first.to_dict(),
-            "switching": switching, "family_active_share": active.to_dict(),
-            "transitions": int(len(pairs))}
+            "switching": switching, "after_first": after_first,
+            "family_active_share": active.to_dict(), "transitions": int(len(pairs))}
 
 
 def fit_private_joining(table: pd.DataFrame, families: dict[str, str]) -> dict[str, float]:
@@ -585,6 +591,9 @@ class Calibration:
                       "loglik": self.bgnbd.loglik, "mean_rate_per_week": self.bgnbd.r
                       / self.bgnbd.alpha * 7 / self.bgnbd.unit_days,
                       "mean_dropout_p": self.bgnbd.a / (self.bgnbd.a + self.bgnbd.b),
+                      # E[p]·E[λ]: what a BG/NBD → daily-hazard mapping would give (not used)
+                      "implied_daily_hazard": self.bgnbd.a / (self.bgnbd.a + self.bgnbd.b)
+                      * self.bgnbd.r / self.bgnbd.alpha / self.bgnbd.unit_days,
                       "method": "maximum likelihood (Fader, Hardie & Lee 2005), L-BFGS-B + "
                                 "Nelder-Mead on log parameters"},
             "renewal": {"purchase_cycle_days": self.renewal.cycle_days,
@@ -596,13 +605,17 @@ class Calibration:
                         "method": "exact discrete-day likelihood of the simulator's need gap "
                                   "+ shopping + daily churn (Nelder-Mead)"},
             "segments": {k: {"purchase_cycle_days": v.cycle_days, "cycle_cv": v.cycle_cv,
-                             "customers": v.customers} for k, v in self.segment_fits.items()},
+                             "share": self.baskets[k]["share"], "customers": v.customers,
+                             "loglik": v.loglik} for k, v in self.segment_fits.items()},
             "baskets": self.baskets,
             "channels": {"order_share": self.channels["order_share"],
                          "first_order_share": self.channels["first_order_share"],
                          "family_active_share": self.channels["family_active_share"],
                          "switching": {str(i): {str(j): float(v) for j, v in row.items()}
                                        for i, row in sw.iterrows()},
+                         "after_first_order": {
+                             str(i): {str(j): float(v) for j, v in row.items()}
+                             for i, row in self.channels["after_first"].iterrows()},
                          "families": self.families},
             "private_joining": {"join_per_order": self.joining["join"],
                                 "member_picks_private": self.joining["p_private"]},
@@ -639,8 +652,14 @@ def calibrate(
     hist, gaps = customer_histories(table, start=start, end=end)
     if len(hist) < 2:
         raise ValueError(f"the window {start.date()}..{end.date()} has fewer than two customers")
+    if len(gaps) == 0:
+        raise ValueError(f"no customer bought twice between {start.date()} and {end.date()}: "
+                         "the repeat-purchase process cannot be fitted")
     chans = sorted(window["channel"].unique())
     fams, notes = infer_families(chans, families)
+    if len(gaps) < 100:
+        notes.append(f"only {len(gaps)} repeat purchases in the window: the purchase cycle "
+                     "and churn are poorly determined")
     ids = _channel_ids(chans)
     raw = _template(name, chans, fams, ids, overrides)
     sens = raw["market"]["segments"][0]["price_sensitivity"]

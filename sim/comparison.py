@@ -11,12 +11,13 @@ scenario has a 95 % half-width below 2 % of its |mean|, or ``max_replications`` 
 :attr:`Comparison.precision` says which happened.
 
     >>> from sim.scenario import load_scenario
-    >>> small = {"market.customers": 1000, "horizon.days": 30}
+    >>> small = {"market.customers": 1500, "horizon.days": 60}
     >>> base = load_scenario("scenarios/baseline.yaml", overrides=small)
-    >>> plan = load_scenario("scenarios/six_schemes.yaml", overrides=small)
-    >>> cmp = compare(base, [plan], replications=3, seed=1, workers=1, cache=False)
-    >>> row = cmp.diffs.query("plan == 'six_schemes' and kpi == 'revenue'").iloc[0]
-    >>> bool(row["paired_high"] - row["paired_low"] <= row["welch_high"] - row["welch_low"])
+    >>> plan = load_scenario("scenarios/baseline.yaml", overrides={
+    ...     **small, "name": "more_paid", "channels.tmall.budget.paid": 44000})
+    >>> cmp = compare(base, [plan], replications=4, seed=7, workers=1, cache=False)
+    >>> row = cmp.diffs.query("plan == 'more_paid' and kpi == 'revenue'").iloc[0]
+    >>> bool(row["paired_high"] - row["paired_low"] < row["welch_high"] - row["welch_low"])
     True
 """
 
@@ -259,6 +260,7 @@ def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
         daily=cat(a.daily, b.daily), journeys=cat(a.journeys, b.journeys),
         errors={**a.errors, **b.errors}, flows=cat(a.flows, b.flows),
         cohorts=cat(a.cohorts, b.cohorts), cache_hits=a.cache_hits + b.cache_hits,
+        inventory=cat(a.inventory, b.inventory),
     )  # fmt: skip
 
 
@@ -286,7 +288,7 @@ def _walk(a: Any, b: Any, path: str, out: list) -> None:
         for k in list(a) + [k for k in b if k not in a]:
             _walk(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}.{k}" if path else str(k), out)
         return
-    if _id_list(a) and _id_list(b):
+    if _id_list(a) and _id_list(b) and (a or b):  # [] vs items: item by item, by id
         ia, ib = {x["id"]: x for x in a}, {x["id"]: x for x in b}
         for k in list(ia) + [k for k in ib if k not in ia]:
             _walk(ia.get(k, _MISSING), ib.get(k, _MISSING), f"{path}.{k}", out)
@@ -296,7 +298,7 @@ def _walk(a: Any, b: Any, path: str, out: list) -> None:
 
 
 def _id_list(x: Any) -> bool:
-    return isinstance(x, list) and bool(x) and all(isinstance(i, dict) and "id" in i for i in x)
+    return isinstance(x, list) and all(isinstance(i, dict) and "id" in i for i in x)
 
 
 def _load(s: str | os.PathLike | Scenario, overrides: dict[str, Any] | None) -> Scenario:

@@ -146,8 +146,9 @@ class DesignTarget(_Frozen):
         return values <= self.at_most
 
     def label(self) -> str:
-        return f"{self.kpi} ≥ {self.at_least:g}" if self.at_least is not None \
-            else f"{self.kpi} ≤ {self.at_most:g}"
+        op, bound = ("≥", self.at_least) if self.at_least is not None else ("≤", self.at_most)
+        shown = f"{bound:,.0f}" if abs(bound) >= 1000 else f"{bound:g}"
+        return f"{self.kpi} {op} {shown}"
 
 
 class Design(_Frozen):

@@ -51,6 +51,7 @@ class Replication:
     error: str | None = None
     flows: pd.DataFrame | None = None  # family → family moves (sim.ledger.family_flows)
     cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.ledger.cohort_repurchase)
+    inventory: pd.DataFrame | None = None  # day × SKU sums of ledger.extra["inventory"], if any
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int,
@@ -65,6 +66,10 @@ def run_replication(scenario: Scenario, seed: int, replication: int,
             rep.journeys = ledger.journeys.assign(replication=replication)
             rep.flows = family_flows(ledger).assign(replication=replication)
             rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
+            inv = ledger.extra.get("inventory")
+            if isinstance(inv, pd.DataFrame) and {"day", "sku"} <= set(inv.columns):
+                rep.inventory = inv.groupby(["day", "sku"], as_index=False).sum(
+                    numeric_only=True).assign(replication=replication)
         return rep
     except Exception as exc:  # a failing replication is recorded, not fatal to the others
         msg = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
@@ -120,6 +125,7 @@ class Evaluation:
     flows: pd.DataFrame | None = None
     cohorts: pd.DataFrame | None = None
     cache_hits: int = 0  # replications read from the result cache instead of simulated
+    inventory: pd.DataFrame | None = None  # day × SKU inventory records, when the run has them
 
     @property
     def replications(self) -> int:
@@ -217,4 +223,7 @@ def collect(scenario: Scenario, seed: int, results: list[Replication],
         if all(r.flows is not None for r in ok) else None
     cohorts = pd.concat([r.cohorts for r in ok], ignore_index=True) \
         if all(r.cohorts is not None for r in ok) else None
-    return Evaluation(scenario, seed, kpis, window_kpis, daily, journeys, errors, flows, cohorts)
+    inventory = pd.concat([r.inventory for r in ok], ignore_index=True) \
+        if all(getattr(r, "inventory", None) is not None for r in ok) else None
+    return Evaluation(scenario, seed, kpis, window_kpis, daily, journeys, errors, flows, cohorts,
+                      inventory=inventory)

@@ -1065,6 +1065,8 @@ class Inventory:
         pos = np.flatnonzero(has)
         j = self._first_conflict(c[pos], k[pos], qq[pos], tl[pos])
         stop = min(t_block, int(pos[j]) if j < len(pos) else len(qq))
+        if stop == 0 and t_block != 0:  # cannot happen: the first fitting order always fits
+            raise RuntimeError("fulfil: allocation made no progress (internal error)")
         ok = pos[pos < stop]
         self._take(c[ok], k[ok], tl[ok], qq[ok])
         served[i0 + ok], loc[i0 + ok] = True, tl[ok]
@@ -1079,7 +1081,7 @@ class Inventory:
     def _own_take(self, c: np.ndarray, k: np.ndarray, l_: np.ndarray, q: np.ndarray
                   ) -> np.ndarray:
         """Units each order takes from its channel's own reservation (taken first)."""
-        own = 0 * self._resv[k, l_, c]
+        own = self._resv[k, l_, c]
         a = _group_cumsum(q, (k * self.n_locations + l_) * self.n_channels + c)
         return np.minimum(a, own) - np.minimum(a - q, own)
 

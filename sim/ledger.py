@@ -90,8 +90,9 @@ class LedgerRecorder:
 
     def tag_orders(self, day: int, column: str, values: np.ndarray) -> None:
         """Set ``column`` on the orders added today (same order as :meth:`add_orders`)."""
-        if self._orders and self._orders[-1]["day"][0] == day:
-            self._orders[-1][column] = values
+        last = self._orders[-1] if self._orders else None
+        if last is not None and last["day"][0] == day and len(last["day"]) == len(values):
+            last[column] = values
 
     def journey(self, day: int, customers: np.ndarray, event: str, channel: np.ndarray | int = -1):
         """Keep events of the first ``journey_sample`` customers only (cheap to filter)."""

@@ -47,6 +47,10 @@ class _Event(_Frozen):
         default=0, ge=0, le=365, description="needs due within this many days may come today"
     )
     pull_share: float = Field(default=0.0, ge=0, le=1, description="chance such a need comes")
+    attention: float = Field(
+        default=0.0, ge=0, le=1,
+        description="extra daily chance a prospect becomes interested on an event day "
+                    "(the platform's event traffic), landing on the event's first channel")
 
 
 class MegaSale(_Event):
@@ -253,6 +257,7 @@ class Calendar:
     discount: np.ndarray  # float, share off
     promo: np.ndarray  # bool, a declared promotion runs (price band exempt, promo revenue)
     pulls: list[tuple[int, int, int, float, bool]]  # (day, channel, pull_days, share, pool only)
+    attention: list[tuple[int, int, float]]  # (day, channel, hazard for prospects)
     presale: list[tuple[int, int, MegaSale, list[int]]]  # (day, sale day, event, channel idx)
     group: np.ndarray  # int: index into promotions.group_buys active that day, −1 none
 
@@ -275,7 +280,7 @@ def _active_days(kind: str, ev, dates: list[dt.date]) -> list[int]:
 
 
 def _is_on(kind: str, ev) -> bool:
-    moves = ev.discount > 0 or (ev.pull_days > 0 and ev.pull_share > 0)
+    moves = ev.discount > 0 or (ev.pull_days > 0 and ev.pull_share > 0) or ev.attention > 0
     if kind == "mega_sale":
         return moves or (ev.presale_days > 0 and ev.deposit_take > 0)
     if kind == "group_buy":
@@ -294,6 +299,7 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
     promo_on = np.zeros((days, n_ch), dtype=bool)
     group = np.full(days, -1, dtype=np.int64)
     pulls: list[tuple[int, int, int, float, bool]] = []
+    attention: list[tuple[int, int, float]] = []
     idx = {c: i for i, c in enumerate(channels)}
     for kind, ev in promo.all_events():
         if kind == "member_day":
@@ -317,6 +323,8 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
                 group[d] = promo.group_buys.index(ev)
             if ev.pull_days > 0 and ev.pull_share > 0 and chans:
                 pulls.append((d, chans[0], ev.pull_days, ev.pull_share, kind == "member_day"))
+            if ev.attention > 0 and chans and kind != "member_day":
+                attention.append((d, chans[0], ev.attention))
     presale = []
     for ev in promo.events:
         if ev.presale_days == 0 or ev.deposit_take == 0:
@@ -332,5 +340,6 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
         for d in _active_days("full_reduction", fr, dates):
             for c in (idx[c] for c in (fr.channels or channels)):
                 promo_on[d, c] = True
-    return Calendar(discount=disc, promo=promo_on, pulls=pulls, presale=presale,
+    return Calendar(discount=disc, promo=promo_on, pulls=pulls, attention=attention,
+                    presale=presale,
                     group=group)

@@ -13,6 +13,7 @@ Files of a comparison run::
     daily.parquet    the tidy daily ledger of every replication, with a ``scenario`` column
     flows.csv        family → family moves per replication (sim.ledger.family_flows)
     cohorts.csv      repurchase by cohort per replication (sim.ledger.cohort_repurchase)
+    inventory.csv    day × SKU inventory records per replication (only when the runs have them)
     figures/*.png    the report's figures (also embedded in report.html as base64)
     report.html      one self-contained file (no script, no external resource)
     report.md        the same tables and readings in Markdown
@@ -86,7 +87,7 @@ def write_comparison(cmp: Comparison, out: str | Path, **manifest_extra: Any) ->
         if all(ev.daily is not None for ev in evs.values()):
             _stack({n: ev.daily for n, ev in evs.items()}).to_parquet(tmp / "daily.parquet",
                                                                       index=False)
-        for table in ("flows", "cohorts"):
+        for table in ("flows", "cohorts", "inventory"):
             frames = {n: getattr(ev, table) for n, ev in evs.items()}
             if all(f is not None for f in frames.values()):
                 _stack(frames).to_csv(tmp / f"{table}.csv", index=False)
@@ -111,6 +112,7 @@ class Stored:
     daily: pd.DataFrame | None
     flows: pd.DataFrame | None
     cohorts: pd.DataFrame | None
+    inventory: pd.DataFrame | None = None  # day × SKU inventory records (inventory.csv)
 
     @property
     def names(self) -> list[str]:
@@ -134,7 +136,8 @@ def load_results(directory: str | Path) -> Stored:
     daily = pd.read_parquet(d / "daily.parquet") if (d / "daily.parquet").is_file() else None
     return Stored(manifest=json.loads((d / "manifest.json").read_text()), summary=summary,
                   scenarios=json.loads((d / "scenarios.json").read_text()), daily=daily,
-                  flows=opt_csv("flows.csv"), cohorts=opt_csv("cohorts.csv"))
+                  flows=opt_csv("flows.csv"), cohorts=opt_csv("cohorts.csv"),
+                  inventory=opt_csv("inventory.csv"))
 
 
 def write_report(directory: str | Path) -> tuple[Path, Path]:
@@ -475,6 +478,8 @@ def _div(a: float, b: float) -> float:
 
 
 def _inventory(st: Stored) -> Block:
+    if st.inventory is not None and not st.inventory.empty:
+        return _inventory_records(st)
     cols = [] if st.daily is None else [
         c for c in st.daily.columns if any(h in c for h in INVENTORY_HINTS)
         and pd.api.types.is_numeric_dtype(st.daily[c])]
@@ -500,6 +505,56 @@ def _inventory(st: Stored) -> Block:
                  "Inventory measures recorded in the daily table (mean over replications; per "
                  "SKU class where the table has one).",
                  [Table(["scenario", "measure", "total", "mean per day"], rows)], figures)
+
+
+def sku_classes(scenario: dict[str, Any]) -> dict[str, str]:
+    """SKU id → class (hot / regular / slow …) from a scenario's ``inventory.skus``."""
+    skus = (scenario.get("inventory") or {}).get("skus") or []
+    return {str(s.get("id")): str(s.get("klass", s.get("class", "all")))
+            for s in skus if isinstance(s, dict)}
+
+
+def _inventory_records(st: Stored) -> Block:
+    """Stock on hand and stockouts per SKU class from the inventory engine's daily records."""
+    from sim import figures as F
+
+    inv = st.inventory
+    rows, on_hand, lost = [], {}, {}
+    for name in st.names:
+        d = inv[inv["scenario"] == name]
+        if d.empty:
+            continue
+        start = pd.Timestamp(st.scenarios[name]["horizon"]["start"])
+        d = d.assign(sku_class=d["sku"].astype(str).map(sku_classes(st.scenarios[name]))
+                     .fillna("unclassified"),
+                     date=start + pd.to_timedelta(d["day"], unit="D"))
+        per = d.groupby(["date", "sku_class"])
+        reps = _reps(st, name)
+        if "on_hand" in d.columns:
+            on_hand[name] = per["on_hand"].sum().unstack() / reps
+        if "lost" in d.columns:
+            lost[name] = per["lost"].sum().unstack() / reps
+        tot = d.groupby("sku_class").sum(numeric_only=True) / reps
+        for cls, r in tot.iterrows():
+            demand, served = r.get("demand", float("nan")), r.get("served", float("nan"))
+            rows.append([name, str(cls), fmt(demand), fmt(served), fmt(r.get("lost")),
+                         f"{1 - served / demand:.1%}" if demand else "n/a",
+                         fmt(r.get("on_hand", float("nan")) / max(1, d["day"].nunique()))])
+    figures = []
+    if on_hand:
+        figures.append(Figure("inventory_on_hand", "Stock on hand by SKU class",
+                              F.inventory(on_hand, "on_hand", "units on hand (end of day)"),
+                              "Stock on hand per SKU class; stockout rates are in the table."))
+    if lost:
+        figures.append(Figure("inventory_lost", "Lost sales by SKU class",
+                              F.inventory(lost, "lost", "units lost / day"),
+                              "Units demanded but not served from stock (lost), per SKU class."))
+    return Block("inventory", TITLES["inventory"],
+                 "From the inventory engine's daily records, summed over SKUs of a class and "
+                 "locations, mean per replication. Stockout rate = 1 − served at once ÷ demanded.",
+                 [Table(["scenario", "SKU class", "demand (units)", "served at once (units)",
+                         "lost (units)", "stockout rate", "mean on hand (units)"], rows)],
+                 figures)
 
 
 def _differences(st: Stored) -> Block:

@@ -25,10 +25,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.inventory import InventorySpec
-
-from sim.pricing import PriceBand, Trial, band_breaches  # noqa: E402  (the plans' levers, issue 3)
-from sim.promotions import Promotions, promotion_problems, promotion_warnings  # noqa: E402
-from sim.tiers import TIER_IDS, Membership, Tiers  # noqa: E402
+from sim.pricing import PriceBand, Trial, band_breaches
+from sim.promotions import Promotions, promotion_problems, promotion_warnings
+from sim.tiers import TIER_IDS, Membership, Tiers
 
 Family = Literal["public", "private", "social", "offline"]
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
@@ -508,7 +507,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def resolve_path(data: dict[str, Any], dotted: str) -> Any:
-    """The value at ``a.b.c`` (list items by ``id`` or index); ``KeyError`` names what is unknown."""
+    """The value at ``a.b.c`` (list items by ``id`` or index); ``KeyError`` names the unknown."""
     node: Any = data
     walked: list[str] = []
     for part in dotted.split("."):

@@ -286,7 +286,7 @@ def _markdown(v: Validation) -> str:
         "",
         "Mean purchases in the holdout by repeat purchases in the calibration period.",
         "",
-        "| x | customers | actual | BG/NBD | simulator | simulated customers |",
+        "| x | customers | actual | BG/NBD | simulator | simulated customers per replication |",
         "|---|---|---|---|---|---|",
     ]
     for _, r in cond.iterrows():

@@ -56,7 +56,7 @@ def _grid_optimum(sc, objective: str):
     with make_executor(workers=1) as ex:
         evs = simulate_points(sc, [{"channels.tmall.budget.paid": a,
                                     "channels.douyin.budget.paid": b} for a, b in pts],
-                              replications=2, seed=1, executor=ex)
+                              replications=1, seed=1, executor=ex)
     best = -np.inf
     for (a, b), ev in zip(pts, evs, strict=True):
         if _violations(ev, {"tmall.paid": a, "douyin.paid": b}):
@@ -82,13 +82,13 @@ def _violations(ev, spend) -> list[str]:
 def test_lp_loop_is_within_one_percent_of_the_grid_optimum_and_meets_every_constraint(tiny):
     res = optimize_budget(tiny, levers=LEVERS, total=TOTAL, objective="profit",
                           roi_floor=ROI_FLOOR, cost_share_max=COST_SHARE_MAX,
-                          replications=2, seed=1, workers=1, max_iter=6)
+                          replications=1, seed=1, workers=1, max_iter=6)
     grid = _grid_optimum(tiny, "profit")
     assert res.value >= grid - 0.01 * abs(grid)
     assert res.feasible and res.constraints["holds"].all()
     # Re-simulate the answer independently of the optimiser's own bookkeeping.
     with make_executor(workers=1) as ex:
-        ev = simulate_points(res.scenario, [{}], replications=2, seed=1, executor=ex)[0]
+        ev = simulate_points(res.scenario, [{}], replications=1, seed=1, executor=ex)[0]
     assert _violations(ev, res.spend) == []
     assert ev.kpis["profit"].mean() == pytest.approx(res.value)
     it = res.iterations
@@ -121,3 +121,27 @@ def test_bad_arguments_name_the_field(tiny):
         optimize_budget(tiny, levers=["tmall.seeding"], workers=1)
     with pytest.raises(ValueError, match="objective"):
         optimize_budget(tiny, objective="gmv", workers=1)  # type: ignore[arg-type]
+
+
+def test_cli_reports_conflicts_with_exit_code_2(capsys):
+    from sim.cli import main
+
+    code = main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"), "--total", "1000",
+                 "--bound", "tmall.paid=5000:", "--roi-floor", "0", "--workers", "1",
+                 *[f"--set={k}={v}" for k, v in TINY.items()]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bound tmall.paid" in err and "total" in err and "Traceback" not in err
+    assert main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"),
+                 "--bound", "nope=1:2"]) == 2
+    assert "--bound: unknown lever or channel 'nope'" in capsys.readouterr().err
+
+
+def test_milp_activation_respects_max_active_and_fixed_costs(tiny):
+    res = optimize_budget(tiny, levers=LEVERS, total=TOTAL, objective="profit", roi_floor=None,
+                          fixed_costs={"tmall": 2_000.0, "douyin": 2_000.0}, max_active=1,
+                          replications=1, seed=1, workers=1, max_iter=2)
+    assert sum(res.active.values()) <= 1
+    assert res.constraints.set_index("constraint").loc["max_active", "holds"]
+    spent = sum(res.spend.values()) + sum(2_000.0 for on in res.active.values() if on)
+    assert spent <= TOTAL + 1e-6

@@ -201,7 +201,7 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
                "--columns", "customer=buyer_id,date=paid_at,amount=total,channel=shop,"
                "order_id=order_id", "--families", "douyin=public,store=offline,"
                "miniprogram=private", "--calibration-period", "2024-03-01:2024-12-31",
-               "--holdout-period", "2025-01-01:2025-04-24", "-r", "3"])
+               "--holdout-period", "2025-01-01:2025-04-24", "-r", "2"])
     assert rc == 0, capsys.readouterr().err
     scenario = load_scenario(out)
     assert scenario.horizon.start.isoformat() == "2025-01-01"
@@ -231,6 +231,9 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
     cal_json = json.loads((report / "calibration.json").read_text())
     assert {"bgnbd", "renewal", "baskets", "channels", "arrivals"} <= set(cal_json)
     assert "switching" in cal_json["channels"]
+    after = pd.read_csv(report / "after_first_order.csv", index_col=0)
+    assert np.allclose(after.sum(axis=1), 1.0)
+    assert "miniprogram" in after.columns  # buyers move to the pool after their first order
     assert "family_active_share" in cal_json["channels"]
 
 
@@ -260,6 +263,8 @@ def _run_bad(tmp_path, capsys, text, *extra):
     ("", ["empty"]),
     ("order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,A,2025-01-09,9,tmall\n",
      ["one customer"]),
+    ("order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,B,2025-01-09,9,tmall\n",
+     ["no customer bought twice"]),
 ])
 def test_malformed_inputs_exit_2_with_line_numbers(tmp_path, capsys, text, expected):
     rc, err = _run_bad(tmp_path, capsys, text)
@@ -316,6 +321,14 @@ def test_validation_scores_the_bgnbd_on_bgnbd_orders():
     assert abs(v.metrics["cumulative_error_pct_bgnbd"]) < 10
     cond = v.conditional.set_index("x")
     assert cond.loc["0", "bgnbd"] == pytest.approx(cond.loc["0", "actual"], rel=0.25)
+
+    # Latent classes on the same histories: a nested model may not fit worse than one class.
+    lat = calibrate(table, end="2025-12-30", segments=2, segment_by="latent")
+    slow, fast = lat.segment_fits["slow"], lat.segment_fits["fast"]
+    assert slow.loglik >= cal.renewal.loglik - 1e-6
+    assert slow.cycle_days > fast.cycle_days
+    assert lat.baskets["slow"]["share"] + lat.baskets["fast"]["share"] == pytest.approx(1.0)
+    assert lat.scenario().market.segments[0].id == "slow"
 
 
 def test_bgnbd_agrees_with_lifetimes_when_installed():

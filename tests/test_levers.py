@@ -60,6 +60,18 @@ def test_double_11_presale_spikes_the_sale_day_and_leaves_a_dip():
     assert (a.iloc[: sale - 10] == b.iloc[: sale - 10]).all()  # CRN: same days before it
 
 
+def test_event_attention_brings_prospects_on_the_day_only():
+    sale = (dt.date(2026, 11, 11) - dt.date(2026, 10, 1)).days
+    _, a = run("baseline.yaml", **{"promotions.events": [D11]})
+    _, b = run("baseline.yaml", **{"promotions.events": [{**D11, "attention": 0.01}]})
+    na, nb = per_day(a, "new_customers"), per_day(b, "new_customers")
+    assert (na.iloc[:sale] == nb.iloc[:sale]).all()
+    # ~1 % of ~4 600 prospects look on the day; a share of them buy that day or soon after
+    assert nb.iloc[sale] > na.iloc[sale]
+    week = slice(sale, sale + 7)
+    assert nb.iloc[week].sum() > na.iloc[week].sum() + 0.001 * 5000 * a.scale
+
+
 def test_full_reduction_grows_baskets_near_the_threshold():
     fr = {"id": "fr300", "tiers": [{"spend": 300, "reduce": 30}], "channels": ["tmall"],
           "near": 0.5, "add_on": 0.8}

@@ -152,3 +152,23 @@ def test_promotion_spans_tolerate_any_calendar_shape():
     assert spans[0] == (pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-14"), "d11")
     assert spans[1][2] == "x"
     assert promotion_spans({}) == [] and promotion_spans({"promotions": None}) == []
+
+
+def test_inventory_records_give_stock_and_stockouts_per_sku_class(results, tmp_path):
+    copy = tmp_path / "inv_records"
+    shutil.copytree(results, copy)
+    scenarios = json.loads((copy / "scenarios.json").read_text())
+    for sc in scenarios.values():
+        sc["inventory"] = {"skus": [{"id": "a", "class": "hot"}, {"id": "b", "klass": "slow"}]}
+    (copy / "scenarios.json").write_text(json.dumps(scenarios))
+    rows = [{"scenario": name, "replication": r, "day": d, "sku": sku, "on_hand": 10.0,
+             "demand": 4.0, "served": 3.0 if sku == "a" else 4.0,
+             "lost": 1.0 if sku == "a" else 0.0}
+            for name in scenarios for r in range(3) for d in range(5) for sku in ("a", "b")]
+    pd.DataFrame(rows).to_csv(copy / "inventory.csv", index=False)
+    assert main(["report", str(copy)]) == 0
+    html = (copy / "report.html").read_text(encoding="utf-8")
+    inv = html.split('<section id="inventory">', 1)[1].split("</section>", 1)[0]
+    assert inv.count("data:image/png;base64,") == 2
+    assert "<td>hot</td>" in inv and "<td>slow</td>" in inv
+    assert "<td>25.0%</td>" in inv and "<td>0.0%</td>" in inv  # 1 − served ÷ demand

@@ -94,3 +94,29 @@ def test_decision_paths_must_resolve():
         check_decisions(sc)
     with pytest.raises(ScenarioError, match="declares no decision"):
         check_decisions(tiny())
+
+
+def test_cli_search_writes_results_and_resumes(tmp_path, capsys):
+    import json
+
+    from sim.cli import main
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"name: tiny_search\nextends: {SCENARIOS / 'baseline.yaml'}\n"
+                    "decisions:\n  - {path: channels.jd.budget.paid, low: 0, high: 40000}\n"
+                    "targets:\n  - {kpi: revenue, relative_to: baseline, at_least: 0.9}\n")
+    out = tmp_path / "out"
+    args = ["optimize", "search", str(plan), "-r", "1", "--verify-replications", "2",
+            "--workers", "1", "--no-progress", "--out", str(out),
+            *[f"--set={k}={v}" for k, v in TINY.items()]]
+    assert main([*args, "--trials", "2"]) == 0
+    assert main([*args, "--trials", "3"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 3 and (out / "study.db").is_file()
+    for name in ("trials.csv", "report.md", "figures/history.png", "manifest.json",
+                 "verification/report.html", "verification/summary.json"):
+        assert (out / name).is_file(), name
+    assert "Verification" in (out / "report.md").read_text()
+    bad = ["optimize", "search", str(plan), "--trials", "0", "--out", str(out)]
+    assert main(bad) == 2
+    assert "--trials: must be ≥ 1" in capsys.readouterr().err

@@ -99,6 +99,7 @@ def run(args) -> int:
                                    "skipped_examples": orders.skipped}
         write_json(tmp / "calibration.json", summary)
         cal.channels["switching"].to_csv(tmp / "switching.csv")
+        cal.channels["after_first"].to_csv(tmp / "after_first_order.csv")
         cal.customers.to_csv(tmp / "customers.csv")
         if hold:
             from sim.validation import validate_holdout, write_report
@@ -177,6 +178,10 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     print(f"  BG/NBD (weeks): r={bg.r:.3f} alpha={bg.alpha:.3f} a={bg.a:.3f} b={bg.b:.3f}")
     print(f"  market {cal.market_size:,.0f} customers, {cal.alive:,.0f} alive at the end; "
           f"guide price {m['guide_price']:g} CNY")
+    if len(cal.segment_fits) > 1:
+        print("  segments: " + "; ".join(
+            f"{k} {cal.baskets[k]['share']:.0%} cycle {f.cycle_days:.1f} d (cv {f.cycle_cv:.2f})"
+            for k, f in cal.segment_fits.items()))
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:

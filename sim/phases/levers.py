@@ -222,6 +222,7 @@ def promote(model, rng: np.random.Generator) -> None:
     lv.pool_before = pop.in_private.copy()
     _deposits(model, lv)
     _pulls(model, lv)
+    _attention(model, lv)
     _reminders(model, lv)
     _coupon_pulls(model, lv)
 
@@ -271,6 +272,20 @@ def _pulls(model, lv) -> None:
         if pool_only:
             soon &= pop.in_private
         _bring(model, np.flatnonzero(soon & (lv.u[1] < share)), channel)
+
+
+def _attention(model, lv) -> None:
+    """Event traffic: prospects become interested (row 1 is shared with pulls, which only ever
+    concern customers, so the two never read the same uniform)."""
+    pop, day = model.pop, model.day
+    for d, channel, hazard in lv.cal.attention:
+        if d != day:
+            continue
+        new = np.flatnonzero((pop.stage == PROSPECT) & (lv.u[1] < hazard))
+        pop.stage[new] = INTERESTED
+        pop.source[new] = SOURCE_CODE["organic"]
+        _bring(model, new, channel)
+        model.recorder.journey(day, new, "interested")
 
 
 def _reminders(model, lv) -> None:
