@@ -51,7 +51,7 @@ class Replication:
     error: str | None = None
     flows: pd.DataFrame | None = None  # family → family moves (sim.ledger.family_flows)
     cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.ledger.cohort_repurchase)
-    inventory: pd.DataFrame | None = None  # day × SKU sums of ledger.extra["inventory"], if any
+    inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int,
@@ -68,7 +68,8 @@ def run_replication(scenario: Scenario, seed: int, replication: int,
             rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
             inv = ledger.extra.get("inventory")
             if isinstance(inv, pd.DataFrame) and {"day", "sku"} <= set(inv.columns):
-                rep.inventory = inv.groupby(["day", "sku"], as_index=False).sum(
+                keys = [c for c in ("day", "sku", "location") if c in inv.columns]
+                rep.inventory = inv.groupby(keys, as_index=False, sort=False).sum(
                     numeric_only=True).assign(replication=replication)
         return rep
     except Exception as exc:  # a failing replication is recorded, not fatal to the others

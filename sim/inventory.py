@@ -92,6 +92,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _non_default(model: BaseModel, names: set[str]) -> list[str]:
+    """The fields among ``names`` set to something other than their default (sorted)."""
+    fields = type(model).model_fields
+    return sorted(n for n in names & model.model_fields_set
+                  if getattr(model, n) != fields[n].get_default(call_default_factory=True))
+
+
 class SkuSpec(_Model):
     """A stock-keeping unit: prices, class, demand share and which channels list it."""
 
@@ -193,8 +200,10 @@ class PolicySpec(_Model):
             uses = ", ".join(sorted(need)) or "no parameters"
             raise ValueError(f"{sorted(extra)[0]}: not a parameter of a {self.type} policy "
                              f"({self.type} uses {uses})")
-        if self.type != "forecast" and (bad := _FORECAST_ONLY & self.model_fields_set):
-            raise ValueError(f"{sorted(bad)[0]}: only used by forecast policies")
+        # Reject only values that differ from the default: a model_dump() -> model_validate()
+        # round trip (sim.scenario.apply_overrides) writes every field back, defaults included.
+        if self.type != "forecast" and (bad := _non_default(self, _FORECAST_ONLY)):
+            raise ValueError(f"{bad[0]}: only used by forecast policies")
         if self.type == "sS" and self.s >= self.S:
             raise ValueError(f"s: must be < S, got s={self.s}, S={self.S}")
         if self.review_offset >= self.review_period:
@@ -332,8 +341,8 @@ class DemandSpec(SkuDemandSpec):
     @model_validator(mode="after")
     def _mode_fields(self) -> DemandSpec:
         exo_only = {"mean", "dispersion", "sd", "backorders", "location", "skus"}
-        if self.mode == "customers" and (bad := exo_only & self.model_fields_set):
-            raise ValueError(f"{sorted(bad)[0]}: only used with mode: exogenous")
+        if self.mode == "customers" and (bad := _non_default(self, exo_only)):
+            raise ValueError(f"{bad[0]}: only used with mode: exogenous")
         return self
 
     def resolve(self, sku: str) -> SkuDemandSpec:
@@ -1311,6 +1320,9 @@ def _kpis_of(sums: pd.Series, n_days: int) -> dict[str, float]:
     inv_value = sums["inventory_value"] / max(n_days, 1)
     fill = _ratio(sums["served"], sums["demand"])
     costs = ("holding_cost", "ordering_cost", "transfer_cost", "backorder_cost", "lost_margin")
+    # inventory_cost is the cash cost (what profit subtracts); lost margin is revenue that never
+    # came, already missing from profit, so it is reported on its own, not in the sum.
+    cash = costs[:-1]
     out = {
         "stockout_rate": 1 - fill,
         "fill_rate": fill,
@@ -1320,7 +1332,7 @@ def _kpis_of(sums: pd.Series, n_days: int) -> dict[str, float]:
         "backorder_days": _ratio(sums["backorders"], sums["backordered"]),
         "inventory_turnover": _ratio(sums["cogs"] * 365 / max(n_days, 1), inv_value),
         "days_of_supply": _ratio(inv_value, sums["cogs"] / max(n_days, 1)),
-        "inventory_cost": float(sum(sums[c] for c in costs)),
+        "inventory_cost": float(sum(sums[c] for c in cash)),
         "delivery_days": _ratio(sums["delivery_days_sum"], sums["served_orders"]),
     }
     out.update({c: float(sums[c]) for c in costs})

@@ -98,6 +98,11 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
         sub = scoped_kpis(daily[daily["channel"].isin(ids)],
                           orders[orders["channel"].isin(idx)], ledger.scale, idx)
         out.update({f"{k}.{name}": v for k, v in sub.items()})
+    inv = ledger.extra.get("inventory")
+    if isinstance(inv, pd.DataFrame):  # stock KPIs (sim.inventory): stockout_rate, fill_rate...
+        from sim.inventory import inventory_kpis  # local: plain scenarios never need it
+
+        out.update(inventory_kpis(inv, start, end))
     return out
 
 

@@ -13,7 +13,9 @@ Three tables, all tidy:
     customers, churned; the levers' measures (:mod:`sim.phases.levers`): promo_revenue,
     coupon_cost, coupons_issued, coupons_redeemed, subscription_orders, reminders,
     group_invites, stocks subscribers, tier_new, tier_potential, tier_high_value, and the
-    unscaled per-channel levels price (shelf price today) and band_violation (0/1).
+    unscaled per-channel levels price (shelf price today) and band_violation (0/1); with an
+    ``inventory:`` section (sim.warehouse) also stockouts, lost_orders, switched_orders,
+    backordered_orders (orders) and inventory_cost (currency, cash inventory costs).
 ``orders`` — one row per simulated order (sim units; each stands for ``scale`` real ones):
     day, customer, channel, units, revenue, source, satisfied, first, tier (private tier
     index in sim.tiers.TIER_IDS at the start of the day, −1 outside the pool).
@@ -76,6 +78,13 @@ class LedgerRecorder:
         self._orders: list[dict[str, np.ndarray]] = []
         self._journeys: list[tuple[np.ndarray, ...]] = []
         self.journey_sample = scenario.market.journey_sample
+
+    def register(self, *, flows: tuple[str, ...] = (), costs: tuple[str, ...] = ()) -> None:
+        """Add measures an optional part of the model records (e.g. the warehouse's stockouts):
+        ``flows`` are scaled counts like ``orders``, ``costs`` unscaled currency like spend."""
+        n_ch = len(self.scenario.channels)
+        self.flow.update({m: np.zeros((self.days, n_ch)) for m in flows})
+        self.spend.update({m: np.zeros((self.days, n_ch)) for m in costs})
 
     # ---- writing --------------------------------------------------------------------------
     def add(self, measure: str, day: int, channel: np.ndarray, weights: np.ndarray | None = None):

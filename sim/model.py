@@ -28,6 +28,7 @@ from sim.phases.purchase import purchase
 from sim.population import CHURNED, CUSTOMER, INTERESTED, CustomerPopulation
 from sim.scenario import Scenario
 from sim.streams import phase_streams
+from sim.warehouse import Warehouse
 
 
 class ChannelMarket(mesa.Model):
@@ -50,6 +51,8 @@ class ChannelMarket(mesa.Model):
         self._uniform_blocks: dict[np.random.Generator, np.ndarray] = {}
         self.recorder = LedgerRecorder(scenario)
         self.levers = Levers(self)  # promotions, coupons, subscription, tiers, levels
+        inv = scenario.inventory  # customers feel the stock only when the scenario has some
+        self.warehouse = None if inv is None else Warehouse(self, inv)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 # Read back what record() just stored: no second pass over the customers.
@@ -103,10 +106,13 @@ class ChannelMarket(mesa.Model):
 
     # ---- the day ---------------------------------------------------------------------------
     def step(self) -> None:
-        """One day: exposure → promotions → needs → choice → purchase → post-purchase →
-        lever follow-up → churn → record."""
+        """One day: (warehouse opens) → exposure → promotions → needs → choice → purchase
+        (and fulfilment) → post-purchase → lever follow-up → churn → (warehouse closes) →
+        record."""
         s = self.streams
         self.price_today = self.list_price.copy()
+        if self.warehouse is not None:
+            self.warehouse.begin_day(self.day)  # arrivals, reviews, replenishment orders
         exposure(self, s["exposure"])
         promote(self, s["promotions"])  # today's prices; deposits, pulls, reminders
         needs(self, s["needs"])
@@ -115,6 +121,8 @@ class ChannelMarket(mesa.Model):
         post_purchase(self, s["post_purchase"])
         follow_up(self, s["promotions"])  # coupons, subscriptions, groups, tiers
         churn(self, s["churn"])
+        if self.warehouse is not None:
+            self.warehouse.end_day(self.day)  # transfers; costs on the end-of-day stock
         self.record()
         self.day += 1
 
@@ -134,7 +142,12 @@ class ChannelMarket(mesa.Model):
         """Simulate the whole horizon and return the ledger."""
         for _ in range(self.scenario.horizon.days):
             self.step()
-        return self.recorder.finish()
+        if self.warehouse is None:
+            return self.recorder.finish()
+        records = self.warehouse.charge_costs(self.recorder)
+        ledger = self.recorder.finish()
+        ledger.extra["inventory"] = records
+        return ledger
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None, replication: int = 0) -> Ledger:

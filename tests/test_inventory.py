@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -510,7 +512,8 @@ def test_cross_reference_and_stockout_errors() -> None:
 def test_example_verification_scenario_loads_and_matches_theory() -> None:
     import yaml
 
-    with open("scenarios/inventory_verification.yaml", encoding="utf-8") as fh:
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "inventory" / "verification.yaml"
+    with open(path, encoding="utf-8") as fh:
         spec = InventorySpec.model_validate(yaml.safe_load(fh)["inventory"])
     inv = run_exogenous(spec, 3000, seed=1, record=False, warmup=200)
     tot = inv.totals().set_index("sku")

@@ -70,6 +70,8 @@ def run(args) -> int:
         write_table(tmp, "kpis", ev.kpis)
         write_table(tmp, "daily", ev.daily)
         ev.journeys.to_csv(tmp / "journeys.csv", index=False)
+        if ev.inventory is not None:  # daily stock, on order, demand per SKU × location
+            ev.inventory.to_csv(tmp / "inventory.csv", index=False)
     print(format_kpi_table(summary, HEADLINE))
     print(f"\n{ev.replications} replications, seed {ev.seed}; results in {out}")
     return 0

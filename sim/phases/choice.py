@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.phases.fulfilment import avoid
 from sim.population import PRIVATE_FAMILY
 
 
@@ -38,6 +39,8 @@ def choice(model, rng: np.random.Generator) -> None:
         util += np.where(private[None, :] & member, bonus, 0.0)
         closed = private[None, :] & ~member & ~landed
         util[closed] = -np.inf
+    if model.warehouse is not None:  # empty shelves; channels a stockout sent them away from
+        avoid(model, shoppers, sell, seg, util)
     util -= util.max(axis=1, keepdims=True)
     prob = np.exp(util)
     prob /= prob.sum(axis=1, keepdims=True)

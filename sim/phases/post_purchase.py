@@ -19,7 +19,9 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     u_sat, u_join, u_ref = model.uniforms(rng, 3)
     buyers, channel = model.today["buyers"], model.today["buy_channel"]
 
-    satisfied = u_sat[buyers] < model.satisfaction_p[channel]
+    # with a warehouse, each order's delivery days depend on the location that served it
+    p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today["sat_p"]
+    satisfied = u_sat[buyers] < p_sat
     pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
     rec.add("satisfied_orders", day, channel[satisfied])
     t = model.today

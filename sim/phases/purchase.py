@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from sim.phases.fulfilment import fulfil, sku_price
 from sim.population import CUSTOMER, SOURCE_CODE
 
 
@@ -21,6 +22,8 @@ def purchase(model, rng: np.random.Generator) -> None:
     shoppers, channel = model.today["shoppers"], model.today["channel"]
     seg = pop.segment[shoppers]
     price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
+    if model.warehouse is not None:  # the SKU each shopper wants sets the price they see
+        price = sku_price(model, shoppers, channel, seg, price)
     over = np.maximum(price / pop.reservation[shoppers] - 1.0, 0.0)
     p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
@@ -28,6 +31,10 @@ def purchase(model, rng: np.random.Generator) -> None:
     buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
     units = _geometric(u_units[buyers], pop.seg_units[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
+    if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
+        keep = fulfil(model, buyers, channel, units)
+        buyers, channel, seg, units, price = (x[keep] for x in (buyers, channel, seg, units,
+                                                                price))
     model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
     if len(buyers) == 0:
         model.today["first"] = np.zeros(0, dtype=bool)
@@ -70,7 +77,8 @@ def _record(model, buyers, channel, units, revenue, first) -> None:
     rec.add("orders", day, channel)
     rec.add("units", day, channel, units)
     rec.add("revenue", day, channel, revenue)
-    rec.add("cogs", day, channel, units * m.unit_cost)
+    unit_cost = model.today.get("unit_cost", m.unit_cost) if model.warehouse else m.unit_cost
+    rec.add("cogs", day, channel, units * unit_cost)  # per SKU with inventory
     rec.add("commission", day, channel, revenue * model.commission[channel])
     rec.add("new_customers", day, channel[first])
     rec.add("repeat_orders", day, channel[~first])
