@@ -8,9 +8,11 @@ inventory KPIs are in real units and currency, like the rest of the ledger.
 
     >>> from sim.scenario import load_scenario
     >>> from sim.model import ChannelMarket
-    >>> sc = load_scenario("scenarios/uplift_plan.yaml", overrides={"market.customers": 2000,
-    ...                                                             "horizon.days": 30})
+    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000,
+    ...                                                          "horizon.days": 30})
     >>> m = ChannelMarket(sc, seed=1)
+    >>> m.warehouse.inventory.sku_ids
+    ['serum', 'essence', 'cream', 'mask_set']
     >>> ledger = m.run()
     >>> sorted(ledger.extra["inventory"].columns[:3])
     ['day', 'location', 'sku']
@@ -53,8 +55,8 @@ class Warehouse(mesa.Agent):
         channel_ids = [c.id for c in sc.channels]
         if problems := spec.check_channels(channel_ids):
             raise ScenarioError([f"inventory.{p}" for p in problems])
-        self.rng = model.streams["inventory"]
-        self.inventory = Inventory(spec, channel_ids, sc.horizon.days, self.rng.spawn(1)[0])
+        self.stream = model.streams["inventory"]
+        self.inventory = Inventory(spec, channel_ids, sc.horizon.days, self.stream.spawn(1)[0])
         self.scale = sc.market.scale
         n, n_ch, days = model.pop.n, len(channel_ids), sc.horizon.days
         inv = self.inventory
@@ -76,6 +78,8 @@ class Warehouse(mesa.Agent):
         self.first_delivery = self.delivery[first]
         self.channel_delivery = np.array([c.service.delivery_days for c in sc.channels])
         self.sku_of = np.zeros(n, dtype=np.int16)  # today's SKU per shopper
+        self.sku_of_orders = np.zeros(0, dtype=np.int64)  # SKU of today's orders that count
+        self.u: np.ndarray | None = None  # today's uniforms (sim.phases.fulfilment.sku_factor)
         self.avoid_channel = np.full(n, -1, dtype=np.int8)  # channel a switcher avoids ...
         self.avoid_until = np.zeros(n, dtype=np.int32)  # ... until this day (exclusive)
         self.demand_units = np.zeros((days, n_ch))  # real units asked, to share the costs
@@ -96,7 +100,7 @@ class Warehouse(mesa.Agent):
         """Write the daily cash inventory cost into the ledger, shared among channels by the
         units they asked for that day (equally on a day without demand); return the records."""
         recs = self.records()
-        cost = recs.groupby("day")[list(CASH_COSTS)].sum().sum(1).to_numpy()
+        cost = recs.groupby("day")[list(CASH_COSTS)].sum().sum(axis=1).to_numpy()
         asked = self.demand_units[: len(cost)]
         tot = asked.sum(1, keepdims=True)
         n_ch = asked.shape[1]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.agents import ChannelAgent
 from sim.experiment import evaluate
 from sim.kpis import compute_kpis
 from sim.model import ChannelMarket, simulate
@@ -41,7 +42,7 @@ def test_identical_kpis_on_one_and_two_workers(baseline):
 
 def test_model_is_a_mesa_model_with_channel_agents(baseline):
     model = ChannelMarket(baseline, seed=1)
-    assert len(model.agents) == len(baseline.channels)
+    assert len(model.agents_by_type[ChannelAgent]) == len(baseline.channels)
     model.step()
     assert model.datacollector.get_model_vars_dataframe().shape[0] == 1
 

@@ -23,7 +23,7 @@ EVIL = "<script>alert('x')</script> & co"
 
 def build_results(out: Path) -> Path:
     """A small comparison whose plan has a malicious name and targets; written to ``out``."""
-    small = {"market.customers": 800, "horizon.days": 60}
+    small = {"market.customers": 800, "horizon.days": 60, "inventory": None}  # no stock here
     base = load_scenario(SCENARIOS / "baseline.yaml", overrides=small)
     plan = load_scenario(SCENARIOS / "baseline.yaml", overrides={
         **small, "name": EVIL, "channels.tmall.budget.paid": 50000,

@@ -5,11 +5,12 @@ Three hooks, called by the choice and purchase phases when ``model.warehouse`` e
 * :func:`avoid` (choice): a channel is closed (utility −inf) to a shopper whose segment it lists
   no SKU for, and, for :data:`AVOID_DAYS` days, to a shopper a stockout there switched away.
   A shopper is never left with no open channel (then nothing is closed for them).
-* :func:`sku_price` (purchase, before conversion): each shopper wants one SKU, drawn by their
+* :func:`sku_factor` (purchase, before conversion): each shopper wants one SKU, drawn by their
   segment's SKU demand shares restricted to the chosen channel's assortment. The unit price they
   see is ``channel price today × sku.price / market.guide_price × clearance multiplier`` (the
-  levers' promotions and coupons included in the channel price), so clearance discounts are
-  prices and feed conversion like any other price.
+  levers' promotions and coupons included in the channel price: the levers price the
+  guide-price item, before and after the basket, and the factor multiplies their result), so
+  clearance discounts are prices and feed conversion like any other price.
 * :func:`fulfil` (purchase, after the basket): the buyers' orders go to the warehouse in a random
   order, each for ``round(units × scale)`` real units of its SKU. Outcomes:
 
@@ -50,19 +51,55 @@ def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray,
     util[block] = -np.inf
 
 
-def sku_price(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray,
-              price: np.ndarray) -> np.ndarray:
-    """Draw the SKU each shopper wants and return the unit price they see for it."""
+def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray
+               ) -> np.ndarray:
+    """Draw the SKU each shopper wants; return what multiplies the channel's (levers') unit
+    price for it: ``sku.price / guide_price × clearance multiplier``."""
     w = model.warehouse
-    w.u = model.uniforms(w.rng, 3)  # today's block: SKU, stockout outcome, service order
+    w.u = model.uniforms(w.stream, 3)  # today's block: SKU, stockout outcome, service order
     if len(shoppers) == 0:
-        return price
+        return np.ones(0)
     cum = w.cum_share[channel, seg]  # shoppers × SKUs
     target = w.u[0][shoppers][:, None] * cum[:, -1:]
     sku = np.minimum((cum <= target).sum(axis=1), cum.shape[1] - 1)
     w.sku_of[shoppers] = sku
     mult = w.inventory.price_multiplier(model.day)[channel, sku]  # clearance discounts
-    return price * w.sku_factor[sku] * mult
+    return w.sku_factor[sku] * mult
+
+
+def settle(model, buyers: np.ndarray, channel: np.ndarray, seg: np.ndarray, units: np.ndarray,
+           price: np.ndarray, factor: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Price the basket for its SKU, send the orders to the warehouse and keep those that count.
+
+    ``price`` is what the levers charge for the guide-price item (a trial sample keeps its own
+    price); ``factor`` is the buyers' :func:`sku_factor`. Returns buyers, channel, seg, units
+    and price of the orders that count, with the levers' per-order flags filtered alike.
+    """
+    t = model.today
+    sample = t.get("sample") if model.levers.active and model.levers.has_trial else None
+    price = price * factor if sample is None else np.where(sample, price, price * factor)
+    keep = fulfil(model, buyers, channel, units)
+    for flag in ("sample", "reduced"):  # the levers' per-order arrays follow the orders
+        if isinstance(t.get(flag), np.ndarray) and len(t[flag]) == len(buyers):
+            t[flag] = t[flag][keep]
+    out = tuple(x[keep] for x in (buyers, channel, seg, units, price))
+    if sample is not None:  # a sample costs the trial's own unit cost (see levers._samples)
+        t["unit_cost"] = np.where(t["sample"], model.scenario.market.unit_cost, t["unit_cost"])
+    _discount_correction(model, out[1], out[3], out[4], t.get("sample"))
+    return out
+
+
+def _discount_correction(model, channel, units, price, sample) -> None:
+    """The levers record ``units × (list price − price)`` as discount against the guide-price
+    item; for a SKU the list price is ``list price × sku.price / guide`` (a clearance cut is
+    a discount). Add the difference so the ``discount`` column is right."""
+    w = model.warehouse
+    plain = w.sku_factor[w.sku_of_orders]
+    listed = model.list_price[channel]
+    recorded = np.maximum(units * (listed - price), 0.0)
+    right = np.maximum(units * (listed * plain - price), 0.0)
+    diff = right - recorded if sample is None else np.where(sample, 0.0, right - recorded)
+    model.recorder.add("discount", model.day, channel, diff)
 
 
 def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) -> np.ndarray:
@@ -96,6 +133,7 @@ def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) ->
     penalty = model.scenario.market.service.delivery_penalty
     model.today["sat_p"] = model.satisfaction_p[ch] * np.exp(-penalty * extra)
     model.today["unit_cost"] = w.unit_costs[sku[keep]]
+    w.sku_of_orders = sku[keep]
     return keep
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from sim.phases.fulfilment import fulfil, sku_price
+from sim.phases.fulfilment import settle, sku_factor
 from sim.population import CUSTOMER, SOURCE_CODE
 
 
@@ -22,9 +22,11 @@ def purchase(model, rng: np.random.Generator) -> None:
     shoppers, channel = model.today["shoppers"], model.today["channel"]
     seg = pop.segment[shoppers]
     price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
-    if model.warehouse is not None:  # the SKU each shopper wants sets the price they see
-        price = sku_price(model, shoppers, channel, seg, price)
-    over = np.maximum(price / pop.reservation[shoppers] - 1.0, 0.0)
+    seen = price  # with a warehouse, the SKU each shopper wants scales the price they see
+    if model.warehouse is not None:
+        factor = sku_factor(model, shoppers, channel, seg)
+        seen = price * factor
+    over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
     p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
     buy = u_conv[shoppers] < p_buy
@@ -32,9 +34,8 @@ def purchase(model, rng: np.random.Generator) -> None:
     units = _geometric(u_units[buyers], pop.seg_units[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
-        keep = fulfil(model, buyers, channel, units)
-        buyers, channel, seg, units, price = (x[keep] for x in (buyers, channel, seg, units,
-                                                                price))
+        buyers, channel, seg, units, price = settle(model, buyers, channel, seg, units, price,
+                                                    factor[buy])
     model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
     if len(buyers) == 0:
         model.today["first"] = np.zeros(0, dtype=bool)
