@@ -321,10 +321,10 @@ class Scenario(_Frozen):
                 raise ValueError(f"channel {c.id}: links_to '{c.links_to}' is not a channel id")
         if not any(c.sells for c in self.channels):
             raise ValueError("at least one channel must sell")
-        for t in self.targets:
+        for i, t in enumerate(self.targets):
             if t.window is not None and t.window[1] > self.horizon.days:
                 raise ValueError(
-                    f"target {t.kpi}: window end {t.window[1]} is past the horizon "
+                    f"targets[{i}] ({t.kpi}): window end {t.window[1]} is past the horizon "
                     f"({self.horizon.days} days)"
                 )
         return self

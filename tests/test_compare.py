@@ -17,7 +17,7 @@ from sim.scenario import apply_overrides, load_scenario
 
 from .conftest import SCENARIOS
 
-SMALL = {"market.customers": 1500, "horizon.days": 60}
+SMALL = {"market.customers": 1500, "horizon.days": 60, "targets": []}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_interval_formulas_on_known_numbers():
 def test_same_numbers_on_one_worker_two_workers_and_dask(base, more_paid):
     from dask.distributed import LocalCluster
 
-    tiny = {"market.customers": 800, "horizon.days": 30}
+    tiny = {"market.customers": 800, "horizon.days": 30, "targets": []}
     b, p = (apply_overrides(s, tiny) for s in (base, more_paid))
     cmp = compare(b, [p], replications=4, seed=7, workers=1, cache=False)
     two = compare(b, [p], replications=4, seed=7, workers=2, cache=False)

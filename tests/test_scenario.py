@@ -84,6 +84,12 @@ def test_every_problem_reported_at_once_with_paths(tmp_path):
     assert len(msgs) >= 5
 
 
+def test_target_window_past_the_horizon_is_named():
+    msgs = problems(SCENARIOS / "six_schemes.yaml", overrides={"horizon.days": 90})
+    assert any("targets[1] (revenue.online): window end 180 is past the horizon (90 days)" in m
+               for m in msgs)
+
+
 def test_unknown_key_typo(tmp_path):
     path = plan_with(tmp_path, {"channels": [{"id": "jd", "comission": 0.1}]})
     assert any("channels[1](jd).comission: unknown key" in m for m in problems(path))
