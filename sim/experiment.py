@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.cache import ResultCache
+from sim.errors import UsageError
 from sim.kpis import compute_kpis
 from sim.ledger import cohort_repurchase, family_flows
 from sim.model import simulate
@@ -94,6 +95,12 @@ def default_workers() -> int:
                else (os.cpu_count() or 1))
 
 
+def check_workers(workers: int | None) -> None:
+    """``None`` means every core; anything else must be a positive count."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: must be ≥ 1, got {workers}")
+
+
 @contextlib.contextmanager
 def make_executor(*, workers: int | None = None, scheduler: str | None = None
                   ) -> Iterator[Executor]:
@@ -104,6 +111,7 @@ def make_executor(*, workers: int | None = None, scheduler: str | None = None
         with Client(scheduler) as client:
             yield client.get_executor()
         return
+    check_workers(workers)
     n = workers or default_workers()
     if n == 1:
         yield InlineExecutor()
@@ -179,6 +187,7 @@ def evaluate(
     seed = scenario.seed if seed is None else seed
     reps = range(first_replication, first_replication + replications)
     windows = [tuple(w) for w in windows]
+    check_workers(workers)
     if cache is not None and not isinstance(cache, ResultCache):
         cache = ResultCache(cache)
     key = scenario.content_hash() if cache is not None else ""

@@ -128,6 +128,12 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     assert "market.customers" in err and "Traceback" not in err
 
 
+def test_cli_zero_workers_is_clean_error(capsys):
+    code = main(["run", str(SCENARIOS / "baseline.yaml"), "--workers", "0", "-r", "1"])
+    assert code == 2
+    assert "--workers: must be ≥ 1, got 0" in capsys.readouterr().err
+
+
 def test_cli_run_bad_override_is_clean_error(capsys):
     code = main(["run", str(SCENARIOS / "baseline.yaml"), "--set", "channels.nope.budget.paid=1",
                  "-r", "1"])
