@@ -316,6 +316,10 @@ class Scenario(_Frozen):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"channel ids must be unique, repeated: {dupes}")
+        if self.inventory is not None:  # stock names channels: catch typos at load, not mid-run
+            bad = self.inventory.check_channels(ids)
+            if bad:
+                raise ValueError("; ".join(f"inventory.{p}" for p in bad))
         for c in self.channels:
             if c.links_to is not None and c.links_to not in ids:
                 raise ValueError(f"channel {c.id}: links_to '{c.links_to}' is not a channel id")

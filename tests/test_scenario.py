@@ -90,6 +90,12 @@ def test_target_window_past_the_horizon_is_named():
                for m in msgs)
 
 
+def test_unknown_channel_in_inventory_is_caught_at_load():
+    msgs = problems(SCENARIOS / "baseline.yaml",
+                    overrides={"inventory.stockout": {"taobao": {"lose": 1.0}}})
+    assert any("inventory.stockout: unknown channel 'taobao'" in m for m in msgs), msgs
+
+
 def test_unknown_key_typo(tmp_path):
     path = plan_with(tmp_path, {"channels": [{"id": "jd", "comission": 0.1}]})
     assert any("channels[1](jd).comission: unknown key" in m for m in problems(path))

@@ -24,7 +24,7 @@ def run(args) -> int:
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
             continue
-        warnings = [str(w) for w in getattr(sc, "warnings", lambda: [])()]
+        warnings = sc.warnings()
         print(f"{path}: ok ({sc.name}, {len(sc.channels)} channels, {sc.horizon.days} days, "
               f"hash {sc.content_hash()[:12]})")
         for w in warnings:
