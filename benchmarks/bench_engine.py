@@ -1,6 +1,6 @@
 """Speed of the vectorised engine against the same rules written one ``mesa.Agent`` per customer.
 
-Prints customer-days per second of :class:`sim.model.ChannelMarket` on ``scenarios/baseline.yaml``
+Prints customer-days per second of :class:`sim.core.model.ChannelMarket` on ``scenarios/baseline.yaml``
 (``market.customers`` overridden) at each size, and of :class:`per_agent_mesa.PerAgentMarket` at
 10 000 customers, measured in the same run, with their ratio, plus peak RSS per size. Every
 measurement runs in its own fresh single-threaded subprocess, one after the other, so peak RSS
@@ -67,7 +67,7 @@ def _scenario(path: str, customers: int, days: int):
 
 def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
     """Time one vectorised run (construction + days + ledger) and read the peak RSS."""
-    from sim.model import ChannelMarket
+    from sim.core.model import ChannelMarket
 
     sc = _scenario(path, customers, days)
     base = _rss_mb()
@@ -140,7 +140,7 @@ def check_rules(path: str, per_agent: dict, *, seeds: int = 3) -> list[str]:
     """
     from per_agent_mesa import PerAgentMarket, engine_summary
 
-    from sim.model import ChannelMarket
+    from sim.core.model import ChannelMarket
 
     customers, days = per_agent["customers"], per_agent["days"]
     sc = _scenario(path, customers, days)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _warm(_: int = 0) -> int:
-    import sim.sweep  # noqa: F401  (imports the model stack in the worker)
+    import sim.experiments.sweep  # noqa: F401  (imports the model stack in the worker)
 
     return os.getpid()
 
@@ -45,8 +45,8 @@ def noop_model(params, seed, stream):
 def task_overhead(executor, tmp: Path, points: int = 200) -> tuple[float, float]:
     """Seconds per task of the sweep machinery alone (a model that does nothing), and the
     one-off cost (sampling + consolidation) of the whole sweep."""
-    from sim.design import build_design
-    from sim.sweep import consolidate, run_sweep
+    from sim.experiments.design import build_design
+    from sim.experiments.sweep import consolidate, run_sweep
 
     design = build_design({"sampler": "grid", "parameters": {"x": {"levels": list(
         range(points))}}})
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from concurrent.futures import wait
 
-    from sim import experiment
-    from sim.design import build_design, sample
+    from sim.experiments import evaluate as experiment
+    from sim.experiments.design import build_design, sample
+    from sim.experiments.sweep import run_sweep
     from sim.scenario import apply_overrides, load_scenario
-    from sim.sweep import run_sweep
 
     sc = load_scenario(ROOT / "scenarios" / "baseline.yaml",
                        overrides={"market.customers": args.customers,

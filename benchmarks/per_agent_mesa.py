@@ -1,12 +1,12 @@
-"""The customer rules of :mod:`sim.model`, written the idiomatic Mesa 3 way: one agent per customer.
+"""The customer rules of :mod:`sim.core.model`, written the idiomatic Mesa 3 way: one agent per customer.
 
 This is the *baseline* the vectorised engine is measured against (``benchmarks/bench_engine.py``);
 it never belongs in the product. Each customer is a :class:`Customer` (``mesa.Agent``) holding
 Python scalars, and its :meth:`Customer.step` runs the same day as
-:meth:`sim.model.ChannelMarket.step` does for everybody at once:
+:meth:`sim.core.model.ChannelMarket.step` does for everybody at once:
 
 1. exposure — paid ads and seeding posts (one draw per lever; channels split [0, 1) into
-   intervals of width = their reach, as in :mod:`sim.phases.exposure`), adstock decay, private
+   intervals of width = their reach, as in :mod:`sim.core.phases.exposure`), adstock decay, private
    touches for pool members;
 2. needs — a prospect's hazard ``1 − exp(−(organic + q·F + paid adstock + seeding adstock))``
    (Bass), attributed by the position of the draw; a customer's renewal clock runs out;
@@ -17,7 +17,7 @@ Python scalars, and its :meth:`Customer.step` runs the same day as
 5. post-purchase — satisfaction, joining the private pool, referring a friend;
 6. churn and lapse.
 
-Channels are :class:`Channel` agents (a subclass of :class:`sim.agents.ChannelAgent`, so reach,
+Channels are :class:`Channel` agents (a subclass of :class:`sim.core.agents.ChannelAgent`, so reach,
 join probability and service score come from the very same code). Randomness comes from the
 model's ``random.Random`` (``self.random``), one draw where the rule needs it — the natural way to
 write an agent, not the engine's fixed-size blocks, so the two versions agree in distribution,
@@ -39,7 +39,7 @@ import math
 
 import mesa
 
-from sim.agents import ChannelAgent
+from sim.core.agents import ChannelAgent
 from sim.scenario import FAMILIES, SOURCES, Scenario
 from sim.scenario import Channel as ChannelSpec
 
@@ -279,7 +279,7 @@ class Customer(mesa.Agent):
 
 
 class PerAgentMarket(mesa.Model):
-    """The same market as :class:`sim.model.ChannelMarket`, one ``mesa.Agent`` per customer."""
+    """The same market as :class:`sim.core.model.ChannelMarket`, one ``mesa.Agent`` per customer."""
 
     def __init__(self, scenario: Scenario, *, seed: int | None = None):
         super().__init__(seed=scenario.seed if seed is None else seed)
@@ -334,7 +334,7 @@ class PerAgentMarket(mesa.Model):
         return slots
 
     def _populate(self) -> None:
-        """Customers with the population's initial state (see sim.population)."""
+        """Customers with the population's initial state (see sim.core.population)."""
         m, rnd = self.market, self.random
         segments = [Segment(s, self.selling, self) for s in m.segments]
         weights = [s.share for s in m.segments]
@@ -383,7 +383,7 @@ class PerAgentMarket(mesa.Model):
 
 
 def engine_summary(ledger, days: int) -> dict[str, float]:
-    """The same per-day averages from a :class:`sim.ledger.Ledger` of the vectorised engine."""
+    """The same per-day averages from a :class:`sim.core.ledger.Ledger` of the vectorised engine."""
     d, scale = ledger.daily, ledger.scale
     out: dict[str, float] = {"days": days}
     for name in TALLIES:

@@ -1,7 +1,7 @@
 """``channelsim optimize budget|search|inventory SCENARIO``: optimise, verify, write a results dir.
 
 Every sub-command ends the same way: the recommendation is re-evaluated with full replications
-against the baseline and the plan it started from (``sim.comparison.compare``; the compare-style
+against the baseline and the plan it started from (``sim.experiments.comparison.compare``; the compare-style
 report goes to ``verification/``), and the results directory gets ``manifest.json``,
 ``summary.json``, the optimiser's tables, ``figures/*.png`` and ``report.md``.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.results import atomic_dir, default_run_dir, manifest, write_json, write_table
+from sim.reports.results import atomic_dir, default_run_dir, manifest, write_json, write_table
 from sim.scenario import Scenario, load_scenario, parse_set_options
 
 FLAG_OF = {"total": "--total", "objective": "--objective", "levers": "--levers",
@@ -295,7 +295,7 @@ def _budget_report(res, ver, figs: list[Path], root: Path) -> str:
         "## Figures",
         *[f"![{f.stem}]({f.relative_to(root).as_posix()})" for f in figs],
         "_This report.md is written by `optimizers.commands`; the comparison report in "
-        "`verification/` is rendered by `sim.report` exactly as `channelsim compare` does._",
+        "`verification/` is rendered by `sim.reports.report` exactly as `channelsim compare` does._",
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -486,7 +486,7 @@ def _search_report(res, ver, figs: list[Path], root: Path) -> str:
         parts += ["## Verification (full replications, common random numbers)", markdown(ver)]
     parts += ["## Figures", *[f"![{f.stem}]({f.relative_to(root).as_posix()})" for f in figs],
               "_This report.md is written by `optimizers.commands`; the comparison report in "
-              "`verification/` is rendered by `sim.report` exactly as `channelsim compare` "
+              "`verification/` is rendered by `sim.reports.report` exactly as `channelsim compare` "
               "does._"]
     return "\n\n".join(parts) + "\n"
 
@@ -518,7 +518,7 @@ def run_inventory(args) -> int:
     records = None
     if getattr(sc.inventory.demand, "mode", "exogenous") != "exogenous":
         # Demand comes from the customers: fit it on the stock records of one simulated run.
-        from sim.model import simulate
+        from sim.core.model import simulate
 
         records = simulate(sc, seed=seed).extra.get("inventory")
         if records is None:

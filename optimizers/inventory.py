@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.inventory import InventorySpec, LeadTimeSpec, PolicySpec, run_exogenous
-from sim.inventory_theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
+from sim.inventory.engine import InventorySpec, LeadTimeSpec, PolicySpec, run_exogenous
+from sim.inventory.theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
 
 __all__ = ["DemandModel", "apply_policies", "optimize_inventory"]
 

@@ -4,7 +4,7 @@ Each trial sets every decision (any dotted path: budgets, discount depths, servi
 safety factors, …), evaluates the plan with ``replications`` replications and the *same* seed
 as every other trial (common random numbers: trials differ by their decisions, not their luck),
 and reports the objective(s). The scenario's targets become constraints: a trial is feasible when
-each target's probability of being met (:func:`sim.targets.evaluate_targets`) is at least
+each target's probability of being met (:func:`sim.experiments.targets.evaluate_targets`) is at least
 ``confidence``; Optuna 5 takes them through :meth:`optuna.trial.Trial.set_constraint`.
 
 Studies live in an RDB storage (SQLite by default, PostgreSQL for many machines); running the
@@ -34,9 +34,9 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from sim.experiment import Evaluation, evaluate, make_executor
+from sim.experiments.evaluate import Evaluation, evaluate, make_executor
+from sim.experiments.targets import evaluate_targets, windows_for
 from sim.scenario import Decision, Scenario, ScenarioError, apply_overrides
-from sim.targets import evaluate_targets, windows_for
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

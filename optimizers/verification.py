@@ -2,8 +2,8 @@
 
 An optimiser's own evaluations use few replications; its recommendation is judged again with
 full replications, on common random numbers, against the baseline and against the plan it
-started from (:func:`sim.comparison.compare`), and the comparison is written with
-:func:`sim.report.write_comparison` (``verification/`` inside the optimiser's results dir).
+started from (:func:`sim.experiments.comparison.compare`), and the comparison is written with
+:func:`sim.reports.report.write_comparison` (``verification/`` inside the optimiser's results dir).
 
     >>> from sim.scenario import load_scenario
     >>> small = {"market.customers": 800, "horizon.days": 30}
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.comparison import HEADLINE, Comparison, compare, diff_table
-from sim.report import fmt, write_comparison
+from sim.experiments.comparison import HEADLINE, Comparison, compare, diff_table
+from sim.reports.report import fmt, write_comparison
 from sim.scenario import Scenario
 
 
@@ -104,7 +104,7 @@ def markdown(v: Verification) -> str:
                          f"{fmt(t.estimate)}, P(meet) {t.probability:.0%} "
                          f"[{t.prob_ci_low:.0%}, {t.prob_ci_high:.0%}], {t.verdict}")
     lines.append(f"\n{cmp.replications} replications per scenario, seed {cmp.seed}, common "
-                 "random numbers; the full comparison report (rendered by `sim.report`, like "
+                 "random numbers; the full comparison report (rendered by `sim.reports.report`, like "
                  "`channelsim compare`) is `verification/report.html`.")
     return "\n".join(lines)
 

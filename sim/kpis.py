@@ -1,4 +1,4 @@
-"""KPIs: pure functions of a :class:`~sim.ledger.Ledger`, over a window of days.
+"""KPIs: pure functions of a :class:`~sim.core.ledger.Ledger`, over a window of days.
 
 Every figure is in real units (the ledger already multiplied simulated counts by ``scale``).
 A KPI restricted to a family or a channel is named ``KPI.SCOPE``: ``revenue.public``,
@@ -41,7 +41,7 @@ repurchase_rate.<tier>      customers with an order in the window that left them
 Ratios with a zero denominator are NaN (undefined), never 0.
 
     >>> from sim.scenario import load_scenario
-    >>> from sim.model import simulate
+    >>> from sim.core.model import simulate
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000,
     ...                                                          "horizon.days": 60})
     >>> k = compute_kpis(simulate(sc, seed=3))
@@ -54,7 +54,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.ledger import Ledger
+from sim.core.ledger import Ledger
 from sim.scenario import ONLINE_FAMILIES
 
 #: Cost columns in the daily table besides the fixed ones; later features add theirs here.
@@ -99,8 +99,8 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
                           orders[orders["channel"].isin(idx)], ledger.scale, idx)
         out.update({f"{k}.{name}": v for k, v in sub.items()})
     inv = ledger.extra.get("inventory")
-    if isinstance(inv, pd.DataFrame):  # stock KPIs (sim.inventory): stockout_rate, fill_rate...
-        from sim.inventory import inventory_kpis  # local: plain scenarios never need it
+    if isinstance(inv, pd.DataFrame):  # stock KPIs (sim.inventory.engine): stockout_rate, fill_rate...
+        from sim.inventory.engine import inventory_kpis  # local: plain scenarios never need it
 
         out.update(inventory_kpis(inv, start, end))
     return out
@@ -146,8 +146,8 @@ def _band_days(daily: pd.DataFrame) -> float:
 
 
 def tier_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
-    """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers (sim.tiers)."""
-    from sim.tiers import TIER_IDS  # local: kpis stays importable without the levers
+    """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers (sim.levers.tiers)."""
+    from sim.levers.tiers import TIER_IDS  # local: kpis stays importable without the levers
 
     out: dict[str, float] = {}
     if not all(f"tier_{t}" in daily for t in TIER_IDS) or not len(daily):

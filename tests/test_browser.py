@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.report import SECTIONS
+from sim.reports.report import SECTIONS
 
 from .test_report import build_results
 

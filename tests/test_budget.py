@@ -7,7 +7,7 @@ import pytest
 
 from optimizers.budget import InfeasibleError, optimize_budget
 from optimizers.response import Curve, fit_curve, simulate_points
-from sim.experiment import make_executor
+from sim.experiments.evaluate import make_executor
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS
@@ -124,7 +124,7 @@ def test_bad_arguments_name_the_field(tiny):
 
 
 def test_cli_reports_conflicts_with_exit_code_2(capsys):
-    from sim.cli import main
+    from sim.commands.cli import main
 
     code = main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"), "--total", "1000",
                  "--bound", "tmall.paid=5000:", "--roi-floor", "0", "--workers", "1",

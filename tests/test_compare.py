@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.experiment as experiment
-from sim.cache import ResultCache
-from sim.cli import main
-from sim.comparison import compare, paired_interval, scenario_differences, welch_interval
+import sim.experiments.evaluate as experiment
+from sim.commands.cli import main
+from sim.experiments.cache import ResultCache
+from sim.experiments.comparison import (
+    compare,
+    paired_interval,
+    scenario_differences,
+    welch_interval,
+)
 from sim.scenario import apply_overrides, load_scenario
 
 from .conftest import SCENARIOS
@@ -111,16 +116,18 @@ def test_cache_hit_returns_identical_results_without_simulating(base, more_paid,
 
 
 def test_cache_key_follows_code_version(monkeypatch, tmp_path):
-    import sim.cache
+    import sim.experiments.cache
 
     cache = ResultCache(tmp_path)
     before = cache.path("h", seed=1, replication=0)
-    monkeypatch.setattr(sim.cache, "code_version", lambda: "other")
+    monkeypatch.setattr(sim.experiments.cache, "code_version", lambda: "other")
     assert cache.path("h", seed=1, replication=0) != before
-    root = Path(sim.cache.__file__).parent
-    files = {p.relative_to(root).as_posix() for p in sim.cache.simulation_sources(root)}
-    assert {"experiment.py", "model.py", "kpis.py", "ledger.py", "scenario.py"} <= files
-    assert not {"report.py", "figures.py", "comparison.py", "cli.py"} & files
+    root = Path(sim.experiments.cache.__file__).parents[1]
+    files = {p.relative_to(root).as_posix() for p in sim.experiments.cache.simulation_sources(root)}
+    assert {"experiments/replication.py", "core/model.py", "kpis.py", "core/ledger.py",
+            "scenario/schema.py"} <= files
+    assert not {"reports/report.py", "reports/figures.py", "experiments/comparison.py",
+                "commands/cli.py"} & files
 
 
 def test_scenario_differences_lists_dotted_paths(base, more_paid):

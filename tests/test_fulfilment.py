@@ -1,5 +1,5 @@
-"""Customers feel the stock: the warehouse inside the customer model (sim.warehouse,
-sim.phases.fulfilment)."""
+"""Customers feel the stock: the warehouse inside the customer model (sim.inventory.warehouse,
+sim.inventory.fulfilment)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.core.ledger import Ledger
+from sim.core.model import ChannelMarket, simulate
 from sim.kpis import compute_kpis
-from sim.ledger import Ledger
-from sim.model import ChannelMarket, simulate
 from sim.scenario import Scenario, ScenarioError, apply_overrides, build_scenario, load_raw
 
 ROOT = Path(__file__).resolve().parents[1]

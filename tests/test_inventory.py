@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scipy import stats
 
-from sim.inventory import (
+from sim.inventory.engine import (
     BACKORDER,
     LOST,
     SERVED,
@@ -25,7 +25,7 @@ from sim.inventory import (
     run_exogenous,
     stockout_rate,
 )
-from sim.inventory_theory import (
+from sim.inventory.theory import (
     PoissonCosts,
     base_stock_fill_rate,
     ss_cost,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from optimizers.inventory import apply_policies, optimize_inventory
-from sim.inventory import Inventory, InventorySpec
-from sim.inventory_theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
+from sim.inventory.engine import Inventory, InventorySpec
+from sim.inventory.theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
 
 
 def _single_sku(inst: PoissonCosts) -> InventorySpec:

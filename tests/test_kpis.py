@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.core.ledger import FLOW_MEASURES, MARKET_MEASURES, SPEND_MEASURES, Ledger
 from sim.kpis import compute_kpis
-from sim.ledger import FLOW_MEASURES, MARKET_MEASURES, SPEND_MEASURES, Ledger
 
 
 def hand_ledger() -> Ledger:

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
+from sim.commands.cli import main
+from sim.core.model import simulate
 from sim.kpis import compute_kpis
-from sim.model import simulate
-from sim.promotions import WEEKDAYS, FlashSale, MemberDay, Promotions, compile_calendar
+from sim.levers.promotions import WEEKDAYS, FlashSale, MemberDay, Promotions, compile_calendar
 from sim.scenario import ScenarioError, build_scenario, load_raw, load_scenario
 from tests.conftest import SCENARIOS
 

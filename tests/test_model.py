@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.agents import ChannelAgent
-from sim.experiment import evaluate
+from sim.core.agents import ChannelAgent
+from sim.core.model import ChannelMarket, simulate
+from sim.experiments.evaluate import evaluate
 from sim.kpis import compute_kpis
-from sim.model import ChannelMarket, simulate
 from sim.scenario import Scenario, apply_overrides
 
 

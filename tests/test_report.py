@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.comparison import compare
-from sim.report import SECTIONS, promotion_spans, write_comparison
+from sim.commands.cli import main
+from sim.experiments.comparison import compare
+from sim.reports.report import SECTIONS, promotion_spans, write_comparison
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS
@@ -114,9 +114,9 @@ def test_report_contents_follow_the_comparison(results):
 
 
 def test_report_command_rerenders_without_simulating(results, tmp_path, monkeypatch):
-    import sim.experiment
+    import sim.experiments.replication
 
-    monkeypatch.setattr(sim.experiment, "simulate", None)  # any simulation would crash
+    monkeypatch.setattr(sim.experiments.evaluate, "simulate", None)  # any simulation would crash
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
     before = (copy / "report.html").read_text(encoding="utf-8")

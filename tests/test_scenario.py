@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from sim.cli import main
+from sim.commands.cli import main
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, merge
 
 from .conftest import SCENARIOS

@@ -99,7 +99,7 @@ def test_decision_paths_must_resolve():
 def test_cli_search_writes_results_and_resumes(tmp_path, capsys):
     import json
 
-    from sim.cli import main
+    from sim.commands.cli import main
 
     plan = tmp_path / "plan.yaml"
     plan.write_text(f"name: tiny_search\nextends: {SCENARIOS / 'baseline.yaml'}\n"

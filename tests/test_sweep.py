@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import experiment
-from sim.analysis import analyze
-from sim.cli import main
-from sim.design import build_design, points_count, sample
+from sim.commands.cli import main
+from sim.experiments import evaluate as experiment
+from sim.experiments.analysis import analyze
+from sim.experiments.design import build_design, points_count, sample
+from sim.experiments.sweep import journaled_points, run_sweep
 from sim.scenario import ScenarioError, load_scenario
-from sim.sweep import journaled_points, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"market.customers": 2000, "horizon.days": 60}

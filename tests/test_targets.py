@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.experiment import Evaluation
-from sim.scenario import Target, load_scenario
-from sim.targets import (
+from sim.experiments.evaluate import Evaluation
+from sim.experiments.targets import (
     evaluate_targets,
     verdict,
     wilson_interval,
     windows_for,
 )
+from sim.scenario import Target, load_scenario
 
 from .conftest import SCENARIOS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sim.analysis import analyze
-from sim.design import DesignTarget
+from sim.experiments.analysis import analyze
+from sim.experiments.design import DesignTarget
 
 TARGET = re.compile(r"^\s*([\w.@-]+)\s*(>=|<=)\s*(\S+)\s*$")
 
@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def parse_target(text: str) -> DesignTarget:
-    from sim.cli import UsageError
+    from sim.commands.cli import UsageError
 
     m = TARGET.match(text)
     if not m:
@@ -39,7 +39,7 @@ def parse_target(text: str) -> DesignTarget:
 
 
 def run(args) -> int:
-    from sim.cli import UsageError
+    from sim.commands.cli import UsageError
 
     if not Path(args.sweep_dir).is_dir():
         raise UsageError(f"SWEEP_DIR {args.sweep_dir}: no such directory")

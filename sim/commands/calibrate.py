@@ -1,8 +1,8 @@
 """``channelsim calibrate ORDERS.csv --out scenarios/my_baseline.yaml``: a baseline from orders.
 
-Fits the customer model to an order export (see :mod:`sim.calibration`), writes the baseline
+Fits the customer model to an order export (see :mod:`sim.calibration.fitting`), writes the baseline
 scenario, a calibration directory (``calibration.json``, ``switching.csv``, ``customers.csv``)
-and, with ``--holdout-period``, a validation report (:mod:`sim.validation`) in it.
+and, with ``--holdout-period``, a validation report (:mod:`sim.calibration.validation`) in it.
 
     channelsim calibrate scenarios/data/sample_orders.csv --out /tmp/my_baseline.yaml \\
         --columns customer=customer_id,date=order_date,order_id=order_id \\
@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sim.calibration import calibrate
-from sim.orders_io import parse_columns, read_orders
-from sim.results import atomic_dir, default_run_dir, write_json
+from sim.calibration.fitting import calibrate
+from sim.calibration.orders import parse_columns, read_orders
+from sim.reports.results import atomic_dir, default_run_dir, write_json
 from sim.scenario import FAMILIES, parse_set_options
 
 
@@ -62,7 +62,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sim.cli import UsageError
+    from sim.commands.cli import UsageError
 
     _check_numbers(args, UsageError)
     orders = read_orders(args.orders, columns=parse_columns(args.columns),
@@ -102,7 +102,7 @@ def run(args) -> int:
         cal.channels["after_first"].to_csv(tmp / "after_first_order.csv")
         cal.customers.to_csv(tmp / "customers.csv")
         if hold:
-            from sim.validation import validate_holdout, write_report
+            from sim.calibration.validation import validate_holdout, write_report
 
             v = validate_holdout(table, cal, holdout=hold, replications=args.replications,
                                  seed=args.seed, workers=args.workers)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sim.comparison import HEADLINE, Comparison, compare
 from sim.errors import UsageError
-from sim.report import write_comparison
+from sim.experiments.comparison import HEADLINE, Comparison, compare
+from sim.reports.report import write_comparison
 from sim.scenario import parse_set_options
 
 
@@ -78,7 +78,7 @@ def run(args) -> int:
 
 def headline_table(cmp: Comparison) -> str:
     """Baseline mean, then per plan: mean and paired difference [95 % CI]."""
-    from sim.report import fmt
+    from sim.reports.report import fmt
 
     sums = {n: cmp.evaluations[n].summary(cmp.confidence) for n in cmp.names}
     d = cmp.diffs.set_index(["plan", "kpi"]) if len(cmp.diffs) else None

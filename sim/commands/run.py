@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.comparison import judge_run_targets
 from sim.errors import UsageError
-from sim.experiment import evaluate
-from sim.results import (
+from sim.experiments.comparison import judge_run_targets
+from sim.experiments.evaluate import evaluate
+from sim.experiments.targets import windows_for
+from sim.reports.results import (
     atomic_dir,
     default_run_dir,
     kpi_summary_dict,
@@ -16,7 +17,6 @@ from sim.results import (
     write_table,
 )
 from sim.scenario import load_scenario, parse_set_options
-from sim.targets import windows_for
 
 HEADLINE = ("revenue", "orders", "buyers", "new_customers", "conversion_rate", "aov",
             "repurchase_rate", "repurchase_rate.private", "roi_paid", "roi_overall",

@@ -12,9 +12,9 @@ import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sim.design import build_design, load_design, points_count
+from sim.experiments.design import build_design, load_design, points_count
+from sim.experiments.sweep import journaled_points, run_sweep
 from sim.scenario import load_scenario, parse_set_options
-from sim.sweep import journaled_points, run_sweep
 
 
 def register(sub) -> None:
@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sim.cli import UsageError
+    from sim.commands.cli import UsageError
 
     for flag in ("replications", "workers", "batch_size"):
         value = getattr(args, flag)

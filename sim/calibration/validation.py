@@ -1,0 +1,312 @@
+"""Holdout validation: does the calibrated simulator predict what it was not fitted on?
+
+The cohort is the customers whose first order falls in the calibration period (as in Fader,
+Hardie & Lee's CDNOW study). The calibrated market is simulated from the first day of the
+calibration period through the end of the holdout period, ``replications`` times; the simulated
+cohort is the simulated customers whose first order falls in the calibration period. Compared:
+
+* weekly and cumulative **repeat transactions** of the cohort (every purchase day after a
+  customer's first), actual vs simulated (mean and 5–95 % band over replications) and vs the
+  BG/NBD aggregate forecast Σᵢ E[X(t − firstᵢ)];
+* **MAPE** of the weekly counts over the complete holdout weeks, and the **error of the
+  cumulative total** at the end of the holdout (holdout only, and since the start);
+* the **conditional expectation** check: mean purchases in the holdout by number of repeat
+  purchases in the calibration period (0, 1, …, 7+), actual vs the BG/NBD closed form
+  E[Y(t) | x, t_x, T] vs the simulator (simulated customers grouped by their own simulated
+  calibration-period count).
+
+    >>> # see tests/test_calibration.py::test_holdout_report_has_every_element
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.calibration.fitting import Calibration  # noqa: E402
+from sim.core.model import simulate  # noqa: E402
+from sim.experiments.evaluate import make_executor  # noqa: E402
+from sim.reports.results import write_json  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+
+X_CAP = 7  # conditional expectation groups: 0, 1, …, 6, 7+
+
+
+@dataclass
+class Validation:
+    """Everything the holdout report shows, as plain tables and figures."""
+
+    weekly: pd.DataFrame  # week, week_start, period, actual, sim_mean, sim_low, sim_high, bgnbd
+    conditional: pd.DataFrame  # x, customers, actual, bgnbd, simulator, sim_customers
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics,
+                "conditional_expectation": self.conditional.to_dict(orient="records")}
+
+
+def validate_holdout(
+    table: pd.DataFrame,
+    cal: Calibration,
+    *,
+    holdout: tuple[dt.date, dt.date],
+    replications: int = 5,
+    seed: int = 0,
+    workers: int | None = 1,
+) -> Validation:
+    """Simulate the calibrated market over calibration + holdout and compare with the orders."""
+    c_start = pd.Timestamp(cal.start)
+    h_start, h_end = pd.Timestamp(holdout[0]), pd.Timestamp(holdout[1])
+    cal_days = int((pd.Timestamp(cal.end) - c_start).days) + 1
+    h_lo, h_hi = int((h_start - c_start).days), int((h_end - c_start).days) + 1
+    scenario = cal.scenario_from_start(h_hi)
+    actual_daily, actual_cust = _actual(table, cal, c_start, cal_days, (h_lo, h_hi))
+    with make_executor(workers=workers) as ex:
+        futures = [ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi))
+                   for r in range(replications)]
+        reps = [f.result() for f in futures]
+    sim_daily = np.vstack([d for d, _ in reps]) * scenario.market.scale
+    sim_cust = pd.concat([c for _, c in reps], ignore_index=True)
+    bg_daily = _bgnbd_daily(cal, h_hi)
+    weekly = _weekly(actual_daily, sim_daily, bg_daily, c_start, cal_days, (h_lo, h_hi))
+    conditional = _conditional(cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days,
+                               replications)
+    metrics = _metrics(weekly, actual_daily, sim_daily, bg_daily, (h_lo, h_hi))
+    metrics.update(replications=replications, seed=seed, cohort=len(cal.customers),
+                   calibration_period=[cal.start.isoformat(), cal.end.isoformat()],
+                   holdout_period=[h_start.date().isoformat(), h_end.date().isoformat()],
+                   simulated_cohort_per_replication=float(len(sim_cust) / replications
+                                                          * scenario.market.scale))
+    return Validation(weekly=weekly, conditional=conditional, metrics=metrics)
+
+
+# ---- actual and simulated series -------------------------------------------------------------
+def _actual(table, cal, c_start, cal_days, hold) -> tuple[np.ndarray, pd.DataFrame]:
+    cohort = table[table["customer"].isin(cal.customers.index)]
+    days = pd.DataFrame({"customer": cohort["customer"].to_numpy(),
+                         "day": (cohort["date"] - c_start).dt.days.to_numpy()})
+    days = days[(days["day"] >= 0) & (days["day"] < hold[1])].drop_duplicates()
+    first = days["customer"].map(cal.customers["first"])
+    repeat = days[days["day"] > first]
+    daily = np.bincount(repeat["day"], minlength=hold[1]).astype(float)
+    in_hold = repeat[(repeat["day"] >= hold[0])].groupby("customer").size()
+    cust = cal.customers[["x", "t_x", "T"]].assign(
+        holdout=in_hold.reindex(cal.customers.index).fillna(0).to_numpy())
+    return daily, cust
+
+
+def _replicate(scenario: Scenario, seed: int, replication: int, cal_days: int,
+               hold: tuple[int, int]) -> tuple[np.ndarray, pd.DataFrame]:
+    """One simulated run reduced to the cohort's daily repeats and per-customer (x, holdout)."""
+    o = simulate(scenario, seed=seed, replication=replication).orders
+    firsts = o.loc[o["first"].astype(bool) & (o["day"] < cal_days), ["customer", "day"]]
+    cohort = o[o["customer"].isin(firsts["customer"])]
+    repeat = cohort[~cohort["first"].astype(bool)]
+    daily = np.bincount(repeat["day"], minlength=hold[1])[: hold[1]].astype(float)
+    x = repeat[repeat["day"] < cal_days].groupby("customer").size()
+    h = repeat[(repeat["day"] >= hold[0]) & (repeat["day"] < hold[1])].groupby("customer").size()
+    ids = firsts["customer"].to_numpy()
+    cust = pd.DataFrame({"x": x.reindex(ids).fillna(0).to_numpy(int),
+                         "holdout": h.reindex(ids).fillna(0).to_numpy(int)})
+    return daily, cust
+
+
+def _bgnbd_daily(cal: Calibration, days: int) -> np.ndarray:
+    """BG/NBD expected repeat transactions per day of the cohort: Σᵢ E[X(t − firstᵢ)]."""
+    bg, unit = cal.bgnbd, cal.bgnbd.unit_days
+    first = cal.customers["first"].to_numpy()
+    t = np.arange(days + 1, dtype=float)
+    counts = np.bincount(first, minlength=days + 1)[: days + 1]
+    curve = bg.expected(t / unit)  # E[X] by age in days
+    cum = np.convolve(counts, curve)[: days + 1]  # Σᵢ E[X(t − firstᵢ)] at the start of day t
+    return np.diff(cum)
+
+
+def _weekly(actual, sim, bg, c_start, cal_days, hold) -> pd.DataFrame:
+    weeks = np.arange(hold[1]) // 7
+    n_weeks = hold[1] // 7  # complete weeks only
+    frame = pd.DataFrame({"week": np.arange(n_weeks)})
+    agg = lambda a: np.bincount(weeks, weights=a, minlength=n_weeks + 1)[:n_weeks]  # noqa: E731
+    sim_w = np.vstack([agg(s) for s in sim])
+    frame["week_start"] = [(c_start + pd.Timedelta(days=7 * w)).date() for w in frame["week"]]
+    frame["period"] = np.where((frame["week"] + 1) * 7 <= cal_days, "calibration",
+                               np.where(frame["week"] * 7 >= hold[0], "holdout", "gap"))
+    frame["actual"] = agg(actual)
+    frame["sim_mean"] = sim_w.mean(axis=0)
+    frame["sim_low"] = np.percentile(sim_w, 5, axis=0)
+    frame["sim_high"] = np.percentile(sim_w, 95, axis=0)
+    frame["bgnbd"] = agg(bg)
+    frame["actual_cum"] = frame["actual"].cumsum()
+    frame["sim_cum"] = frame["sim_mean"].cumsum()
+    cum_w = sim_w.cumsum(axis=1)
+    frame["sim_cum_low"] = np.percentile(cum_w, 5, axis=0)
+    frame["sim_cum_high"] = np.percentile(cum_w, 95, axis=0)
+    frame["bgnbd_cum"] = frame["bgnbd"].cumsum()
+    return frame
+
+
+def _conditional(cal, actual, sim, t_hold, reps) -> pd.DataFrame:
+    bg = cal.bgnbd
+    unit = bg.unit_days
+    pred = bg.conditional_expected(t_hold, actual["x"], actual["t_x"] / unit, actual["T"] / unit)
+    a = actual.assign(bgnbd=pred, group=np.minimum(actual["x"], X_CAP))
+    s = sim.assign(group=np.minimum(sim["x"], X_CAP))
+    out = a.groupby("group").agg(customers=("x", "size"), actual=("holdout", "mean"),
+                                 bgnbd=("bgnbd", "mean"))
+    sim_g = s.groupby("group").agg(simulator=("holdout", "mean"), sim_customers=("x", "size"))
+    out = out.join(sim_g, how="left").reset_index().rename(columns={"group": "x"})
+    out["sim_customers"] = out["sim_customers"].fillna(0) / reps
+    out["x"] = [f"{int(v)}+" if v == X_CAP else str(int(v)) for v in out["x"]]
+    return out
+
+
+def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
+    hw = weekly[weekly["period"] == "holdout"]
+    ok = hw["actual"] > 0
+    mape = lambda col: float((abs(hw.loc[ok, col] - hw.loc[ok, "actual"])  # noqa: E731
+                              / hw.loc[ok, "actual"]).mean() * 100)
+    lo, hi = hold
+    act_hold = float(actual[lo:hi].sum())
+    sim_hold = sim[:, lo:hi].sum(axis=1)
+    bg_hold = float(bg[lo:hi].sum())
+    act_all, sim_all = float(actual[:hi].sum()), sim[:, :hi].sum(axis=1)
+    rel = lambda pred, act: float((pred - act) / act * 100) if act else float("nan")  # noqa: E731
+    return {
+        "weekly_mape_pct": mape("sim_mean"),
+        "weekly_mape_pct_bgnbd": mape("bgnbd"),
+        "holdout_weeks": int(len(hw)),
+        "holdout_repeat_actual": act_hold,
+        "holdout_repeat_simulated": float(sim_hold.mean()),
+        "holdout_repeat_simulated_band": [float(np.percentile(sim_hold, 5)),
+                                          float(np.percentile(sim_hold, 95))],
+        "holdout_repeat_bgnbd": bg_hold,
+        "cumulative_error_pct": rel(float(sim_hold.mean()), act_hold),
+        "cumulative_error_pct_bgnbd": rel(bg_hold, act_hold),
+        "cumulative_since_start_actual": act_all,
+        "cumulative_since_start_simulated": float(sim_all.mean()),
+        "cumulative_since_start_error_pct": rel(float(sim_all.mean()), act_all),
+    }
+
+
+# ---- writing the report ----------------------------------------------------------------------
+def write_report(v: Validation, out: Path) -> list[str]:
+    """validation.md, validation.json, weekly.csv, conditional_expectation.csv and 3 PNGs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    v.weekly.to_csv(out / "weekly.csv", index=False)
+    v.conditional.to_csv(out / "conditional_expectation.csv", index=False)
+    write_json(out / "validation.json", v.to_dict())
+    figs = [_plot_tracking(v.weekly, cumulative=False, path=out / "tracking_weekly.png"),
+            _plot_tracking(v.weekly, cumulative=True, path=out / "tracking_cumulative.png"),
+            _plot_conditional(v.conditional, out / "conditional_expectation.png")]
+    (out / "validation.md").write_text(_markdown(v), encoding="utf-8")
+    return ["validation.md", "validation.json", "weekly.csv", "conditional_expectation.csv",
+            *[f.name for f in figs]]
+
+
+def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    suffix = "_cum" if cumulative else ""
+    low, high = ("sim_cum_low", "sim_cum_high") if cumulative else ("sim_low", "sim_high")
+    x = w["week"]
+    ax.fill_between(x, w[low], w[high], alpha=0.25, color="tab:blue",
+                    label="simulator 5–95 % over replications")
+    ax.plot(x, w[f"sim{'_cum' if cumulative else '_mean'}"], color="tab:blue",
+            label="simulator (mean)")
+    ax.plot(x, w[f"bgnbd{suffix}"], color="tab:green", ls="--", label="BG/NBD forecast")
+    ax.plot(x, w[f"actual{suffix}"], color="black", lw=1.5, label="actual")
+    hold = w.loc[w["period"] == "holdout", "week"]
+    if len(hold):
+        ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
+    ax.set_xlabel("week since the start of the calibration period")
+    ax.set_ylabel(("cumulative " if cumulative else "weekly ") + "repeat transactions (orders)")
+    ax.set_title(("Cumulative" if cumulative else "Weekly")
+                 + " repeat transactions of the calibration cohort: actual vs calibrated model")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_conditional(c: pd.DataFrame, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(c["x"], c["actual"], "ko-", label="actual")
+    ax.plot(c["x"], c["bgnbd"], "s--", color="tab:green", label="BG/NBD E[Y | x, t_x, T]")
+    ax.plot(c["x"], c["simulator"], "^-", color="tab:blue", label="simulator")
+    ax.set_xlabel("repeat purchases in the calibration period (x)")
+    ax.set_ylabel("mean purchases per customer in the holdout")
+    ax.set_title("Conditional expectation: holdout purchases by calibration purchases")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _markdown(v: Validation) -> str:
+    m = v.metrics
+    band = m["holdout_repeat_simulated_band"]
+    cond = v.conditional.copy()
+    lines = [
+        "# Holdout validation of the calibrated customer model",
+        "",
+        f"Calibration period {m['calibration_period'][0]} … {m['calibration_period'][1]} "
+        f"(cohort: {m['cohort']} customers whose first order falls in it); holdout "
+        f"{m['holdout_period'][0]} … {m['holdout_period'][1]}; {m['replications']} simulator "
+        f"replications (seed {m['seed']}).",
+        "",
+        "| figure | simulator | BG/NBD |",
+        "|---|---|---|",
+        f"| MAPE of weekly repeat transactions, holdout ({m['holdout_weeks']} weeks) | "
+        f"{m['weekly_mape_pct']:.1f} % | {m['weekly_mape_pct_bgnbd']:.1f} % |",
+        f"| holdout repeat transactions: actual {m['holdout_repeat_actual']:,.0f} | "
+        f"{m['holdout_repeat_simulated']:,.0f} (5–95 %: {band[0]:,.0f}–{band[1]:,.0f}) | "
+        f"{m['holdout_repeat_bgnbd']:,.0f} |",
+        f"| error of the cumulative total at the end of the holdout | "
+        f"{m['cumulative_error_pct']:+.1f} % | {m['cumulative_error_pct_bgnbd']:+.1f} % |",
+        f"| error of the cumulative total since the start | "
+        f"{m['cumulative_since_start_error_pct']:+.1f} % | |",
+        "",
+        "![weekly](tracking_weekly.png)",
+        "",
+        "![cumulative](tracking_cumulative.png)",
+        "",
+        "## Conditional expectation",
+        "",
+        "Mean purchases in the holdout by repeat purchases in the calibration period.",
+        "",
+        "| x | customers | actual | BG/NBD | simulator | simulated customers per replication |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, r in cond.iterrows():
+        lines.append(f"| {r['x']} | {_num(r['customers'])} | {_f(r['actual'])} | "
+                     f"{_f(r['bgnbd'])} | {_f(r['simulator'])} | {_num(r['sim_customers'])} |")
+    lines += ["", "![conditional expectation](conditional_expectation.png)", "",
+              "Tables: `weekly.csv`, `conditional_expectation.csv`; figures as PNG; every "
+              "number in `validation.json`.", ""]
+    return "\n".join(lines)
+
+
+def _f(x) -> str:
+    with contextlib.suppress(TypeError, ValueError):
+        if not np.isnan(x):
+            return f"{x:.3f}"
+    return "–"
+
+
+def _num(x) -> str:
+    with contextlib.suppress(TypeError, ValueError):
+        if not np.isnan(x):
+            return f"{x:,.0f}"
+    return "–"

@@ -1,0 +1,213 @@
+"""The ledger: everything the model records, and nothing it does not.
+
+Three tables, all tidy:
+
+``daily`` — one row per day × channel:
+    day, date, channel, family, core, then the daily measures in real units (× ``scale``):
+    visits (ad clicks + shopping sessions), sessions (in-market customers who came), orders,
+    units, revenue (net of discounts, currency), cogs, commission, discount, spend_paid,
+    spend_seeding, spend_private_ops, spend (sum of the three), service_cost, new_customers,
+    repeat_orders, satisfied_orders, joined_private, referrals, orders_<source> and
+    revenue_<source> for each order source (paid, organic, seeding, private, referral),
+    and the market-wide end-of-day stocks repeated on each row: private_pool, interested,
+    customers, churned; the levers' measures (:mod:`sim.levers.engine`): promo_revenue,
+    coupon_cost, coupons_issued, coupons_redeemed, subscription_orders, reminders,
+    group_invites, stocks subscribers, tier_new, tier_potential, tier_high_value, and the
+    unscaled per-channel levels price (shelf price today) and band_violation (0/1); with an
+    ``inventory:`` section (sim.inventory.warehouse) also stockouts, lost_orders, switched_orders,
+    backordered_orders (orders) and inventory_cost (currency, cash inventory costs).
+``orders`` — one row per simulated order (sim units; each stands for ``scale`` real ones):
+    day, customer, channel, units, revenue, source, satisfied, first, tier (private tier
+    index in sim.levers.tiers.TIER_IDS at the start of the day, −1 outside the pool).
+``journeys`` — every event of the first ``journey_sample`` customers:
+    day, customer, event, channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import SOURCES, Scenario
+
+FLOW_MEASURES: tuple[str, ...] = (
+    "visits", "sessions", "orders", "units", "revenue", "cogs", "commission", "discount",
+    "new_customers", "repeat_orders", "satisfied_orders", "joined_private", "referrals",
+    *(f"orders_{s}" for s in SOURCES), *(f"revenue_{s}" for s in SOURCES),
+    # the plans' levers (sim.levers.engine)
+    "promo_revenue", "coupon_cost", "coupons_issued", "coupons_redeemed", "subscription_orders",
+    "reminders", "group_invites", "samples",
+)  # fmt: skip
+SPEND_MEASURES: tuple[str, ...] = ("spend_paid", "spend_seeding", "spend_private_ops",
+                                   "service_cost")
+MARKET_MEASURES: tuple[str, ...] = ("private_pool", "interested", "customers", "churned",
+                                    "subscribers", "tier_new", "tier_potential",
+                                    "tier_high_value")
+#: Per day × channel levels, not scaled: today's shelf price and the price-band flag.
+LEVEL_MEASURES: tuple[str, ...] = ("price", "band_violation")
+EVENTS: tuple[str, ...] = ("interested", "visit", "order", "joined_private", "referred", "churned")
+
+
+@dataclass
+class Ledger:
+    """What one simulation run recorded. KPIs (:mod:`sim.kpis`) are pure functions of it."""
+
+    daily: pd.DataFrame
+    orders: pd.DataFrame
+    journeys: pd.DataFrame
+    scale: float
+    days: int
+    channels: pd.DataFrame  # id, family, core, sells
+    extra: dict = field(default_factory=dict)  # e.g. inventory records
+
+
+class LedgerRecorder:
+    """Preallocated arrays the phases write into during the run."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.days = scenario.horizon.days
+        n_ch = len(scenario.channels)
+        self.flow = {m: np.zeros((self.days, n_ch)) for m in FLOW_MEASURES}
+        self.spend = {m: np.zeros((self.days, n_ch)) for m in SPEND_MEASURES}
+        self.market = {m: np.zeros(self.days) for m in MARKET_MEASURES}
+        self.level = {m: np.zeros((self.days, n_ch)) for m in LEVEL_MEASURES}
+        self._orders: list[dict[str, np.ndarray]] = []
+        self._journeys: list[tuple[np.ndarray, ...]] = []
+        self.journey_sample = scenario.market.journey_sample
+
+    def register(self, *, flows: tuple[str, ...] = (), costs: tuple[str, ...] = ()) -> None:
+        """Add measures an optional part of the model records (e.g. the warehouse's stockouts):
+        ``flows`` are scaled counts like ``orders``, ``costs`` unscaled currency like spend."""
+        n_ch = len(self.scenario.channels)
+        self.flow.update({m: np.zeros((self.days, n_ch)) for m in flows})
+        self.spend.update({m: np.zeros((self.days, n_ch)) for m in costs})
+
+    # ---- writing --------------------------------------------------------------------------
+    def add(self, measure: str, day: int, channel: np.ndarray, weights: np.ndarray | None = None):
+        """Add per-customer contributions to ``measure`` grouped by channel index."""
+        n_ch = self.flow[measure].shape[1]
+        self.flow[measure][day] += np.bincount(channel, weights=weights, minlength=n_ch)
+
+    def add_orders(self, day: int, **columns: np.ndarray) -> None:
+        if len(columns["customer"]):
+            self._orders.append({"day": np.full(len(columns["customer"]), day, np.int32),
+                                 **columns})
+
+    def tag_orders(self, day: int, column: str, values: np.ndarray) -> None:
+        """Set ``column`` on the orders added today (same order as :meth:`add_orders`)."""
+        last = self._orders[-1] if self._orders else None
+        if last is not None and last["day"][0] == day and len(last["day"]) == len(values):
+            last[column] = values
+
+    def journey(self, day: int, customers: np.ndarray, event: str, channel: np.ndarray | int = -1):
+        """Keep events of the first ``journey_sample`` customers only (cheap to filter)."""
+        keep = customers < self.journey_sample
+        if not keep.any():
+            return
+        ids = customers[keep]
+        ch = np.broadcast_to(np.asarray(channel), customers.shape)[keep]
+        self._journeys.append((np.full(len(ids), day), ids, np.full(len(ids), EVENTS.index(event)),
+                               ch.astype(np.int16)))
+
+    # ---- reading --------------------------------------------------------------------------
+    def finish(self) -> Ledger:
+        sc = self.scenario
+        scale = sc.market.scale
+        n_ch = len(sc.channels)
+        start = np.datetime64(sc.horizon.start)
+        days = np.repeat(np.arange(self.days), n_ch)
+        daily = pd.DataFrame({
+            "day": days,
+            "date": (start + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
+            "channel": np.tile([c.id for c in sc.channels], self.days),
+            "family": np.tile([c.family for c in sc.channels], self.days),
+            "core": np.tile([c.core for c in sc.channels], self.days),
+        })  # fmt: skip
+        for m, arr in self.flow.items():
+            daily[m] = arr.ravel() * scale
+        for m, arr in self.spend.items():
+            daily[m] = arr.ravel()
+        daily["spend"] = daily["spend_paid"] + daily["spend_seeding"] + daily["spend_private_ops"]
+        for m, arr in self.market.items():
+            daily[m] = np.repeat(arr, n_ch) * scale
+        for m, arr in self.level.items():
+            daily[m] = arr.ravel()
+        order_cols = ["day", "customer", "channel", "units", "revenue", "source", "satisfied",
+                      "first", "tier"]
+        if self._orders:
+            orders = pd.DataFrame({c: np.concatenate([o[c] for o in self._orders])
+                                   for c in order_cols})
+        else:
+            orders = pd.DataFrame({c: np.array([], dtype=np.int32) for c in order_cols})
+        if self._journeys:
+            cols = [np.concatenate(parts) for parts in zip(*self._journeys, strict=True)]
+            journeys = pd.DataFrame({"day": cols[0], "customer": cols[1],
+                                     "event": np.asarray(EVENTS)[cols[2]],
+                                     "channel": [sc.channels[i].id if i >= 0 else "" for i in
+                                                 cols[3]]})
+        else:
+            journeys = pd.DataFrame(columns=["day", "customer", "event", "channel"])
+        channels = pd.DataFrame([{"id": c.id, "family": c.family, "core": c.core,
+                                  "sells": c.sells} for c in sc.channels])
+        return Ledger(daily=daily, orders=orders, journeys=journeys, scale=scale,
+                      days=self.days, channels=channels)
+
+
+def family_flows(ledger: Ledger) -> pd.DataFrame:
+    """Moves between channel families: ``origin, destination, count`` (real units).
+
+    Each order is a move from where its customer last bought (the family of their previous
+    order in the horizon; ``new via social`` / ``new (other)`` for a first-ever order, by its
+    source; ``earlier customer`` for a customer who bought before day 0) to the family it was
+    placed in. Joins to the private pool add moves from the buying family to ``private pool``.
+    """
+    fam = ledger.channels["family"].to_numpy().astype(object)
+    o = ledger.orders.sort_values(["customer", "day"], kind="stable")
+    dest = fam[o["channel"].to_numpy()]
+    prev = np.roll(dest, 1)
+    same = np.roll(o["customer"].to_numpy(), 1) == o["customer"].to_numpy()
+    if len(o):
+        same[0] = False
+    seeded = o["source"].to_numpy() == SOURCES.index("seeding")
+    first = o["first"].to_numpy()
+    origin = np.where(same, prev, np.where(
+        first, np.where(seeded, "new via social", "new (other)"), "earlier customer"))
+    moves = pd.DataFrame({"origin": origin.astype(str), "destination": dest.astype(str),
+                          "count": ledger.scale})
+    joins = ledger.daily.groupby("family", as_index=False)["joined_private"].sum()
+    joins = pd.DataFrame({"origin": joins["family"].astype(str), "destination": "private pool",
+                          "count": joins["joined_private"].to_numpy(dtype=float)})
+    out = pd.concat([moves, joins], ignore_index=True)
+    return out.groupby(["origin", "destination"], as_index=False)["count"].sum()
+
+
+def cohort_repurchase(ledger: Ledger, *, within: int = 60) -> pd.DataFrame:
+    """Per month of first-ever order: new customers and the share who bought again ``within``
+    days (only customers whose first order is at least ``within`` days before the end count)."""
+    o = ledger.orders
+    first = o[o["first"].to_numpy()].drop_duplicates("customer")
+    start = pd.Timestamp(ledger.daily["date"].iloc[0]) if len(ledger.daily) else pd.Timestamp(0)
+    nxt = o.merge(first[["customer", "day"]], on="customer", suffixes=("", "_first"))
+    nxt = nxt[(nxt["day"] > nxt["day_first"]) & (nxt["day"] <= nxt["day_first"] + within)]
+    again = set(nxt["customer"].to_numpy().tolist())
+    cohort = (start + pd.to_timedelta(first["day"].to_numpy(), unit="D")).strftime("%Y-%m")
+    frame = pd.DataFrame({
+        "cohort": np.asarray(cohort, dtype=str),
+        "observable": (first["day"].to_numpy() + within < ledger.days),
+        "again": first["customer"].isin(again).to_numpy(),
+    })  # fmt: skip
+    frame["again"] &= frame["observable"]
+    out = frame.groupby("cohort", as_index=False).agg(
+        new_customers=("again", "size"), observable=("observable", "sum"),
+        repurchased=("again", "sum"))
+    out[["new_customers", "observable", "repurchased"]] *= ledger.scale
+    out["within_days"] = within
+    return out
+
+
+def horizon_dates(start: dt.date, days: int) -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=days, freq="D")

@@ -1,0 +1,55 @@
+"""Phase 5, post-purchase: satisfaction, migration into the private pool, referrals.
+
+An order satisfies with probability base × exp(−penalties for delivery days, after-sales
+resolution time and reply time). A buyer outside the private pool joins it with the channel
+operations' join probability (it grows with private-operations spend). A satisfied buyer in a
+private channel refers one of their friends with the channel's referral rate × the segment's
+referral response; a prospect friend starts interested, in the pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core.population import INTERESTED, PROSPECT, SOURCE_CODE
+
+
+def post_purchase(model, rng: np.random.Generator) -> None:
+    pop, rec, day = model.pop, model.recorder, model.day
+    u_sat, u_join, u_ref = model.uniforms(rng, 3)
+    buyers, channel = model.today["buyers"], model.today["buy_channel"]
+
+    # with a warehouse, each order's delivery days depend on the location that served it
+    p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today["sat_p"]
+    satisfied = u_sat[buyers] < p_sat
+    pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
+    rec.add("satisfied_orders", day, channel[satisfied])
+    t = model.today
+    rec.add_orders(day, customer=buyers.astype(np.int32), channel=channel.astype(np.int16),
+                   units=t["units"].astype(np.int16), revenue=(t["units"] * t["price"]).astype(
+                       np.float32), source=t["order_source"], satisfied=satisfied,
+                   first=t["first"], tier=model.levers.tier[buyers])
+
+    outside = ~pop.in_private[buyers]
+    joins = outside & (u_join[buyers] < model.join_p)
+    pop.in_private[buyers[joins]] = True
+    rec.add("joined_private", day, channel[joins])
+    rec.journey(day, buyers[joins], "joined_private", channel[joins])
+
+    p_ref = model.referral_p[channel] * pop.seg_referral[pop.segment[buyers]]
+    refers = satisfied & (u_ref[buyers] < p_ref)
+    if not refers.any():
+        return
+    who = buyers[refers]
+    slot = np.minimum((u_ref[who] / p_ref[refers] * pop.friends.shape[1]).astype(int),
+                      pop.friends.shape[1] - 1)  # position in the hit interval picks the friend
+    friend = pop.friends[who, slot]
+    fresh = pop.stage[friend] == PROSPECT
+    friend, by = friend[fresh], channel[refers][fresh]
+    pop.stage[friend] = INTERESTED
+    pop.in_market[friend] = True
+    pop.in_private[friend] = True
+    pop.source[friend] = SOURCE_CODE["referral"]
+    rec.add("referrals", day, by)
+    t.update(referrers=who[fresh], referred=friend)  # for referral coupons (sim.levers.coupons)
+    rec.journey(day, friend, "referred", by)

@@ -1,0 +1,91 @@
+"""Phase 4, purchase: a shopper at a channel converts, or not, and buys a basket.
+
+Conversion = the channel's base rate × a service factor that falls with customer-service reply
+time (1 / (1 + reply / tolerance)) × a price factor that falls once the unit price passes the
+customer's own reservation price (exp(−sensitivity × (price / reservation − 1))). Units per
+order are geometric with the segment's mean; the next need comes one purchase cycle later, with
+lognormal spread (a renewal process, not a clock).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from sim.core.population import CUSTOMER, SOURCE_CODE
+from sim.inventory.fulfilment import settle, sku_factor
+
+
+def purchase(model, rng: np.random.Generator) -> None:
+    pop, day = model.pop, model.day
+    u_conv, u_units, u_cycle = model.uniforms(rng, 3)
+    shoppers, channel = model.today["shoppers"], model.today["channel"]
+    seg = pop.segment[shoppers]
+    price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
+    seen = price  # with a warehouse, the SKU each shopper wants scales the price they see
+    if model.warehouse is not None:
+        factor = sku_factor(model, shoppers, channel, seg)
+        seen = price * factor
+    over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
+    p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
+    p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
+    buy = u_conv[shoppers] < p_buy
+    buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
+    units = _geometric(u_units[buyers], pop.seg_units[seg])
+    units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
+    if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
+        buyers, channel, seg, units, price = settle(model, buyers, channel, seg, units, price,
+                                                    factor[buy])
+    model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
+    if len(buyers) == 0:
+        model.today["first"] = np.zeros(0, dtype=bool)
+        model.today["order_source"] = np.zeros(0, dtype=np.int8)
+        return
+    first = pop.n_orders[buyers] == 0
+    model.today["first"] = first
+    model.today["order_source"] = _order_source(model, buyers, channel, first)
+    revenue = units * price
+    pop.n_orders[buyers] += 1
+    pop.spend[buyers] += revenue
+    pop.stage[buyers] = CUSTOMER
+    pop.first_day[buyers[first]] = day
+    pop.last_channel[buyers] = channel
+    pop.channels_mask[buyers] |= (np.uint32(1) << channel.astype(np.uint32))
+    pop.in_market[buyers] = False
+    sigma = np.sqrt(np.log1p(pop.seg_cycle_cv[seg] ** 2))
+    z = ndtri(np.clip(u_cycle[buyers], 1e-7, 1 - 1e-7))
+    gap = pop.seg_cycle[seg] * np.exp(sigma * z - sigma**2 / 2)
+    pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
+    _record(model, buyers, channel, units, revenue, first)
+
+
+def _geometric(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Units ≥ 1 with the given mean, by inverting the geometric CDF."""
+    q = 1.0 - 1.0 / np.maximum(mean, 1.0 + 1e-9)
+    return np.maximum(1, np.ceil(np.log1p(-u) / np.log(q))).astype(np.int32)
+
+
+def _order_source(model, buyers, channel, first) -> np.ndarray:
+    """First orders keep what made the customer interested; repeats credit today's touch/ad."""
+    pop = model.pop
+    landed = pop.landing[buyers] == channel
+    repeat_source = np.where(landed, pop.landing_source[buyers], SOURCE_CODE["organic"])
+    return np.where(first, pop.source[buyers], repeat_source).astype(np.int8)
+
+
+def _record(model, buyers, channel, units, revenue, first) -> None:
+    rec, day, m = model.recorder, model.day, model.scenario.market
+    rec.add("orders", day, channel)
+    rec.add("units", day, channel, units)
+    rec.add("revenue", day, channel, revenue)
+    unit_cost = model.today.get("unit_cost", m.unit_cost) if model.warehouse else m.unit_cost
+    rec.add("cogs", day, channel, units * unit_cost)  # per SKU with inventory
+    rec.add("commission", day, channel, revenue * model.commission[channel])
+    rec.add("new_customers", day, channel[first])
+    rec.add("repeat_orders", day, channel[~first])
+    source = model.today["order_source"]
+    for name, code in SOURCE_CODE.items():
+        sel = source == code
+        rec.add(f"orders_{name}", day, channel[sel])
+        rec.add(f"revenue_{name}", day, channel[sel], revenue[sel])
+    rec.journey(day, buyers, "order", channel)

@@ -1,0 +1,351 @@
+"""Plans against a baseline, with uncertainty: paired differences, targets, adaptive precision.
+
+Every scenario of a comparison runs with the same seed, so replication *r* of each plan and of
+the baseline share their random streams (common random numbers). A plan's effect on a KPI is
+then estimated pair by pair: ``d_r = plan_r − baseline_r`` and the **paired** t interval of the
+mean of ``d``. The **unpaired** (Welch) interval, which ignores the pairing, is reported beside
+it: with CRN the paired one is far narrower, because the luck both runs share cancels.
+
+With ``precision=0.02`` replications are added in batches until every headline KPI of every
+scenario has a 95 % half-width below 2 % of its |mean|, or ``max_replications`` is reached;
+:attr:`Comparison.precision` says which happened.
+
+    >>> from sim.scenario import load_scenario
+    >>> small = {"market.customers": 1500, "horizon.days": 60}
+    >>> base = load_scenario("scenarios/baseline.yaml", overrides=small)
+    >>> plan = load_scenario("scenarios/baseline.yaml", overrides={
+    ...     **small, "name": "more_paid", "channels.tmall.budget.paid": 44000})
+    >>> cmp = compare(base, [plan], replications=4, seed=7, workers=1, cache=False)
+    >>> row = cmp.diffs.query("plan == 'more_paid' and kpi == 'revenue'").iloc[0]
+    >>> bool(row["paired_high"] - row["paired_low"] < row["welch_high"] - row["welch_low"])
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.experiments.cache import DEFAULT_DIR, ResultCache
+from sim.experiments.evaluate import Evaluation, evaluate, make_executor
+from sim.experiments.targets import TargetResult, evaluate_targets, mean_interval, windows_for
+from sim.scenario import Scenario, load_scenario
+
+#: KPIs reported first (tables, the adaptive-precision rule, the printed headline).
+HEADLINE: tuple[str, ...] = (
+    "revenue", "revenue.online", "orders", "buyers", "new_customers", "conversion_rate", "aov",
+    "repurchase_rate", "repurchase_rate.private", "roi_paid", "roi_overall", "cost_share",
+    "satisfaction", "profit", "private_pool", "customer_overlap", "traffic_concentration",
+)  # fmt: skip
+
+
+@dataclass
+class Comparison:
+    """A baseline and its plans, evaluated on the same seed and replication indices."""
+
+    names: list[str]  # baseline first; unique labels
+    evaluations: dict[str, Evaluation]
+    targets: dict[str, list[TargetResult]]
+    diffs: pd.DataFrame  # plan, kpi, baseline, value, diff, relative, paired_*, welch_*, n
+    seed: int
+    precision: dict[str, Any] | None = None
+    cache_hits: int = 0
+    confidence: float = 0.95
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> str:
+        return self.names[0]
+
+    @property
+    def plans(self) -> list[str]:
+        return self.names[1:]
+
+    @property
+    def replications(self) -> int:
+        return min(ev.replications for ev in self.evaluations.values())
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for ``summary.json``: per scenario KPIs, targets and paired differences."""
+        out: dict[str, Any] = {"baseline": self.baseline, "plans": self.plans, "seed": self.seed,
+                               "replications": self.replications,
+                               "confidence": self.confidence, "precision": self.precision,
+                               "scenarios": {}}
+        for name in self.names:
+            ev = self.evaluations[name]
+            kp = ev.summary(self.confidence)
+            d = self.diffs[self.diffs["plan"] == name].set_index("kpi")
+            out["scenarios"][name] = {
+                "role": "baseline" if name == self.baseline else "plan",
+                "scenario": ev.scenario.name,
+                "scenario_hash": ev.scenario.content_hash(),
+                "replications": ev.replications,
+                "kpis": {str(k): {"mean": _f(r["mean"]), "ci_low": _f(r["ci_low"]),
+                                  "ci_high": _f(r["ci_high"])} for k, r in kp.iterrows()},
+                "targets": [t.to_dict() for t in self.targets.get(name, [])],
+                "paired_diffs": {str(k): {c: _f(r[c]) for c in DIFF_COLUMNS}
+                                 for k, r in d.iterrows()},
+            }
+        return out
+
+
+DIFF_COLUMNS = ("baseline", "value", "diff", "relative", "paired_low", "paired_high",
+                "welch_low", "welch_high", "n")
+
+
+def _f(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Intervals
+# --------------------------------------------------------------------------------------------
+def paired_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
+                    ) -> tuple[float, float, float, int]:
+    """Mean of ``plan_r − base_r`` over replications present (and finite) in both, t interval.
+
+    Both series are indexed by replication; returns (mean, low, high, pairs).
+    """
+    d = (plan - base).dropna()
+    d = d[np.isfinite(d.to_numpy(dtype=float))]
+    mean, lo, hi = mean_interval(d.to_numpy(dtype=float), confidence)
+    return mean, lo, hi, len(d)
+
+
+def welch_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
+                   ) -> tuple[float, float, float]:
+    """Difference of means with the Welch (unequal variances, unpaired) t interval."""
+    a = plan.to_numpy(dtype=float)
+    b = base.to_numpy(dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        m = a.mean() - b.mean() if len(a) and len(b) else float("nan")
+        return float(m), float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = float(a.mean() - b.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    return diff, diff - half, diff + half
+
+
+def diff_table(base: Evaluation, plan: Evaluation, *, name: str, confidence: float = 0.95,
+               kpis: Sequence[str] | None = None) -> pd.DataFrame:
+    """Paired and Welch intervals of plan − baseline for every KPI both evaluations have."""
+    b = base.kpis.set_index("replication")
+    p = plan.kpis.set_index("replication")
+    names = [k for k in (kpis or p.columns) if k in b.columns and k in p.columns]
+    rows = []
+    for k in names:
+        diff, lo, hi, n = paired_interval(p[k], b[k], confidence)
+        _, wlo, whi = welch_interval(p[k], b[k], confidence)
+        bm, pm = float(b[k].mean()), float(p[k].mean())
+        rows.append({"plan": name, "kpi": k, "baseline": bm, "value": pm, "diff": diff,
+                     "relative": diff / abs(bm) if bm else float("nan"),
+                     "paired_low": lo, "paired_high": hi, "welch_low": wlo, "welch_high": whi,
+                     "n": n})
+    return pd.DataFrame(rows, columns=["plan", "kpi", *DIFF_COLUMNS])
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+def compare(
+    baseline: str | os.PathLike | Scenario,
+    plans: Sequence[str | os.PathLike | Scenario],
+    *,
+    replications: int = 10,
+    seed: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    precision: float | None = None,
+    max_replications: int = 200,
+    cache: bool | str | os.PathLike | ResultCache = True,
+    overrides: dict[str, Any] | None = None,
+    keep_daily: bool = True,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Evaluate a baseline and plans on common random numbers and compare them.
+
+    ``seed`` defaults to the baseline's; every scenario uses it. ``cache`` is ``True`` for
+    ``results/.cache``, a directory, a :class:`ResultCache`, or ``False``. ``overrides``
+    (dotted paths) apply to every scenario, e.g. a smaller market for a quick look.
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be ≥ 1, got {replications}")
+    if precision is not None and not 0 < precision < 1:
+        raise ValueError(f"precision must be in (0, 1), got {precision}")
+    scenarios = [_load(s, overrides) for s in (baseline, *plans)]
+    names = _unique([s.name for s in scenarios])
+    seed = scenarios[0].seed if seed is None else seed
+    windows = windows_for(t for s in scenarios for t in s.targets)
+    store = _cache(cache)
+    cap = max(max_replications, replications)
+    evals: dict[str, Evaluation] = {}
+    report: dict[str, Any] | None = None
+    with make_executor(workers=workers, scheduler=scheduler) as ex:
+        n, batch = 0, replications
+        while True:
+            for name, sc in zip(names, scenarios, strict=True):
+                ev = evaluate(sc, replications=batch, seed=seed, windows=windows,
+                              keep_daily=keep_daily, executor=ex, first_replication=n,
+                              cache=store)
+                evals[name] = merge_evaluations(evals[name], ev) if name in evals else ev
+            n += batch
+            if precision is None:
+                break
+            report = precision_report(evals, precision, cap, confidence)
+            if report["reached"] or n >= cap:
+                break
+            batch = min(replications, cap - n)
+    base_ev = evals[names[0]]
+    targets = {name: evaluate_targets(sc.targets, evals[name], base_ev, confidence=confidence)
+               for name, sc in zip(names, scenarios, strict=True)}
+    diffs = pd.concat([diff_table(base_ev, evals[name], name=name, confidence=confidence)
+                       for name in names[1:]], ignore_index=True) if len(names) > 1 else \
+        pd.DataFrame(columns=["plan", "kpi", *DIFF_COLUMNS])
+    return Comparison(names=names, evaluations=evals, targets=targets, diffs=diffs, seed=seed,
+                      precision=report, confidence=confidence,
+                      cache_hits=sum(ev.cache_hits for ev in evals.values()))
+
+
+def precision_report(evals: dict[str, Evaluation], precision: float, cap: int,
+                     confidence: float = 0.95) -> dict[str, Any]:
+    """Worst relative half-width over the headline KPIs of every scenario, and whether it is
+    under ``precision`` (KPIs whose mean is 0 or undefined are listed, not judged)."""
+    worst = ("", "", 0.0)
+    skipped = []
+    for name, ev in evals.items():
+        s = ev.summary(confidence)
+        for k in HEADLINE:
+            if k not in s.index:
+                continue
+            m, lo, hi = s.loc[k, ["mean", "ci_low", "ci_high"]]
+            if not (math.isfinite(m) and m != 0):
+                skipped.append(f"{name}:{k}")
+                continue
+            rel = (hi - lo) / 2 / abs(m) if math.isfinite(hi - lo) else math.inf
+            if rel >= worst[2]:
+                worst = (name, k, float(rel))
+    n = min(ev.replications for ev in evals.values())
+    reached = worst[2] < precision
+    return {"precision": precision, "reached": bool(reached), "replications": n,
+            "max_replications": cap, "worst_scenario": worst[0], "worst_kpi": worst[1],
+            "worst_relative_half_width": worst[2], "not_judged": skipped,
+            "stopped_because": "precision reached" if reached else
+            ("replication cap reached" if n >= cap else "not finished")}
+
+
+def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
+    """Replications of ``a`` followed by those of ``b`` (same scenario, seed and windows)."""
+    def cat(x, y):
+        if x is None or y is None:
+            return None
+        return pd.concat([x, y], ignore_index=True)
+
+    return Evaluation(
+        scenario=a.scenario, seed=a.seed, kpis=cat(a.kpis, b.kpis),
+        window_kpis={w: cat(a.window_kpis[w], b.window_kpis[w]) for w in a.window_kpis},
+        daily=cat(a.daily, b.daily), journeys=cat(a.journeys, b.journeys),
+        errors={**a.errors, **b.errors}, flows=cat(a.flows, b.flows),
+        cohorts=cat(a.cohorts, b.cohorts), cache_hits=a.cache_hits + b.cache_hits,
+        inventory=cat(a.inventory, b.inventory),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# What a plan changes
+# --------------------------------------------------------------------------------------------
+def scenario_differences(base: Scenario | dict, plan: Scenario | dict
+                         ) -> list[tuple[str, Any, Any]]:
+    """``(dotted.path, old, new)`` for every value the plan changes (lists of id'd items are
+    compared by id, so ``channels.tmall.budget.paid``); ``name``/``description`` excluded.
+    Takes scenarios or their ``model_dump(mode="json")`` dicts."""
+    skip = {"extends", "name", "description"}
+    a, b = ({k: v for k, v in (s.model_dump(mode="json") if isinstance(s, Scenario) else s).items()
+             if k not in skip} for s in (base, plan))
+    out: list[tuple[str, Any, Any]] = []
+    _walk(a, b, "", out)
+    return out
+
+
+_MISSING = object()
+
+
+def _walk(a: Any, b: Any, path: str, out: list) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            _walk(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}.{k}" if path else str(k), out)
+        return
+    if _id_list(a) and _id_list(b) and (a or b):  # [] vs items: item by item, by id
+        ia, ib = {x["id"]: x for x in a}, {x["id"]: x for x in b}
+        for k in list(ia) + [k for k in ib if k not in ia]:
+            _walk(ia.get(k, _MISSING), ib.get(k, _MISSING), f"{path}.{k}", out)
+        return
+    if a != b:
+        out.append((path, None if a is _MISSING else a, None if b is _MISSING else b))
+
+
+def _id_list(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(i, dict) and "id" in i for i in x)
+
+
+def _load(s: str | os.PathLike | Scenario, overrides: dict[str, Any] | None) -> Scenario:
+    if isinstance(s, Scenario):
+        from sim.scenario import apply_overrides
+
+        return apply_overrides(s, overrides or {})
+    return load_scenario(Path(s), overrides=overrides)
+
+
+def _unique(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        label, i = n, 2
+        while label in out:
+            label, i = f"{n}#{i}", i + 1
+        out.append(label)
+    return out
+
+
+def _cache(cache: bool | str | os.PathLike | ResultCache) -> ResultCache | None:
+    if cache is False or cache is None:
+        return None
+    if cache is True:
+        return ResultCache(DEFAULT_DIR)
+    return cache if isinstance(cache, ResultCache) else ResultCache(cache)
+
+
+def judge_run_targets(scenario: Scenario, ev: Evaluation, *,
+                      baseline: str | os.PathLike | Scenario | None = None,
+                      overrides: dict[str, Any] | None = None, workers: int | None = None,
+                      scheduler: str | None = None, cache: bool | str | os.PathLike = False
+                      ) -> list[TargetResult]:
+    """Targets of one evaluated scenario (``channelsim run``). Relative targets need a baseline:
+    ``baseline`` or else the scenario's ``extends``; it runs with the same seed, replication
+    indices, windows and ``overrides`` (common random numbers)."""
+    if not scenario.targets:
+        return []
+    base_ev = None
+    if any(t.relative_to for t in scenario.targets):
+        source = baseline if baseline is not None else scenario.extends
+        if source is None:
+            rel = next(t.kpi for t in scenario.targets if t.relative_to)
+            raise ValueError(f"target {rel} is relative_to baseline but the scenario extends "
+                             "no baseline: give --baseline PATH")
+        first = int(ev.kpis["replication"].min())
+        base_ev = evaluate(_load(source, overrides), replications=ev.replications, seed=ev.seed,
+                           windows=windows_for(scenario.targets), workers=workers,
+                           scheduler=scheduler, first_replication=first, cache=_cache(cache))
+    return evaluate_targets(scenario.targets, ev, base_ev)

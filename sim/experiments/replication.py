@@ -1,0 +1,59 @@
+"""One replication in a worker: simulate, reduce the ledger to KPIs (whole horizon and windows)
+and, on request, the daily tables the reports need. Ledgers stay in the worker.
+
+The result cache (:mod:`sim.experiments.cache`) stores :class:`Replication` objects, and its code
+version covers this module and everything it imports.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sim.core.ledger import cohort_repurchase, family_flows
+from sim.core.model import simulate
+from sim.kpis import compute_kpis
+from sim.scenario import Scenario
+
+Window = tuple[int, int]
+
+
+@dataclass
+class Replication:
+    """What one worker sends back: KPIs (whole horizon and per window) and optional tables."""
+
+    replication: int
+    kpis: dict[str, float] = field(default_factory=dict)
+    window_kpis: dict[Window, dict[str, float]] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None
+    journeys: pd.DataFrame | None = None
+    error: str | None = None
+    flows: pd.DataFrame | None = None  # family → family moves (sim.core.ledger.family_flows)
+    cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.core.ledger.cohort_repurchase)
+    inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
+
+
+def run_replication(scenario: Scenario, seed: int, replication: int,
+                    windows: Sequence[Window] = (), keep_daily: bool = True) -> Replication:
+    """Simulate one replication and reduce it to KPIs in the worker (ledgers stay there)."""
+    try:
+        ledger = simulate(scenario, seed=seed, replication=replication)
+        rep = Replication(replication, kpis=compute_kpis(ledger))
+        rep.window_kpis = {tuple(w): compute_kpis(ledger, window=tuple(w)) for w in windows}
+        if keep_daily:
+            rep.daily = ledger.daily.assign(replication=replication)
+            rep.journeys = ledger.journeys.assign(replication=replication)
+            rep.flows = family_flows(ledger).assign(replication=replication)
+            rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
+            inv = ledger.extra.get("inventory")
+            if isinstance(inv, pd.DataFrame) and {"day", "sku"} <= set(inv.columns):
+                keys = [c for c in ("day", "sku", "location") if c in inv.columns]
+                rep.inventory = inv.groupby(keys, as_index=False, sort=False).sum(
+                    numeric_only=True).assign(replication=replication)
+        return rep
+    except Exception as exc:  # a failing replication is recorded, not fatal to the others
+        msg = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        return Replication(replication, error=msg)

@@ -1,0 +1,42 @@
+"""Scenario files: YAML in, a validated and frozen :class:`Scenario` out.
+
+A scenario states the market, the channels with their levers, and the targets of one plan.
+A plan usually ``extends`` the baseline and states only what it changes; lists of items that
+carry an ``id`` (channels, segments) are merged by id, everything else is replaced.
+
+* :mod:`sim.scenario.schema` — the pydantic models (what a scenario may say);
+* :mod:`sim.scenario.loading` — YAML → merged dict → overrides → validated :class:`Scenario`;
+* :mod:`sim.scenario.paths` — dotted paths (``--set market.customers=5000``), ``extends`` merging.
+
+    >>> from sim.scenario import load_scenario
+    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"horizon.days": 30})
+    >>> sc.horizon.days
+    30
+"""
+
+from sim.errors import ScenarioError
+from sim.scenario.loading import apply_overrides, build_scenario, load_raw, load_scenario
+from sim.scenario.paths import merge, parse_set_options, resolve_path, set_path
+from sim.scenario.schema import (
+    FAMILIES,
+    ONLINE_FAMILIES,
+    SOURCES,
+    Budget,
+    Channel,
+    Decision,
+    Horizon,
+    Market,
+    Response,
+    Scenario,
+    Segment,
+    Service,
+    ServiceLevel,
+    Target,
+)
+
+__all__ = [
+    "FAMILIES", "ONLINE_FAMILIES", "SOURCES", "Budget", "Channel", "Decision", "Horizon",
+    "Market", "Response", "Scenario", "ScenarioError", "Segment", "Service", "ServiceLevel",
+    "Target", "apply_overrides", "build_scenario", "load_raw", "load_scenario", "merge",
+    "parse_set_options", "resolve_path", "set_path",
+]
