@@ -116,7 +116,7 @@ def test_report_contents_follow_the_comparison(results):
 def test_report_command_rerenders_without_simulating(results, tmp_path, monkeypatch):
     import sim.experiments.replication
 
-    monkeypatch.setattr(sim.experiments.evaluate, "simulate", None)  # any simulation would crash
+    monkeypatch.setattr(sim.experiments.replication, "simulate", None)  # any simulation would crash
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
     before = (copy / "report.html").read_text(encoding="utf-8")
