@@ -44,11 +44,23 @@ ROOT = HERE.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "baseline.yaml"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
-CHECKED = ("orders_per_day", "revenue_per_day", "new_customers_per_day", "visits_per_day",
-           "sessions_per_day", "satisfied_orders_per_day", "joined_private_per_day",
-           "private_pool_end", "adopters_end")
-SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 "NUMEXPR_NUM_THREADS": "1"}
+CHECKED = (
+    "orders_per_day",
+    "revenue_per_day",
+    "new_customers_per_day",
+    "visits_per_day",
+    "sessions_per_day",
+    "satisfied_orders_per_day",
+    "joined_private_per_day",
+    "private_pool_end",
+    "adopters_end",
+)
+SINGLE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
 
 
 # ---- what runs inside a measuring subprocess --------------------------------------------------
@@ -61,8 +73,15 @@ def _scenario(path: str, customers: int, days: int):
 
     # The per-agent baseline implements the customer rules only, so stock is left out of both
     # (the inventory engine adds ≈ 1 ms per simulated day; see docs/inventory.md).
-    return load_scenario(path, overrides={"market.customers": customers, "horizon.days": days,
-                                          "inventory": None, "targets": []})
+    return load_scenario(
+        path,
+        overrides={
+            "market.customers": customers,
+            "horizon.days": days,
+            "inventory": None,
+            "targets": [],
+        },
+    )
 
 
 def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
@@ -76,10 +95,19 @@ def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
     t1 = time.perf_counter()
     ledger = model.run()
     t2, cpu2 = time.perf_counter(), time.process_time()
-    return {"kind": "engine", "customers": customers, "days": days, "setup_s": t1 - t0,
-            "run_s": t2 - t1, "wall_s": t2 - t0, "cpu_s": cpu2 - cpu0,
-            "rate": customers * days / (t2 - t0), "base_rss_mb": base, "peak_rss_mb": _rss_mb(),
-            "orders": int(len(ledger.orders))}
+    return {
+        "kind": "engine",
+        "customers": customers,
+        "days": days,
+        "setup_s": t1 - t0,
+        "run_s": t2 - t1,
+        "wall_s": t2 - t0,
+        "cpu_s": cpu2 - cpu0,
+        "rate": customers * days / (t2 - t0),
+        "base_rss_mb": base,
+        "peak_rss_mb": _rss_mb(),
+        "orders": int(len(ledger.orders)),
+    }
 
 
 def measure_per_agent(path: str, customers: int, days: int, seed: int) -> dict:
@@ -95,16 +123,38 @@ def measure_per_agent(path: str, customers: int, days: int, seed: int) -> dict:
     for _ in range(days):
         model.step()
     t2, cpu2 = time.perf_counter(), time.process_time()
-    return {"kind": "per_agent", "customers": customers, "days": days, "setup_s": t1 - t0,
-            "run_s": t2 - t1, "wall_s": t2 - t1, "cpu_s": cpu2 - cpu1,
-            "rate": customers * days / (t2 - t1), "base_rss_mb": base, "peak_rss_mb": _rss_mb(),
-            "seed": seed, "summary": model.summary()}
+    return {
+        "kind": "per_agent",
+        "customers": customers,
+        "days": days,
+        "setup_s": t1 - t0,
+        "run_s": t2 - t1,
+        "wall_s": t2 - t1,
+        "cpu_s": cpu2 - cpu1,
+        "rate": customers * days / (t2 - t1),
+        "base_rss_mb": base,
+        "peak_rss_mb": _rss_mb(),
+        "seed": seed,
+        "summary": model.summary(),
+    }
 
 
 # ---- the orchestrating process ----------------------------------------------------------------
 def _in_subprocess(kind: str, path: str, customers: int, days: int, seed: int) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--scenario", path,
-           "--sizes", str(customers), "--days", str(days), "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        kind,
+        "--scenario",
+        path,
+        "--sizes",
+        str(customers),
+        "--days",
+        str(days),
+        "--seed",
+        str(seed),
+    ]
     env = {**os.environ, **SINGLE_THREAD}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -151,10 +201,13 @@ def check_rules(path: str, per_agent: dict, *, seeds: int = 3) -> list[str]:
             model.step()
         agents.append(model.summary())
     # The engine is cheap: enough runs that its sd is a fair estimate of one run's noise.
-    engines = [engine_summary(ChannelMarket(sc, seed=s).run(), days)
-               for s in range(max(12, 2 * seeds))]
-    lines = [f"{'KPI (simulated units)':26s} {'per-agent':>10s} {'engine':>10s} "
-             f"{'sd of a run':>11s} {'diff':>7s}"]
+    engines = [
+        engine_summary(ChannelMarket(sc, seed=s).run(), days) for s in range(max(12, 2 * seeds))
+    ]
+    lines = [
+        f"{'KPI (simulated units)':26s} {'per-agent':>10s} {'engine':>10s} "
+        f"{'sd of a run':>11s} {'diff':>7s}"
+    ]
     for k in CHECKED:
         a, _ = _mean_sd([r[k] for r in agents])
         e, sd = _mean_sd([r[k] for r in engines])
@@ -167,34 +220,47 @@ def check_rules(path: str, per_agent: dict, *, seeds: int = 3) -> list[str]:
 
 def run(args: argparse.Namespace) -> None:
     sizes, days = args.sizes, args.days
-    print(f"channelsim engine benchmark: {Path(args.scenario).name}, {days} days, "
-          f"sizes {', '.join(map(str, sizes))}; per-agent Mesa at {args.agent_customers} "
-          f"customers over {args.agent_days} days; best of {args.repeat}")
-    print(f"python {sys.version.split()[0]}, one process per measurement, single-threaded; "
-          f"{_load()} at start")
+    print(
+        f"channelsim engine benchmark: {Path(args.scenario).name}, {days} days, "
+        f"sizes {', '.join(map(str, sizes))}; per-agent Mesa at {args.agent_customers} "
+        f"customers over {args.agent_days} days; best of {args.repeat}"
+    )
+    print(
+        f"python {sys.version.split()[0]}, one process per measurement, single-threaded; "
+        f"{_load()} at start"
+    )
     results = {}
     for n in sizes:
         r = results[n] = _best_of(args.repeat, "engine", args.scenario, n, days, args.seed)
         grown = (r["peak_rss_mb"] - r["base_rss_mb"]) * 2**20 / n
-        print(f"engine     {n:>9,d} customers × {days} days: {r['wall_s']:7.2f} s wall, "
-              f"{r['cpu_s']:6.2f} s cpu (setup {r['setup_s']:.2f} s) → "
-              f"{r['rate'] / 1e6:6.2f} M customer-days/s wall, {r['cpu_rate'] / 1e6:6.2f} M cpu; "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['base_rss_mb']:.0f} MB after imports, "
-              f"+{grown:.0f} B per customer)")
-    agent = _best_of(args.repeat, "per_agent", args.scenario, args.agent_customers,
-                     args.agent_days, args.seed)
-    print(f"per-agent  {agent['customers']:>9,d} customers × {agent['days']} days: "
-          f"{agent['wall_s']:7.2f} s wall, {agent['cpu_s']:6.2f} s cpu for the days (building "
-          f"the agents, {agent['setup_s']:.2f} s, not counted) → {agent['rate'] / 1e6:6.3f} M "
-          f"customer-days/s wall, {agent['cpu_rate'] / 1e6:6.3f} M cpu")
+        print(
+            f"engine     {n:>9,d} customers × {days} days: {r['wall_s']:7.2f} s wall, "
+            f"{r['cpu_s']:6.2f} s cpu (setup {r['setup_s']:.2f} s) → "
+            f"{r['rate'] / 1e6:6.2f} M customer-days/s wall, {r['cpu_rate'] / 1e6:6.2f} M cpu; "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['base_rss_mb']:.0f} MB after imports, "
+            f"+{grown:.0f} B per customer)"
+        )
+    agent = _best_of(
+        args.repeat, "per_agent", args.scenario, args.agent_customers, args.agent_days, args.seed
+    )
+    print(
+        f"per-agent  {agent['customers']:>9,d} customers × {agent['days']} days: "
+        f"{agent['wall_s']:7.2f} s wall, {agent['cpu_s']:6.2f} s cpu for the days (building "
+        f"the agents, {agent['setup_s']:.2f} s, not counted) → {agent['rate'] / 1e6:6.3f} M "
+        f"customer-days/s wall, {agent['cpu_rate'] / 1e6:6.3f} M cpu"
+    )
     for n, r in results.items():
-        print(f"ratio engine[{n}] / per-agent[{agent['customers']}]: "
-              f"{r['rate'] / agent['rate']:.1f}× wall, "
-              f"{r['cpu_rate'] / agent['cpu_rate']:.1f}× cpu")
+        print(
+            f"ratio engine[{n}] / per-agent[{agent['customers']}]: "
+            f"{r['rate'] / agent['rate']:.1f}× wall, "
+            f"{r['cpu_rate'] / agent['cpu_rate']:.1f}× cpu"
+        )
     if not args.no_check:
-        print(f"rule check: per-agent vs engine, {agent['customers']} customers × "
-              f"{agent['days']} days, mean of {args.check_seeds} per-agent and "
-              f"{max(12, 2 * args.check_seeds)} engine runs (printed, not asserted)")
+        print(
+            f"rule check: per-agent vs engine, {agent['customers']} customers × "
+            f"{agent['days']} days, mean of {args.check_seeds} per-agent and "
+            f"{max(12, 2 * args.check_seeds)} engine runs (printed, not asserted)"
+        )
         for line in check_rules(args.scenario, agent, seeds=args.check_seeds):
             print("  " + line)
     print(f"{_load()} at end")
@@ -216,7 +282,8 @@ def _sizes(text: str) -> tuple[int, ...]:
         sizes = tuple(int(s.replace("_", "")) for s in text.split(",") if s.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--sizes: expected comma-separated integers, got {text!r}") from None
+            f"--sizes: expected comma-separated integers, got {text!r}"
+        ) from None
     if not sizes or min(sizes) <= 0:
         raise argparse.ArgumentTypeError(f"--sizes: sizes must be positive, got {text!r}")
     return sizes
@@ -234,22 +301,43 @@ def _positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=_sizes, default=None,
-                   help="comma-separated customer counts (default 10000,100000,1000000)")
-    p.add_argument("--quick", action="store_true",
-                   help="sizes 10000,100000 and the per-agent run over 20 days")
+    p.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=None,
+        help="comma-separated customer counts (default 10000,100000,1000000)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="sizes 10000,100000 and the per-agent run over 20 days"
+    )
     p.add_argument("--days", type=_positive, default=365, help="simulated days (default 365)")
-    p.add_argument("--agent-customers", type=_positive, default=10_000,
-                   help="customers in the per-agent Mesa run (default 10000)")
-    p.add_argument("--agent-days", type=_positive, default=None,
-                   help="days of the per-agent Mesa run (default 60, 20 with --quick)")
+    p.add_argument(
+        "--agent-customers",
+        type=_positive,
+        default=10_000,
+        help="customers in the per-agent Mesa run (default 10000)",
+    )
+    p.add_argument(
+        "--agent-days",
+        type=_positive,
+        default=None,
+        help="days of the per-agent Mesa run (default 60, 20 with --quick)",
+    )
     p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario YAML")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--repeat", type=_positive, default=1,
-                   help="runs per measurement, the fastest kept (default 1)")
+    p.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        help="runs per measurement, the fastest kept (default 1)",
+    )
     p.add_argument("--no-check", action="store_true", help="skip the per-agent vs engine KPIs")
-    p.add_argument("--check-seeds", type=_positive, default=3,
-                   help="per-agent runs averaged in the KPI check (default 3)")
+    p.add_argument(
+        "--check-seeds",
+        type=_positive,
+        default=3,
+        help="per-agent runs averaged in the KPI check (default 3)",
+    )
     p.add_argument("--worker", choices=("engine", "per_agent"), help=argparse.SUPPRESS)
     return p
 

@@ -48,12 +48,19 @@ def task_overhead(executor, tmp: Path, points: int = 200) -> tuple[float, float]
     from sim.experiments.design import build_design
     from sim.experiments.sweep import consolidate, run_sweep
 
-    design = build_design({"sampler": "grid", "parameters": {"x": {"levels": list(
-        range(points))}}})
+    design = build_design({"sampler": "grid", "parameters": {"x": {"levels": list(range(points))}}})
     out = tmp / f"noop-{id(executor)}"
     t = time.perf_counter()
-    run_sweep(None, design, out=out, model_fn=noop_model, executor=executor, batch_size=1,
-              workers=2, progress=False)
+    run_sweep(
+        None,
+        design,
+        out=out,
+        model_fn=noop_model,
+        executor=executor,
+        batch_size=1,
+        workers=2,
+        progress=False,
+    )
     total = time.perf_counter() - t
     t = time.perf_counter()
     consolidate(out, design)
@@ -76,12 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     from sim.experiments.sweep import run_sweep
     from sim.scenario import apply_overrides, load_scenario
 
-    sc = load_scenario(ROOT / "scenarios" / "baseline.yaml",
-                       overrides={"market.customers": args.customers,
-                                  "horizon.days": args.days})
-    design = build_design({"name": "bench", "sampler": "grid", "seed": 1, "replications": 1,
-                           "parameters": {"channels.tmall.budget.paid": {
-                               "low": 10000, "high": 60000, "steps": args.points}}})
+    sc = load_scenario(
+        ROOT / "scenarios" / "baseline.yaml",
+        overrides={"market.customers": args.customers, "horizon.days": args.days},
+    )
+    design = build_design(
+        {
+            "name": "bench",
+            "sampler": "grid",
+            "seed": 1,
+            "replications": 1,
+            "parameters": {
+                "channels.tmall.budget.paid": {"low": 10000, "high": 60000, "steps": args.points}
+            },
+        }
+    )
     records = sample(design).to_dict("records")
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep."))
     rows = {}
@@ -110,46 +126,74 @@ def main(argv: list[str] | None = None) -> int:
     from dask.distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=40) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(_warm)
         startup = time.perf_counter() - t0
         t = time.perf_counter()
-        run_sweep(sc, design, out=tmp / "dask", scheduler=cluster.scheduler_address,
-                  progress=False)
+        run_sweep(sc, design, out=tmp / "dask", scheduler=cluster.scheduler_address, progress=False)
         rows["dask 2"] = (2, time.perf_counter() - t, startup)
 
     n = len(records)
     per_run = rows["direct"][1] / n
     base = rows["1 worker"][1]
-    result = {"points": n, "customers": args.customers, "days": args.days,
-              "run_seconds": per_run, "cpus": os.cpu_count(),
-              "load_average": os.getloadavg()[0], "python": platform.python_version(),
-              "overhead_per_task_share": (base - rows["direct"][1]) / rows["direct"][1],
-              "configs": {}}
-    print(f"{n} points × 1 replication, {args.customers} customers × {args.days} days; "
-          f"one run {per_run:.3f} s; load average {result['load_average']:.1f} on "
-          f"{os.cpu_count()} CPUs\n")
+    result = {
+        "points": n,
+        "customers": args.customers,
+        "days": args.days,
+        "run_seconds": per_run,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "overhead_per_task_share": (base - rows["direct"][1]) / rows["direct"][1],
+        "configs": {},
+    }
+    print(
+        f"{n} points × 1 replication, {args.customers} customers × {args.days} days; "
+        f"one run {per_run:.3f} s; load average {result['load_average']:.1f} on "
+        f"{os.cpu_count()} CPUs\n"
+    )
     print("| configuration | workers | wall s | points/min | speed-up | efficiency | start-up s |")
     print("|---|---|---|---|---|---|---|")
     for name, (w, wall, start) in rows.items():
         speed = base / wall
-        result["configs"][name] = {"workers": w, "wall_seconds": wall,
-                                   "points_per_minute": 60 * n / wall, "speedup": speed,
-                                   "efficiency": speed / w, "startup_seconds": start}
-        print(f"| {name} | {w} | {wall:.2f} | {60 * n / wall:.1f} | {speed:.2f} | "
-              f"{speed / w:.2f} | {start:.1f} |")
-    print(f"\nsweep vs direct loop (1 worker): {(base - rows['direct'][1]) / n * 1000:.0f} ms "
-          f"per point = {100 * result['overhead_per_task_share']:.1f} % of a run, including "
-          "the one-off consolidation")
+        result["configs"][name] = {
+            "workers": w,
+            "wall_seconds": wall,
+            "points_per_minute": 60 * n / wall,
+            "speedup": speed,
+            "efficiency": speed / w,
+            "startup_seconds": start,
+        }
+        print(
+            f"| {name} | {w} | {wall:.2f} | {60 * n / wall:.1f} | {speed:.2f} | "
+            f"{speed / w:.2f} | {start:.1f} |"
+        )
+    print(
+        f"\nsweep vs direct loop (1 worker): {(base - rows['direct'][1]) / n * 1000:.0f} ms "
+        f"per point = {100 * result['overhead_per_task_share']:.1f} % of a run, including "
+        "the one-off consolidation"
+    )
     result["task_overhead"] = {}
     for name, (per_task, fixed) in overhead.items():
         share = per_task / per_run
-        result["task_overhead"][name] = {"seconds_per_task": per_task,
-                                         "share_of_run": share, "fixed_seconds": fixed}
-        print(f"machinery per task ({name}, no-op model, 150 KPIs): {per_task * 1000:.1f} ms "
-              f"= {100 * share:.2f} % of a run (target < 5 %); consolidation {fixed:.2f} s")
+        result["task_overhead"][name] = {
+            "seconds_per_task": per_task,
+            "share_of_run": share,
+            "fixed_seconds": fixed,
+        }
+        print(
+            f"machinery per task ({name}, no-op model, 150 KPIs): {per_task * 1000:.1f} ms "
+            f"= {100 * share:.2f} % of a run (target < 5 %); consolidation {fixed:.2f} s"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -45,10 +45,21 @@ from sim.scenario import Channel as ChannelSpec
 
 PROSPECT, INTERESTED, CUSTOMER, CHURNED = 0, 1, 2, 3
 NO_CHANNEL = -1
-PAID, ORGANIC, SEEDING, PRIVATE, REFERRAL = (SOURCES.index(s) for s in
-                                             ("paid", "organic", "seeding", "private", "referral"))
-TALLIES = ("visits", "sessions", "orders", "units", "revenue", "new_customers", "repeat_orders",
-           "satisfied_orders", "joined_private", "referrals")
+PAID, ORGANIC, SEEDING, PRIVATE, REFERRAL = (
+    SOURCES.index(s) for s in ("paid", "organic", "seeding", "private", "referral")
+)
+TALLIES = (
+    "visits",
+    "sessions",
+    "orders",
+    "units",
+    "revenue",
+    "new_customers",
+    "repeat_orders",
+    "satisfied_orders",
+    "joined_private",
+    "referrals",
+)
 
 
 class Channel(ChannelAgent):
@@ -59,12 +70,16 @@ class Channel(ChannelAgent):
         m = model.scenario.market
         svc = m.service
         self.price = self.unit_price(m.guide_price)
-        self.conversion = spec.base_conversion / (1.0 + spec.service.reply_minutes
-                                                  / svc.reply_tolerance_minutes)
-        self.satisfaction_p = svc.base_satisfaction * math.exp(-(
-            svc.delivery_penalty * spec.service.delivery_days
-            + svc.resolution_penalty * spec.service.resolution_hours / 24.0
-            + svc.reply_penalty * spec.service.reply_minutes / 60.0))
+        self.conversion = spec.base_conversion / (
+            1.0 + spec.service.reply_minutes / svc.reply_tolerance_minutes
+        )
+        self.satisfaction_p = svc.base_satisfaction * math.exp(
+            -(
+                svc.delivery_penalty * spec.service.delivery_days
+                + svc.resolution_penalty * spec.service.resolution_hours / 24.0
+                + svc.reply_penalty * spec.service.reply_minutes / 60.0
+            )
+        )
         self.referral_p = spec.response.referral_rate if self.family == "private" else 0.0
         self.is_private = self.family == "private"
         self.tally = dict.fromkeys(TALLIES, 0.0)
@@ -83,7 +98,7 @@ class Segment:
         self.sensitivity = spec.price_sensitivity
         self.units = spec.basket_units
         self.cycle = spec.purchase_cycle_days
-        self.sigma = math.sqrt(math.log1p(spec.cycle_cv ** 2))
+        self.sigma = math.sqrt(math.log1p(spec.cycle_cv**2))
         self.content = spec.content_response
         self.referral = spec.referral_response
         self.q_units = 1.0 - 1.0 / max(self.units, 1.0 + 1e-9)
@@ -171,12 +186,12 @@ class Customer(mesa.Agent):
             u = rand()
             if u < hazard:
                 position = u / hazard * total
-                self.source = PAID if position < paid else (
-                    SEEDING if position < paid + seed else ORGANIC)
+                self.source = (
+                    PAID if position < paid else (SEEDING if position < paid + seed else ORGANIC)
+                )
                 self.stage = INTERESTED
                 self.in_market = True
-        elif (self.stage == CUSTOMER and not self.in_market
-              and self.next_need <= self.model.day):
+        elif self.stage == CUSTOMER and not self.in_market and self.next_need <= self.model.day:
             self.in_market = True
 
     def choose(self, u: float) -> Channel:
@@ -227,7 +242,7 @@ class Customer(mesa.Agent):
         self.stage = CUSTOMER
         self.last_channel = channel.index
         self.in_market = False
-        gap = seg.cycle * self.random.lognormvariate(-seg.sigma ** 2 / 2, seg.sigma)
+        gap = seg.cycle * self.random.lognormvariate(-(seg.sigma**2) / 2, seg.sigma)
         self.next_need = model.day + max(1, round(gap))
         return True
 
@@ -246,8 +261,9 @@ class Customer(mesa.Agent):
             u = rand()
             if u < p_ref:
                 # The position of the draw inside the hit interval picks the friend.
-                friend = self.friends[min(int(u / p_ref * len(self.friends)),
-                                          len(self.friends) - 1)]
+                friend = self.friends[
+                    min(int(u / p_ref * len(self.friends)), len(self.friends) - 1)
+                ]
                 if friend.stage == PROSPECT:
                     friend.stage = INTERESTED
                     friend.in_market = True
@@ -294,18 +310,21 @@ class PerAgentMarket(mesa.Model):
         self.seeding_slots = self._slots(lambda ch: ch.seeding_reach(), "seeding", by_id)
         self.touch_slots = self._touch_slots()
         private = [ch for ch in self.channels if ch.is_private]
-        self.join_p = 1.0 - math.prod(1.0 - ch.join_probability() for ch in private) if private \
-            else 0.0
+        self.join_p = (
+            1.0 - math.prod(1.0 - ch.join_probability() for ch in private) if private else 0.0
+        )
         self.orders_by_source = [0] * len(SOURCES)
         self.pool = 0
         self.adopters = 0
         self.organic_today = m.organic_interest
         self._populate()
         self.customers = self.agents_by_type[Customer]
-        self.datacollector = mesa.DataCollector(model_reporters={
-            "private_pool": "pool",
-            "orders": lambda mdl: sum(ch.tally["orders"] for ch in mdl.channels),
-        })
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "private_pool": "pool",
+                "orders": lambda mdl: sum(ch.tally["orders"] for ch in mdl.channels),
+            }
+        )
 
     def _slots(self, reach_of, lever: str, by_id: dict[str, int]) -> list[tuple]:
         """Consecutive [lo, hi) intervals of today's draw, one per channel with reach."""
@@ -342,8 +361,11 @@ class PerAgentMarket(mesa.Model):
         for _ in range(m.customers):
             k = rnd.choices(range(len(segments)), weights)[0]
             spec = m.segments[k]
-            reservation = m.guide_price * spec.reservation_price * math.exp(
-                spec.reservation_spread * rnd.gauss(0.0, 1.0))
+            reservation = (
+                m.guide_price
+                * spec.reservation_price
+                * math.exp(spec.reservation_spread * rnd.gauss(0.0, 1.0))
+            )
             c = Customer(self, segments[k], reservation)
             if rnd.random() < m.initial_customers:  # bought before day 0
                 c.stage, c.n_orders = CUSTOMER, 1
@@ -353,8 +375,9 @@ class PerAgentMarket(mesa.Model):
                 self.adopters += 1
                 affinity = [spec.affinity.get(ch.family, 0.0) for ch in self.selling]
                 top = max(affinity)
-                c.last_channel = rnd.choices(self.selling,
-                                             [math.exp(a - top) for a in affinity])[0].index
+                c.last_channel = rnd.choices(self.selling, [math.exp(a - top) for a in affinity])[
+                    0
+                ].index
             people.append(c)
         for c in people:
             c.friends = [people[rnd.randrange(len(people))] for _ in range(m.friends)]
@@ -375,8 +398,9 @@ class PerAgentMarket(mesa.Model):
         for name in TALLIES:
             out[f"{name}_per_day"] = sum(ch.tally[name] for ch in self.channels) / days
         for fam in FAMILIES:
-            out[f"orders_per_day.{fam}"] = sum(
-                ch.tally["orders"] for ch in self.channels if ch.family == fam) / days
+            out[f"orders_per_day.{fam}"] = (
+                sum(ch.tally["orders"] for ch in self.channels if ch.family == fam) / days
+            )
         out["private_pool_end"] = float(self.pool)
         out["adopters_end"] = float(self.adopters)
         return out

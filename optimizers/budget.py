@@ -126,16 +126,19 @@ class _Problem:
     def roi_levers(self) -> list[int]:
         if self.roi_floor is None:
             return []
-        return [i for i, lv in enumerate(self.levers)
-                if lv.family == "public" and lv.lever == "paid"]
+        return [
+            i for i, lv in enumerate(self.levers) if lv.family == "public" and lv.lever == "paid"
+        ]
 
     def cap(self) -> np.ndarray:
         """Largest spend each lever can take: its upper bound, the total, its lower bound."""
         return np.maximum(np.minimum(self.total, self.hi), self.lo)
 
     def active(self, x: np.ndarray) -> dict[str, bool]:
-        return {c: bool(any(x[i] > 0.5 for i, lv in enumerate(self.levers) if lv.channel == c))
-                for c in self.channels}
+        return {
+            c: bool(any(x[i] > 0.5 for i, lv in enumerate(self.levers) if lv.channel == c))
+            for c in self.channels
+        }
 
     def fixed_cost(self, x: np.ndarray) -> float:
         act = self.active(x)
@@ -195,31 +198,54 @@ def optimize_budget(
     if not lvs:
         raise ValueError("levers: the scenario has no budget lever to optimise")
     x_start = current_spend(scenario, lvs)
-    prob = _problem(scenario, lvs, x_start, total=total, objective=objective, bounds=bounds,
-                    roi_floor=roi_floor, cost_share_max=cost_share_max,
-                    core_min_share=core_min_share, fixed_costs=fixed_costs,
-                    max_active=max_active)
+    prob = _problem(
+        scenario,
+        lvs,
+        x_start,
+        total=total,
+        objective=objective,
+        bounds=bounds,
+        roi_floor=roi_floor,
+        cost_share_max=cost_share_max,
+        core_min_share=core_min_share,
+        fixed_costs=fixed_costs,
+        max_active=max_active,
+    )
     lp_solver = make_solver(solver)
     _precheck(prob, lp_solver)  # linear conflicts fail before any simulation
     seed = scenario.seed if seed is None else seed
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers))
-        loop = _Loop(scenario, prob, lp_solver, ex, replications=replications, seed=seed,
-                     curve=curve, segments=segments, progress=progress)
-        best, start = loop.run(x_start, max_iter=max_iter, rho0=trust_region,
-                               min_rho=min_trust_region, tol=tol)
+        loop = _Loop(
+            scenario,
+            prob,
+            lp_solver,
+            ex,
+            replications=replications,
+            seed=seed,
+            curve=curve,
+            segments=segments,
+            progress=progress,
+        )
+        best, start = loop.run(
+            x_start, max_iter=max_iter, rho0=trust_region, min_rho=min_trust_region, tol=tol
+        )
     names = [lv.name for lv in lvs]
     return BudgetResult(
         scenario=apply_overrides(scenario, spend_overrides(lvs, best.x)),
         levers=lvs,
         spend=dict(zip(names, map(float, best.x), strict=True)),
         start_spend=dict(zip(names, map(float, x_start), strict=True)),
-        objective=objective, value=best.value, start_value=start.value,
+        objective=objective,
+        value=best.value,
+        start_value=start.value,
         feasible=best.violation <= 1e-9,
-        iterations=pd.DataFrame(loop.records), samples=pd.concat(loop.samples, ignore_index=True),
-        curves=pd.DataFrame(loop.curve_rows), constraints=pd.DataFrame(best.checks),
+        iterations=pd.DataFrame(loop.records),
+        samples=pd.concat(loop.samples, ignore_index=True),
+        curves=pd.DataFrame(loop.curve_rows),
+        constraints=pd.DataFrame(best.checks),
         active=prob.active(best.x),
-    )  # fmt: skip
+    )
 
 
 def make_solver(name: str) -> pulp.LpSolver:
@@ -237,9 +263,20 @@ def make_solver(name: str) -> pulp.LpSolver:
     raise ValueError(f"solver: must be 'cbc' or 'highs', got {name!r}")
 
 
-def _problem(scenario: Scenario, lvs: list[Lever], x_start: np.ndarray, *, total, objective,
-             bounds, roi_floor, cost_share_max, core_min_share, fixed_costs, max_active
-             ) -> _Problem:
+def _problem(
+    scenario: Scenario,
+    lvs: list[Lever],
+    x_start: np.ndarray,
+    *,
+    total,
+    objective,
+    bounds,
+    roi_floor,
+    cost_share_max,
+    core_min_share,
+    fixed_costs,
+    max_active,
+) -> _Problem:
     total = float(x_start.sum()) if total is None else float(total)
     if total <= 0:
         raise ValueError(f"total: must be > 0 CNY/day, got {total:g}")
@@ -256,9 +293,11 @@ def _problem(scenario: Scenario, lvs: list[Lever], x_start: np.ndarray, *, total
         elif key in channels:
             channel_bounds[key] = (blo, bhi)
         else:
-            raise ValueError(f"bounds: unknown lever or channel {key!r} "
-                             f"(known: {sorted(names) + sorted(channels)})")
-    for key in (fixed_costs or {}):
+            raise ValueError(
+                f"bounds: unknown lever or channel {key!r} "
+                f"(known: {sorted(names) + sorted(channels)})"
+            )
+    for key in fixed_costs or {}:
         if key not in channels:
             raise ValueError(f"fixed_costs: unknown channel {key!r} (known: {sorted(channels)})")
     if cost_share_max is not None and not 0 < cost_share_max:
@@ -269,9 +308,20 @@ def _problem(scenario: Scenario, lvs: list[Lever], x_start: np.ndarray, *, total
         raise ValueError(f"max_active: must be ≥ 1, got {max_active}")
     if core_min_share and not any(lv.core for lv in lvs):
         raise ValueError("core_min_share: none of the optimised levers is on a core channel")
-    return _Problem(lvs, total, scenario.horizon.days, objective, lo, hi, channel_bounds,
-                    roi_floor, cost_share_max, core_min_share, dict(fixed_costs or {}),
-                    max_active)
+    return _Problem(
+        lvs,
+        total,
+        scenario.horizon.days,
+        objective,
+        lo,
+        hi,
+        channel_bounds,
+        roi_floor,
+        cost_share_max,
+        core_min_share,
+        dict(fixed_costs or {}),
+        max_active,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,16 +353,23 @@ def objective_value(m: dict[str, float], prob: _Problem, x: np.ndarray) -> float
     return m["margin"] - prob.days * (float(x.sum()) + prob.fixed_cost(x))
 
 
-def check_constraints(m: dict[str, float], prob: _Problem, x: np.ndarray
-                      ) -> list[dict[str, Any]]:
+def check_constraints(m: dict[str, float], prob: _Problem, x: np.ndarray) -> list[dict[str, Any]]:
     """Every constraint at a simulated point: its limit, the value found and whether it holds."""
     rows: list[dict[str, Any]] = []
 
     def add(name: str, value: float, limit: float, sense: str, rel: float) -> None:
         excess = (value - limit) if sense == "≤" else (limit - value)
         holds = bool(excess <= 1e-6 * max(1.0, abs(limit)))  # LP solvers round at ~1e-7
-        rows.append({"constraint": name, "sense": sense, "limit": limit, "value": value,
-                     "holds": holds, "violation": 0.0 if holds else excess / max(rel, 1e-12)})
+        rows.append(
+            {
+                "constraint": name,
+                "sense": sense,
+                "limit": limit,
+                "value": value,
+                "holds": holds,
+                "violation": 0.0 if holds else excess / max(rel, 1e-12),
+            }
+        )
 
     spent = float(x.sum()) + prob.fixed_cost(x)
     add("total", spent, prob.total, "≤", prob.total)
@@ -336,8 +393,13 @@ def check_constraints(m: dict[str, float], prob: _Problem, x: np.ndarray
         add("cost_share", share, prob.cost_share_max, "≤", prob.cost_share_max)
     if prob.core_min_share:
         core = sum(x[i] for i, lv in enumerate(prob.levers) if lv.core)
-        add("core_share", core / max(float(x.sum()), 1e-9), prob.core_min_share, "≥",
-            prob.core_min_share)
+        add(
+            "core_share",
+            core / max(float(x.sum()), 1e-9),
+            prob.core_min_share,
+            "≥",
+            prob.core_min_share,
+        )
     if prob.max_active is not None:
         add("max_active", sum(prob.active(x).values()), prob.max_active, "≤", prob.max_active)
     return rows
@@ -373,9 +435,15 @@ class _Constraint:
 class _LP:
     """Builds and solves the LP/MILP for a problem, optionally around a fitted model."""
 
-    def __init__(self, prob: _Problem, model: _Model | None, *,
-                 mode: Literal["hard", "soft", "elastic"] = "hard", penalty: float = 1.0,
-                 hard: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        prob: _Problem,
+        model: _Model | None,
+        *,
+        mode: Literal["hard", "soft", "elastic"] = "hard",
+        penalty: float = 1.0,
+        hard: frozenset[str] = frozenset(),
+    ):
         self.prob, self.model, self.mode, self.penalty = prob, model, mode, penalty
         self.hard = hard  # names never relaxed in elastic mode
         elastic = mode == "elastic"
@@ -385,11 +453,14 @@ class _LP:
         box_hi = model.box_hi if model else prob.cap()
         segs = model.segments if model else 1
         self.breaks = [np.linspace(box_lo[i], box_hi[i], segs + 1) for i in range(n)]
-        self.y = [[_var(self.lp, f"y_{i}_{k}", 0, float(b[k + 1] - b[k]))
-                   for k in range(segs)] for i, b in enumerate(self.breaks)]
+        self.y = [
+            [_var(self.lp, f"y_{i}_{k}", 0, float(b[k + 1] - b[k])) for k in range(segs)]
+            for i, b in enumerate(self.breaks)
+        ]
         self.x = [float(box_lo[i]) + pulp.lpSum(self.y[i]) for i in range(n)]
-        self.z = {c: _var(self.lp, f"z_{c}", cat="Binary") for c in prob.channels} \
-            if prob.milp else {}
+        self.z = (
+            {c: _var(self.lp, f"z_{c}", cat="Binary") for c in prob.channels} if prob.milp else {}
+        )
         self.constraints: list[_Constraint] = []
         self._build()
 
@@ -404,29 +475,57 @@ class _LP:
             vals = c(self.breaks[i])
             slopes = np.diff(vals) / np.maximum(np.diff(self.breaks[i]), 1e-12)
             expr += float(vals[0] - c(m.center[i])) + pulp.lpSum(
-                float(s) * y for s, y in zip(slopes, self.y[i], strict=True))
+                float(s) * y for s, y in zip(slopes, self.y[i], strict=True)
+            )
         return expr
 
     def fixed(self) -> Any:
         return pulp.lpSum(self.prob.fixed_costs.get(c, 0.0) * z for c, z in self.z.items())
 
-    def add(self, name: str, text: str, expr: Any, sense: str, rhs: float, scale: float,
-            soft: bool = False) -> None:
+    def add(
+        self,
+        name: str,
+        text: str,
+        expr: Any,
+        sense: str,
+        rhs: float,
+        scale: float,
+        soft: bool = False,
+    ) -> None:
         self.constraints.append(
-            _Constraint(name, text, expr, sense, rhs, max(abs(scale), 1.0), soft))
+            _Constraint(name, text, expr, sense, rhs, max(abs(scale), 1.0), soft)
+        )
 
     def _build(self) -> None:
         p, x = self.prob, self.x
         spend = pulp.lpSum(x)
-        self.add("total", f"Σ spend + fixed costs ≤ {p.total:,.0f} CNY/day",
-                 spend + self.fixed(), "≤", p.total, p.total)
+        self.add(
+            "total",
+            f"Σ spend + fixed costs ≤ {p.total:,.0f} CNY/day",
+            spend + self.fixed(),
+            "≤",
+            p.total,
+            p.total,
+        )
         for i, lv in enumerate(p.levers):
             if p.lo[i] > 0:
-                self.add(f"bound {lv.name}", f"{lv.name} ≥ {p.lo[i]:,.0f} CNY/day", x[i], "≥",
-                         p.lo[i], p.lo[i])
+                self.add(
+                    f"bound {lv.name}",
+                    f"{lv.name} ≥ {p.lo[i]:,.0f} CNY/day",
+                    x[i],
+                    "≥",
+                    p.lo[i],
+                    p.lo[i],
+                )
             if np.isfinite(p.hi[i]):
-                self.add(f"bound {lv.name}", f"{lv.name} ≤ {p.hi[i]:,.0f} CNY/day", x[i], "≤",
-                         p.hi[i], p.hi[i])
+                self.add(
+                    f"bound {lv.name}",
+                    f"{lv.name} ≤ {p.hi[i]:,.0f} CNY/day",
+                    x[i],
+                    "≤",
+                    p.hi[i],
+                    p.hi[i],
+                )
         for ch, (blo, bhi) in p.channel_bounds.items():
             s = pulp.lpSum(x[i] for i, lv in enumerate(p.levers) if lv.channel == ch)
             if blo is not None:
@@ -435,14 +534,26 @@ class _LP:
                 self.add(f"bound {ch}", f"{ch} spend ≤ {bhi:,.0f} CNY/day", s, "≤", bhi, bhi)
         if p.core_min_share:
             core = pulp.lpSum(x[i] for i, lv in enumerate(p.levers) if lv.core)
-            self.add("core_share", f"core channels' share of spend ≥ {p.core_min_share:.0%}",
-                     core - p.core_min_share * spend, "≥", 0.0, p.total)
+            self.add(
+                "core_share",
+                f"core channels' share of spend ≥ {p.core_min_share:.0%}",
+                core - p.core_min_share * spend,
+                "≥",
+                0.0,
+                p.total,
+            )
         if self.z:
             for i, lv in enumerate(p.levers):  # spend only on an active channel
                 self.lp += x[i] <= p.total * self.z[lv.channel], f"active_{i}"
             if p.max_active is not None:
-                self.add("max_active", f"at most {p.max_active} active channels",
-                         pulp.lpSum(self.z.values()), "≤", p.max_active, 1.0)
+                self.add(
+                    "max_active",
+                    f"at most {p.max_active} active channels",
+                    pulp.lpSum(self.z.values()),
+                    "≤",
+                    p.max_active,
+                    1.0,
+                )
         if self.model is not None:
             self._curve_constraints()
         self._objective()
@@ -461,21 +572,34 @@ class _LP:
             on = _var(self.lp, f"on_{i}", cat="Binary")
             self.lp += x[i] <= float(cap[i]) * on, f"on_{i}"
             big = 10.0 * days * p.total * floor
-            self.add(f"roi_paid.{ch}", f"paid-traffic ROI of {ch} ≥ 1:{p.roi_floor:g}",
-                     self.metric(f"paid_revenue.{ch}") - floor * days * x[i] + big * (1 - on),
-                     "≥", 0.0, days * p.total, soft=True)
+            self.add(
+                f"roi_paid.{ch}",
+                f"paid-traffic ROI of {ch} ≥ 1:{p.roi_floor:g}",
+                self.metric(f"paid_revenue.{ch}") - floor * days * x[i] + big * (1 - on),
+                "≥",
+                0.0,
+                days * p.total,
+                soft=True,
+            )
         if p.cost_share_max is not None:
             ceiling = p.cost_share_max * (1 - p.margin("cost_share"))
             cost = days * (pulp.lpSum(x) + self.fixed()) + self.metric("nonspend_cost")
-            self.add("cost_share", f"cost share ≤ {p.cost_share_max:.0%} of revenue",
-                     cost - ceiling * self.metric("revenue"), "≤", 0.0, days * p.total,
-                     soft=True)
+            self.add(
+                "cost_share",
+                f"cost share ≤ {p.cost_share_max:.0%} of revenue",
+                cost - ceiling * self.metric("revenue"),
+                "≤",
+                0.0,
+                days * p.total,
+                soft=True,
+            )
 
     def _objective(self) -> None:
         p = self.prob
         for j, c in enumerate(self.constraints):
-            if (self.mode == "elastic" and c.name not in self.hard) or \
-                    (self.mode == "soft" and c.soft):
+            if (self.mode == "elastic" and c.name not in self.hard) or (
+                self.mode == "soft" and c.soft
+            ):
                 c.slack = _var(self.lp, f"slack_{j}", 0)
         slack = pulp.lpSum(c.slack for c in self.constraints if c.slack is not None)
         if self.mode == "elastic":
@@ -485,8 +609,11 @@ class _LP:
         elif p.objective == "revenue":
             self.lp += self.metric("revenue") - self.penalty * slack
         else:
-            self.lp += self.metric("margin") - p.days * (pulp.lpSum(self.x) + self.fixed()) \
+            self.lp += (
+                self.metric("margin")
+                - p.days * (pulp.lpSum(self.x) + self.fixed())
                 - self.penalty * slack
+            )
 
     def _post(self, c: _Constraint) -> None:
         expr = c.expr
@@ -502,13 +629,13 @@ class _LP:
         return np.array([max(0.0, float(pulp.value(xi))) for xi in self.x])
 
     def slack_used(self) -> bool:
-        return any(c.slack is not None and float(c.slack.value() or 0.0) > 1e-7
-                   for c in self.constraints)
+        return any(
+            c.slack is not None and float(c.slack.value() or 0.0) > 1e-7 for c in self.constraints
+        )
 
     def predicted(self) -> float:
         """The model's objective at the solution, without the penalty."""
-        slack = sum(float(c.slack.value() or 0.0) for c in self.constraints
-                    if c.slack is not None)
+        slack = sum(float(c.slack.value() or 0.0) for c in self.constraints if c.slack is not None)
         return float(pulp.value(self.lp.objective) or 0.0) + self.penalty * slack
 
     def conflicts(self) -> tuple[list[str], str]:
@@ -523,39 +650,54 @@ class _LP:
             if abs(val - c.rhs) <= 1e-6 * c.scale:
                 binding.append(c)
         names = [c.name for c, _ in relaxed] + [c.name for c in binding]
-        lines = [f"  - {c.name}: {c.text} (misses by {short:,.0f}"
-                 f"{' CNY' if c.name != 'max_active' else ''})" for c, short in relaxed]
+        lines = [
+            f"  - {c.name}: {c.text} (misses by {short:,.0f}"
+            f"{' CNY' if c.name != 'max_active' else ''})"
+            for c, short in relaxed
+        ]
         lines += [f"  - {c.name}: {c.text} (binding)" for c in binding]
         return list(dict.fromkeys(names)), "\n".join(lines)
 
 
-def _var(lp: pulp.LpProblem, name: str, low: float | None = None, high: float | None = None,
-         cat: str = "Continuous") -> pulp.LpVariable:
+def _var(
+    lp: pulp.LpProblem,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    cat: str = "Continuous",
+) -> pulp.LpVariable:
     """A variable attached to ``lp`` (PuLP ≥ 3.3 wants ``add_variable``; older PuLP lacks it)."""
     if hasattr(lp, "add_variable"):
         return lp.add_variable(name, low, high, cat=cat)
     return pulp.LpVariable(name, low, high, cat=cat)
 
 
-def _infeasible(prob: _Problem, model: _Model | None, solver: pulp.LpSolver,
-                where: str) -> InfeasibleError:
+def _infeasible(
+    prob: _Problem, model: _Model | None, solver: pulp.LpSolver, where: str
+) -> InfeasibleError:
     lp = _LP(prob, model, mode="elastic")
     if lp.solve(solver) is None:
         return InfeasibleError(f"budget: no split satisfies the constraints ({where})", [])
     names, text = lp.conflicts()
     # The cheapest relaxation names one side of a conflict; make those constraints hard and
     # relax again to name the other side too.
-    relaxed = [c.name for c in lp.constraints if c.slack is not None
-               and float(c.slack.value() or 0.0) > 1e-7]
+    relaxed = [
+        c.name
+        for c in lp.constraints
+        if c.slack is not None and float(c.slack.value() or 0.0) > 1e-7
+    ]
     again = _LP(prob, model, mode="elastic", hard=frozenset(relaxed))
     if again.solve(solver) is not None:
         more, more_text = again.conflicts()
         extra = [n for n in more if n not in names]
         names += extra
-        text += "".join("\n" + line for line in more_text.splitlines()
-                        if any(f"- {n}:" in line for n in extra))
-    msg = (f"budget: no split satisfies every constraint ({where}). These constraints conflict "
-           f"(relax any of them):\n{text}")
+        text += "".join(
+            "\n" + line for line in more_text.splitlines() if any(f"- {n}:" in line for n in extra)
+        )
+    msg = (
+        f"budget: no split satisfies every constraint ({where}). These constraints conflict "
+        f"(relax any of them):\n{text}"
+    )
     return InfeasibleError(msg, names)
 
 
@@ -568,26 +710,52 @@ def _precheck(prob: _Problem, solver: pulp.LpSolver) -> None:
 # The trust-region loop
 # --------------------------------------------------------------------------------------------
 class _Loop:
-    def __init__(self, scenario: Scenario, prob: _Problem, solver: pulp.LpSolver,
-                 executor: Executor, *, replications: int, seed: int, curve: CurveKind,
-                 segments: int, progress: Callable[[dict[str, Any]], None] | None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        prob: _Problem,
+        solver: pulp.LpSolver,
+        executor: Executor,
+        *,
+        replications: int,
+        seed: int,
+        curve: CurveKind,
+        segments: int,
+        progress: Callable[[dict[str, Any]], None] | None,
+    ):
         self.scenario, self.prob, self.solver, self.ex = scenario, prob, solver, executor
         self.replications, self.seed, self.curve, self.segments = (
-            replications, seed, curve, segments)
+            replications,
+            seed,
+            curve,
+            segments,
+        )
         self.progress = progress
         self.records: list[dict[str, Any]] = []
         self.samples: list[pd.DataFrame] = []
         self.curve_rows: list[dict[str, Any]] = []
 
     def simulate(self, xs: Sequence[np.ndarray]) -> list[_Point]:
-        evs = simulate_points(self.scenario, [spend_overrides(self.prob.levers, x) for x in xs],
-                              replications=self.replications, seed=self.seed, executor=self.ex)
+        evs = simulate_points(
+            self.scenario,
+            [spend_overrides(self.prob.levers, x) for x in xs],
+            replications=self.replications,
+            seed=self.seed,
+            executor=self.ex,
+        )
         out = []
         for x, ev in zip(xs, evs, strict=True):
             m = point_metrics(ev, self.prob, x)
             checks = check_constraints(m, self.prob, x)
-            out.append(_Point(x, m, objective_value(m, self.prob, x),
-                              sum(c["violation"] for c in checks), checks))
+            out.append(
+                _Point(
+                    x,
+                    m,
+                    objective_value(m, self.prob, x),
+                    sum(c["violation"] for c in checks),
+                    checks,
+                )
+            )
         return out
 
     def better(self, new: _Point, old: _Point, tol: float) -> bool:
@@ -598,8 +766,9 @@ class _Loop:
             return False
         return new.value > old.value + tol * max(abs(old.value), 1.0)
 
-    def run(self, x_start: np.ndarray, *, max_iter: int, rho0: float, min_rho: float,
-            tol: float) -> tuple[_Point, _Point]:
+    def run(
+        self, x_start: np.ndarray, *, max_iter: int, rho0: float, min_rho: float, tol: float
+    ) -> tuple[_Point, _Point]:
         start = self.simulate([x_start])[0]
         self.record(0, None, start, start, "start", None)
         best, rho = start, None
@@ -626,8 +795,11 @@ class _Loop:
             backed_off = False
             for c in cand.checks:
                 name = c["constraint"]
-                if not c["holds"] and name.startswith(("roi_paid.", "cost_share")) \
-                        and self.prob.margin(name) < 0.3:
+                if (
+                    not c["holds"]
+                    and name.startswith(("roi_paid.", "cost_share"))
+                    and self.prob.margin(name) < 0.3
+                ):
                     self.prob.margins[name] = min(0.3, 2 * self.prob.margin(name))
                     backed_off = True
             seen = cand if self.better(cand, seen, 0.0) else seen
@@ -647,14 +819,17 @@ class _Loop:
         cap = p.cap()
         if rho is None:  # first iteration: the whole range, to see each curve's shape
             box_lo, box_hi = np.zeros(n), cap.copy()
-            levels = [box_lo[i] + np.array(FIRST_LEVELS) * (box_hi[i] - box_lo[i])
-                      for i in range(n)]
+            levels = [
+                box_lo[i] + np.array(FIRST_LEVELS) * (box_hi[i] - box_lo[i]) for i in range(n)
+            ]
         else:
             radius = rho * np.maximum(center.x, p.total / n)
             box_lo = np.maximum(0.0, center.x - radius)
             box_hi = np.maximum(np.minimum(cap, center.x + radius), box_lo)
-            levels = [np.clip(center.x[i] + np.array(TR_LEVELS) * radius[i], box_lo[i],
-                              box_hi[i]) for i in range(n)]
+            levels = [
+                np.clip(center.x[i] + np.array(TR_LEVELS) * radius[i], box_lo[i], box_hi[i])
+                for i in range(n)
+            ]
         xs, owner = [], []
         for i in range(n):
             for lvl in np.unique(np.round(levels[i], 2)):
@@ -665,10 +840,26 @@ class _Loop:
                     owner.append(i)
         points = self.simulate(xs)
         metric_names = list(center.metrics)
-        rows = [{"iteration": it, "lever": p.levers[i].name, "spend": pt.x[i], "center": False,
-                 **pt.metrics} for i, pt in zip(owner, points, strict=True)]
-        rows += [{"iteration": it, "lever": lv.name, "spend": center.x[i], "center": True,
-                  **center.metrics} for i, lv in enumerate(p.levers)]
+        rows = [
+            {
+                "iteration": it,
+                "lever": p.levers[i].name,
+                "spend": pt.x[i],
+                "center": False,
+                **pt.metrics,
+            }
+            for i, pt in zip(owner, points, strict=True)
+        ]
+        rows += [
+            {
+                "iteration": it,
+                "lever": lv.name,
+                "spend": center.x[i],
+                "center": True,
+                **center.metrics,
+            }
+            for i, lv in enumerate(p.levers)
+        ]
         table = pd.DataFrame(rows)
         self.samples.append(table)
         curves: dict[tuple[int, str], Curve] = {}
@@ -681,24 +872,50 @@ class _Loop:
                 # on another channel's paid revenue (cannibalisation, seeding) and on costs may
                 # go either way.
                 cross = name.startswith("paid_revenue.") and name != f"paid_revenue.{lv.channel}"
-                c = fit_curve(sub["spend"], sub[name], kind=self.curve,
-                              increasing=name != "nonspend_cost" and not cross)
+                c = fit_curve(
+                    sub["spend"],
+                    sub[name],
+                    kind=self.curve,
+                    increasing=name != "nonspend_cost" and not cross,
+                )
                 curves[(i, name)] = c
-                self.curve_rows.append({"iteration": it, "lever": lv.name, "metric": name,
-                                        "kind": c.kind, "base": c.base,
-                                        "amplitude": c.amplitude, "scale": c.scale,
-                                        "shape": c.shape, "rmse": c.rmse})
+                self.curve_rows.append(
+                    {
+                        "iteration": it,
+                        "lever": lv.name,
+                        "metric": name,
+                        "kind": c.kind,
+                        "base": c.base,
+                        "amplitude": c.amplitude,
+                        "scale": c.scale,
+                        "shape": c.shape,
+                        "rmse": c.rmse,
+                    }
+                )
         return _Model(center.x, center.metrics, box_lo, box_hi, curves, self.segments)
 
-    def record(self, it: int, rho: float | None, pt: _Point, best: _Point, status: str,
-               predicted: float | None) -> None:
-        row = {"iteration": it, "status": status, "trust_region": rho,
-               "predicted": predicted, "simulated": pt.value,
-               "improvement": pt.value - best.value if status != "start" else 0.0,
-               "feasible": pt.violation <= 1e-9, "violation": pt.violation,
-               "revenue": pt.metrics["revenue"],
-               **{lv.name: float(pt.x[i]) for i, lv in enumerate(self.prob.levers)},
-               "total_spend": float(pt.x.sum())}
+    def record(
+        self,
+        it: int,
+        rho: float | None,
+        pt: _Point,
+        best: _Point,
+        status: str,
+        predicted: float | None,
+    ) -> None:
+        row = {
+            "iteration": it,
+            "status": status,
+            "trust_region": rho,
+            "predicted": predicted,
+            "simulated": pt.value,
+            "improvement": pt.value - best.value if status != "start" else 0.0,
+            "feasible": pt.violation <= 1e-9,
+            "violation": pt.violation,
+            "revenue": pt.metrics["revenue"],
+            **{lv.name: float(pt.x[i]) for i, lv in enumerate(self.prob.levers)},
+            "total_spend": float(pt.x.sum()),
+        }
         self.records.append(row)
         if self.progress is not None:
             self.progress(row)

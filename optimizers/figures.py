@@ -38,14 +38,23 @@ def _unit(kpi: str) -> str:
 def iterations_figure(it: pd.DataFrame, objective: str, path: Path) -> Path:
     """Simulated objective per trust-region iteration (accepted / rejected) and the LP forecast."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    for status, marker, color in (("start", "s", "grey"), ("accepted", "o", "tab:green"),
-                                  ("rejected", "x", "tab:red"), ("converged", "*", "tab:blue")):
+    for status, marker, color in (
+        ("start", "s", "grey"),
+        ("accepted", "o", "tab:green"),
+        ("rejected", "x", "tab:red"),
+        ("converged", "*", "tab:blue"),
+    ):
         sub = it[it["status"] == status]
-        ax.scatter(sub["iteration"], sub["simulated"] / 1e6, marker=marker, color=color,
-                   label=f"simulated ({status})", zorder=3)
+        ax.scatter(
+            sub["iteration"],
+            sub["simulated"] / 1e6,
+            marker=marker,
+            color=color,
+            label=f"simulated ({status})",
+            zorder=3,
+        )
     pred = it.dropna(subset=["predicted"])
-    ax.plot(pred["iteration"], pred["predicted"] / 1e6, ":", color="tab:blue",
-            label="LP forecast")
+    ax.plot(pred["iteration"], pred["predicted"] / 1e6, ":", color="tab:blue", label="LP forecast")
     best = it["simulated"].where(it["status"].isin(["start", "accepted"])).cummax()
     ax.step(it["iteration"], best / 1e6, where="post", color="black", lw=1, label="best so far")
     ax.set_xlabel("iteration")
@@ -101,11 +110,17 @@ def history_figure(trials: pd.DataFrame, objective: str, path: Path) -> Path:
     feas = t[t["feasible"]]
     ax.scatter(feas["trial"], feas[objective] / scale, color="tab:green", label="feasible")
     inf = t[~t["feasible"]]
-    ax.scatter(inf["trial"], inf[objective] / scale, color="tab:red", marker="x",
-               label="infeasible (targets)")
+    ax.scatter(
+        inf["trial"],
+        inf[objective] / scale,
+        color="tab:red",
+        marker="x",
+        label="infeasible (targets)",
+    )
     best = t[objective].where(t["feasible"]).cummax()
-    ax.step(t["trial"], best / scale, where="post", color="black", lw=1,
-            label="best feasible so far")
+    ax.step(
+        t["trial"], best / scale, where="post", color="black", lw=1, label="best feasible so far"
+    )
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{objective} ({unit})" if unit else objective)
     ax.set_title(f"Optimisation history: {objective}")
@@ -124,8 +139,9 @@ def importance_figure(importances: dict[str, float], path: Path) -> Path:
     return _save(fig, path)
 
 
-def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[str],
-                  path: Path) -> Path:
+def pareto_figure(
+    trials: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[str], path: Path
+) -> Path:
     """Two objectives: every complete trial and the feasible Pareto front."""
     a, b = objectives[:2]
     t = trials[trials["state"] == "COMPLETE"]
@@ -134,8 +150,9 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, objectives: Sequenc
     feas = t[t["feasible"]]
     ax.scatter(feas[a] / sa, feas[b] / sb, color="grey", label="feasible trials")
     inf = t[~t["feasible"]]
-    ax.scatter(inf[a] / sa, inf[b] / sb, color="salmon", marker="x",
-               label="infeasible trials (targets)")
+    ax.scatter(
+        inf[a] / sa, inf[b] / sb, color="salmon", marker="x", label="infeasible trials (targets)"
+    )
     f = front.sort_values(a)
     ax.plot(f[a] / sa, f[b] / sb, "o-", color="tab:red", label="Pareto front (feasible)")
     ax.set_xlabel(f"{a} (million CNY)" if _unit(a) else a)

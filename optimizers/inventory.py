@@ -35,8 +35,7 @@ from sim.inventory.theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_fede
 
 __all__ = ["DemandModel", "apply_policies", "optimize_inventory"]
 
-_COST_FIELDS = ["holding_cost", "ordering_cost", "backorder_cost", "lost_margin",
-                "transfer_cost"]
+_COST_FIELDS = ["holding_cost", "ordering_cost", "backorder_cost", "lost_margin", "transfer_cost"]
 _INFEASIBLE = 1e12
 
 
@@ -109,11 +108,16 @@ class _Problem:
     def exact_instance(self) -> PoissonCosts | None:
         """The exact theory applies: Poisson, backorders, fixed lead time, daily review."""
         p = self.policy
-        if (self.demand.distribution != "poisson" or not self.backorders
-                or p.lead.dist != "fixed" or p.review_period != 1):
+        if (
+            self.demand.distribution != "poisson"
+            or not self.backorders
+            or p.lead.dist != "fixed"
+            or p.review_period != 1
+        ):
             return None
-        return PoissonCosts(self.demand.mean, p.lead.value, p.order_cost, self.holding,
-                            self.shortage)
+        return PoissonCosts(
+            self.demand.mean, p.lead.value, p.order_cost, self.holding, self.shortage
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,8 +133,9 @@ def _loss_tables(dist: stats.rv_discrete | None, top: int) -> tuple[np.ndarray, 
     return excess, dist.mean() - y + excess
 
 
-def _approx_curve(prob: _Problem, q: int, s_max: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _approx_curve(
+    prob: _Problem, q: int, s_max: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Approximate cost per day and fill rate of (s, s + q) for every s on a grid.
 
     The inventory position after a review is taken as uniform on ``s+1..s+q`` (exact for unit
@@ -166,8 +171,12 @@ def analytic_policy(prob: _Problem, target_fill: float | None) -> dict:
     s_grid, cost, fill = _approx_curve(prob, q)
     ok = cost if target_fill is None else np.where(fill >= target_fill, cost, np.inf)
     i = int(np.argmin(ok)) if np.isfinite(ok).any() else len(s_grid) - 1
-    return {"s": int(s_grid[i]), "S": int(s_grid[i] + q), "cost": float(cost[i]),
-            "fill_rate": float(fill[i])}
+    return {
+        "s": int(s_grid[i]),
+        "S": int(s_grid[i] + q),
+        "cost": float(cost[i]),
+        "fill_rate": float(fill[i]),
+    }
 
 
 def analytic_at(prob: _Problem, s: int, big_s: int) -> tuple[float, float]:
@@ -190,8 +199,7 @@ class SimSettings:
 
 def _evaluation_spec(prob: _Problem, cands: list[tuple[int, int]], reps: int) -> InventorySpec:
     p = prob.policy
-    keep = {"lead_time", "order_cost", "review_period", "review_offset", "max_order",
-            "max_stock"}
+    keep = {"lead_time", "order_cost", "review_period", "review_offset", "max_order", "max_stock"}
     base = {f: getattr(p, f) for f in keep if f in p.model_fields_set or f == "lead_time"}
     skus, pols = [], []
     for i, (s, big_s) in enumerate(cands):
@@ -199,22 +207,36 @@ def _evaluation_spec(prob: _Problem, cands: list[tuple[int, int]], reps: int) ->
             sid = f"c{i}r{r}"
             skus.append({"id": sid, "price": prob.price, "unit_cost": prob.unit_cost})
             pols.append({**base, "sku": sid, "type": "sS", "s": s, "S": big_s})
-    costs = {"holding": prob.holding,
-             ("backorder" if prob.backorders else "lost_sale"): prob.shortage}
-    return InventorySpec.model_validate({
-        "skus": skus, "policies": pols, "costs": costs,
-        "demand": {"mode": "exogenous", "backorders": prob.backorders, **prob.demand.as_spec()}})
+    costs = {
+        "holding": prob.holding,
+        ("backorder" if prob.backorders else "lost_sale"): prob.shortage,
+    }
+    return InventorySpec.model_validate(
+        {
+            "skus": skus,
+            "policies": pols,
+            "costs": costs,
+            "demand": {"mode": "exogenous", "backorders": prob.backorders, **prob.demand.as_spec()},
+        }
+    )
 
 
-def simulate_candidates(prob: _Problem, cands: list[tuple[int, int]], sim: SimSettings
-                        ) -> dict[tuple[int, int], dict]:
+def simulate_candidates(
+    prob: _Problem, cands: list[tuple[int, int]], sim: SimSettings
+) -> dict[tuple[int, int], dict]:
     """Simulated cost per day and fill rate of each (s, S), with the same luck for all."""
     todo = [c for c in cands if c not in prob.cache]
     if todo:
         reps = sim.replications
         spec = _evaluation_spec(prob, todo, reps)
-        inv = run_exogenous(spec, sim.days, sim.seed, record=False, warmup=sim.warmup,
-                            crn_columns=np.tile(np.arange(reps), len(todo)))
+        inv = run_exogenous(
+            spec,
+            sim.days,
+            sim.seed,
+            record=False,
+            warmup=sim.warmup,
+            crn_columns=np.tile(np.arange(reps), len(todo)),
+        )
         tot = inv.totals()
         n_days = sim.days - sim.warmup
         cost = tot[_COST_FIELDS].sum(axis=1).to_numpy().reshape(len(todo), reps) / n_days
@@ -222,10 +244,12 @@ def simulate_candidates(prob: _Problem, cands: list[tuple[int, int]], sim: SimSe
         demand = tot["demand"].to_numpy().reshape(len(todo), reps)
         fill = served / np.maximum(demand, 1)
         for i, c in enumerate(todo):
-            prob.cache[c] = {"cost": cost[i].mean(), "cost_se": cost[i].std(ddof=1) / np.sqrt(
-                reps) if reps > 1 else np.nan, "fill_rate": served[i].sum() / max(
-                demand[i].sum(), 1), "fill_rate_se": fill[i].std(ddof=1) / np.sqrt(reps)
-                if reps > 1 else np.nan}
+            prob.cache[c] = {
+                "cost": cost[i].mean(),
+                "cost_se": cost[i].std(ddof=1) / np.sqrt(reps) if reps > 1 else np.nan,
+                "fill_rate": served[i].sum() / max(demand[i].sum(), 1),
+                "fill_rate_se": fill[i].std(ddof=1) / np.sqrt(reps) if reps > 1 else np.nan,
+            }
     return {c: prob.cache[c] for c in cands}
 
 
@@ -235,8 +259,13 @@ def _objective(res: dict, target_fill: float | None) -> float:
     return res["cost"]
 
 
-def local_search(prob: _Problem, start: tuple[int, int], sim: SimSettings,
-                 target_fill: float | None, max_evaluations: int) -> tuple[int, int]:
+def local_search(
+    prob: _Problem,
+    start: tuple[int, int],
+    sim: SimSettings,
+    target_fill: float | None,
+    max_evaluations: int,
+) -> tuple[int, int]:
     """Pattern search on the (s, S) grid, one vectorised simulation per step.
 
     Each step simulates the 5 x 5 grid ``best + (a, b) * step`` (``a, b`` in -2..2, ``s < S``)
@@ -245,8 +274,12 @@ def local_search(prob: _Problem, start: tuple[int, int], sim: SimSettings,
     """
     best, step = start, max(1, (start[1] - start[0]) // 4)
     while len(prob.cache) < max_evaluations:
-        grid = [(best[0] + a * step, best[1] + b * step) for a in range(-2, 3)
-                for b in range(-2, 3) if best[0] + a * step < best[1] + b * step]
+        grid = [
+            (best[0] + a * step, best[1] + b * step)
+            for a in range(-2, 3)
+            for b in range(-2, 3)
+            if best[0] + a * step < best[1] + b * step
+        ]
         res = simulate_candidates(prob, grid, sim)
         cand = min(grid, key=lambda c: (_objective(res[c], target_fill), c != best))
         if cand != best:
@@ -264,8 +297,10 @@ def local_search(prob: _Problem, start: tuple[int, int], sim: SimSettings,
 def _problems(spec: InventorySpec, records: pd.DataFrame | None) -> list[_Problem]:
     exo = spec.demand.mode == "exogenous"
     if not exo and records is None:
-        raise ValueError("optimize_inventory: demand comes from customers; pass `records` of a "
-                         "simulated run (Inventory.records()) to estimate it")
+        raise ValueError(
+            "optimize_inventory: demand comes from customers; pass `records` of a "
+            "simulated run (Inventory.records()) to estimate it"
+        )
     if spec.costs.holding <= 0:
         raise ValueError("optimize_inventory: costs.holding must be > 0 (else stock is free)")
     central = [loc.id for loc in spec.locations if loc.kind == "central"]
@@ -280,8 +315,11 @@ def _problems(spec: InventorySpec, records: pd.DataFrame | None) -> list[_Proble
                 if loc.id != exo_loc:
                     continue
                 d = spec.demand.resolve(sku.id)
-                var = {"poisson": d.mean, "negbin": d.mean + d.mean**2 / (d.dispersion or 1),
-                       "normal": (d.sd or 0) ** 2}[d.distribution]
+                var = {
+                    "poisson": d.mean,
+                    "negbin": d.mean + d.mean**2 / (d.dispersion or 1),
+                    "normal": (d.sd or 0) ** 2,
+                }[d.distribution]
                 model, backorders = DemandModel(d.mean, var, d.distribution), spec.demand.backorders
             else:
                 rows = records[(records["sku"] == sku.id) & (records["location"] == loc.id)]
@@ -293,61 +331,106 @@ def _problems(spec: InventorySpec, records: pd.DataFrame | None) -> list[_Proble
     return out
 
 
-def _make_problem(spec: InventorySpec, sku, location: str, pol: PolicySpec, model: DemandModel,
-                  backorders: bool) -> _Problem:
+def _make_problem(
+    spec: InventorySpec, sku, location: str, pol: PolicySpec, model: DemandModel, backorders: bool
+) -> _Problem:
     lost = spec.costs.lost_sale if spec.costs.lost_sale is not None else sku.price - sku.unit_cost
-    return _Problem(sku.id, location, pol, model, spec.costs.holding * sku.volume,
-                    spec.costs.backorder if backorders else lost, backorders, sku.price,
-                    sku.unit_cost)
+    return _Problem(
+        sku.id,
+        location,
+        pol,
+        model,
+        spec.costs.holding * sku.volume,
+        spec.costs.backorder if backorders else lost,
+        backorders,
+        sku.price,
+        sku.unit_cost,
+    )
 
 
-def _fill_target(target_fill_rate: float | None, target_stockout_rate: float | None
-                 ) -> float | None:
-    targets = [t for t in (target_fill_rate,
-                           None if target_stockout_rate is None else 1 - target_stockout_rate)
-               if t is not None]
+def _fill_target(
+    target_fill_rate: float | None, target_stockout_rate: float | None
+) -> float | None:
+    targets = [
+        t
+        for t in (
+            target_fill_rate,
+            None if target_stockout_rate is None else 1 - target_stockout_rate,
+        )
+        if t is not None
+    ]
     for t in targets:
         if not 0 < t < 1:
             raise ValueError(f"optimize_inventory: service target must be in (0, 1), got {t}")
     return max(targets) if targets else None
 
 
-def _row(prob: _Problem, start: dict, best: tuple[int, int], sim_res: dict,
-         target: float | None) -> dict:
+def _row(
+    prob: _Problem, start: dict, best: tuple[int, int], sim_res: dict, target: float | None
+) -> dict:
     inst = prob.exact_instance()
-    row = {"sku": prob.sku, "location": prob.location, "type": "sS", "s": best[0],
-           "S": best[1], "start_s": start["s"], "start_S": start["S"],
-           "start_analytic_cost": start["cost"], "start_analytic_fill_rate": start["fill_rate"],
-           "demand_mean": prob.demand.mean, "demand_var": prob.demand.var,
-           "demand_distribution": prob.demand.distribution, "backorders": prob.backorders,
-           "lead_time_mean": prob.policy.lead.mean_days(),
-           "review_period": prob.policy.review_period,
-           "sim_cost": sim_res["cost"], "sim_cost_se": sim_res["cost_se"],
-           "sim_fill_rate": sim_res["fill_rate"], "sim_fill_rate_se": sim_res["fill_rate_se"],
-           "target_fill_rate": target,
-           "feasible": target is None or sim_res["fill_rate"] >= target,
-           "evaluations": len(prob.cache), "analytic_exact": inst is not None}
+    row = {
+        "sku": prob.sku,
+        "location": prob.location,
+        "type": "sS",
+        "s": best[0],
+        "S": best[1],
+        "start_s": start["s"],
+        "start_S": start["S"],
+        "start_analytic_cost": start["cost"],
+        "start_analytic_fill_rate": start["fill_rate"],
+        "demand_mean": prob.demand.mean,
+        "demand_var": prob.demand.var,
+        "demand_distribution": prob.demand.distribution,
+        "backorders": prob.backorders,
+        "lead_time_mean": prob.policy.lead.mean_days(),
+        "review_period": prob.policy.review_period,
+        "sim_cost": sim_res["cost"],
+        "sim_cost_se": sim_res["cost_se"],
+        "sim_fill_rate": sim_res["fill_rate"],
+        "sim_fill_rate_se": sim_res["fill_rate_se"],
+        "target_fill_rate": target,
+        "feasible": target is None or sim_res["fill_rate"] >= target,
+        "evaluations": len(prob.cache),
+        "analytic_exact": inst is not None,
+    }
     if inst is not None:
         zs, zbig, zc = zheng_federgruen(inst)
-        row |= {"analytic_cost": ss_cost(*best, inst),
-                "analytic_fill_rate": ss_fill_rate(*best, inst),
-                "exact_optimum_s": zs, "exact_optimum_S": zbig, "exact_optimum_cost": zc}
+        row |= {
+            "analytic_cost": ss_cost(*best, inst),
+            "analytic_fill_rate": ss_fill_rate(*best, inst),
+            "exact_optimum_s": zs,
+            "exact_optimum_S": zbig,
+            "exact_optimum_cost": zc,
+        }
     else:
         cost, fill = analytic_at(prob, *best)
-        row |= {"analytic_cost": cost, "analytic_fill_rate": fill, "exact_optimum_s": np.nan,
-                "exact_optimum_S": np.nan, "exact_optimum_cost": np.nan}
+        row |= {
+            "analytic_cost": cost,
+            "analytic_fill_rate": fill,
+            "exact_optimum_s": np.nan,
+            "exact_optimum_S": np.nan,
+            "exact_optimum_cost": np.nan,
+        }
     return row
 
 
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
-def optimize_inventory(spec: InventorySpec, *, target_fill_rate: float | None = None,
-                       target_stockout_rate: float | None = None, days: int = 3000,
-                       replications: int = 8, seed: int = 0, warmup: int = 200,
-                       records: pd.DataFrame | None = None, max_evaluations: int = 400,
-                       starts: dict[tuple[str, str], tuple[int, int]] | None = None
-                       ) -> pd.DataFrame:
+def optimize_inventory(
+    spec: InventorySpec,
+    *,
+    target_fill_rate: float | None = None,
+    target_stockout_rate: float | None = None,
+    days: int = 3000,
+    replications: int = 8,
+    seed: int = 0,
+    warmup: int = 200,
+    records: pd.DataFrame | None = None,
+    max_evaluations: int = 400,
+    starts: dict[tuple[str, str], tuple[int, int]] | None = None,
+) -> pd.DataFrame:
     """Recommend an (s, S) policy per (SKU, location) with replenishment.
 
     Minimises simulated cost per day (holding + ordering + backorder penalty or lost margin +
@@ -383,14 +466,30 @@ def apply_policies(spec: InventorySpec, table: pd.DataFrame) -> InventorySpec:
     data = spec.model_dump(exclude_unset=True)
     pols = list(data.get("policies", []))
     sku_by_id = {s.id: s for s in spec.skus}
-    keep = ("lead_time", "order_cost", "review_period", "review_offset", "max_order",
-            "max_stock", "source", "transfer_cost")
+    keep = (
+        "lead_time",
+        "order_cost",
+        "review_period",
+        "review_offset",
+        "max_order",
+        "max_stock",
+        "source",
+        "transfer_cost",
+    )
     for r in table.itertuples(index=False):
         old = spec.policy_for(sku_by_id[r.sku], r.location)
         base = {f: getattr(old, f) for f in keep} if old is not None else {}
         if isinstance(base.get("lead_time"), LeadTimeSpec):
             base["lead_time"] = base["lead_time"].model_dump(exclude_none=True)
-        pols.append({**base, "sku": r.sku, "location": r.location, "type": "sS",
-                     "s": int(r.s), "S": int(r.S)})
+        pols.append(
+            {
+                **base,
+                "sku": r.sku,
+                "location": r.location,
+                "type": "sS",
+                "s": int(r.s),
+                "S": int(r.S),
+            }
+        )
     data["policies"] = pols
     return InventorySpec.model_validate(data)

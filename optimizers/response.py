@@ -95,18 +95,31 @@ def spend_overrides(levers: Sequence[Lever], x: Sequence[float]) -> dict[str, fl
 # --------------------------------------------------------------------------------------------
 # Simulating many points on one executor
 # --------------------------------------------------------------------------------------------
-def simulate_points(scenario: Scenario, points: Sequence[dict[str, Any]], *, replications: int,
-                    seed: int, executor: Executor, windows: Sequence[tuple[int, int]] = ()
-                    ) -> list[Evaluation]:
+def simulate_points(
+    scenario: Scenario,
+    points: Sequence[dict[str, Any]],
+    *,
+    replications: int,
+    seed: int,
+    executor: Executor,
+    windows: Sequence[tuple[int, int]] = (),
+) -> list[Evaluation]:
     """Evaluate each override dict with the same seed and replications (common random numbers).
 
     Every replication of every point is submitted before any is awaited, so a pool stays busy.
     """
     scenarios = [apply_overrides(scenario, p) for p in points]
-    futures = [[executor.submit(run_replication, sc, seed, r, list(windows), False)
-                for r in range(replications)] for sc in scenarios]
-    return [collect(sc, seed, [f.result() for f in fs], windows)
-            for sc, fs in zip(scenarios, futures, strict=True)]
+    futures = [
+        [
+            executor.submit(run_replication, sc, seed, r, list(windows), False)
+            for r in range(replications)
+        ]
+        for sc in scenarios
+    ]
+    return [
+        collect(sc, seed, [f.result() for f in fs], windows)
+        for sc, fs in zip(scenarios, futures, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,8 +155,9 @@ def _unit(kind: str, x: np.ndarray, scale: float, shape: float) -> np.ndarray:
     return x / scale
 
 
-def fit_curve(x: Sequence[float], y: Sequence[float], *, kind: CurveKind = "exp",
-              increasing: bool = True) -> Curve:
+def fit_curve(
+    x: Sequence[float], y: Sequence[float], *, kind: CurveKind = "exp", increasing: bool = True
+) -> Curve:
     """Least-squares fit of a saturating curve (``scipy.optimize.curve_fit`` with bounds).
 
     ``increasing=True`` keeps ``amplitude ≥ 0`` (a concave, non-decreasing response); with
@@ -166,8 +180,11 @@ def fit_curve(x: Sequence[float], y: Sequence[float], *, kind: CurveKind = "exp"
         p0, lo, hi = [0.0, 1.0, 0.5], [-np.inf, amp_lo, span / 50], [np.inf, np.inf, 100.0]
     elif kind == "hill":
         f = lambda t, c, a, k, h: c + a * t**h / (k**h + t**h)  # noqa: E731
-        p0, lo, hi = [0.0, 1.5, 0.5, 1.0], [-np.inf, amp_lo, span / 50, 0.3], \
-            [np.inf, np.inf, 100.0, 1.0]
+        p0, lo, hi = (
+            [0.0, 1.5, 0.5, 1.0],
+            [-np.inf, amp_lo, span / 50, 0.3],
+            [np.inf, np.inf, 100.0, 1.0],
+        )
     else:
         return _linear(x, y, increasing)
     p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)

@@ -68,8 +68,9 @@ def make_sampler(name: str, *, seed: int | None, objectives: int) -> optuna.samp
         try:
             import cmaes  # noqa: F401
         except ImportError:
-            raise ValueError("sampler: cmaes needs the 'cmaes' package (pip install cmaes)") \
-                from None
+            raise ValueError(
+                "sampler: cmaes needs the 'cmaes' package (pip install cmaes)"
+            ) from None
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
         try:
@@ -83,8 +84,12 @@ def make_sampler(name: str, *, seed: int | None, objectives: int) -> optuna.samp
 def check_decisions(scenario: Scenario) -> None:
     """Every decision's range ends (or choices) must give a valid scenario; else ScenarioError."""
     if not scenario.decisions:
-        raise ScenarioError(["decisions: the scenario declares no decision variables "
-                             "(add a decisions: block with path + low/high or choices)"])
+        raise ScenarioError(
+            [
+                "decisions: the scenario declares no decision variables "
+                "(add a decisions: block with path + low/high or choices)"
+            ]
+        )
     problems = []
     for i, d in enumerate(scenario.decisions):
         values = d.choices if d.choices is not None else [_cast(d, d.low), _cast(d, d.high)]
@@ -143,36 +148,70 @@ def search(
         raise ValueError(f"replications: must be ≥ 1, got {replications}")
     check_decisions(scenario)
     if any(t.relative_to for t in scenario.targets) and baseline is None:
-        raise ValueError("baseline: the scenario has targets relative to the baseline; "
-                         "give the baseline scenario")
+        raise ValueError(
+            "baseline: the scenario has targets relative to the baseline; "
+            "give the baseline scenario"
+        )
     seed = scenario.seed if seed is None else seed
     smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
     name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
     optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=name, sampler=smp,
-                                directions=["maximize"] * len(objectives), load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        sampler=smp,
+        directions=["maximize"] * len(objectives),
+        load_if_exists=True,
+    )
     windows = windows_for(scenario.targets)
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers))
-        base_ev = evaluate(baseline, replications=replications, seed=seed, windows=windows,
-                           executor=ex) if baseline is not None else None
-        objective = _Objective(scenario, list(objectives), replications, seed, confidence,
-                               windows, base_ev, ex, use_constraints=sampler != "cmaes")
+        base_ev = (
+            evaluate(baseline, replications=replications, seed=seed, windows=windows, executor=ex)
+            if baseline is not None
+            else None
+        )
+        objective = _Objective(
+            scenario,
+            list(objectives),
+            replications,
+            seed,
+            confidence,
+            windows,
+            base_ev,
+            ex,
+            use_constraints=sampler != "cmaes",
+        )
         done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
         remaining = max(0, trials - done)
         if remaining:
             stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
-            study.optimize(objective, n_trials=remaining, timeout=timeout,
-                           callbacks=[stop, *callbacks],
-                           catch=(ScenarioError, ValueError, RuntimeError))  # a FAIL trial
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=[stop, *callbacks],
+                catch=(ScenarioError, ValueError, RuntimeError),
+            )  # a FAIL trial
     return summarise(study, scenario, list(objectives))
 
 
 class _Objective:
     """One trial: decisions → evaluate with common random numbers → values and constraints."""
 
-    def __init__(self, scenario, objectives, replications, seed, confidence, windows, base_ev,
-                 executor, *, use_constraints: bool):
+    def __init__(
+        self,
+        scenario,
+        objectives,
+        replications,
+        seed,
+        confidence,
+        windows,
+        base_ev,
+        executor,
+        *,
+        use_constraints: bool,
+    ):
         self.scenario, self.objectives = scenario, objectives
         self.replications, self.seed, self.confidence = replications, seed, confidence
         self.windows, self.base_ev, self.ex = windows, base_ev, executor
@@ -180,11 +219,16 @@ class _Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         params = {d.path: suggest(trial, d) for d in self.scenario.decisions}
-        ev = evaluate(self.scenario, overrides=params, replications=self.replications,
-                      seed=self.seed, windows=self.windows, executor=self.ex)
+        ev = evaluate(
+            self.scenario,
+            overrides=params,
+            replications=self.replications,
+            seed=self.seed,
+            windows=self.windows,
+            executor=self.ex,
+        )
         values = [kpi_mean(ev, k) for k in self.objectives]
-        probs = [r.probability for r in
-                 evaluate_targets(self.scenario.targets, ev, self.base_ev)]
+        probs = [r.probability for r in evaluate_targets(self.scenario.targets, ev, self.base_ev)]
         slack = [self.confidence - (p if math.isfinite(p) else 0.0) for p in probs]
         if self.use_constraints:
             for j, s in enumerate(slack):
@@ -204,8 +248,9 @@ def kpi_mean(ev: Evaluation, kpi: str) -> float:
 # --------------------------------------------------------------------------------------------
 # Reading a study back
 # --------------------------------------------------------------------------------------------
-def trials_table(study: optuna.Study, objectives: Sequence[str],
-                 targets: Sequence[str] = ()) -> pd.DataFrame:
+def trials_table(
+    study: optuna.Study, objectives: Sequence[str], targets: Sequence[str] = ()
+) -> pd.DataFrame:
     """One row per trial: number, state, objective values, decisions, probabilities, feasible."""
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -217,8 +262,9 @@ def trials_table(study: optuna.Study, objectives: Sequence[str],
         for j, p in enumerate(probs):
             label = targets[j] if j < len(targets) else f"target_{j}"
             row[f"P({label})"] = p
-        row["feasible"] = bool(t.user_attrs.get("feasible", False)) and \
-            t.state == TrialState.COMPLETE
+        row["feasible"] = (
+            bool(t.user_attrs.get("feasible", False)) and t.state == TrialState.COMPLETE
+        )
         dur = t.duration
         row["seconds"] = dur.total_seconds() if dur is not None else np.nan
         rows.append(row)

@@ -38,14 +38,21 @@ class Verification:
     def summary(self) -> dict:
         d = self.vs_start.set_index("kpi")
         return {
-            "replications": self.comparison.replications, "seed": self.comparison.seed,
-            "baseline": self.baseline_name, "start": self.start_name, "plan": self.plan_name,
-            "vs_start": {k: {c: _num(r[c]) for c in ("baseline", "value", "diff", "relative",
-                                                      "paired_low", "paired_high")}
-                         for k, r in d.iterrows() if k in HEADLINE},
-            "targets": {n: [t.to_dict() for t in ts]
-                        for n, ts in self.comparison.targets.items()},
-        }  # fmt: skip
+            "replications": self.comparison.replications,
+            "seed": self.comparison.seed,
+            "baseline": self.baseline_name,
+            "start": self.start_name,
+            "plan": self.plan_name,
+            "vs_start": {
+                k: {
+                    c: _num(r[c])
+                    for c in ("baseline", "value", "diff", "relative", "paired_low", "paired_high")
+                }
+                for k, r in d.iterrows()
+                if k in HEADLINE
+            },
+            "targets": {n: [t.to_dict() for t in ts] for n, ts in self.comparison.targets.items()},
+        }
 
 
 def _num(x) -> float | None:
@@ -53,8 +60,16 @@ def _num(x) -> float | None:
     return x if x == x else None
 
 
-def verify(plan: Scenario, start: Scenario, *, baseline: Scenario | None, replications: int,
-           seed: int, workers: int | None = None, scheduler: str | None = None) -> Verification:
+def verify(
+    plan: Scenario,
+    start: Scenario,
+    *,
+    baseline: Scenario | None,
+    replications: int,
+    seed: int,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> Verification:
     """Full-replication comparison: baseline (if any), the starting plan, the recommendation."""
     # Renamed without a re-validation round trip: model_copy keeps the validated parts as they are.
     plan = plan.model_copy(update={"name": f"{start.name}-optimised"})
@@ -62,13 +77,22 @@ def verify(plan: Scenario, start: Scenario, *, baseline: Scenario | None, replic
         baseline = baseline.model_copy(update={"name": f"{baseline.name}-baseline"})
     first = baseline if baseline is not None else start
     plans = [start, plan] if baseline is not None else [plan]
-    cmp = compare(first, plans, replications=replications, seed=seed, workers=workers,
-                  scheduler=scheduler, cache=False)
+    cmp = compare(
+        first,
+        plans,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        cache=False,
+    )
     s_name, p_name = cmp.names[-2], cmp.names[-1]
-    vs_start = diff_table(cmp.evaluations[s_name], cmp.evaluations[p_name], name=p_name,
-                          confidence=cmp.confidence)
-    return Verification(cmp, s_name, p_name, cmp.names[0] if baseline is not None else None,
-                        vs_start)
+    vs_start = diff_table(
+        cmp.evaluations[s_name], cmp.evaluations[p_name], name=p_name, confidence=cmp.confidence
+    )
+    return Verification(
+        cmp, s_name, p_name, cmp.names[0] if baseline is not None else None, vs_start
+    )
 
 
 def write_verification(v: Verification, out: Path, **manifest_extra) -> None:
@@ -82,8 +106,14 @@ def markdown(v: Verification) -> str:
     sums = {n: cmp.evaluations[n].summary(cmp.confidence) for n in cmp.names}
     vb = cmp.diffs.set_index(["plan", "kpi"]) if len(cmp.diffs) else None
     vs = v.vs_start.set_index("kpi")
-    head = ["KPI", *([v.baseline_name] if v.baseline_name else []), "start", "recommended",
-            "Δ vs start [95% CI]", *(["Δ vs baseline [95% CI]"] if v.baseline_name else [])]
+    head = [
+        "KPI",
+        *([v.baseline_name] if v.baseline_name else []),
+        "start",
+        "recommended",
+        "Δ vs start [95% CI]",
+        *(["Δ vs baseline [95% CI]"] if v.baseline_name else []),
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in HEADLINE:
         if k not in sums[v.plan_name].index:
@@ -100,12 +130,16 @@ def markdown(v: Verification) -> str:
     lines.append("")
     for name in (v.start_name, v.plan_name):
         for t in cmp.targets.get(name, []):
-            lines.append(f"- target ({name}): {t.label or t.describe()}: estimate "
-                         f"{fmt(t.estimate)}, P(meet) {t.probability:.0%} "
-                         f"[{t.prob_ci_low:.0%}, {t.prob_ci_high:.0%}], {t.verdict}")
-    lines.append(f"\n{cmp.replications} replications per scenario, seed {cmp.seed}, common "
-                 "random numbers; the full comparison report (rendered by `sim.reports.report`, like "
-                 "`channelsim compare`) is `verification/report.html`.")
+            lines.append(
+                f"- target ({name}): {t.label or t.describe()}: estimate "
+                f"{fmt(t.estimate)}, P(meet) {t.probability:.0%} "
+                f"[{t.prob_ci_low:.0%}, {t.prob_ci_high:.0%}], {t.verdict}"
+            )
+    lines.append(
+        f"\n{cmp.replications} replications per scenario, seed {cmp.seed}, common "
+        "random numbers; the full comparison report (rendered by `sim.reports.report`, like "
+        "`channelsim compare`) is `verification/report.html`."
+    )
     return "\n".join(lines)
 
 

@@ -61,11 +61,27 @@ from sim.scenario import ONLINE_FAMILIES
 OTHER_COSTS: tuple[str, ...] = ("coupon_cost", "inventory_cost")
 
 SCOPED_KPIS: tuple[str, ...] = (
-    "revenue", "orders", "visits", "buyers", "new_customers", "conversion_rate", "aov",
-    "repurchase_rate", "spend", "cac", "ltv", "roi_paid", "roi_overall", "cost_share",
-    "satisfaction", "profit", "coupon_cost", "subscription_share", "promo_revenue_share",
+    "revenue",
+    "orders",
+    "visits",
+    "buyers",
+    "new_customers",
+    "conversion_rate",
+    "aov",
+    "repurchase_rate",
+    "spend",
+    "cac",
+    "ltv",
+    "roi_paid",
+    "roi_overall",
+    "cost_share",
+    "satisfaction",
+    "profit",
+    "coupon_cost",
+    "subscription_share",
+    "promo_revenue_share",
     "price_band_violations",
-)  # fmt: skip
+)
 MARKET_KPIS: tuple[str, ...] = ("traffic_concentration", "customer_overlap", "private_pool")
 
 
@@ -95,19 +111,26 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
         scopes[str(cid)] = np.array([i])
     for name, idx in scopes.items():
         ids = chans["id"].to_numpy()[idx]
-        sub = scoped_kpis(daily[daily["channel"].isin(ids)],
-                          orders[orders["channel"].isin(idx)], ledger.scale, idx)
+        sub = scoped_kpis(
+            daily[daily["channel"].isin(ids)],
+            orders[orders["channel"].isin(idx)],
+            ledger.scale,
+            idx,
+        )
         out.update({f"{k}.{name}": v for k, v in sub.items()})
     inv = ledger.extra.get("inventory")
-    if isinstance(inv, pd.DataFrame):  # stock KPIs (sim.inventory.engine): stockout_rate, fill_rate...
+    if isinstance(
+        inv, pd.DataFrame
+    ):  # stock KPIs (sim.inventory.engine): stockout_rate, fill_rate...
         from sim.inventory.engine import inventory_kpis  # local: plain scenarios never need it
 
         out.update(inventory_kpis(inv, start, end))
     return out
 
 
-def scoped_kpis(daily: pd.DataFrame, orders: pd.DataFrame, scale: float,
-                channel_idx: np.ndarray) -> dict[str, float]:
+def scoped_kpis(
+    daily: pd.DataFrame, orders: pd.DataFrame, scale: float, channel_idx: np.ndarray
+) -> dict[str, float]:
     """The KPIs that can be restricted to a set of channels."""
     s = daily.sum(numeric_only=True)
     other = sum(float(s.get(c, 0.0)) for c in OTHER_COSTS)

@@ -17,21 +17,33 @@ LINE = re.compile(r"^(?P<key>[a-z_]+(?:\[\d+\])?): (?P<value>[0-9.eE+-]+)$")
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, str(BENCH), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_bench_engine_prints_machine_readable_lines():
-    out = _bench("--sizes", "2000,3000", "--days", "20", "--agent-customers", "2000",
-                 "--agent-days", "5")
+    out = _bench(
+        "--sizes", "2000,3000", "--days", "20", "--agent-customers", "2000", "--agent-days", "5"
+    )
     assert out.returncode == 0, out.stderr
     values = {}
     for line in out.stdout.splitlines():
         if m := LINE.match(line):
             values[m["key"]] = float(m["value"])
-    for key in ("customer_days_per_s[2000]", "customer_days_per_s[3000]",
-                "ratio_vs_per_agent_mesa", "peak_rss_mb[2000]", "peak_rss_mb[3000]",
-                "per_agent_customer_days_per_s[2000]"):
+    for key in (
+        "customer_days_per_s[2000]",
+        "customer_days_per_s[3000]",
+        "ratio_vs_per_agent_mesa",
+        "peak_rss_mb[2000]",
+        "peak_rss_mb[3000]",
+        "per_agent_customer_days_per_s[2000]",
+    ):
         assert key in values, f"{key} missing from:\n{out.stdout}"
         assert values[key] > 0
     # Like for like: the ratio is the engine at the per-agent size over the per-agent rate.
@@ -57,8 +69,13 @@ def _per_agent():
 
 def test_per_agent_no_marketing_no_word_of_mouth_no_customers():
     """The per-agent rules obey the same lever test as the engine: nothing in, nothing out."""
-    overrides = {"market.customers": 800, "horizon.days": 30, "market.organic_interest": 0,
-                 "market.word_of_mouth": 0, "market.initial_customers": 0}
+    overrides = {
+        "market.customers": 800,
+        "horizon.days": 30,
+        "market.organic_interest": 0,
+        "market.word_of_mouth": 0,
+        "market.initial_customers": 0,
+    }
     for ch in ("tmall", "jd", "douyin", "wecom", "xiaohongshu"):
         overrides |= {f"channels.{ch}.budget.paid": 0, f"channels.{ch}.budget.seeding": 0}
     sc = load_scenario(ROOT / "scenarios" / "baseline.yaml", overrides=overrides)

@@ -21,9 +21,16 @@ from sim.reports.report import SECTIONS
 from .test_report import build_results
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--no-first-run", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def find_chromium() -> str | None:
@@ -35,8 +42,9 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed "
-                                "(apt-get install chromium; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium installed (apt-get install chromium; .ci/run installs it)"
+)
 
 # Injected into a copy of the report only: records console errors and uncaught errors, then,
 # once every image has loaded, writes what it found into the DOM for --dump-dom to return.
@@ -62,8 +70,14 @@ window.addEventListener('load', () => {
 
 def chromium(*args: str, user_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HOME": str(user_dir)}
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={user_dir}", *args],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={user_dir}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +87,17 @@ def report(tmp_path_factory) -> Path:
 
 def test_report_opens_offline_images_decode_no_console_errors(report, tmp_path):
     probe = report.with_name("probe.html")
-    probe.write_text(report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1),
-                     encoding="utf-8")
-    run = chromium("--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
-                   "--dump-dom", probe.as_uri(), user_dir=tmp_path / "profile1")
+    probe.write_text(
+        report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8"
+    )
+    run = chromium(
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
+        user_dir=tmp_path / "profile1",
+    )
     match = re.search(r'<pre id="probe-result">(.*?)</pre>', run.stdout, re.S)
     assert match, f"probe did not run; chromium said:\n{run.stderr[-2000:]}"
     result = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -85,8 +106,14 @@ def test_report_opens_offline_images_decode_no_console_errors(report, tmp_path):
     assert result["errors"] == []
     assert result["sections"] == list(SECTIONS)
     # the original page (no probe) must not log console errors either
-    plain = chromium("--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-                     "--dump-dom", report.as_uri(), user_dir=tmp_path / "profile2")
+    plain = chromium(
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        report.as_uri(),
+        user_dir=tmp_path / "profile2",
+    )
     console = [ln for ln in plain.stderr.splitlines() if "CONSOLE" in ln]
     assert console == [], console
     assert "Plan comparison" in plain.stdout
@@ -97,7 +124,12 @@ def test_screenshot_is_saved_as_an_artifact(report, tmp_path):
     (ARTIFACTS / ".gitignore").write_text("*\n")  # test output, never committed
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
-    run = chromium(f"--screenshot={shot}", "--window-size=1280,3000", "--hide-scrollbars",
-                   report.as_uri(), user_dir=tmp_path / "profile")
+    run = chromium(
+        f"--screenshot={shot}",
+        "--window-size=1280,3000",
+        "--hide-scrollbars",
+        report.as_uri(),
+        user_dir=tmp_path / "profile",
+    )
     assert shot.is_file(), run.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

@@ -54,9 +54,13 @@ def _grid_optimum(sc, objective: str):
     steps = np.linspace(0, TOTAL, 9)
     pts = [(a, b) for a in steps for b in steps if a + b <= TOTAL + 1e-9]
     with make_executor(workers=1) as ex:
-        evs = simulate_points(sc, [{"channels.tmall.budget.paid": a,
-                                    "channels.douyin.budget.paid": b} for a, b in pts],
-                              replications=1, seed=1, executor=ex)
+        evs = simulate_points(
+            sc,
+            [{"channels.tmall.budget.paid": a, "channels.douyin.budget.paid": b} for a, b in pts],
+            replications=1,
+            seed=1,
+            executor=ex,
+        )
     best = -np.inf
     for (a, b), ev in zip(pts, evs, strict=True):
         if _violations(ev, {"tmall.paid": a, "douyin.paid": b}):
@@ -80,9 +84,18 @@ def _violations(ev, spend) -> list[str]:
 
 
 def test_lp_loop_is_within_one_percent_of_the_grid_optimum_and_meets_every_constraint(tiny):
-    res = optimize_budget(tiny, levers=LEVERS, total=TOTAL, objective="profit",
-                          roi_floor=ROI_FLOOR, cost_share_max=COST_SHARE_MAX,
-                          replications=1, seed=1, workers=1, max_iter=6)
+    res = optimize_budget(
+        tiny,
+        levers=LEVERS,
+        total=TOTAL,
+        objective="profit",
+        roi_floor=ROI_FLOOR,
+        cost_share_max=COST_SHARE_MAX,
+        replications=1,
+        seed=1,
+        workers=1,
+        max_iter=6,
+    )
     grid = _grid_optimum(tiny, "profit")
     assert res.value >= grid - 0.01 * abs(grid)
     assert res.feasible and res.constraints["holds"].all()
@@ -99,18 +112,32 @@ def test_lp_loop_is_within_one_percent_of_the_grid_optimum_and_meets_every_const
 
 def test_infeasible_linear_constraints_name_the_conflict(tiny):
     with pytest.raises(InfeasibleError) as err:
-        optimize_budget(tiny, levers=LEVERS, total=10_000, roi_floor=None,
-                        bounds={"tmall.paid": (8_000, None), "douyin": (8_000, None)},
-                        replications=1, workers=1)
+        optimize_budget(
+            tiny,
+            levers=LEVERS,
+            total=10_000,
+            roi_floor=None,
+            bounds={"tmall.paid": (8_000, None), "douyin": (8_000, None)},
+            replications=1,
+            workers=1,
+        )
     assert set(err.value.conflicts) == {"total", "bound tmall.paid", "bound douyin"}
     assert "tmall.paid ≥ 8,000" in str(err.value) and "before any simulation" in str(err.value)
 
 
 def test_roi_floor_against_a_minimum_spend_is_reported(tiny):
     with pytest.raises(InfeasibleError) as err:
-        optimize_budget(tiny, levers=LEVERS, total=TOTAL, roi_floor=1_000.0,
-                        bounds={"tmall.paid": (20_000, None)}, replications=1, seed=1,
-                        workers=1, max_iter=1)
+        optimize_budget(
+            tiny,
+            levers=LEVERS,
+            total=TOTAL,
+            roi_floor=1_000.0,
+            bounds={"tmall.paid": (20_000, None)},
+            replications=1,
+            seed=1,
+            workers=1,
+            max_iter=1,
+        )
     assert {"roi_paid.tmall", "bound tmall.paid"} <= set(err.value.conflicts)
 
 
@@ -126,21 +153,45 @@ def test_bad_arguments_name_the_field(tiny):
 def test_cli_reports_conflicts_with_exit_code_2(capsys):
     from sim.commands.cli import main
 
-    code = main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"), "--total", "1000",
-                 "--bound", "tmall.paid=5000:", "--roi-floor", "0", "--workers", "1",
-                 *[f"--set={k}={v}" for k, v in TINY.items()]])
+    code = main(
+        [
+            "optimize",
+            "budget",
+            str(SCENARIOS / "baseline.yaml"),
+            "--total",
+            "1000",
+            "--bound",
+            "tmall.paid=5000:",
+            "--roi-floor",
+            "0",
+            "--workers",
+            "1",
+            *[f"--set={k}={v}" for k, v in TINY.items()],
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "bound tmall.paid" in err and "total" in err and "Traceback" not in err
-    assert main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"),
-                 "--bound", "nope=1:2"]) == 2
+    assert (
+        main(["optimize", "budget", str(SCENARIOS / "baseline.yaml"), "--bound", "nope=1:2"]) == 2
+    )
     assert "--bound: unknown lever or channel 'nope'" in capsys.readouterr().err
 
 
 def test_milp_activation_respects_max_active_and_fixed_costs(tiny):
-    res = optimize_budget(tiny, levers=LEVERS, total=TOTAL, objective="profit", roi_floor=None,
-                          fixed_costs={"tmall": 2_000.0, "douyin": 2_000.0}, max_active=1,
-                          replications=1, seed=1, workers=1, max_iter=2)
+    res = optimize_budget(
+        tiny,
+        levers=LEVERS,
+        total=TOTAL,
+        objective="profit",
+        roi_floor=None,
+        fixed_costs={"tmall": 2_000.0, "douyin": 2_000.0},
+        max_active=1,
+        replications=1,
+        seed=1,
+        workers=1,
+        max_iter=2,
+    )
     assert sum(res.active.values()) <= 1
     assert res.constraints.set_index("constraint").loc["max_active", "holds"]
     spent = sum(res.spend.values()) + sum(2_000.0 for on in res.active.values() if on)

@@ -44,16 +44,35 @@ def _second_scenario():
     raw["horizon"] = {"start": "2024-03-01", "days": 420}
     m = raw["market"]
     m.update(customers=4000, organic_interest=0.003, churn=0.002, guide_price=88)
-    m["segments"][0].update(purchase_cycle_days=45, cycle_cv=0.2, basket_units=2.2,
-                            affinity={"public": 0.0, "offline": -0.7, "private": 0.3})
+    m["segments"][0].update(
+        purchase_cycle_days=45,
+        cycle_cv=0.2,
+        basket_units=2.2,
+        affinity={"public": 0.0, "offline": -0.7, "private": 0.3},
+    )
     common = {"base_conversion": 0.5, "service": {"reply_minutes": 0}}
     raw["channels"] = [
-        {"id": "douyin", "family": "public", "price_index": 0.9, **common,
-         "response": {"join_base": 0.0}},
-        {"id": "store", "family": "offline", "price_index": 1.0, **common,
-         "response": {"join_base": 0.0}},
-        {"id": "miniprogram", "family": "private", "price_index": 1.0, **common,
-         "response": {"join_base": 0.15, "join_max": 0.15}},
+        {
+            "id": "douyin",
+            "family": "public",
+            "price_index": 0.9,
+            **common,
+            "response": {"join_base": 0.0},
+        },
+        {
+            "id": "store",
+            "family": "offline",
+            "price_index": 1.0,
+            **common,
+            "response": {"join_base": 0.0},
+        },
+        {
+            "id": "miniprogram",
+            "family": "private",
+            "price_index": 1.0,
+            **common,
+            "response": {"join_base": 0.15, "join_max": 0.15},
+        },
     ]
     return build_scenario(raw)
 
@@ -117,8 +136,9 @@ def test_calibrated_market_reproduces_channel_shares(sample_cal):
     table, cal = sample_cal
     sc = cal.scenario_from_start(364)
     orders = simulate(sc, seed=11).orders
-    sim_share = orders["channel"].map(dict(enumerate(sc.channel_ids()))).value_counts(
-        normalize=True)
+    sim_share = (
+        orders["channel"].map(dict(enumerate(sc.channel_ids()))).value_counts(normalize=True)
+    )
     for ch, share in cal.channels["order_share"].items():
         assert sim_share.get(ch, 0.0) == pytest.approx(share, abs=0.03), ch
     first = orders[orders["first"].astype(bool)]
@@ -132,10 +152,12 @@ def test_second_history_recovers_its_parameters(second):
     _check_recovery(cal, sc)
     aff = cal.raw["market"]["segments"][0]["affinity"]
     truth = sc.market.segments[0].affinity
-    assert aff["offline"] - aff["public"] == pytest.approx(truth["offline"] - truth["public"],
-                                                           abs=0.15)
-    assert aff["private"] - aff["public"] == pytest.approx(truth["private"] - truth["public"],
-                                                           abs=0.2)
+    assert aff["offline"] - aff["public"] == pytest.approx(
+        truth["offline"] - truth["public"], abs=0.15
+    )
+    assert aff["private"] - aff["public"] == pytest.approx(
+        truth["private"] - truth["public"], abs=0.2
+    )
 
 
 def test_segments_by_frequency_are_ordered(second):
@@ -144,8 +166,9 @@ def test_segments_by_frequency_are_ordered(second):
     segs = {s["id"]: s for s in cal.raw["market"]["segments"]}
     assert set(segs) == {"low_frequency", "high_frequency"}
     assert sum(s["share"] for s in segs.values()) == pytest.approx(1.0)
-    assert segs["high_frequency"]["purchase_cycle_days"] < segs["low_frequency"][
-        "purchase_cycle_days"]
+    assert (
+        segs["high_frequency"]["purchase_cycle_days"] < segs["low_frequency"]["purchase_cycle_days"]
+    )
     build_scenario(cal.raw)
 
 
@@ -194,31 +217,72 @@ def test_gap_pmf_is_a_distribution_with_the_simulators_mean():
 def test_holdout_report_has_every_element(second, tmp_path, capsys):
     sc, frame = second
     path = tmp_path / "orders.csv"
-    frame.rename(columns={"customer_id": "buyer_id", "order_date": "paid_at",
-                          "amount": "total", "channel": "shop"}).to_csv(path, index=False)
+    frame.rename(
+        columns={
+            "customer_id": "buyer_id",
+            "order_date": "paid_at",
+            "amount": "total",
+            "channel": "shop",
+        }
+    ).to_csv(path, index=False)
     out, report = tmp_path / "my_baseline.yaml", tmp_path / "report"
-    rc = main(["calibrate", str(path), "--out", str(out), "--report", str(report),
-               "--columns", "customer=buyer_id,date=paid_at,amount=total,channel=shop,"
-               "order_id=order_id", "--families", "douyin=public,store=offline,"
-               "miniprogram=private", "--calibration-period", "2024-03-01:2024-12-31",
-               "--holdout-period", "2025-01-01:2025-04-24", "-r", "2"])
+    rc = main(
+        [
+            "calibrate",
+            str(path),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--columns",
+            "customer=buyer_id,date=paid_at,amount=total,channel=shop,order_id=order_id",
+            "--families",
+            "douyin=public,store=offline,miniprogram=private",
+            "--calibration-period",
+            "2024-03-01:2024-12-31",
+            "--holdout-period",
+            "2025-01-01:2025-04-24",
+            "-r",
+            "2",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     scenario = load_scenario(out)
     assert scenario.horizon.start.isoformat() == "2025-01-01"
     val = report / "validation"
-    for name in ("validation.md", "validation.json", "weekly.csv", "conditional_expectation.csv",
-                 "tracking_weekly.png", "tracking_cumulative.png", "conditional_expectation.png"):
+    for name in (
+        "validation.md",
+        "validation.json",
+        "weekly.csv",
+        "conditional_expectation.csv",
+        "tracking_weekly.png",
+        "tracking_cumulative.png",
+        "conditional_expectation.png",
+    ):
         assert (val / name).stat().st_size > 0, name
     metrics = json.loads((val / "validation.json").read_text())["metrics"]
-    for key in ("weekly_mape_pct", "cumulative_error_pct", "holdout_repeat_actual",
-                "holdout_repeat_simulated", "holdout_repeat_simulated_band",
-                "cumulative_error_pct_bgnbd"):
+    for key in (
+        "weekly_mape_pct",
+        "cumulative_error_pct",
+        "holdout_repeat_actual",
+        "holdout_repeat_simulated",
+        "holdout_repeat_simulated_band",
+        "cumulative_error_pct_bgnbd",
+    ):
         assert key in metrics
     assert metrics["weekly_mape_pct"] < 20  # the generating model predicts its own holdout
     assert abs(metrics["cumulative_error_pct"]) < 10
     weekly = pd.read_csv(val / "weekly.csv")
-    assert {"actual", "sim_mean", "sim_low", "sim_high", "bgnbd", "actual_cum", "sim_cum",
-            "period"} <= set(weekly.columns)
+    assert {
+        "actual",
+        "sim_mean",
+        "sim_low",
+        "sim_high",
+        "bgnbd",
+        "actual_cum",
+        "sim_cum",
+        "period",
+    } <= set(weekly.columns)
     assert set(weekly["period"]) >= {"calibration", "holdout"}
     assert (weekly["sim_low"] <= weekly["sim_high"]).all()
     cond = pd.read_csv(val / "conditional_expectation.csv", dtype={"x": str})
@@ -238,34 +302,51 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
 
 
 # ---- malformed inputs ----------------------------------------------------------------------
-GOOD = ("order_id,buyer,paid_at,total,shop\n"
-        "1,A,2025-01-02,99,tmall\n2,B,2025/01/03,120,jd\n3,A,2025-02-01T10:00:00+08:00,99,tmall\n")
+GOOD = (
+    "order_id,buyer,paid_at,total,shop\n"
+    "1,A,2025-01-02,99,tmall\n2,B,2025/01/03,120,jd\n3,A,2025-02-01T10:00:00+08:00,99,tmall\n"
+)
 
 
 def _run_bad(tmp_path, capsys, text, *extra):
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    rc = main(["calibrate", str(path), "--out", str(tmp_path / "x.yaml"), "--columns",
-               "customer=buyer,date=paid_at,amount=total,channel=shop,order_id=order_id",
-               *extra])
+    rc = main(
+        [
+            "calibrate",
+            str(path),
+            "--out",
+            str(tmp_path / "x.yaml"),
+            "--columns",
+            "customer=buyer,date=paid_at,amount=total,channel=shop,order_id=order_id",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return rc, err
 
 
-@pytest.mark.parametrize("text, expected", [
-    (GOOD.replace("paid_at", "paid"), ["missing column 'paid_at'", ":1:"]),
-    (GOOD + "4,C,2025-02-30,50,jd\n", ["bad.csv:5:", "cannot read '2025-02-30' as a date"]),
-    (GOOD + "4,C,2025-02-03,-50,jd\n", ["bad.csv:5:", "negative amount '-50'"]),
-    (GOOD + "2,C,2025-02-03,50,jd\n", ["bad.csv:5:", "order id '2' repeats line 3"]),
-    (GOOD + "4,C,2025-02-03,abc,jd\n", ["bad.csv:5:", "cannot read 'abc' as an amount"]),
-    ("order_id,buyer,paid_at,total,shop\n", ["no orders"]),
-    ("", ["empty"]),
-    ("order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,A,2025-01-09,9,tmall\n",
-     ["one customer"]),
-    ("order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,B,2025-01-09,9,tmall\n",
-     ["no customer bought twice"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (GOOD.replace("paid_at", "paid"), ["missing column 'paid_at'", ":1:"]),
+        (GOOD + "4,C,2025-02-30,50,jd\n", ["bad.csv:5:", "cannot read '2025-02-30' as a date"]),
+        (GOOD + "4,C,2025-02-03,-50,jd\n", ["bad.csv:5:", "negative amount '-50'"]),
+        (GOOD + "2,C,2025-02-03,50,jd\n", ["bad.csv:5:", "order id '2' repeats line 3"]),
+        (GOOD + "4,C,2025-02-03,abc,jd\n", ["bad.csv:5:", "cannot read 'abc' as an amount"]),
+        ("order_id,buyer,paid_at,total,shop\n", ["no orders"]),
+        ("", ["empty"]),
+        (
+            "order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,A,2025-01-09,9,tmall\n",
+            ["one customer"],
+        ),
+        (
+            "order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,9,tmall\n2,B,2025-01-09,9,tmall\n",
+            ["no customer bought twice"],
+        ),
+    ],
+)
 def test_malformed_inputs_exit_2_with_line_numbers(tmp_path, capsys, text, expected):
     rc, err = _run_bad(tmp_path, capsys, text)
     assert rc == 2
@@ -283,22 +364,43 @@ def test_bad_rows_are_listed_and_counted(tmp_path, capsys):
 
 def test_skip_bad_rows_reports_them():
     table_text = GOOD + "4,C,2025-13-01,5,jd\n5,D,2025-03-01,7,jd\n"
-    orders = read_orders(io.StringIO(table_text), columns={
-        "customer": "buyer", "date": "paid_at", "amount": "total", "channel": "shop",
-        "order_id": "order_id"}, skip_bad_rows=True)
+    orders = read_orders(
+        io.StringIO(table_text),
+        columns={
+            "customer": "buyer",
+            "date": "paid_at",
+            "amount": "total",
+            "channel": "shop",
+            "order_id": "order_id",
+        },
+        skip_bad_rows=True,
+    )
     assert orders.n_skipped == 1 and ":5:" in orders.skipped[0]
     assert len(orders.table) == 4
     assert list(orders.table["date"].dt.strftime("%Y-%m-%d")[:3]) == [
-        "2025-01-02", "2025-01-03", "2025-02-01"]
+        "2025-01-02",
+        "2025-01-03",
+        "2025-02-01",
+    ]
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--holdout-period", "2025-01-01"], "--holdout-period"),
-    (["--calibration-period", "2025-03-01:2025-01-01"], "ends"),
-    (["--families", "tmall=market"], "--families"),
-    (["--calibration-period", "2025-01-01:2025-01-31", "--holdout-period",
-      "2025-01-15:2025-02-01"], "on or before"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--holdout-period", "2025-01-01"], "--holdout-period"),
+        (["--calibration-period", "2025-03-01:2025-01-01"], "ends"),
+        (["--families", "tmall=market"], "--families"),
+        (
+            [
+                "--calibration-period",
+                "2025-01-01:2025-01-31",
+                "--holdout-period",
+                "2025-01-15:2025-02-01",
+            ],
+            "on or before",
+        ),
+    ],
+)
 def test_bad_flags_exit_2(tmp_path, capsys, flags, expected):
     rc, err = _run_bad(tmp_path, capsys, GOOD, *flags)
     assert rc == 2 and expected in err
@@ -315,8 +417,9 @@ def test_validation_scores_the_bgnbd_on_bgnbd_orders():
     table = _read(frame)
     cal = calibrate(table, end="2025-12-30")
     assert cal.bgnbd.r == pytest.approx(0.97, rel=0.2)
-    v = validate_holdout(table, cal, holdout=(date(2025, 12, 31), date(2026, 6, 29)),
-                         replications=1)
+    v = validate_holdout(
+        table, cal, holdout=(date(2025, 12, 31), date(2026, 6, 29)), replications=1
+    )
     assert v.metrics["weekly_mape_pct_bgnbd"] < 15
     assert abs(v.metrics["cumulative_error_pct_bgnbd"]) < 10
     cond = v.conditional.set_index("x")

@@ -33,8 +33,10 @@ def base():
 @pytest.fixture(scope="module")
 def more_paid():
     """A small plan change: 10 % more paid traffic on Tmall."""
-    return load_scenario(SCENARIOS / "baseline.yaml", overrides={
-        **SMALL, "name": "more_paid", "channels.tmall.budget.paid": 44000})
+    return load_scenario(
+        SCENARIOS / "baseline.yaml",
+        overrides={**SMALL, "name": "more_paid", "channels.tmall.budget.paid": 44000},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,33 +71,52 @@ def test_same_numbers_on_one_worker_two_workers_and_dask(base, more_paid):
     b, p = (apply_overrides(s, tiny) for s in (base, more_paid))
     cmp = compare(b, [p], replications=4, seed=7, workers=1, cache=False)
     two = compare(b, [p], replications=4, seed=7, workers=2, cache=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
-        dask = compare(b, [p], replications=4, seed=7, cache=False,
-                       scheduler=cluster.scheduler_address)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        dask = compare(
+            b, [p], replications=4, seed=7, cache=False, scheduler=cluster.scheduler_address
+        )
     for other in (two, dask):
         for name in cmp.names:
-            pd.testing.assert_frame_equal(cmp.evaluations[name].kpis,
-                                          other.evaluations[name].kpis, check_exact=True)
+            pd.testing.assert_frame_equal(
+                cmp.evaluations[name].kpis, other.evaluations[name].kpis, check_exact=True
+            )
         pd.testing.assert_frame_equal(cmp.diffs, other.diffs, check_exact=True)
 
 
 def test_adaptive_precision_stops_and_says_why(base, more_paid):
-    loose = compare(base, [more_paid], replications=3, seed=7, workers=1, cache=False,
-                    precision=0.9, max_replications=9)
-    assert loose.precision["reached"] and loose.precision["stopped_because"] == \
-        "precision reached"
+    loose = compare(
+        base,
+        [more_paid],
+        replications=3,
+        seed=7,
+        workers=1,
+        cache=False,
+        precision=0.9,
+        max_replications=9,
+    )
+    assert loose.precision["reached"] and loose.precision["stopped_because"] == "precision reached"
     assert loose.replications == 3
-    tight = compare(base, [more_paid], replications=2, seed=7, workers=1, cache=False,
-                    precision=1e-6, max_replications=5)
+    tight = compare(
+        base,
+        [more_paid],
+        replications=2,
+        seed=7,
+        workers=1,
+        cache=False,
+        precision=1e-6,
+        max_replications=5,
+    )
     assert not tight.precision["reached"]
     assert tight.precision["stopped_because"] == "replication cap reached"
     assert tight.replications == 5  # batches of 2, 2, then 1 to stop exactly at the cap
     assert list(tight.evaluations["more_paid"].kpis["replication"]) == [0, 1, 2, 3, 4]
 
 
-def test_cache_hit_returns_identical_results_without_simulating(base, more_paid, tmp_path,
-                                                                monkeypatch):
+def test_cache_hit_returns_identical_results_without_simulating(
+    base, more_paid, tmp_path, monkeypatch
+):
     cache = ResultCache(tmp_path / "cache")
     first = compare(base, [more_paid], replications=3, seed=7, workers=1, cache=cache)
     assert first.cache_hits == 0
@@ -104,13 +125,11 @@ def test_cache_hit_returns_identical_results_without_simulating(base, more_paid,
         raise AssertionError("simulated although cached")
 
     monkeypatch.setattr(experiment, "run_replication", boom)
-    again = compare(base, [more_paid], replications=3, seed=7, workers=1,
-                    cache=tmp_path / "cache")
+    again = compare(base, [more_paid], replications=3, seed=7, workers=1, cache=tmp_path / "cache")
     assert again.cache_hits == 6
     for name in first.names:
         pd.testing.assert_frame_equal(first.evaluations[name].kpis, again.evaluations[name].kpis)
-        pd.testing.assert_frame_equal(first.evaluations[name].daily,
-                                      again.evaluations[name].daily)
+        pd.testing.assert_frame_equal(first.evaluations[name].daily, again.evaluations[name].daily)
     with pytest.raises(AssertionError, match="simulated"):  # another seed is a miss
         compare(base, [more_paid], replications=1, seed=8, workers=1, cache=cache)
 
@@ -124,10 +143,22 @@ def test_cache_key_follows_code_version(monkeypatch, tmp_path):
     assert cache.path("h", seed=1, replication=0) != before
     root = Path(sim.experiments.cache.__file__).parents[1]
     files = {p.relative_to(root).as_posix() for p in sim.experiments.cache.simulation_sources(root)}
-    assert {"experiments/replication.py", "core/model.py", "kpis.py", "core/ledger.py",
-            "scenario/schema.py"} <= files
-    assert not {"reports/report.py", "reports/figures.py", "experiments/comparison.py",
-                "commands/cli.py"} & files
+    assert {
+        "experiments/replication.py",
+        "core/model.py",
+        "kpis.py",
+        "core/ledger.py",
+        "scenario/schema.py",
+    } <= files
+    assert (
+        not {
+            "reports/report.py",
+            "reports/figures.py",
+            "experiments/comparison.py",
+            "commands/cli.py",
+        }
+        & files
+    )
 
 
 def test_scenario_differences_lists_dotted_paths(base, more_paid):
@@ -138,16 +169,37 @@ def test_scenario_differences_lists_dotted_paths(base, more_paid):
 def test_compare_cli_writes_results_and_bad_flags_exit_2(tmp_path, capsys):
     out = tmp_path / "run"
     plan = tmp_path / "plan.yaml"
-    plan.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\nname: more_private\n"
-                    "channels:\n  - {id: wecom, budget: {private_ops: 6000}}\n")
+    plan.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\nname: more_private\n"
+        "channels:\n  - {id: wecom, budget: {private_ops: 6000}}\n"
+    )
     sets = ["--set", "market.customers=800", "--set", "horizon.days=30"]
-    code = main(["compare", str(SCENARIOS / "baseline.yaml"), str(plan),
-                 "-r", "2", "--workers", "1", "--no-cache", "--out", str(out), *sets])
+    code = main(
+        [
+            "compare",
+            str(SCENARIOS / "baseline.yaml"),
+            str(plan),
+            "-r",
+            "2",
+            "--workers",
+            "1",
+            "--no-cache",
+            "--out",
+            str(out),
+            *sets,
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "revenue" in printed and "report.html" in printed
-    for name in ("report.html", "report.md", "summary.json", "manifest.json", "kpis.csv",
-                 "daily.parquet"):
+    for name in (
+        "report.html",
+        "report.md",
+        "summary.json",
+        "manifest.json",
+        "kpis.csv",
+        "daily.parquet",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     plan = summary["scenarios"]["more_private"]
@@ -167,11 +219,27 @@ def test_run_fills_relative_targets_with_baseline_flag(tmp_path):
         f"extends: {SCENARIOS / 'baseline.yaml'}\nname: p\n"
         "channels:\n  - {id: tmall, budget: {paid: 60000}}\ntargets:\n"
         "  - {kpi: revenue.online, window: [10, 30], relative_to: baseline, at_least: 1.05}\n"
-        "  - {kpi: cost_share, at_most: 5.0}\n")
+        "  - {kpi: cost_share, at_most: 5.0}\n"
+    )
     out = tmp_path / "out"
-    code = main(["run", str(plan), "-r", "2", "--workers", "1", "--out", str(out),
-                 "--baseline", str(SCENARIOS / "baseline.yaml"),
-                 "--set", "market.customers=800", "--set", "horizon.days=30"])
+    code = main(
+        [
+            "run",
+            str(plan),
+            "-r",
+            "2",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--baseline",
+            str(SCENARIOS / "baseline.yaml"),
+            "--set",
+            "market.customers=800",
+            "--set",
+            "horizon.days=30",
+        ]
+    )
     assert code == 0
     targets = json.loads((out / "summary.json").read_text())["targets"]
     assert [t["kpi"] for t in targets] == ["revenue.online", "cost_share"]

@@ -36,11 +36,18 @@ def one_sku(**extra) -> dict:
 def tmall_short(outcome: str, tmall_stock: int = 30) -> dict:
     """Tmall ships from its own small sub-stock (never refilled); the others from a big one."""
     return one_sku(
-        locations=[{"id": "tmall_stock", "kind": "channel", "serves": ["tmall"],
-                    "initial": tmall_stock, "delivery_days": 3},
-                   {"id": "central", "serves": SELLERS_BUT_TMALL, "initial": HUGE,
-                    "delivery_days": 3}],
-        stockout={"tmall": {outcome: 1.0}})
+        locations=[
+            {
+                "id": "tmall_stock",
+                "kind": "channel",
+                "serves": ["tmall"],
+                "initial": tmall_stock,
+                "delivery_days": 3,
+            },
+            {"id": "central", "serves": SELLERS_BUT_TMALL, "initial": HUGE, "delivery_days": 3},
+        ],
+        stockout={"tmall": {outcome: 1.0}},
+    )
 
 
 def orders(ledger: Ledger, channels: list[str]) -> float:
@@ -68,10 +75,11 @@ def test_stockout_switch_moves_customers_to_other_channels_and_stings():
 
 
 def test_no_overselling_and_orders_are_the_served_units():
-    inv = one_sku(locations=[{"id": "central", "initial": 200, "delivery_days": 3}],
-                  policies=[{"type": "sS", "s": 50, "S": 300, "review_period": 7,
-                             "lead_time": 6}],
-                  default_stockout={"lose": 0.5, "switch": 0.5})
+    inv = one_sku(
+        locations=[{"id": "central", "initial": 200, "delivery_days": 3}],
+        policies=[{"type": "sS", "s": 50, "S": 300, "review_period": 7, "lead_time": 6}],
+        default_stockout={"lose": 0.5, "switch": 0.5},
+    )
     ledger = simulate(scenario(inv), seed=2)
     rec = ledger.extra["inventory"]
     assert (rec["on_hand"] >= 0).all() and (rec["backorders"] == 0).all()
@@ -85,10 +93,12 @@ def test_no_overselling_and_orders_are_the_served_units():
 
 
 def test_backorders_count_as_orders_and_wait():
-    inv = one_sku(locations=[{"id": "central", "initial": 100, "delivery_days": 3}],
-                  policies=[{"type": "sS", "s": 20, "S": 200, "review_period": 7,
-                             "lead_time": 5}],
-                  default_stockout={"backorder": 1.0}, costs={"backorder": 1.0})
+    inv = one_sku(
+        locations=[{"id": "central", "initial": 100, "delivery_days": 3}],
+        policies=[{"type": "sS", "s": 20, "S": 200, "review_period": 7, "lead_time": 5}],
+        default_stockout={"backorder": 1.0},
+        costs={"backorder": 1.0},
+    )
     ledger = simulate(scenario(inv), seed=2)
     rec = ledger.extra["inventory"]
     assert ledger.daily["backordered_orders"].sum() > 0 and rec["lost"].sum() == 0
@@ -97,10 +107,20 @@ def test_backorders_count_as_orders_and_wait():
 
 
 def forecast_inventory(k: float) -> dict:
-    return one_sku(locations=[{"id": "central", "delivery_days": 3, "initial": "target"}],
-                   policies=[{"type": "forecast", "k": k, "window": 14, "review_period": 7,
-                              "lead_time": 5, "initial_forecast": 15}],
-                   costs={"holding": 0.05})
+    return one_sku(
+        locations=[{"id": "central", "delivery_days": 3, "initial": "target"}],
+        policies=[
+            {
+                "type": "forecast",
+                "k": k,
+                "window": 14,
+                "review_period": 7,
+                "lead_time": 5,
+                "initial_forecast": 15,
+            }
+        ],
+        costs={"holding": 0.05},
+    )
 
 
 def test_raising_the_safety_factor_lowers_the_stockout_rate():
@@ -118,10 +138,15 @@ def ample(sc: Scenario, holding: float = 0.0) -> dict:
     by_days: dict[float, list[str]] = {}
     for c in sc.channels:
         by_days.setdefault(c.service.delivery_days, []).append(c.id)
-    locs = [{"id": f"loc{i}", "serves": ids, "delivery_days": days, "initial": HUGE}
-            for i, (days, ids) in enumerate(sorted(by_days.items()))]
-    return {"skus": [{"id": "item", "price": m.guide_price, "unit_cost": m.unit_cost}],
-            "locations": locs, "costs": {"holding": holding}}
+    locs = [
+        {"id": f"loc{i}", "serves": ids, "delivery_days": days, "initial": HUGE}
+        for i, (days, ids) in enumerate(sorted(by_days.items()))
+    ]
+    return {
+        "skus": [{"id": "item", "price": m.guide_price, "unit_cost": m.unit_cost}],
+        "locations": locs,
+        "costs": {"holding": holding},
+    }
 
 
 def test_ample_stock_gives_the_ledger_of_a_scenario_without_inventory():
@@ -143,20 +168,33 @@ def test_ample_stock_gives_the_ledger_of_a_scenario_without_inventory():
 def test_records_and_kpis_reach_the_ledger_and_compute_kpis():
     ledger = simulate(scenario(tmall_short("switch")), seed=1)
     rec = ledger.extra["inventory"]
-    assert {"day", "sku", "location", "on_hand", "on_order", "demand", "served",
-            "lost"} <= set(rec.columns)
+    assert {"day", "sku", "location", "on_hand", "on_order", "demand", "served", "lost"} <= set(
+        rec.columns
+    )
     k = compute_kpis(ledger, window=(10, 60))
-    for name in ("stockout_rate", "fill_rate", "inventory_turnover", "days_of_supply",
-                 "holding_cost", "delivery_days", "lost_sales", "backorders",
-                 "stockout_rate.item", "fill_rate.central", "fill_rate.tmall_stock"):
+    for name in (
+        "stockout_rate",
+        "fill_rate",
+        "inventory_turnover",
+        "days_of_supply",
+        "holding_cost",
+        "delivery_days",
+        "lost_sales",
+        "backorders",
+        "stockout_rate.item",
+        "fill_rate.central",
+        "fill_rate.tmall_stock",
+    ):
         assert name in k
     assert k["stockout_rate"] == pytest.approx(1 - k["fill_rate"])
     assert 0 < k["stockout_rate"] < 1
 
 
 def test_sku_prices_are_prices_not_discounts():
-    inv = {"skus": [{"id": "cheap", "price": 120, "unit_cost": 30}],
-           "locations": [{"id": "central", "initial": HUGE}]}
+    inv = {
+        "skus": [{"id": "cheap", "price": 120, "unit_cost": 30}],
+        "locations": [{"id": "central", "initial": HUGE}],
+    }
     sc = scenario(inv)
     ledger = simulate(sc, seed=1)
     d, o = ledger.daily, ledger.orders
@@ -168,9 +206,12 @@ def test_sku_prices_are_prices_not_discounts():
 
 
 def test_a_channel_that_lists_nothing_gets_no_orders():
-    inv = {"skus": [{"id": "item", "price": 150, "unit_cost": 45,
-                     "channels": ["tmall", "jd", "douyin"]}],
-           "locations": [{"id": "central", "initial": HUGE}]}
+    inv = {
+        "skus": [
+            {"id": "item", "price": 150, "unit_cost": 45, "channels": ["tmall", "jd", "douyin"]}
+        ],
+        "locations": [{"id": "central", "initial": HUGE}],
+    }
     ledger = simulate(scenario(inv), seed=1)
     assert orders(ledger, ["wecom"]) == 0 and orders(ledger, ["tmall", "jd"]) > 0
 

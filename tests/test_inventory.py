@@ -56,8 +56,12 @@ def markov_chain_cost(s: int, big_s: int, inst: PoissonCosts) -> float:
     mu = inst.mean * (inst.lead_time + 1)
     d = np.arange(int(mu + 20 * np.sqrt(mu) + 50))
     pd_ = stats.poisson.pmf(d, mu)
-    g = np.array([(inst.holding * np.maximum(y - d, 0) + inst.backorder * np.maximum(d - y, 0))
-                  @ pd_ for y in levels])
+    g = np.array(
+        [
+            (inst.holding * np.maximum(y - d, 0) + inst.backorder * np.maximum(d - y, 0)) @ pd_
+            for y in levels
+        ]
+    )
     p_order = sum(pi[i] * (1 - p[: y - s].sum()) for i, y in enumerate(levels))
     return float(inst.order_cost * p_order + pi @ g)
 
@@ -98,20 +102,26 @@ def test_zheng_federgruen_matches_brute_force(inst: PoissonCosts) -> None:
 # ---------------------------------------------------------------------------------------------
 # Simulation vs exact theory
 # ---------------------------------------------------------------------------------------------
-def _exogenous_spec(groups: list[tuple[PoissonCosts, dict]], copies: int, backorders: bool = True
-                    ) -> InventorySpec:
+def _exogenous_spec(
+    groups: list[tuple[PoissonCosts, dict]], copies: int, backorders: bool = True
+) -> InventorySpec:
     skus, pols, means = [], [], {}
     for g, (inst, policy) in enumerate(groups):
         for c in range(copies):
             sid = f"g{g}c{c}"
             skus.append({"id": sid, "price": 10, "unit_cost": 5, "volume": inst.holding})
-            pols.append({"sku": sid, "lead_time": inst.lead_time, "order_cost": inst.order_cost,
-                         **policy})
+            pols.append(
+                {"sku": sid, "lead_time": inst.lead_time, "order_cost": inst.order_cost, **policy}
+            )
             means[sid] = {"mean": inst.mean}
-    return InventorySpec.model_validate({
-        "skus": skus, "policies": pols,
-        "costs": {"holding": 1.0, "backorder": groups[0][0].backorder},
-        "demand": {"mode": "exogenous", "skus": means, "backorders": backorders}})
+    return InventorySpec.model_validate(
+        {
+            "skus": skus,
+            "policies": pols,
+            "costs": {"holding": 1.0, "backorder": groups[0][0].backorder},
+            "demand": {"mode": "exogenous", "skus": means, "backorders": backorders},
+        }
+    )
 
 
 def _group_means(inv: Inventory, copies: int, n_groups: int) -> pd.DataFrame:
@@ -136,8 +146,12 @@ def test_simulated_ss_cost_matches_exact_within_one_percent() -> None:
 
 
 def test_base_stock_fill_rate_matches_closed_form() -> None:
-    cases = [(PoissonCosts(4, 0), 5), (PoissonCosts(4, 2), 12), (PoissonCosts(4, 2), 16),
-             (PoissonCosts(2, 3), 7)]
+    cases = [
+        (PoissonCosts(4, 0), 5),
+        (PoissonCosts(4, 2), 12),
+        (PoissonCosts(4, 2), 16),
+        (PoissonCosts(2, 3), 7),
+    ]
     copies = 40
     groups = [(inst, {"type": "base_stock", "level": lvl}) for inst, lvl in cases]
     inv = run_exogenous(_exogenous_spec(groups, copies), 4000, seed=5, record=False, warmup=100)
@@ -147,11 +161,19 @@ def test_base_stock_fill_rate_matches_closed_form() -> None:
 
 
 def test_exogenous_distributions_have_their_moments() -> None:
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": x, "price": 1, "unit_cost": 0} for x in "PNG"],
-        "demand": {"mode": "exogenous", "mean": 6.0, "skus": {
-            "N": {"distribution": "negbin", "dispersion": 2.0},
-            "G": {"distribution": "normal", "sd": 2.0}}}})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [{"id": x, "price": 1, "unit_cost": 0} for x in "PNG"],
+            "demand": {
+                "mode": "exogenous",
+                "mean": 6.0,
+                "skus": {
+                    "N": {"distribution": "negbin", "dispersion": 2.0},
+                    "G": {"distribution": "normal", "sd": 2.0},
+                },
+            },
+        }
+    )
     inv = Inventory(spec, ["exogenous"], 20000, np.random.default_rng(3))
     d = inv.draw_exogenous_demand()
     assert d.mean(0) == pytest.approx([6, 6, 6], rel=0.03)
@@ -165,8 +187,13 @@ def test_exogenous_distributions_have_their_moments() -> None:
 KIND_RANK = {"channel": 0, "regional": 1, "central": 2}
 
 
-def reference_fulfil(spec: InventorySpec, channels: list[str], on_hand: np.ndarray,
-                     resv: np.ndarray, orders: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def reference_fulfil(
+    spec: InventorySpec,
+    channels: list[str],
+    on_hand: np.ndarray,
+    resv: np.ndarray,
+    orders: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, ...]:
     """One order at a time, in the given sequence: the rule as stated in the brief."""
     on_hand, resv = on_hand.copy(), resv.copy()
     locs = spec.locations
@@ -185,8 +212,10 @@ def reference_fulfil(spec: InventorySpec, channels: list[str], on_hand: np.ndarr
 
     for i in range(len(q)):
         c, k = ch[i], sk[i]
-        route = sorted((j for j, x in enumerate(locs) if x.serves is None
-                        or channels[c] in x.serves), key=lambda j: (KIND_RANK[locs[j].kind], j))
+        route = sorted(
+            (j for j, x in enumerate(locs) if x.serves is None or channels[c] in x.serves),
+            key=lambda j: (KIND_RANK[locs[j].kind], j),
+        )
         for l_ in route:
             if avail(c, k, l_) >= q[i]:
                 take(c, k, l_, q[i])
@@ -194,8 +223,9 @@ def reference_fulfil(spec: InventorySpec, channels: list[str], on_hand: np.ndarr
                 break
         else:
             so = spec.stockout.get(channels[c], spec.default_stockout)
-            outcome[i] = (LOST if u[i] < so.lose else SWITCH if u[i] < so.lose + so.switch
-                          else BACKORDER)
+            outcome[i] = (
+                LOST if u[i] < so.lose else SWITCH if u[i] < so.lose + so.switch else BACKORDER
+            )
             if outcome[i] == BACKORDER:
                 take(c, k, route[0], max(avail(c, k, route[0]), 0))
     return served, loc, outcome, on_hand
@@ -205,18 +235,26 @@ def reference_fulfil(spec: InventorySpec, channels: list[str], on_hand: np.ndarr
 def random_setups(draw: st.DrawFn) -> tuple[InventorySpec, list[str], int, bool]:
     n_sku = draw(st.integers(1, 3))
     channels = [f"c{i}" for i in range(draw(st.integers(1, 3)))]
-    kinds = draw(st.lists(st.sampled_from(["central", "channel", "regional"]),
-                          min_size=1, max_size=3))
+    kinds = draw(
+        st.lists(st.sampled_from(["central", "channel", "regional"]), min_size=1, max_size=3)
+    )
     reserve = draw(st.booleans())
     locations = []
     for j, kind in enumerate(kinds):
-        serves = None if j == 0 else draw(st.lists(st.sampled_from(channels), min_size=1,
-                                                    unique=True))
-        locations.append({
-            "id": f"L{j}", "kind": kind, "serves": serves, "delivery_days": j + 1,
-            "initial": draw(st.integers(0, 12)),
-            "reserve": {channels[0]: draw(st.sampled_from([0.3, 0.6]))} if reserve else {},
-            "reserve_classes": ["hot", "regular", "slow"]})
+        serves = (
+            None if j == 0 else draw(st.lists(st.sampled_from(channels), min_size=1, unique=True))
+        )
+        locations.append(
+            {
+                "id": f"L{j}",
+                "kind": kind,
+                "serves": serves,
+                "delivery_days": j + 1,
+                "initial": draw(st.integers(0, 12)),
+                "reserve": {channels[0]: draw(st.sampled_from([0.3, 0.6]))} if reserve else {},
+                "reserve_classes": ["hot", "regular", "slow"],
+            }
+        )
     policies = []
     for k in range(n_sku):
         for j in range(len(kinds)):
@@ -224,35 +262,57 @@ def random_setups(draw: st.DrawFn) -> tuple[InventorySpec, list[str], int, bool]
     weights = draw(st.lists(st.integers(0, 3), min_size=3, max_size=3).filter(any))
     w = np.array(weights) / sum(weights)
     stockout = {"lose": w[0], "switch": w[1], "backorder": 1 - w[0] - w[1]}
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": f"s{k}", "price": 10, "unit_cost": 4,
-                  "klass": ["hot", "regular", "slow"][k]} for k in range(n_sku)],
-        "locations": locations, "policies": policies,
-        "costs": {"holding": 0.1, "backorder": 1.0},
-        "default_stockout": stockout})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [
+                {"id": f"s{k}", "price": 10, "unit_cost": 4, "klass": ["hot", "regular", "slow"][k]}
+                for k in range(n_sku)
+            ],
+            "locations": locations,
+            "policies": policies,
+            "costs": {"holding": 0.1, "backorder": 1.0},
+            "default_stockout": stockout,
+        }
+    )
     return spec, channels, draw(st.integers(0, 2**31)), reserve
 
 
 @st.composite
 def random_policy(draw: st.DrawFn) -> dict:
     kind = draw(st.sampled_from(["sS", "sQ", "base_stock", "forecast", "none"]))
-    lead = draw(st.one_of(st.integers(0, 3), st.just({"dist": "poisson", "mean": 1.5}),
-                          st.just({"dist": "uniform", "low": 0, "high": 3})))
-    base = {"type": kind, "lead_time": lead, "review_period": draw(st.integers(1, 3)),
-            "order_cost": 5.0}
+    lead = draw(
+        st.one_of(
+            st.integers(0, 3),
+            st.just({"dist": "poisson", "mean": 1.5}),
+            st.just({"dist": "uniform", "low": 0, "high": 3}),
+        )
+    )
+    base = {
+        "type": kind,
+        "lead_time": lead,
+        "review_period": draw(st.integers(1, 3)),
+        "order_cost": 5.0,
+    }
     s = draw(st.integers(-2, 6))
-    params = {"sS": {"s": s, "S": s + draw(st.integers(1, 10))},
-              "sQ": {"s": s, "Q": draw(st.integers(1, 6))},
-              "base_stock": {"level": draw(st.integers(0, 12))},
-              "forecast": {"k": draw(st.floats(0, 2)), "window": 3, "initial_forecast": 2.0},
-              "none": {}}[kind]
+    params = {
+        "sS": {"s": s, "S": s + draw(st.integers(1, 10))},
+        "sQ": {"s": s, "Q": draw(st.integers(1, 6))},
+        "base_stock": {"level": draw(st.integers(0, 12))},
+        "forecast": {"k": draw(st.floats(0, 2)), "window": 3, "initial_forecast": 2.0},
+        "none": {},
+    }[kind]
     if kind == "none":
         return {"type": "none"}
     return {**base, **params}
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(random_setups())
 def test_no_overselling_and_backorders_are_the_deficit(setup) -> None:
     spec, channels, seed, reserve = setup
@@ -264,10 +324,15 @@ def test_no_overselling_and_backorders_are_the_deficit(setup) -> None:
         inv.begin_day(d)
         net_before = inv.on_hand - inv.backorders
         n = int(g.integers(0, 25))
-        orders = (g.integers(0, len(channels), n), g.integers(0, inv.n_skus, n),
-                  g.integers(1, 5, n), g.random(n))
+        orders = (
+            g.integers(0, len(channels), n),
+            g.integers(0, inv.n_skus, n),
+            g.integers(1, 5, n),
+            g.random(n),
+        )
         ref_served, ref_loc, ref_out, ref_on_hand = reference_fulfil(
-            spec, channels, inv.on_hand, inv.reserved, orders)
+            spec, channels, inv.on_hand, inv.reserved, orders
+        )
         res = inv.fulfil(*orders)
         np.testing.assert_array_equal(res.served, ref_served)
         np.testing.assert_array_equal(res.location, ref_loc)
@@ -277,10 +342,21 @@ def test_no_overselling_and_backorders_are_the_deficit(setup) -> None:
         # every unit demanded is either served once, or backordered (committed + owed) once
         consumed = np.zeros_like(net_before)
         ch, sk, q, _ = orders
-        prim = [next(iter(sorted(
-            (j for j, x in enumerate(spec.locations) if x.serves is None
-             or channels[c] in x.serves), key=lambda j: (KIND_RANK[spec.locations[j].kind], j))))
-            for c in range(len(channels))]
+        prim = [
+            next(
+                iter(
+                    sorted(
+                        (
+                            j
+                            for j, x in enumerate(spec.locations)
+                            if x.serves is None or channels[c] in x.serves
+                        ),
+                        key=lambda j: (KIND_RANK[spec.locations[j].kind], j),
+                    )
+                )
+            )
+            for c in range(len(channels))
+        ]
         for i in range(n):
             if res.served[i]:
                 consumed[sk[i], res.location[i]] += q[i]
@@ -302,14 +378,16 @@ def test_no_overselling_and_backorders_are_the_deficit(setup) -> None:
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
 @given(st.integers(0, 2**31), st.booleans(), random_policy())
 def test_exogenous_stock_and_backorders_track_net_inventory(seed, backorders, policy) -> None:
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": "a", "price": 5, "unit_cost": 2}],
-        "locations": [{"id": "central", "initial": seed % 7}],
-        "policies": [policy],
-        "demand": {"mode": "exogenous", "mean": 3.0, "backorders": backorders}})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [{"id": "a", "price": 5, "unit_cost": 2}],
+            "locations": [{"id": "central", "initial": seed % 7}],
+            "policies": [policy],
+            "demand": {"mode": "exogenous", "mean": 3.0, "backorders": backorders},
+        }
+    )
     rec = run_exogenous(spec, 40, seed).records()
-    net = seed % 7 + rec["received"].cumsum() - (
-        rec["served"] + rec["backordered"]).cumsum()
+    net = seed % 7 + rec["received"].cumsum() - (rec["served"] + rec["backordered"]).cumsum()
     assert (rec["on_hand"] == np.maximum(net, 0)).all()
     assert (rec["backorders"] == np.maximum(-net, 0)).all()
     assert (rec["served"] <= rec["demand"]).all()
@@ -322,12 +400,16 @@ def test_exogenous_stock_and_backorders_track_net_inventory(seed, backorders, po
 # Behaviour
 # ---------------------------------------------------------------------------------------------
 def _forecast_run(k: float) -> pd.DataFrame:
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": "a", "price": 10, "unit_cost": 4}],
-        "policies": [{"type": "forecast", "k": k, "window": 14, "lead_time": 3,
-                      "safety_basis": "sigma"}],
-        "costs": {"holding": 0.2},
-        "demand": {"mode": "exogenous", "mean": 5.0, "backorders": False}})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [{"id": "a", "price": 10, "unit_cost": 4}],
+            "policies": [
+                {"type": "forecast", "k": k, "window": 14, "lead_time": 3, "safety_basis": "sigma"}
+            ],
+            "costs": {"holding": 0.2},
+            "demand": {"mode": "exogenous", "mean": 5.0, "backorders": False},
+        }
+    )
     return run_exogenous(spec, 1500, seed=21).records()
 
 
@@ -342,16 +424,23 @@ def test_higher_safety_factor_lowers_stockouts_and_raises_holding() -> None:
 
 
 def _one_location_spec(stockout: dict, initial: int | dict = 3, **extra) -> InventorySpec:
-    return InventorySpec.model_validate({
-        "skus": [{"id": "a", "price": 10, "unit_cost": 4, "klass": "hot"},
-                 {"id": "b", "price": 8, "unit_cost": 3, "klass": "slow", "channels": ["web"]}],
-        "locations": [{"id": "central", "initial": initial}],
-        "stockout": {"web": stockout}, **extra})
+    return InventorySpec.model_validate(
+        {
+            "skus": [
+                {"id": "a", "price": 10, "unit_cost": 4, "klass": "hot"},
+                {"id": "b", "price": 8, "unit_cost": 3, "klass": "slow", "channels": ["web"]},
+            ],
+            "locations": [{"id": "central", "initial": initial}],
+            "stockout": {"web": stockout},
+            **extra,
+        }
+    )
 
 
 def test_switch_probability_one_switches_every_unserved_order() -> None:
-    inv = Inventory(_one_location_spec({"switch": 1.0}), ["web", "shop"], 2,
-                    np.random.default_rng(0))
+    inv = Inventory(
+        _one_location_spec({"switch": 1.0}), ["web", "shop"], 2, np.random.default_rng(0)
+    )
     inv.begin_day(0)
     u = np.random.default_rng(1).random(30)
     res = inv.fulfil(np.zeros(30, int), np.zeros(30, int), np.ones(30, int), u)
@@ -365,8 +454,12 @@ def test_switch_probability_one_switches_every_unserved_order() -> None:
 
 
 def test_stockout_outcome_follows_the_uniforms() -> None:
-    inv = Inventory(_one_location_spec({"lose": 0.2, "switch": 0.3, "backorder": 0.5}),
-                    ["web", "shop"], 1, np.random.default_rng(0))
+    inv = Inventory(
+        _one_location_spec({"lose": 0.2, "switch": 0.3, "backorder": 0.5}),
+        ["web", "shop"],
+        1,
+        np.random.default_rng(0),
+    )
     inv.begin_day(0)
     u = np.array([0.0, 0.0, 0.0, 0.1, 0.25, 0.49, 0.5, 0.99])
     res = inv.fulfil(np.zeros(8, int), np.zeros(8, int), np.ones(8, int), u)
@@ -378,12 +471,21 @@ def test_stockout_outcome_follows_the_uniforms() -> None:
 
 
 def test_reservation_protects_stock_for_core_channel_and_subs_stock_first() -> None:
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": "a", "price": 10, "unit_cost": 4, "klass": "hot"}],
-        "locations": [{"id": "central", "initial": 10, "reserve": {"tmall": 0.5},
-                       "delivery_days": 3},
-                      {"id": "dy", "kind": "channel", "serves": ["douyin"], "initial": 2,
-                       "delivery_days": 1}]})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [{"id": "a", "price": 10, "unit_cost": 4, "klass": "hot"}],
+            "locations": [
+                {"id": "central", "initial": 10, "reserve": {"tmall": 0.5}, "delivery_days": 3},
+                {
+                    "id": "dy",
+                    "kind": "channel",
+                    "serves": ["douyin"],
+                    "initial": 2,
+                    "delivery_days": 1,
+                },
+            ],
+        }
+    )
     inv = Inventory(spec, ["tmall", "douyin"], 1, np.random.default_rng(0))
     inv.begin_day(0)
     # douyin: 2 from its sub-stock (1 day), then only the 5 unreserved units at central
@@ -399,17 +501,38 @@ def test_reservation_protects_stock_for_core_channel_and_subs_stock_first() -> N
 
 
 def test_substock_replenished_from_central_and_rebalanced() -> None:
-    spec = InventorySpec.model_validate({
-        "skus": [{"id": "a", "price": 10, "unit_cost": 4}],
-        "locations": [{"id": "central", "initial": 100},
-                      {"id": "sub", "kind": "channel", "serves": ["wx"], "initial": 0},
-                      {"id": "north", "kind": "regional", "serves": ["jd"], "initial": 0}],
-        "policies": [{"location": "central", "type": "none"},
-                     {"location": "sub", "type": "base_stock", "level": 6, "source": "central",
-                      "lead_time": 1, "transfer_cost": 0.5},
-                     {"location": "north", "type": "none"}],
-        "transfers": [{"source": "central", "target": "north", "min_cover_days": 2,
-                       "target_cover_days": 4, "cost_per_unit": 1.0, "lead_time": 2}]})
+    spec = InventorySpec.model_validate(
+        {
+            "skus": [{"id": "a", "price": 10, "unit_cost": 4}],
+            "locations": [
+                {"id": "central", "initial": 100},
+                {"id": "sub", "kind": "channel", "serves": ["wx"], "initial": 0},
+                {"id": "north", "kind": "regional", "serves": ["jd"], "initial": 0},
+            ],
+            "policies": [
+                {"location": "central", "type": "none"},
+                {
+                    "location": "sub",
+                    "type": "base_stock",
+                    "level": 6,
+                    "source": "central",
+                    "lead_time": 1,
+                    "transfer_cost": 0.5,
+                },
+                {"location": "north", "type": "none"},
+            ],
+            "transfers": [
+                {
+                    "source": "central",
+                    "target": "north",
+                    "min_cover_days": 2,
+                    "target_cover_days": 4,
+                    "cost_per_unit": 1.0,
+                    "lead_time": 2,
+                }
+            ],
+        }
+    )
     inv = Inventory(spec, ["wx", "jd"], 6, np.random.default_rng(0))
     for d in range(6):
         inv.begin_day(d)
@@ -426,9 +549,18 @@ def test_substock_replenished_from_central_and_rebalanced() -> None:
 
 def test_clearance_discounts_slow_mover_on_listed_channels_after_d_days() -> None:
     spec = _one_location_spec(
-        {"lose": 1.0}, initial={"a": 3, "b": 50},
-        clearance=[{"cover_limit_days": 5, "after_days": 2, "discount": 0.25,
-                    "channels": ["web"], "window": 7}])
+        {"lose": 1.0},
+        initial={"a": 3, "b": 50},
+        clearance=[
+            {
+                "cover_limit_days": 5,
+                "after_days": 2,
+                "discount": 0.25,
+                "channels": ["web"],
+                "window": 7,
+            }
+        ],
+    )
     inv = Inventory(spec, ["web", "shop"], 4, np.random.default_rng(0))
     mults = []
     for d in range(4):
@@ -448,13 +580,21 @@ def test_same_seed_same_records_and_kpi_names() -> None:
     b = run_exogenous(spec, 50, seed=9).records()
     pd.testing.assert_frame_equal(a, b)
     k = inventory_kpis(a, 10, 40)
-    assert {"stockout_rate.g0c0", "fill_rate.central", "inventory_turnover",
-            "days_of_supply", "delivery_days", "lost_sales", "backorders"} <= set(k)
+    assert {
+        "stockout_rate.g0c0",
+        "fill_rate.central",
+        "inventory_turnover",
+        "days_of_supply",
+        "delivery_days",
+        "lost_sales",
+        "backorders",
+    } <= set(k)
     assert k["fill_rate"] == pytest.approx(fill_rate(a, 10, 40))
     w = a[(a.day >= 10) & (a.day < 40)]
     assert k["stockout_rate"] == pytest.approx(1 - w.served.sum() / w.demand.sum())
     assert k["inventory_turnover"] == pytest.approx(
-        w.cogs.sum() / (w.inventory_value.sum() / 30) * 365 / 30)
+        w.cogs.sum() / (w.inventory_value.sum() / 30) * 365 / 30
+    )
 
 
 def test_day_protocol_is_enforced() -> None:
@@ -475,9 +615,11 @@ def _errors(data: dict) -> list[tuple[tuple, str]]:
     return [(e["loc"], e["msg"]) for e in exc.value.errors()]
 
 
-SKUS = [{"id": "a", "price": 10, "unit_cost": 4, "demand_share": 0.5},
-        {"id": "b", "price": 10, "unit_cost": 4, "demand_share": 0.3},
-        {"id": "c", "price": 10, "unit_cost": 4, "demand_share": 0.2}]
+SKUS = [
+    {"id": "a", "price": 10, "unit_cost": 4, "demand_share": 0.5},
+    {"id": "b", "price": 10, "unit_cost": 4, "demand_share": 0.3},
+    {"id": "c", "price": 10, "unit_cost": 4, "demand_share": 0.2},
+]
 
 
 def test_shares_must_sum_to_one() -> None:

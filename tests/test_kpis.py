@@ -17,30 +17,78 @@ def hand_ledger() -> Ledger:
     rows = []
     for day in (0, 1):
         for ch, fam, core in (("A", "public", True), ("B", "private", False)):
-            row = {"day": day, "date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=day),
-                   "channel": ch, "family": fam, "core": core}
+            row = {
+                "day": day,
+                "date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=day),
+                "channel": ch,
+                "family": fam,
+                "core": core,
+            }
             row.update({m: 0.0 for m in (*FLOW_MEASURES, *SPEND_MEASURES, *MARKET_MEASURES)})
             rows.append(row)
     d = pd.DataFrame(rows)
     a0, b0, a1 = 0, 1, 2  # row 3 (B, day 1) stays all zeros
-    d.loc[a0, ["visits", "orders", "revenue", "cogs", "commission", "new_customers",
-               "orders_paid", "revenue_paid", "spend_paid", "satisfied_orders"]] = \
-        [100, 20, 2000, 600, 100, 10, 10, 1000, 500, 18]
-    d.loc[b0, ["visits", "orders", "revenue", "cogs", "spend_private_ops", "satisfied_orders",
-               "service_cost"]] = [50, 10, 1500, 300, 200, 10, 50]
-    d.loc[a1, ["visits", "orders", "revenue", "cogs", "spend_paid", "satisfied_orders"]] = \
-        [50, 10, 1000, 300, 500, 8]
+    d.loc[
+        a0,
+        [
+            "visits",
+            "orders",
+            "revenue",
+            "cogs",
+            "commission",
+            "new_customers",
+            "orders_paid",
+            "revenue_paid",
+            "spend_paid",
+            "satisfied_orders",
+        ],
+    ] = [100, 20, 2000, 600, 100, 10, 10, 1000, 500, 18]
+    d.loc[
+        b0,
+        [
+            "visits",
+            "orders",
+            "revenue",
+            "cogs",
+            "spend_private_ops",
+            "satisfied_orders",
+            "service_cost",
+        ],
+    ] = [50, 10, 1500, 300, 200, 10, 50]
+    d.loc[a1, ["visits", "orders", "revenue", "cogs", "spend_paid", "satisfied_orders"]] = [
+        50,
+        10,
+        1000,
+        300,
+        500,
+        8,
+    ]
     d["spend"] = d["spend_paid"] + d["spend_seeding"] + d["spend_private_ops"]
     d["private_pool"] = np.where(d["day"] == 0, 100.0, 120.0)
     # Orders in sim units: customers 0,1,2; customer 0 buys in A twice and in B once.
-    orders = pd.DataFrame({
-        "day": [0, 0, 1, 0, 1], "customer": [0, 1, 0, 0, 2], "channel": [0, 0, 0, 1, 0],
-        "units": [1] * 5, "revenue": [1.0] * 5, "source": [0] * 5, "satisfied": [True] * 5,
-        "first": [True, True, False, False, True]})
-    channels = pd.DataFrame({"id": ["A", "B"], "family": ["public", "private"],
-                             "core": [True, False], "sells": [True, True]})
-    return Ledger(daily=d, orders=orders, journeys=pd.DataFrame(), scale=10.0, days=2,
-                  channels=channels)
+    orders = pd.DataFrame(
+        {
+            "day": [0, 0, 1, 0, 1],
+            "customer": [0, 1, 0, 0, 2],
+            "channel": [0, 0, 0, 1, 0],
+            "units": [1] * 5,
+            "revenue": [1.0] * 5,
+            "source": [0] * 5,
+            "satisfied": [True] * 5,
+            "first": [True, True, False, False, True],
+        }
+    )
+    channels = pd.DataFrame(
+        {
+            "id": ["A", "B"],
+            "family": ["public", "private"],
+            "core": [True, False],
+            "sells": [True, True],
+        }
+    )
+    return Ledger(
+        daily=d, orders=orders, journeys=pd.DataFrame(), scale=10.0, days=2, channels=channels
+    )
 
 
 def test_whole_market_kpis():

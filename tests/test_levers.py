@@ -21,11 +21,22 @@ from sim.levers.promotions import WEEKDAYS, FlashSale, MemberDay, Promotions, co
 from sim.scenario import ScenarioError, build_scenario, load_raw, load_scenario
 from tests.conftest import SCENARIOS
 
-AUTUMN = {"market.customers": 5000, "horizon.start": "2026-10-01", "horizon.days": 90,
-          "targets": []}  # the plans' 180-day target windows do not fit 90 days
+AUTUMN = {
+    "market.customers": 5000,
+    "horizon.start": "2026-10-01",
+    "horizon.days": 90,
+    "targets": [],
+}  # the plans' 180-day target windows do not fit 90 days
 PUBLIC = ["tmall", "jd", "douyin"]
-D11 = {"id": "d11", "date": "2026-11-11", "presale_days": 10, "discount": 0.2,
-       "deposit_take": 0.5, "pull_days": 20, "channels": PUBLIC}
+D11 = {
+    "id": "d11",
+    "date": "2026-11-11",
+    "presale_days": 10,
+    "discount": 0.2,
+    "deposit_take": 0.5,
+    "pull_days": 20,
+    "channels": PUBLIC,
+}
 
 
 def run(file: str, seed: int = 1, **overrides):
@@ -74,8 +85,13 @@ def test_event_attention_brings_prospects_on_the_day_only():
 
 
 def test_full_reduction_grows_baskets_near_the_threshold():
-    fr = {"id": "fr300", "tiers": [{"spend": 300, "reduce": 30}], "channels": ["tmall"],
-          "near": 0.5, "add_on": 0.8}
+    fr = {
+        "id": "fr300",
+        "tiers": [{"spend": 300, "reduce": 30}],
+        "channels": ["tmall"],
+        "near": 0.5,
+        "add_on": 0.8,
+    }
     _, a = run("baseline.yaml")
     _, b = run("baseline.yaml", **{"promotions.full_reduction": [fr]})
     tm = 0  # tmall is the first channel
@@ -91,8 +107,9 @@ def test_member_day_lifts_only_the_private_channel_on_the_18th():
     md = {"id": "md", "day_of_month": 18, "discount": 0.2, "pull_days": 10, "pull_share": 0.5}
     sc, a = run("plan")
     _, b = run("plan", **{"promotions.member_days": [md]})
-    days = [d for d in range(sc.horizon.days)
-            if (sc.horizon.start + dt.timedelta(days=d)).day == 18]
+    days = [
+        d for d in range(sc.horizon.days) if (sc.horizon.start + dt.timedelta(days=d)).day == 18
+    ]
     pa, pb = per_day(a, family="private"), per_day(b, family="private")
     assert pb.iloc[days].sum() > 2 * pa.iloc[days].sum()
     qa, qb = per_day(a, family="public"), per_day(b, family="public")
@@ -102,8 +119,7 @@ def test_member_day_lifts_only_the_private_channel_on_the_18th():
 
 
 def test_subscription_raises_repurchase_rate():
-    sub = {"channel": "wecom", "every_days": 25, "discount": 0.1, "uptake": 0.5,
-           "cancel": 0.05}
+    sub = {"channel": "wecom", "every_days": 25, "discount": 0.1, "uptake": 0.5, "cancel": 0.05}
     _, a = run("plan", **{"horizon.days": 150})
     _, b = run("plan", **{"horizon.days": 150, "promotions.subscription": sub})
     ka, kb = compute_kpis(a), compute_kpis(b)
@@ -124,16 +140,31 @@ def test_reminders_raise_private_repurchase():
 
 
 def test_coupon_cost_is_in_profit():
-    coupons = [{"id": "rep20", "kind": "repurchase", "value": 20, "validity_days": 30,
-                "redeem": 0.9, "pull": 0.1},
-               {"id": "gift", "kind": "new_customer", "value": 15, "validity_days": 14}]
+    coupons = [
+        {
+            "id": "rep20",
+            "kind": "repurchase",
+            "value": 20,
+            "validity_days": 30,
+            "redeem": 0.9,
+            "pull": 0.1,
+        },
+        {"id": "gift", "kind": "new_customer", "value": 15, "validity_days": 14},
+    ]
     _, b = run("plan", **{"promotions.coupons": coupons})
     k = compute_kpis(b)
     s = b.daily.sum(numeric_only=True)
     assert k["coupon_cost"] > 0
     assert 0 < s["coupons_redeemed"] <= s["coupons_issued"]
-    expected = (s["revenue"] - s["cogs"] - s["commission"] - s["spend"] - s["service_cost"]
-                - s["coupon_cost"] - s.get("inventory_cost", 0.0))
+    expected = (
+        s["revenue"]
+        - s["cogs"]
+        - s["commission"]
+        - s["spend"]
+        - s["service_cost"]
+        - s["coupon_cost"]
+        - s.get("inventory_cost", 0.0)
+    )
     assert k["profit"] == pytest.approx(expected, rel=1e-9)
     # every redeemed coupon is one of the two face values
     n = s["coupons_redeemed"]
@@ -141,8 +172,9 @@ def test_coupon_cost_is_in_profit():
 
 
 def test_price_band_warns_and_counts_days():
-    sc, led = run("baseline.yaml", **{"price_band": {"tolerance": 0.05},
-                                      "channels.jd.price_index": 0.9})
+    sc, led = run(
+        "baseline.yaml", **{"price_band": {"tolerance": 0.05}, "channels.jd.price_index": 0.9}
+    )
     assert any("jd" in w for w in sc.warnings())
     assert compute_kpis(led)["price_band_violations"] == sc.horizon.days
     sc2, led2 = run("baseline.yaml", **{"price_band": {"tolerance": 0.05}})
@@ -150,9 +182,13 @@ def test_price_band_warns_and_counts_days():
 
 
 def test_membership_levels_and_tiers_give_kpis():
-    levels = {"levels": [{"id": "ordinary", "min_spend": 0},
-                         {"id": "silver", "min_spend": 200, "price": 0.95, "loyalty": 0.3},
-                         {"id": "gold", "min_spend": 500, "price": 0.9, "loyalty": 0.6}]}
+    levels = {
+        "levels": [
+            {"id": "ordinary", "min_spend": 0},
+            {"id": "silver", "min_spend": 200, "price": 0.95, "loyalty": 0.3},
+            {"id": "gold", "min_spend": 500, "price": 0.9, "loyalty": 0.6},
+        ]
+    }
     _, a = run("plan")
     _, b = run("plan", membership=levels)
     ka, kb = compute_kpis(a), compute_kpis(b)
@@ -168,15 +204,18 @@ def test_levers_at_zero_leave_the_ledger_identical():
         "promotions.events": [{**D11, "discount": 0, "deposit_take": 0}],
         "promotions.flash_sales": [{"id": "fri", "weekday": "fri", "discount": 0}],
         "promotions.member_days": [{"id": "md", "day_of_month": 18, "discount": 0}],
-        "promotions.group_buys": [{"id": "gb", "discount": 0, "initiate": 0,
-                                   "channels": ["wecom"]}],
-        "promotions.full_reduction": [{"id": "fr", "tiers": [{"spend": 300, "reduce": 0}],
-                                       "add_on": 0}],
+        "promotions.group_buys": [
+            {"id": "gb", "discount": 0, "initiate": 0, "channels": ["wecom"]}
+        ],
+        "promotions.full_reduction": [
+            {"id": "fr", "tiers": [{"spend": 300, "reduce": 0}], "add_on": 0}
+        ],
         "promotions.coupons": [{"id": "c", "kind": "repurchase", "value": 0}],
         "promotions.subscription": {"channel": "wecom", "uptake": 0},
         "promotions.allow_overlap": True,
-        "membership": {"levels": [{"id": "ordinary", "min_spend": 0},
-                                  {"id": "silver", "min_spend": 100}]},
+        "membership": {
+            "levels": [{"id": "ordinary", "min_spend": 0}, {"id": "silver", "min_spend": 100}]
+        },
         "tiers": {"perks": {"high_value": {"discount": 0}}},
     }
     _, a = run("plan")
@@ -199,50 +238,68 @@ def test_overlapping_events_are_an_error_unless_allowed():
     msg = problems(**{"promotions.events": [D11, other]})
     assert any("d11" in p and "singles" in p and "overlap" in p for p in msg)
     raw = load_raw(SCENARIOS / "baseline.yaml")
-    build_scenario(raw, overrides={"promotions.events": [D11, other],
-                                   "promotions.allow_overlap": True})
+    build_scenario(
+        raw, overrides={"promotions.events": [D11, other], "promotions.allow_overlap": True}
+    )
 
 
 def test_discount_above_100_percent_is_an_error():
     msg = problems(**{"promotions.events": [{**D11, "discount": 1.2}]})
     assert any(p.startswith("promotions.events[0](d11).discount") for p in msg), msg
-    msg = problems(**{"promotions.full_reduction": [{"id": "fr", "tiers": [
-        {"spend": 100, "reduce": 150}]}]})
+    msg = problems(
+        **{"promotions.full_reduction": [{"id": "fr", "tiers": [{"spend": 100, "reduce": 150}]}]}
+    )
     assert any("promotions.full_reduction[0](fr)" in p and "100 %" in p for p in msg), msg
 
 
 def test_member_day_on_a_day_some_months_lack_is_an_error():
-    msg = problems(**{"promotions.member_days": [{"id": "md", "day_of_month": 31,
-                                                  "discount": 0.2}]})
-    assert any(p.startswith("promotions.member_days[0](md)") and "does not exist" in p
-               and "Feb" in p for p in msg), msg
+    msg = problems(
+        **{"promotions.member_days": [{"id": "md", "day_of_month": 31, "discount": 0.2}]}
+    )
+    assert any(
+        p.startswith("promotions.member_days[0](md)") and "does not exist" in p and "Feb" in p
+        for p in msg
+    ), msg
     raw = load_raw(SCENARIOS / "baseline.yaml")  # months that have a 31st are fine
-    build_scenario(raw, overrides={"promotions.member_days": [
-        {"id": "md", "day_of_month": 31, "months": [1, 3, 5], "discount": 0.2}]})
+    build_scenario(
+        raw,
+        overrides={
+            "promotions.member_days": [
+                {"id": "md", "day_of_month": 31, "months": [1, 3, 5], "discount": 0.2}
+            ]
+        },
+    )
 
 
 def test_unknown_channel_in_an_event_is_named():
     msg = problems(**{"promotions.events": [{**D11, "channels": ["tmall", "pdd"]}]})
-    assert any(p.startswith("promotions.events[0](d11).channels") and "'pdd'" in p
-               for p in msg), msg
-    msg = problems(**{"promotions.member_days": [{"id": "md", "day_of_month": 18,
-                                                  "channels": ["tmall"]}]})
+    assert any(p.startswith("promotions.events[0](d11).channels") and "'pdd'" in p for p in msg), (
+        msg
+    )
+    msg = problems(
+        **{"promotions.member_days": [{"id": "md", "day_of_month": 18, "channels": ["tmall"]}]}
+    )
     assert any("private channels only" in p for p in msg), msg
 
 
-@pytest.mark.parametrize("file", ["six_schemes.yaml", "strategy_report.yaml",
-                                  "uplift_plan.yaml", "multichannel.yaml"])
+@pytest.mark.parametrize(
+    "file", ["six_schemes.yaml", "strategy_report.yaml", "uplift_plan.yaml", "multichannel.yaml"]
+)
 def test_shipped_plans_load_and_run(file):
-    sc = load_scenario(SCENARIOS / file, overrides={"market.customers": 2000,
-                                                    "horizon.days": 60, "targets": []})
+    sc = load_scenario(
+        SCENARIOS / file, overrides={"market.customers": 2000, "horizon.days": 60, "targets": []}
+    )
     k = compute_kpis(simulate(sc, seed=0))
     assert np.isfinite(k["revenue"]) and k["revenue"] > 0
 
 
 def test_trial_samples_sell_one_unit_at_the_trial_price_then_some_want_full_size():
     trial = {"price": 19.9, "unit_cost": 6, "to_full": 1.0, "after_days": 10}
-    over = {"channels.xiaohongshu.sells": True, "channels.xiaohongshu.trial": trial,
-            "channels.xiaohongshu.base_conversion": 0.2}
+    over = {
+        "channels.xiaohongshu.sells": True,
+        "channels.xiaohongshu.trial": trial,
+        "channels.xiaohongshu.base_conversion": 0.2,
+    }
     sc, led = run("plan", **over)
     xhs = sc.channel_ids().index("xiaohongshu")
     o = led.orders
@@ -267,8 +324,15 @@ def _again_within(ledger, channel: int, days: int) -> float:
 
 
 def test_group_buy_brings_friends_who_start_interested():
-    gb = {"id": "gb", "channels": ["wecom"], "discount": 0.2, "initiate": 0.5,
-          "group_size": 3, "start": "2026-10-10", "end": "2026-10-31"}
+    gb = {
+        "id": "gb",
+        "channels": ["wecom"],
+        "discount": 0.2,
+        "initiate": 0.5,
+        "group_size": 3,
+        "start": "2026-10-10",
+        "end": "2026-10-31",
+    }
     _, a = run("plan")
     _, b = run("plan", **{"promotions.group_buys": [gb]})
     assert b.daily["group_invites"].sum() > 0
@@ -288,18 +352,29 @@ def test_six_schemes_ships_every_lever_of_seed_000():
     assert orders[pd.Timestamp("2026-11-11")] > 3 * orders["2026-10-01":"2026-10-15"].mean()
 
 
-@given(weekday=st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
-       flash=st.floats(0.01, 0.5), member=st.floats(0.01, 0.5), md=st.integers(1, 28),
-       overlap=st.booleans())
+@given(
+    weekday=st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    flash=st.floats(0.01, 0.5),
+    member=st.floats(0.01, 0.5),
+    md=st.integers(1, 28),
+    overlap=st.booleans(),
+)
 @settings(max_examples=40, deadline=None)
 def test_calendar_rules_land_on_their_days(weekday, flash, member, md, overlap):
     promo = Promotions(
         flash_sales=[FlashSale(id="f", weekday=weekday, discount=flash)],
         member_days=[MemberDay(id="m", day_of_month=md, discount=member)],
-        allow_overlap=overlap)
+        allow_overlap=overlap,
+    )
     start = dt.date(2026, 1, 1)
-    cal = compile_calendar(promo, start=start, days=120, channels=["pub", "pri"],
-                           families=["public", "private"], sells=[True, True])
+    cal = compile_calendar(
+        promo,
+        start=start,
+        days=120,
+        channels=["pub", "pri"],
+        families=["public", "private"],
+        sells=[True, True],
+    )
     for d in range(120):
         date = start + dt.timedelta(days=d)
         is_flash = date.weekday() == WEEKDAYS.index(weekday)
@@ -314,15 +389,20 @@ def test_calendar_rules_land_on_their_days(weekday, flash, member, md, overlap):
 
 def test_validate_prints_band_warnings_and_lever_errors(tmp_path, capsys):
     ok = tmp_path / "cheap_jd.yaml"
-    ok.write_text(f"extends: {SCENARIOS / 'multichannel.yaml'}\nname: cheap_jd\n"
-                  "channels:\n  - {id: jd, price_index: 0.9}\n", encoding="utf-8")
+    ok.write_text(
+        f"extends: {SCENARIOS / 'multichannel.yaml'}\nname: cheap_jd\n"
+        "channels:\n  - {id: jd, price_index: 0.9}\n",
+        encoding="utf-8",
+    )
     assert main(["validate", str(ok)]) == 0
     out = capsys.readouterr().out
     assert "warning: channels.jd.price_index: 0.9" in out and "±5%" in out
     bad = tmp_path / "bad.yaml"
-    bad.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\nname: bad\npromotions:\n"
-                   "  member_days: [{id: md, day_of_month: 30, discount: 0.2}]\n",
-                   encoding="utf-8")
+    bad.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\nname: bad\npromotions:\n"
+        "  member_days: [{id: md, day_of_month: 30, discount: 0.2}]\n",
+        encoding="utf-8",
+    )
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "promotions.member_days[0](md)" in err and "does not exist in Feb" in err

@@ -14,8 +14,9 @@ from sim.scenario import Scenario, apply_overrides
 
 
 def kpis(sc: Scenario, overrides: dict | None = None, reps: int = 3) -> pd.Series:
-    return evaluate(sc, overrides=overrides or {}, replications=reps, seed=11,
-                    workers=1).kpis.mean()
+    return evaluate(
+        sc, overrides=overrides or {}, replications=reps, seed=11, workers=1
+    ).kpis.mean()
 
 
 def test_same_seed_same_ledger(baseline):
@@ -58,8 +59,10 @@ def test_more_paid_budget_more_public_visits_and_orders(baseline):
 def test_faster_service_replies_raise_conversion(baseline):
     slow = {f"channels.{c}.service.reply_minutes": 20 for c in ("tmall", "jd", "douyin")}
     fast = {f"channels.{c}.service.reply_minutes": 1 for c in ("tmall", "jd", "douyin")}
-    assert kpis(baseline, fast)["conversion_rate.public"] > \
-        kpis(baseline, slow)["conversion_rate.public"] * 1.2
+    assert (
+        kpis(baseline, fast)["conversion_rate.public"]
+        > kpis(baseline, slow)["conversion_rate.public"] * 1.2
+    )
 
 
 def test_private_operations_grow_pool_and_private_repurchase(baseline):
@@ -79,8 +82,13 @@ def test_higher_price_fewer_orders(baseline):
 def test_no_marketing_no_word_of_mouth_no_new_customers(baseline):
     off = {"market.organic_interest": 0, "market.word_of_mouth": 0}
     for ch in baseline.channels:
-        off.update({f"channels.{ch.id}.budget.paid": 0, f"channels.{ch.id}.budget.seeding": 0,
-                    f"channels.{ch.id}.response.referral_rate": 0})
+        off.update(
+            {
+                f"channels.{ch.id}.budget.paid": 0,
+                f"channels.{ch.id}.budget.seeding": 0,
+                f"channels.{ch.id}.response.referral_rate": 0,
+            }
+        )
     k = compute_kpis(simulate(apply_overrides(baseline, off), seed=2))
     assert k["new_customers"] == 0
     assert k["orders"] > 0  # existing customers still repurchase
@@ -89,8 +97,7 @@ def test_no_marketing_no_word_of_mouth_no_new_customers(baseline):
 def test_orders_carry_their_source(plan):
     led = simulate(plan, seed=4)
     d = led.daily.sum(numeric_only=True)
-    by_source = sum(d[f"orders_{s}"] for s in ("paid", "organic", "seeding", "private",
-                                                "referral"))
+    by_source = sum(d[f"orders_{s}"] for s in ("paid", "organic", "seeding", "private", "referral"))
     assert by_source == pytest.approx(d["orders"])
     assert d["orders_paid"] > 0 and d["orders_private"] > 0 and d["orders_seeding"] > 0
 
@@ -103,15 +110,38 @@ def test_population_memory_well_under_1kb_per_customer(baseline):
 def test_bass_diffusion_curve():
     """External influence p and word of mouth q only, buying at once, no repurchase: Bass."""
     p, q, n, days = 0.004, 0.06, 40000, 150
-    sc = Scenario.model_validate({
-        "name": "bass", "seed": 1, "horizon": {"start": "2026-01-01", "days": days},
-        "market": {"customers": n, "guide_price": 100, "organic_interest": p,
-                   "word_of_mouth": q, "interest_lapse": 0, "churn": 0,
-                   "segments": [{"id": "all", "share": 1, "price_sensitivity": 0,
-                                 "reservation_price": 100, "purchase_cycle_days": 100000}]},
-        "channels": [{"id": "shop", "family": "public", "base_conversion": 1,
-                      "service": {"reply_minutes": 0}}],
-    })
+    sc = Scenario.model_validate(
+        {
+            "name": "bass",
+            "seed": 1,
+            "horizon": {"start": "2026-01-01", "days": days},
+            "market": {
+                "customers": n,
+                "guide_price": 100,
+                "organic_interest": p,
+                "word_of_mouth": q,
+                "interest_lapse": 0,
+                "churn": 0,
+                "segments": [
+                    {
+                        "id": "all",
+                        "share": 1,
+                        "price_sensitivity": 0,
+                        "reservation_price": 100,
+                        "purchase_cycle_days": 100000,
+                    }
+                ],
+            },
+            "channels": [
+                {
+                    "id": "shop",
+                    "family": "public",
+                    "base_conversion": 1,
+                    "service": {"reply_minutes": 0},
+                }
+            ],
+        }
+    )
     led = simulate(sc, seed=3)
     adopters = led.daily.groupby("day")["new_customers"].sum().cumsum().to_numpy() / n
     t = np.arange(1, days + 1)

@@ -25,12 +25,25 @@ def build_results(out: Path) -> Path:
     """A small comparison whose plan has a malicious name and targets; written to ``out``."""
     small = {"market.customers": 800, "horizon.days": 60, "inventory": None}  # no stock here
     base = load_scenario(SCENARIOS / "baseline.yaml", overrides=small)
-    plan = load_scenario(SCENARIOS / "baseline.yaml", overrides={
-        **small, "name": EVIL, "channels.tmall.budget.paid": 50000,
-        "channels.wecom.budget.private_ops": 5000,
-        "targets": [{"kpi": "revenue.online", "window": [0, 30], "relative_to": "baseline",
-                     "at_least": 1.0, "label": "online sales ≥ baseline"},
-                    {"kpi": "cost_share", "at_most": 5.0}]})
+    plan = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        overrides={
+            **small,
+            "name": EVIL,
+            "channels.tmall.budget.paid": 50000,
+            "channels.wecom.budget.private_ops": 5000,
+            "targets": [
+                {
+                    "kpi": "revenue.online",
+                    "window": [0, 30],
+                    "relative_to": "baseline",
+                    "at_least": 1.0,
+                    "label": "online sales ≥ baseline",
+                },
+                {"kpi": "cost_share", "at_most": 5.0},
+            ],
+        },
+    )
     cmp = compare(base, [plan], replications=3, seed=3, workers=1, cache=False)
     return write_comparison(cmp, out)
 
@@ -102,8 +115,12 @@ def test_scenario_text_is_escaped(results):
 
 def test_report_contents_follow_the_comparison(results):
     md = (results / "report.md").read_text(encoding="utf-8")
-    for title in ("## Targets", "## Customer flow between families", "## Manifest",
-                  "## What each plan changes"):
+    for title in (
+        "## Targets",
+        "## Customer flow between families",
+        "## Manifest",
+        "## What each plan changes",
+    ):
         assert title in md
     assert "channels.tmall.budget.paid" in md and "channels.wecom.budget.private_ops" in md
     summary = json.loads((results / "summary.json").read_text())
@@ -145,9 +162,14 @@ def test_inventory_section_appears_when_the_daily_table_has_stock(results, tmp_p
 
 
 def test_promotion_spans_tolerate_any_calendar_shape():
-    sc = {"promotions": {"events": [
-        {"id": "d11", "date": "2026-11-11", "days": 3, "presale_days": 10},
-        {"id": "x", "start": "2026-06-18", "end": "2026-06-20"}]}}
+    sc = {
+        "promotions": {
+            "events": [
+                {"id": "d11", "date": "2026-11-11", "days": 3, "presale_days": 10},
+                {"id": "x", "start": "2026-06-18", "end": "2026-06-20"},
+            ]
+        }
+    }
     spans = promotion_spans(sc)
     assert spans[0] == (pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-14"), "d11")
     assert spans[1][2] == "x"
@@ -161,10 +183,22 @@ def test_inventory_records_give_stock_and_stockouts_per_sku_class(results, tmp_p
     for sc in scenarios.values():
         sc["inventory"] = {"skus": [{"id": "a", "class": "hot"}, {"id": "b", "klass": "slow"}]}
     (copy / "scenarios.json").write_text(json.dumps(scenarios))
-    rows = [{"scenario": name, "replication": r, "day": d, "sku": sku, "on_hand": 10.0,
-             "demand": 4.0, "served": 3.0 if sku == "a" else 4.0,
-             "lost": 1.0 if sku == "a" else 0.0}
-            for name in scenarios for r in range(3) for d in range(5) for sku in ("a", "b")]
+    rows = [
+        {
+            "scenario": name,
+            "replication": r,
+            "day": d,
+            "sku": sku,
+            "on_hand": 10.0,
+            "demand": 4.0,
+            "served": 3.0 if sku == "a" else 4.0,
+            "lost": 1.0 if sku == "a" else 0.0,
+        }
+        for name in scenarios
+        for r in range(3)
+        for d in range(5)
+        for sku in ("a", "b")
+    ]
     pd.DataFrame(rows).to_csv(copy / "inventory.csv", index=False)
     assert main(["report", str(copy)]) == 0
     html = (copy / "report.html").read_text(encoding="utf-8")

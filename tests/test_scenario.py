@@ -53,8 +53,10 @@ def test_scenario_is_frozen():
 
 
 def test_overrides_address_channels_by_id():
-    sc = load_scenario(SCENARIOS / "baseline.yaml",
-                       overrides={"channels.tmall.budget.paid": 3000, "market.customers": 500})
+    sc = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        overrides={"channels.tmall.budget.paid": 3000, "market.customers": 500},
+    )
     assert sc.market.customers == 500
     assert next(c for c in sc.channels if c.id == "tmall").budget.paid == 3000
     again = apply_overrides(sc, {"channels.jd.price_index": 1.1})
@@ -68,12 +70,14 @@ def test_unknown_channel_in_override():
 
 
 def test_every_problem_reported_at_once_with_paths(tmp_path):
-    path = plan_with(tmp_path, {
-        "horizon": {"days": 0},
-        "market": {"custmers": 10, "segments": [{"id": "young", "share": 0.9}],
-                   "churn": 1.5},
-        "channels": [{"id": "tmall", "budget": {"paid": -5}}],
-    })
+    path = plan_with(
+        tmp_path,
+        {
+            "horizon": {"days": 0},
+            "market": {"custmers": 10, "segments": [{"id": "young", "share": 0.9}], "churn": 1.5},
+            "channels": [{"id": "tmall", "budget": {"paid": -5}}],
+        },
+    )
     msgs = problems(path)
     text = "\n".join(msgs)
     assert "horizon.days" in text and "got 0" in text
@@ -86,13 +90,16 @@ def test_every_problem_reported_at_once_with_paths(tmp_path):
 
 def test_target_window_past_the_horizon_is_named():
     msgs = problems(SCENARIOS / "six_schemes.yaml", overrides={"horizon.days": 90})
-    assert any("targets[1] (revenue.online): window end 180 is past the horizon (90 days)" in m
-               for m in msgs)
+    assert any(
+        "targets[1] (revenue.online): window end 180 is past the horizon (90 days)" in m
+        for m in msgs
+    )
 
 
 def test_unknown_channel_in_inventory_is_caught_at_load():
-    msgs = problems(SCENARIOS / "baseline.yaml",
-                    overrides={"inventory.stockout": {"taobao": {"lose": 1.0}}})
+    msgs = problems(
+        SCENARIOS / "baseline.yaml", overrides={"inventory.stockout": {"taobao": {"lose": 1.0}}}
+    )
     assert any("inventory.stockout: unknown channel 'taobao'" in m for m in msgs), msgs
 
 
@@ -120,14 +127,17 @@ def test_extends_loop(tmp_path):
 
 def test_merge_by_id_and_remove():
     base = {"channels": [{"id": "a", "x": 1, "y": 2}, {"id": "b", "x": 3}]}
-    out = merge(base, {"channels": [{"id": "a", "x": 9}, {"id": "c", "x": 5},
-                                    {"id": "b", "remove": True}]})
+    out = merge(
+        base, {"channels": [{"id": "a", "x": 9}, {"id": "c", "x": 5}, {"id": "b", "remove": True}]}
+    )
     assert out == {"channels": [{"id": "a", "x": 9, "y": 2}, {"id": "c", "x": 5}]}
 
 
 def test_cli_validate_exit_codes(tmp_path, capsys):
-    assert main(["validate", str(SCENARIOS / "baseline.yaml"),
-                 str(SCENARIOS / "six_schemes.yaml")]) == 0
+    assert (
+        main(["validate", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "six_schemes.yaml")])
+        == 0
+    )
     bad = plan_with(tmp_path, {"market": {"customers": -1}})
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
@@ -141,7 +151,8 @@ def test_cli_zero_workers_is_clean_error(capsys):
 
 
 def test_cli_run_bad_override_is_clean_error(capsys):
-    code = main(["run", str(SCENARIOS / "baseline.yaml"), "--set", "channels.nope.budget.paid=1",
-                 "-r", "1"])
+    code = main(
+        ["run", str(SCENARIOS / "baseline.yaml"), "--set", "channels.nope.budget.paid=1", "-r", "1"]
+    )
     assert code == 2
     assert "unknown id 'nope'" in capsys.readouterr().err

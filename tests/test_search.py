@@ -25,8 +25,16 @@ def tiny(**extra):
 
 def test_no_infeasible_trial_is_reported_as_best():
     sc = tiny(decisions=[JD], targets=[ROI_TARGET])
-    res = search(sc, objectives=["revenue"], trials=8, replications=2, seed=0,
-                 sampler_seed=3, workers=1, confidence=0.8)
+    res = search(
+        sc,
+        objectives=["revenue"],
+        trials=8,
+        replications=2,
+        seed=0,
+        sampler_seed=3,
+        workers=1,
+        confidence=0.8,
+    )
     t = res.trials
     assert t["feasible"].any() and not t["feasible"].all()  # the constraint really cuts
     assert res.best is not None
@@ -52,8 +60,13 @@ def test_a_stored_study_resumes_with_the_trials_it_had(tmp_path):
 @pytest.mark.parametrize("sampler", ["tpe", "cmaes"])
 def test_a_fixed_sampler_seed_reproduces_the_study(sampler):
     sc = tiny(decisions=[JD, PRICE], targets=[ROI_TARGET])
-    cols = ["profit", "channels.jd.budget.paid", "channels.wecom.price_index",
-            "P(roi_overall)", "feasible"]
+    cols = [
+        "profit",
+        "channels.jd.budget.paid",
+        "channels.wecom.price_index",
+        "P(roi_overall)",
+        "feasible",
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Optuna 5: no deprecated constraint API, no warnings
         a = search(sc, trials=4, replications=1, workers=1, sampler=sampler, sampler_seed=11)
@@ -63,8 +76,15 @@ def test_a_fixed_sampler_seed_reproduces_the_study(sampler):
 
 def test_two_objectives_report_a_pareto_front():
     sc = tiny(decisions=[JD, PRICE])
-    res = search(sc, objectives=["profit", "repurchase_rate"], trials=6, replications=1,
-                 workers=1, sampler="nsga2", sampler_seed=1)
+    res = search(
+        sc,
+        objectives=["profit", "repurchase_rate"],
+        trials=6,
+        replications=1,
+        workers=1,
+        sampler="nsga2",
+        sampler_seed=1,
+    )
     front = res.pareto[["profit", "repurchase_rate"]].to_numpy()
     every = res.trials[res.trials["feasible"]][["profit", "repurchase_rate"]].to_numpy()
     assert len(front) >= 1
@@ -78,14 +98,18 @@ def test_two_objectives_report_a_pareto_front():
 def test_pareto_front_on_a_known_table():
     import pandas as pd
 
-    t = pd.DataFrame({"a": [1, 2, 3, 0, 3], "b": [3, 2, 1, 0, 0],
-                      "feasible": [True, True, True, True, False]})
+    t = pd.DataFrame(
+        {"a": [1, 2, 3, 0, 3], "b": [3, 2, 1, 0, 0], "feasible": [True, True, True, True, False]}
+    )
     assert sorted(pareto_front(t, ["a", "b"]).index.tolist()) == [0, 1, 2]
 
 
 def test_decision_paths_must_resolve():
-    with pytest.raises(ScenarioError, match=r"decisions\[0\].path: channels.nope.budget.paid: "
-                                            r"unknown id 'nope'"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"decisions\[0\].path: channels.nope.budget.paid: "
+        r"unknown id 'nope'",
+    ):
         tiny(decisions=[{"path": "channels.nope.budget.paid", "low": 0, "high": 1}])
     with pytest.raises(ScenarioError, match="give either low and high, or choices"):
         tiny(decisions=[{"path": "channels.jd.budget.paid", "low": 0}])
@@ -102,19 +126,39 @@ def test_cli_search_writes_results_and_resumes(tmp_path, capsys):
     from sim.commands.cli import main
 
     plan = tmp_path / "plan.yaml"
-    plan.write_text(f"name: tiny_search\nextends: {SCENARIOS / 'baseline.yaml'}\n"
-                    "decisions:\n  - {path: channels.jd.budget.paid, low: 0, high: 40000}\n"
-                    "targets:\n  - {kpi: revenue, relative_to: baseline, at_least: 0.9}\n")
+    plan.write_text(
+        f"name: tiny_search\nextends: {SCENARIOS / 'baseline.yaml'}\n"
+        "decisions:\n  - {path: channels.jd.budget.paid, low: 0, high: 40000}\n"
+        "targets:\n  - {kpi: revenue, relative_to: baseline, at_least: 0.9}\n"
+    )
     out = tmp_path / "out"
-    args = ["optimize", "search", str(plan), "-r", "1", "--verify-replications", "2",
-            "--workers", "1", "--no-progress", "--out", str(out),
-            *[f"--set={k}={v}" for k, v in TINY.items()]]
+    args = [
+        "optimize",
+        "search",
+        str(plan),
+        "-r",
+        "1",
+        "--verify-replications",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        *[f"--set={k}={v}" for k, v in TINY.items()],
+    ]
     assert main([*args, "--trials", "2"]) == 0
     assert main([*args, "--trials", "3"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"] == 3 and (out / "study.db").is_file()
-    for name in ("trials.csv", "report.md", "figures/history.png", "manifest.json",
-                 "verification/report.html", "verification/summary.json"):
+    for name in (
+        "trials.csv",
+        "report.md",
+        "figures/history.png",
+        "manifest.json",
+        "verification/report.html",
+        "verification/summary.json",
+    ):
         assert (out / name).is_file(), name
     assert "Verification" in (out / "report.md").read_text()
     bad = ["optimize", "search", str(plan), "--trials", "0", "--out", str(out)]

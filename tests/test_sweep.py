@@ -28,17 +28,25 @@ def tiny():
 
 
 def grid_design(**extra):
-    return build_design({
-        "name": "tiny-grid", "sampler": "grid", "seed": 5, "replications": 2,
-        "parameters": {"channels.tmall.budget.paid": {"levels": [20000, 50000]},
-                       "channels.wecom.budget.private_ops": {"levels": [1000, 8000]}},
-        **extra})
+    return build_design(
+        {
+            "name": "tiny-grid",
+            "sampler": "grid",
+            "seed": 5,
+            "replications": 2,
+            "parameters": {
+                "channels.tmall.budget.paid": {"levels": [20000, 50000]},
+                "channels.wecom.budget.private_ops": {"levels": [1000, 8000]},
+            },
+            **extra,
+        }
+    )
 
 
 # ---- plain-function models (module level: picklable for worker processes) -------------------
 def ishigami(params, seed, stream, a=7.0, b=0.1):
     x1, x2, x3 = params["x1"], params["x2"], params["x3"]
-    return {"y": np.sin(x1) + a * np.sin(x2) ** 2 + b * x3 ** 4 * np.sin(x1)}
+    return {"y": np.sin(x1) + a * np.sin(x2) ** 2 + b * x3**4 * np.sin(x1)}
 
 
 def noisy(params, seed, stream):
@@ -57,28 +65,46 @@ def crashing(params, seed, stream, marker):
 
 
 def line_design(n=12, reps=2):
-    return build_design({"sampler": "grid", "replications": reps, "seed": 9,
-                         "parameters": {"x": {"levels": list(range(n))}}})
+    return build_design(
+        {
+            "sampler": "grid",
+            "replications": reps,
+            "seed": 9,
+            "parameters": {"x": {"levels": list(range(n))}},
+        }
+    )
 
 
 # ---- design ------------------------------------------------------------------------------------
 def test_design_errors_name_the_field():
     with pytest.raises(ScenarioError) as err:
-        build_design({"sampler": "sobol", "n": 10, "parameters": {
-            "a": {"low": 2, "high": 1}, "b": {"low": 0, "high": 1, "colour": 3}}})
+        build_design(
+            {
+                "sampler": "sobol",
+                "n": 10,
+                "parameters": {"a": {"low": 2, "high": 1}, "b": {"low": 0, "high": 1, "colour": 3}},
+            }
+        )
     text = "\n".join(err.value.problems)
     assert "parameters.a" in text and "low must be < high" in text
     assert "parameters.b.colour" in text and "unknown key" in text
     with pytest.raises(ScenarioError, match="power of 2"):
-        build_design({"sampler": "sobol", "n": 10, "parameters": {
-            "a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}}})
+        build_design(
+            {
+                "sampler": "sobol",
+                "n": 10,
+                "parameters": {"a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}},
+            }
+        )
 
 
 def test_samplers_produce_the_announced_points():
-    params = {"a": {"low": 0, "high": 1}, "b": {"levels": ["x", "y", "z"]},
-              "c": {"distribution": "lognormal", "median": 2.0, "sigma": 0.5}}
-    for sampler, n in (("grid", 1), ("lhs", 10), ("sobol", 8), ("morris", 4),
-                       ("montecarlo", 10)):
+    params = {
+        "a": {"low": 0, "high": 1},
+        "b": {"levels": ["x", "y", "z"]},
+        "c": {"distribution": "lognormal", "median": 2.0, "sigma": 0.5},
+    }
+    for sampler, n in (("grid", 1), ("lhs", 10), ("sobol", 8), ("morris", 4), ("montecarlo", 10)):
         d = build_design({"sampler": sampler, "n": n, "seed": 1, "parameters": params})
         pts = sample(d)
         assert len(pts) == points_count(d)
@@ -95,8 +121,7 @@ def test_unknown_parameter_path_is_rejected_before_running(tiny, tmp_path):
 
 
 # ---- resume ------------------------------------------------------------------------------------
-def test_keyboard_interrupt_then_resume_gives_the_uninterrupted_table(tiny, tmp_path,
-                                                                      monkeypatch):
+def test_keyboard_interrupt_then_resume_gives_the_uninterrupted_table(tiny, tmp_path, monkeypatch):
     design = grid_design()
     reference = run_sweep(tiny, design, out=tmp_path / "ref", workers=1, progress=False)
     assert len(reference) == 4 * 2 and reference["error"].isna().all()
@@ -127,26 +152,54 @@ def test_keyboard_interrupt_then_resume_gives_the_uninterrupted_table(tiny, tmp_
 def test_worker_killed_midway_then_resume(tmp_path):
     design = line_design()
     (tmp_path / "never").touch()  # with its marker already there, the reference never crashes
-    reference = run_sweep(None, design, out=tmp_path / "ref", workers=1, progress=False,
-                          model_fn=functools.partial(crashing, marker=str(tmp_path / "never")))
+    reference = run_sweep(
+        None,
+        design,
+        out=tmp_path / "ref",
+        workers=1,
+        progress=False,
+        model_fn=functools.partial(crashing, marker=str(tmp_path / "never")),
+    )
     model = functools.partial(crashing, marker=str(tmp_path / "crashed"))
     with pytest.raises(BrokenProcessPool):
-        run_sweep(None, design, out=tmp_path / "s", workers=2, batch_size=1, progress=False,
-                  model_fn=model)
+        run_sweep(
+            None,
+            design,
+            out=tmp_path / "s",
+            workers=2,
+            batch_size=1,
+            progress=False,
+            model_fn=model,
+        )
     assert 6 not in journaled_points(tmp_path / "s")
-    resumed = run_sweep(None, design, out=tmp_path / "s", workers=1, progress=False,
-                        model_fn=model)  # inline: one process pool per test is enough
+    resumed = run_sweep(
+        None, design, out=tmp_path / "s", workers=1, progress=False, model_fn=model
+    )  # inline: one process pool per test is enough
     pd.testing.assert_frame_equal(resumed, reference)
 
 
 def test_a_different_design_in_the_same_directory_is_refused(tmp_path):
-    run_sweep(None, line_design(3), out=tmp_path / "s", workers=1, progress=False,
-              model_fn=ishigami_free)
+    run_sweep(
+        None, line_design(3), out=tmp_path / "s", workers=1, progress=False, model_fn=ishigami_free
+    )
     with pytest.raises(ScenarioError, match="different sweep"):
-        run_sweep(None, line_design(4), out=tmp_path / "s", workers=1, progress=False,
-                  model_fn=ishigami_free)
-    table = run_sweep(None, line_design(4), out=tmp_path / "s", workers=1, progress=False,
-                      model_fn=ishigami_free, resume=False)
+        run_sweep(
+            None,
+            line_design(4),
+            out=tmp_path / "s",
+            workers=1,
+            progress=False,
+            model_fn=ishigami_free,
+        )
+    table = run_sweep(
+        None,
+        line_design(4),
+        out=tmp_path / "s",
+        workers=1,
+        progress=False,
+        model_fn=ishigami_free,
+        resume=False,
+    )
     assert list(table["point"].unique()) == [0, 1, 2, 3]
 
 
@@ -156,16 +209,18 @@ def ishigami_free(params, seed, stream):
 
 # ---- failures ----------------------------------------------------------------------------------
 def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, tiny):
-    table = run_sweep(None, line_design(5), out=tmp_path / "f", workers=1, progress=False,
-                      model_fn=noisy)
+    table = run_sweep(
+        None, line_design(5), out=tmp_path / "f", workers=1, progress=False, model_fn=noisy
+    )
     assert len(table) == 10
     bad = table[table["point"] == 3]
     assert bad["error"].str.contains("point 3 is broken").all() and bad["y"].isna().all()
     assert table.loc[table["point"] != 3, "error"].isna().all()
     assert table.loc[table["point"] != 3, "z"].tolist() == [0, 0, 1, 1, 4, 4, 16, 16]
 
-    invalid = build_design({"replications": 1, "parameters": {
-        "channels.tmall.budget.paid": {"levels": [30000, -5]}}})  # −5 CNY/day is invalid
+    invalid = build_design(
+        {"replications": 1, "parameters": {"channels.tmall.budget.paid": {"levels": [30000, -5]}}}
+    )  # −5 CNY/day is invalid
     sweep = run_sweep(tiny, invalid, out=tmp_path / "s", workers=1, progress=False)
     assert sweep["error"].isna().tolist() == [True, False]
     assert "budget.paid" in sweep.loc[1, "error"] and sweep.loc[0, "revenue"] > 0
@@ -183,48 +238,76 @@ def test_identical_on_one_and_two_workers_and_a_dask_cluster(tiny, tmp_path):
     pd.testing.assert_frame_equal(one, two)
     # in-process Dask workers: the same scheduler/executor path without paying two more
     # interpreter start-ups (benchmarks/bench_sweep.py runs a process LocalCluster)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None, silence_logs=40) as cluster:
-        dask = run_sweep(tiny, design, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=False)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        dask = run_sweep(
+            tiny, design, out=tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False
+        )
     pd.testing.assert_frame_equal(one, dask)
     assert one["revenue"].nunique() == 4  # the points really differ
 
 
 def test_replications_use_common_or_independent_streams(tmp_path):
-    crn = run_sweep(None, line_design(3), out=tmp_path / "a", workers=1, progress=False,
-                    model_fn=noisy)
+    crn = run_sweep(
+        None, line_design(3), out=tmp_path / "a", workers=1, progress=False, model_fn=noisy
+    )
     noise = crn["y"] - crn["point"]
     ok = crn["point"] != 3
     # common random numbers: replication r draws the same noise at every point
     assert np.allclose(noise[ok & (crn["replication"] == 0)], noise.iloc[0])
-    ind = run_sweep(None, line_design(3).model_copy(update={"common_random_numbers": False}),
-                    out=tmp_path / "b", workers=1, progress=False, model_fn=noisy)
+    ind = run_sweep(
+        None,
+        line_design(3).model_copy(update={"common_random_numbers": False}),
+        out=tmp_path / "b",
+        workers=1,
+        progress=False,
+        model_fn=noisy,
+    )
     assert (ind["y"] - ind["point"]).nunique() == 6
 
 
 # ---- sensitivity through the sweep machinery ---------------------------------------------------
 def test_sobol_indices_of_ishigami_through_the_sweep(tmp_path):
     pi = float(np.pi)
-    design = build_design({
-        "name": "ishigami", "sampler": "sobol", "n": 1024, "seed": 3, "kpis": ["y"],
-        "parameters": {f"x{i}": {"low": -pi, "high": pi} for i in (1, 2, 3)}})
+    design = build_design(
+        {
+            "name": "ishigami",
+            "sampler": "sobol",
+            "n": 1024,
+            "seed": 3,
+            "kpis": ["y"],
+            "parameters": {f"x{i}": {"low": -pi, "high": pi} for i in (1, 2, 3)},
+        }
+    )
     run_sweep(None, design, out=tmp_path / "ish", workers=1, progress=False, model_fn=ishigami)
     result = analyze(tmp_path / "ish", figures=False)
     sens = pd.DataFrame(result["sensitivity"])
     sobol = sens[sens["method"] == "sobol"].set_index(["parameter", "measure"])["value"]
     # analytic values for a = 7, b = 0.1 (Ishigami & Homma 1990; Saltelli et al. 2008)
-    expected = {("x1", "S1"): 0.3139, ("x2", "S1"): 0.4424, ("x3", "S1"): 0.0,
-                ("x1", "ST"): 0.5576, ("x2", "ST"): 0.4424, ("x3", "ST"): 0.2437}
+    expected = {
+        ("x1", "S1"): 0.3139,
+        ("x2", "S1"): 0.4424,
+        ("x3", "S1"): 0.0,
+        ("x1", "ST"): 0.5576,
+        ("x2", "ST"): 0.4424,
+        ("x3", "ST"): 0.2437,
+    }
     for key, value in expected.items():
         assert sobol[key] == pytest.approx(value, abs=0.04), key
     assert (tmp_path / "ish" / "analysis" / "sensitivity.csv").exists()
 
 
 def test_morris_ranks_the_influential_input_first(tmp_path):
-    design = build_design({"sampler": "morris", "n": 20, "seed": 1, "kpis": ["y"],
-                           "parameters": {f"x{i}": {"low": -3.14159, "high": 3.14159}
-                                          for i in (1, 2, 3)}})
+    design = build_design(
+        {
+            "sampler": "morris",
+            "n": 20,
+            "seed": 1,
+            "kpis": ["y"],
+            "parameters": {f"x{i}": {"low": -3.14159, "high": 3.14159} for i in (1, 2, 3)},
+        }
+    )
     run_sweep(None, design, out=tmp_path / "m", workers=1, progress=False, model_fn=ishigami)
     sens = pd.DataFrame(analyze(tmp_path / "m", figures=False)["sensitivity"])
     mu = sens[sens["measure"] == "mu_star"].set_index("parameter")["value"]
@@ -239,29 +322,68 @@ def test_cli_sweep_then_analyze(tmp_path, capsys):
         "overrides: {market.customers: 2000, horizon.days: 45}\n"
         "parameters:\n  channels.tmall.budget.paid: {low: 10000, high: 60000, steps: 3}\n"
         "  market.word_of_mouth: {levels: [0.001, 0.004]}\n"
-        "targets:\n  - {kpi: profit, at_least: -1.0e12}\n")
+        "targets:\n  - {kpi: profit, at_least: -1.0e12}\n"
+    )
     out = tmp_path / "sw"
-    assert main(["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--design", str(design),
-                 "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(ROOT / "scenarios" / "baseline.yaml"),
+                "--design",
+                str(design),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (out / "results.csv").exists() and (out / "point_summary.parquet").exists()
     assert main(["analyze", str(out), "--target", "revenue>=1"]) == 0
-    for name in ("analysis.json", "sensitivity.csv", "analysis.md", "tornado_profit.png",
-                 "heatmap_profit.png"):
+    for name in (
+        "analysis.json",
+        "sensitivity.csv",
+        "analysis.md",
+        "tornado_profit.png",
+        "heatmap_profit.png",
+    ):
         assert (out / "analysis" / name).exists(), name
-    assert main(["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--design",
-                 str(tmp_path / "missing.yaml")]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                str(ROOT / "scenarios" / "baseline.yaml"),
+                "--design",
+                str(tmp_path / "missing.yaml"),
+            ]
+        )
+        == 2
+    )
     assert main(["analyze", str(out), "--target", "revenue=>1"]) == 2
-    assert main(["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--design", str(design),
-                 "-r", "0"]) == 2
+    assert (
+        main(
+            ["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--design", str(design), "-r", "0"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "cannot read design" in err and "--target" in err and "--replications" in err
 
 
 def test_scenario_discovery_finds_the_box(tmp_path):
-    design = build_design({
-        "sampler": "lhs", "n": 200, "seed": 2, "kpis": ["y"],
-        "targets": [{"kpi": "y", "at_least": 0.0}],
-        "parameters": {"a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}}})
+    design = build_design(
+        {
+            "sampler": "lhs",
+            "n": 200,
+            "seed": 2,
+            "kpis": ["y"],
+            "targets": [{"kpi": "y", "at_least": 0.0}],
+            "parameters": {"a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}},
+        }
+    )
     run_sweep(None, design, out=tmp_path / "d", workers=1, progress=False, model_fn=box_model)
     found = analyze(tmp_path / "d", figures=False)["discovery"]
     box = found["box"]

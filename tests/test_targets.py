@@ -53,8 +53,11 @@ def test_relative_target_pairs_replications_over_the_window(sc):
     base = [100.0, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
     factor = [1.5] * 5 + [1.2] * 5
     w = (90, 180)
-    plan_ev = make_eval(sc, {"revenue": [1.0] * 10},
-                        {w: {"revenue": [b * f for b, f in zip(base, factor, strict=True)]}})
+    plan_ev = make_eval(
+        sc,
+        {"revenue": [1.0] * 10},
+        {w: {"revenue": [b * f for b, f in zip(base, factor, strict=True)]}},
+    )
     base_ev = make_eval(sc, {"revenue": [1.0] * 10}, {w: {"revenue": base}})
     t = Target(kpi="revenue", window=w, relative_to="baseline", at_least=1.4)
     [r] = evaluate_targets([t], plan_ev, base_ev)
@@ -99,8 +102,7 @@ def test_wilson_closed_form_and_verdict_thresholds():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-100, 100), min_size=2, max_size=40), st.floats(-100, 100),
-       st.booleans())
+@given(st.lists(st.floats(-100, 100), min_size=2, max_size=40), st.floats(-100, 100), st.booleans())
 def test_probability_is_the_share_meeting_and_inside_its_interval(values, threshold, lower):
     sc = load_scenario(SCENARIOS / "baseline.yaml")
     ev = make_eval(sc, {"profit": values})
@@ -116,12 +118,17 @@ def test_probability_is_the_share_meeting_and_inside_its_interval(values, thresh
 
 
 def test_windows_for_and_date_windows():
-    sc = load_scenario(SCENARIOS / "baseline.yaml", overrides={"targets": [
-        {"kpi": "revenue", "window": [90, 180], "at_least": 1},
-        {"kpi": "orders", "window": ["2026-04-01", "2026-06-30"], "at_least": 1},
-        {"kpi": "aov", "window": [90, 180], "at_most": 1},
-        {"kpi": "cost_share", "at_most": 0.18},
-    ]})
+    sc = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        overrides={
+            "targets": [
+                {"kpi": "revenue", "window": [90, 180], "at_least": 1},
+                {"kpi": "orders", "window": ["2026-04-01", "2026-06-30"], "at_least": 1},
+                {"kpi": "aov", "window": [90, 180], "at_most": 1},
+                {"kpi": "cost_share", "at_most": 0.18},
+            ]
+        },
+    )
     # dates are days from horizon.start (2026-01-01), same [start, end) convention
     assert sc.targets[1].window == (90, 180)
     assert windows_for(sc.targets) == [(90, 180)]

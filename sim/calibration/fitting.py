@@ -51,22 +51,72 @@ from sim.scenario import FAMILIES, Scenario, build_scenario, set_path
 # mapping below then accounts for the changed values (e.g. a lower conversion → shorter cycle).
 TEMPLATE: dict[str, Any] = {
     "market": {
-        "guide_price": 100.0, "unit_cost": 0.0, "organic_interest": 0.001, "word_of_mouth": 0.0,
-        "interest_lapse": 0.35, "churn": 0.002, "dissatisfied_churn": 0.0,
-        "private_retention": 1.0, "loyalty": 0.8, "private_bonus": 0.4, "price_weight": 3.0,
+        "guide_price": 100.0,
+        "unit_cost": 0.0,
+        "organic_interest": 0.001,
+        "word_of_mouth": 0.0,
+        "interest_lapse": 0.35,
+        "churn": 0.002,
+        "dissatisfied_churn": 0.0,
+        "private_retention": 1.0,
+        "loyalty": 0.8,
+        "private_bonus": 0.4,
+        "price_weight": 3.0,
         "journey_sample": 50,
     },
     "segment": {"price_sensitivity": 1.5, "reservation_price": 1.25, "reservation_spread": 0.2},
     "channel": {"base_conversion": 0.5, "service": {"reply_minutes": 0}},
 }
 FAMILY_HINTS: dict[str, tuple[str, ...]] = {  # checked in this order, on the lower-cased name
-    "public": ("tmall", "taobao", "jd", "douyin", "pdd", "pinduoduo", "kuaishou", "vip",
-               "marketplace", "amazon", "suning", "天猫", "淘宝", "京东", "抖音", "拼多多", "快手"),
-    "private": ("wecom", "wechat", "weixin", "miniprogram", "miniapp", "applet", "website",
-                "member", "private", "crm", "youzan", "企业微信", "微信", "小程序", "官网", "私域"),
+    "public": (
+        "tmall",
+        "taobao",
+        "jd",
+        "douyin",
+        "pdd",
+        "pinduoduo",
+        "kuaishou",
+        "vip",
+        "marketplace",
+        "amazon",
+        "suning",
+        "天猫",
+        "淘宝",
+        "京东",
+        "抖音",
+        "拼多多",
+        "快手",
+    ),
+    "private": (
+        "wecom",
+        "wechat",
+        "weixin",
+        "miniprogram",
+        "miniapp",
+        "applet",
+        "website",
+        "member",
+        "private",
+        "crm",
+        "youzan",
+        "企业微信",
+        "微信",
+        "小程序",
+        "官网",
+        "私域",
+    ),
     "social": ("xiaohongshu", "xhs", "redbook", "weibo", "bilibili", "social", "小红书", "微博"),
-    "offline": ("store", "offline", "retail", "distributor", "counter", "shoppingmall", "门店",
-                "线下", "经销"),
+    "offline": (
+        "store",
+        "offline",
+        "retail",
+        "distributor",
+        "counter",
+        "shoppingmall",
+        "门店",
+        "线下",
+        "经销",
+    ),
 }
 MAX_GAP_DAYS = 1500
 
@@ -107,8 +157,9 @@ class BGNBD:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (al + T + t))
         num = (a + b + x - 1) / (a - 1) * (1 - ((al + T) / (al + T + t)) ** (r + x) * hyp)
-        return num / (1 + (x > 0) * a / np.maximum(b + x - 1, 1e-12)
-                      * ((al + T) / (al + t_x)) ** (r + x))
+        return num / (
+            1 + (x > 0) * a / np.maximum(b + x - 1, 1e-12) * ((al + T) / (al + t_x)) ** (r + x)
+        )
 
     def p_alive(self, x, t_x, T) -> np.ndarray:
         r, al, a, b = self.r, self.alpha, self.a, self.b
@@ -124,8 +175,13 @@ def bgnbd_loglik(params, x, t_x, T) -> np.ndarray:
     base = special.gammaln(r + x) - special.gammaln(r) + r * math.log(al)
     a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(al + T)
     with np.errstate(invalid="ignore", divide="ignore"):
-        a3 = np.where(x > 0, special.betaln(a + 1, np.maximum(b + x - 1, 1e-12))
-                      - special.betaln(a, b) - (r + x) * np.log(al + t_x), -np.inf)
+        a3 = np.where(
+            x > 0,
+            special.betaln(a + 1, np.maximum(b + x - 1, 1e-12))
+            - special.betaln(a, b)
+            - (r + x) * np.log(al + t_x),
+            -np.inf,
+        )
     return base + np.logaddexp(a2, a3)
 
 
@@ -154,23 +210,43 @@ def fit_bgnbd(x, t_x, T, *, unit_days: float = 7.0) -> BGNBD:
     best = None
     for init in (start, np.log([0.5, max(float(np.mean(T)) / 2, 1e-3), 0.5, 2.0])):
         res = optimize.minimize(nll, init, method="L-BFGS-B", bounds=bounds)
-        res = optimize.minimize(nll, res.x, method="Nelder-Mead", bounds=bounds,
-                                options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
+        res = optimize.minimize(
+            nll,
+            res.x,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000},
+        )
         if best is None or res.fun < best.fun:
             best = res
     r, al, a, b = np.exp(best.x)
-    at_bound = [name for name, v, (lo, hi) in zip("r alpha a b".split(), best.x, bounds,
-                                                  strict=True) if min(v - lo, hi - v) < 1e-3]
+    at_bound = [
+        name
+        for name, v, (lo, hi) in zip("r alpha a b".split(), best.x, bounds, strict=True)
+        if min(v - lo, hi - v) < 1e-3
+    ]
     if at_bound:
-        warnings.warn(f"BG/NBD: {', '.join(at_bound)} at the bound of the search: the data "
-                      "are at a limit of the model (e.g. purchases more regular than Poisson, "
-                      "or no dropout after purchases)", BGNBDLimitWarning, stacklevel=2)
-    return BGNBD(r=float(r), alpha=float(al), a=float(a), b=float(b), loglik=-float(best.fun),
-                 n=len(x), unit_days=unit_days)
+        warnings.warn(
+            f"BG/NBD: {', '.join(at_bound)} at the bound of the search: the data "
+            "are at a limit of the model (e.g. purchases more regular than Poisson, "
+            "or no dropout after purchases)",
+            BGNBDLimitWarning,
+            stacklevel=2,
+        )
+    return BGNBD(
+        r=float(r),
+        alpha=float(al),
+        a=float(a),
+        b=float(b),
+        loglik=-float(best.fun),
+        n=len(x),
+        unit_days=unit_days,
+    )
 
 
-def sample_bgnbd(n: int, *, r: float, alpha: float, a: float, b: float, T,
-                 rng: np.random.Generator) -> pd.DataFrame:
+def sample_bgnbd(
+    n: int, *, r: float, alpha: float, a: float, b: float, T, rng: np.random.Generator
+) -> pd.DataFrame:
     """Histories drawn exactly from the BG/NBD generative process (for tests and checks).
 
     Each customer makes a first purchase at 0, buys at Poisson rate λ ~ Gamma(r, α) and, after
@@ -194,10 +270,21 @@ def sample_bgnbd(n: int, *, r: float, alpha: float, a: float, b: float, T,
     return pd.DataFrame(rows, columns=["x", "t_x", "T", "times"])
 
 
-def bgnbd_orders(n: int, *, r: float, alpha: float, a: float, b: float, days: int,
-                 acquisition_days: int = 84, start: str = "2025-01-01", unit_price: float = 120.0,
-                 basket_units: float = 1.6, channels: dict[str, float] | None = None,
-                 seed: int = 0) -> pd.DataFrame:
+def bgnbd_orders(
+    n: int,
+    *,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    days: int,
+    acquisition_days: int = 84,
+    start: str = "2025-01-01",
+    unit_price: float = 120.0,
+    basket_units: float = 1.6,
+    channels: dict[str, float] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """An order export drawn from the BG/NBD (rates per week): first orders uniform over
     ``acquisition_days``, then the BG/NBD's repeats, observed for ``days`` days; amounts are
     geometric units × ``unit_price``; channels drawn with the given shares. Columns as
@@ -210,11 +297,16 @@ def bgnbd_orders(n: int, *, r: float, alpha: float, a: float, b: float, days: in
     day = first[cust] + np.floor(offsets * 7).astype(int)
     shares = channels or {"tmall": 0.45, "jd": 0.45, "wecom": 0.10}
     order = np.lexsort((cust, day))
-    out = pd.DataFrame({"customer_id": [f"C{c:05d}" for c in cust[order]],
-                        "order_date": (pd.Timestamp(start) + pd.to_timedelta(day[order], "D"))
-                        .strftime("%Y-%m-%d"),
-                        "amount": unit_price * rng.geometric(1 / basket_units, len(cust)),
-                        "channel": rng.choice(list(shares), len(cust), p=list(shares.values()))})
+    out = pd.DataFrame(
+        {
+            "customer_id": [f"C{c:05d}" for c in cust[order]],
+            "order_date": (pd.Timestamp(start) + pd.to_timedelta(day[order], "D")).strftime(
+                "%Y-%m-%d"
+            ),
+            "amount": unit_price * rng.geometric(1 / basket_units, len(cust)),
+            "channel": rng.choice(list(shares), len(cust), p=list(shares.values())),
+        }
+    )
     out.insert(0, "order_id", [f"O{i:07d}" for i in range(1, len(out) + 1)])
     return out
 
@@ -241,11 +333,11 @@ def gap_pmf(cycle: float, cv: float, conversion: float, lapse: float, n: int) ->
         need = np.zeros(n)
         need[min(max(1, round(cycle)), n - 1)] = 1.0
     c, q = conversion, (1 - conversion) * (1 - lapse)
-    base = c * q ** g  # buy after k further shopping days
+    base = c * q**g  # buy after k further shopping days
     lapse_kernel = np.zeros(n)
     step = max(1, int(cycle))
     k = np.arange(max(0, n - step))
-    lapse_kernel[step:] = (1 - c) * lapse * q ** k  # give up after k days, need again later
+    lapse_kernel[step:] = (1 - c) * lapse * q**k  # give up after k days, need again later
     wait, term = base.copy(), base
     for _ in range(n // step + 1):
         term = np.convolve(term, lapse_kernel)[:n]
@@ -289,8 +381,14 @@ def _silence_terms(fit: RenewalFit, silence: np.ndarray) -> tuple[np.ndarray, np
     return alive, np.log(np.exp(alive) + dying[silence])
 
 
-def fit_renewal(gaps: np.ndarray, silences: np.ndarray, *, conversion: float, lapse: float,
-                hazard: float | None = None) -> RenewalFit:
+def fit_renewal(
+    gaps: np.ndarray,
+    silences: np.ndarray,
+    *,
+    conversion: float,
+    lapse: float,
+    hazard: float | None = None,
+) -> RenewalFit:
     """MLE of (cycle, cv, daily churn hazard) from every gap between two purchases and every
     customer's silence since their last purchase. ``hazard`` given → only cycle and cv."""
     gaps = np.asarray(gaps, dtype=int)
@@ -319,14 +417,22 @@ def fit_renewal(gaps: np.ndarray, silences: np.ndarray, *, conversion: float, la
     for scale in (1.0, 0.6):
         x0 = np.array(init)
         x0[0] = math.log(max(mean_gap * scale, 1.5))
-        res = optimize.minimize(nll, x0, method="Nelder-Mead",
-                                options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 3000})
+        res = optimize.minimize(
+            nll, x0, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 3000}
+        )
         if best is None or res.fun < best.fun:
             best = res
     h = hazard if hazard is not None else math.exp(best.x[2])
-    return RenewalFit(cycle_days=math.exp(best.x[0]), cycle_cv=min(math.exp(best.x[1]), 3.0),
-                      hazard=h, conversion=conversion, lapse=lapse, loglik=-float(best.fun),
-                      customers=len(silences), gaps=len(gaps))
+    return RenewalFit(
+        cycle_days=math.exp(best.x[0]),
+        cycle_cv=min(math.exp(best.x[1]), 3.0),
+        hazard=h,
+        conversion=conversion,
+        lapse=lapse,
+        loglik=-float(best.fun),
+        customers=len(silences),
+        gaps=len(gaps),
+    )
 
 
 @dataclass(frozen=True)
@@ -340,19 +446,33 @@ class LatentRenewal:
     responsibilities: np.ndarray  # customers × K
 
 
-def fit_latent_renewal(gaps_by_customer: list[np.ndarray], silences: np.ndarray, *, classes: int,
-                       conversion: float, lapse: float, start: RenewalFit) -> LatentRenewal:
+def fit_latent_renewal(
+    gaps_by_customer: list[np.ndarray],
+    silences: np.ndarray,
+    *,
+    classes: int,
+    conversion: float,
+    lapse: float,
+    start: RenewalFit,
+) -> LatentRenewal:
     """MLE of a K-class mixture of renewal fits (latent classes, not cut on the outcome):
     each customer's whole history (gaps and final silence) is one mixture term."""
     from scipy import sparse
 
     silences = np.asarray(silences, dtype=int)
-    n = int(min(max(max((g.max(initial=1) for g in gaps_by_customer), default=1),
-                    silences.max(initial=1)) + 2, MAX_GAP_DAYS))
+    n = int(
+        min(
+            max(
+                max((g.max(initial=1) for g in gaps_by_customer), default=1),
+                silences.max(initial=1),
+            )
+            + 2,
+            MAX_GAP_DAYS,
+        )
+    )
     rows = np.repeat(np.arange(len(gaps_by_customer)), [len(g) for g in gaps_by_customer])
     cols = np.minimum(np.concatenate([*gaps_by_customer, np.zeros(0, int)]), n - 2)
-    counts = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)),
-                               shape=(len(gaps_by_customer), n))
+    counts = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(gaps_by_customer), n))
     silences = np.minimum(silences, n - 2)
     k = np.arange(n)
 
@@ -365,8 +485,8 @@ def fit_latent_renewal(gaps_by_customer: list[np.ndarray], silences: np.ndarray,
 
     def unpack(theta):
         cyc = np.exp(np.clip(theta[:classes], math.log(2.0), math.log(MAX_GAP_DAYS)))
-        cv = np.exp(np.clip(theta[classes:2 * classes], math.log(0.05), math.log(3.0)))
-        logits = np.concatenate([[0.0], theta[2 * classes:3 * classes - 1]])
+        cv = np.exp(np.clip(theta[classes : 2 * classes], math.log(0.05), math.log(3.0)))
+        logits = np.concatenate([[0.0], theta[2 * classes : 3 * classes - 1]])
         logw = logits - special.logsumexp(logits)
         return cyc, cv, logw, math.exp(theta[-1])
 
@@ -378,28 +498,48 @@ def fit_latent_renewal(gaps_by_customer: list[np.ndarray], silences: np.ndarray,
         return -float(special.logsumexp(table(theta), axis=1).sum())
 
     spread = np.exp(np.linspace(-0.7, 1.2, classes))
-    theta0 = np.concatenate([np.log(start.cycle_days * spread),
-                             np.full(classes, math.log(max(start.cycle_cv, 0.3))),
-                             np.zeros(classes - 1), [math.log(start.hazard)]])
-    res = optimize.minimize(nll, theta0, method="Powell", options={"maxiter": 20000,
-                                                                    "xtol": 1e-4, "ftol": 1e-7})
+    theta0 = np.concatenate(
+        [
+            np.log(start.cycle_days * spread),
+            np.full(classes, math.log(max(start.cycle_cv, 0.3))),
+            np.zeros(classes - 1),
+            [math.log(start.hazard)],
+        ]
+    )
+    res = optimize.minimize(
+        nll, theta0, method="Powell", options={"maxiter": 20000, "xtol": 1e-4, "ftol": 1e-7}
+    )
     cyc, cv, logw, h = unpack(res.x)
     tab = table(res.x)
     resp = np.exp(tab - special.logsumexp(tab, axis=1, keepdims=True))
     order = np.argsort(-cyc)  # slowest buyers first
-    fits = [RenewalFit(cycle_days=float(cyc[j]), cycle_cv=float(cv[j]), hazard=h,
-                       conversion=conversion, lapse=lapse, loglik=-float(res.fun),
-                       customers=int(round(resp[:, j].sum())), gaps=int(counts.sum()))
-            for j in order]
-    return LatentRenewal(weights=np.exp(logw)[order], fits=fits, loglik=-float(res.fun),
-                         responsibilities=resp[:, order])
+    fits = [
+        RenewalFit(
+            cycle_days=float(cyc[j]),
+            cycle_cv=float(cv[j]),
+            hazard=h,
+            conversion=conversion,
+            lapse=lapse,
+            loglik=-float(res.fun),
+            customers=int(round(resp[:, j].sum())),
+            gaps=int(counts.sum()),
+        )
+        for j in order
+    ]
+    return LatentRenewal(
+        weights=np.exp(logw)[order],
+        fits=fits,
+        loglik=-float(res.fun),
+        responsibilities=resp[:, order],
+    )
 
 
 # =============================================================================================
 # Arrivals, baskets, channels
 # =============================================================================================
-def fit_arrivals(first_day: np.ndarray, days: int, *, max_multiple: float = 20.0
-                 ) -> tuple[float, float]:
+def fit_arrivals(
+    first_day: np.ndarray, days: int, *, max_multiple: float = 20.0
+) -> tuple[float, float]:
     """(market size M, daily adoption hazard k) from the day index of each first order.
 
     Poisson MLE of daily first orders M(e^{−kd} − e^{−k(d+1)}); M is profiled out. With no
@@ -428,12 +568,19 @@ def fit_lognormal(amounts: np.ndarray) -> dict[str, float]:
     pos = pos[pos > 0]
     logs = np.log(pos)
     mu, sigma = float(logs.mean()), float(logs.std(ddof=0))
-    return {"mu": mu, "sigma": sigma, "mean": float(math.exp(mu + sigma**2 / 2)),
-            "median": float(math.exp(mu)), "sample_mean": float(pos.mean()), "n": len(pos)}
+    return {
+        "mu": mu,
+        "sigma": sigma,
+        "mean": float(math.exp(mu + sigma**2 / 2)),
+        "median": float(math.exp(mu)),
+        "sample_mean": float(pos.mean()),
+        "n": len(pos),
+    }
 
 
-def infer_families(channels: list[str], mapping: dict[str, str] | None = None
-                   ) -> tuple[dict[str, str], list[str]]:
+def infer_families(
+    channels: list[str], mapping: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Family of each channel: the user's mapping first, then name hints (with a warning)."""
     mapping = dict(mapping or {})
     out, notes = {}, []
@@ -443,9 +590,11 @@ def infer_families(channels: list[str], mapping: dict[str, str] | None = None
             continue
         key = re.sub(r"[\W_]", "", ch.lower())
         fam = next((f for f, hints in FAMILY_HINTS.items() if any(h in key for h in hints)), None)
-        notes.append(f"channel {ch!r}: family {fam or 'public'!r} "
-                     f"{'guessed from its name' if fam else 'assumed (no hint in the name)'}; "
-                     "set it with --families")
+        notes.append(
+            f"channel {ch!r}: family {fam or 'public'!r} "
+            f"{'guessed from its name' if fam else 'assumed (no hint in the name)'}; "
+            "set it with --families"
+        )
         out[ch] = fam or "public"
     return out, notes
 
@@ -465,9 +614,14 @@ def channel_stats(table: pd.DataFrame, families: dict[str, str]) -> dict[str, An
     after_first.index.name, after_first.columns.name = "first_channel", "later_channel"
     fam = t["channel"].map(families)
     active = (pd.crosstab(t["customer"], fam) > 0).mean()
-    return {"order_share": shares.to_dict(), "first_order_share": first.to_dict(),
-            "switching": switching, "after_first": after_first,
-            "family_active_share": active.to_dict(), "transitions": int(len(pairs))}
+    return {
+        "order_share": shares.to_dict(),
+        "first_order_share": first.to_dict(),
+        "switching": switching,
+        "after_first": after_first,
+        "family_active_share": active.to_dict(),
+        "transitions": int(len(pairs)),
+    }
 
 
 def fit_private_joining(table: pd.DataFrame, families: dict[str, str]) -> dict[str, float]:
@@ -480,8 +634,11 @@ def fit_private_joining(table: pd.DataFrame, families: dict[str, str]) -> dict[s
     t = table.sort_values(["customer", "date", "line"])
     private = t["channel"].map(families).eq("private").to_numpy()
     cust = t["customer"].to_numpy()
-    first_priv = pd.Series(private).groupby(cust).apply(
-        lambda s: int(np.argmax(s.to_numpy())) if s.any() else -1)
+    first_priv = (
+        pd.Series(private)
+        .groupby(cust)
+        .apply(lambda s: int(np.argmax(s.to_numpy())) if s.any() else -1)
+    )
     n_orders = pd.Series(cust).value_counts()
     idx = first_priv.index
     m_before = np.where(first_priv.to_numpy() >= 0, first_priv.to_numpy(), n_orders[idx].to_numpy())
@@ -505,8 +662,11 @@ def fit_private_joining(table: pd.DataFrame, families: dict[str, str]) -> dict[s
     def nll(theta):
         j, p = special.expit(theta)
         first, stay, _ = masses(j, p)
-        ll = np.where(saw, np.log(np.maximum(first[m_before], 1e-300)),
-                      np.log(np.maximum(stay[m_before], 1e-300)))
+        ll = np.where(
+            saw,
+            np.log(np.maximum(first[m_before], 1e-300)),
+            np.log(np.maximum(stay[m_before], 1e-300)),
+        )
         return -ll.sum()
 
     res = optimize.minimize(nll, [-2.0, 0.0], method="Nelder-Mead")
@@ -518,8 +678,9 @@ def fit_private_joining(table: pd.DataFrame, families: dict[str, str]) -> dict[s
 # =============================================================================================
 # Customer histories
 # =============================================================================================
-def customer_histories(table: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp
-                       ) -> tuple[pd.DataFrame, np.ndarray]:
+def customer_histories(
+    table: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Per customer of the cohort first seen in [start, end]: first/last day, x, t_x, T (days),
     orders, spend; plus every gap in days between consecutive purchase days."""
     t = table[(table["date"] >= start) & (table["date"] <= end)]
@@ -575,8 +736,9 @@ class Calibration:
         raw = copy.deepcopy(self.raw)
         n = self.market_size
         sim_n = int(min(self.max_customers, max(round(n), 1)))
-        raw["market"].update(customers=sim_n, scale=n / sim_n, initial_customers=0.0,
-                             initial_private=0.0)
+        raw["market"].update(
+            customers=sim_n, scale=n / sim_n, initial_customers=0.0, initial_private=0.0
+        )
         raw["horizon"] = {"start": self.start.isoformat(), "days": int(days)}
         raw["name"] = f"{raw['name']}_from_start"
         return build_scenario(raw)
@@ -587,40 +749,64 @@ class Calibration:
         return {
             "window": [self.start.isoformat(), self.end.isoformat()],
             "customers": len(self.customers),
-            "bgnbd": {**self.bgnbd.params(), "time_unit_days": self.bgnbd.unit_days,
-                      "loglik": self.bgnbd.loglik, "mean_rate_per_week": self.bgnbd.r
-                      / self.bgnbd.alpha * 7 / self.bgnbd.unit_days,
-                      "mean_dropout_p": self.bgnbd.a / (self.bgnbd.a + self.bgnbd.b),
-                      # E[p]·E[λ]: what a BG/NBD → daily-hazard mapping would give (not used)
-                      "implied_daily_hazard": self.bgnbd.a / (self.bgnbd.a + self.bgnbd.b)
-                      * self.bgnbd.r / self.bgnbd.alpha / self.bgnbd.unit_days,
-                      "method": "maximum likelihood (Fader, Hardie & Lee 2005), L-BFGS-B + "
-                                "Nelder-Mead on log parameters"},
-            "renewal": {"purchase_cycle_days": self.renewal.cycle_days,
-                        "cycle_cv": self.renewal.cycle_cv,
-                        "churn_hazard_per_day": self.renewal.hazard,
-                        "mean_gap_days": self.renewal.mean_gap(),
-                        "conversion_per_shopping_day": self.renewal.conversion,
-                        "interest_lapse": self.renewal.lapse, "loglik": self.renewal.loglik,
-                        "method": "exact discrete-day likelihood of the simulator's need gap "
-                                  "+ shopping + daily churn (Nelder-Mead)"},
-            "segments": {k: {"purchase_cycle_days": v.cycle_days, "cycle_cv": v.cycle_cv,
-                             "share": self.baskets[k]["share"], "customers": v.customers,
-                             "loglik": v.loglik} for k, v in self.segment_fits.items()},
+            "bgnbd": {
+                **self.bgnbd.params(),
+                "time_unit_days": self.bgnbd.unit_days,
+                "loglik": self.bgnbd.loglik,
+                "mean_rate_per_week": self.bgnbd.r / self.bgnbd.alpha * 7 / self.bgnbd.unit_days,
+                "mean_dropout_p": self.bgnbd.a / (self.bgnbd.a + self.bgnbd.b),
+                # E[p]·E[λ]: what a BG/NBD → daily-hazard mapping would give (not used)
+                "implied_daily_hazard": self.bgnbd.a
+                / (self.bgnbd.a + self.bgnbd.b)
+                * self.bgnbd.r
+                / self.bgnbd.alpha
+                / self.bgnbd.unit_days,
+                "method": "maximum likelihood (Fader, Hardie & Lee 2005), L-BFGS-B + "
+                "Nelder-Mead on log parameters",
+            },
+            "renewal": {
+                "purchase_cycle_days": self.renewal.cycle_days,
+                "cycle_cv": self.renewal.cycle_cv,
+                "churn_hazard_per_day": self.renewal.hazard,
+                "mean_gap_days": self.renewal.mean_gap(),
+                "conversion_per_shopping_day": self.renewal.conversion,
+                "interest_lapse": self.renewal.lapse,
+                "loglik": self.renewal.loglik,
+                "method": "exact discrete-day likelihood of the simulator's need gap "
+                "+ shopping + daily churn (Nelder-Mead)",
+            },
+            "segments": {
+                k: {
+                    "purchase_cycle_days": v.cycle_days,
+                    "cycle_cv": v.cycle_cv,
+                    "share": self.baskets[k]["share"],
+                    "customers": v.customers,
+                    "loglik": v.loglik,
+                }
+                for k, v in self.segment_fits.items()
+            },
             "baskets": self.baskets,
-            "channels": {"order_share": self.channels["order_share"],
-                         "first_order_share": self.channels["first_order_share"],
-                         "family_active_share": self.channels["family_active_share"],
-                         "switching": {str(i): {str(j): float(v) for j, v in row.items()}
-                                       for i, row in sw.iterrows()},
-                         "after_first_order": {
-                             str(i): {str(j): float(v) for j, v in row.items()}
-                             for i, row in self.channels["after_first"].iterrows()},
-                         "families": self.families},
-            "private_joining": {"join_per_order": self.joining["join"],
-                                "member_picks_private": self.joining["p_private"]},
-            "arrivals": {"market_size": self.market_size,
-                         "adoption_hazard_per_day": self.adoption_hazard},
+            "channels": {
+                "order_share": self.channels["order_share"],
+                "first_order_share": self.channels["first_order_share"],
+                "family_active_share": self.channels["family_active_share"],
+                "switching": {
+                    str(i): {str(j): float(v) for j, v in row.items()} for i, row in sw.iterrows()
+                },
+                "after_first_order": {
+                    str(i): {str(j): float(v) for j, v in row.items()}
+                    for i, row in self.channels["after_first"].iterrows()
+                },
+                "families": self.families,
+            },
+            "private_joining": {
+                "join_per_order": self.joining["join"],
+                "member_picks_private": self.joining["p_private"],
+            },
+            "arrivals": {
+                "market_size": self.market_size,
+                "adoption_hazard_per_day": self.adoption_hazard,
+            },
             "alive_at_end": self.alive,
             "notes": self.notes,
         }
@@ -653,13 +839,17 @@ def calibrate(
     if len(hist) < 2:
         raise ValueError(f"the window {start.date()}..{end.date()} has fewer than two customers")
     if len(gaps) == 0:
-        raise ValueError(f"no customer bought twice between {start.date()} and {end.date()}: "
-                         "the repeat-purchase process cannot be fitted")
+        raise ValueError(
+            f"no customer bought twice between {start.date()} and {end.date()}: "
+            "the repeat-purchase process cannot be fitted"
+        )
     chans = sorted(window["channel"].unique())
     fams, notes = infer_families(chans, families)
     if len(gaps) < 100:
-        notes.append(f"only {len(gaps)} repeat purchases in the window: the purchase cycle "
-                     "and churn are poorly determined")
+        notes.append(
+            f"only {len(gaps)} repeat purchases in the window: the purchase cycle "
+            "and churn are poorly determined"
+        )
     ids = _channel_ids(chans)
     raw = _template(name, chans, fams, ids, overrides)
     sens = raw["market"]["segments"][0]["price_sensitivity"]
@@ -680,34 +870,64 @@ def calibrate(
         bg = fit_bgnbd(hist["x"], hist["t_x"] / unit, hist["T"] / unit, unit_days=unit)
     notes += [str(w.message) for w in caught if issubclass(w.category, BGNBDLimitWarning)]
     m_size, k = fit_arrivals(hist["first"].to_numpy(), int((end - start).days) + 1)
-    joining = fit_private_joining(window[window["customer"].isin(hist.index)], fams) \
-        if "private" in fams.values() else {"join": 0.0, "p_private": 0.0,
-                                             "members": pd.Series(0.0, hist.index)}
+    joining = (
+        fit_private_joining(window[window["customer"].isin(hist.index)], fams)
+        if "private" in fams.values()
+        else {"join": 0.0, "p_private": 0.0, "members": pd.Series(0.0, hist.index)}
+    )
 
     mean_unit_price = sum(stats_["order_share"][c] * prices[c] for c in chans)
     p_alive = renewal.p_alive(silences)
     if segment_by == "latent" and segments > 1:
         seg_of, seg_fits, baskets, p_alive = _latent_segments(
-            table, hist, silences, start, end, segments, renewal, mean_unit_price)
+            table, hist, silences, start, end, segments, renewal, mean_unit_price
+        )
     else:
         seg_of, seg_fits, baskets = _quantile_segments(
-            table, window, hist, silences, start, end, segments, segment_by, renewal,
-            mean_unit_price)
+            table,
+            window,
+            hist,
+            silences,
+            start,
+            end,
+            segments,
+            segment_by,
+            renewal,
+            mean_unit_price,
+        )
     alive = float(p_alive.sum())
     members = joining["members"].reindex(hist.index).fillna(0.0).to_numpy()
-    cal = Calibration(start=start.date(), end=end.date(), customers=hist.assign(
-        p_alive=p_alive, p_alive_bgnbd=bg.p_alive(hist["x"], hist["t_x"] / unit, hist["T"] / unit),
-        segment=seg_of, member=members), bgnbd=bg, renewal=renewal, segment_fits=seg_fits,
-        baskets=baskets, channels=stats_, families=fams, joining=joining, market_size=m_size,
-        adoption_hazard=k, alive=alive, notes=notes, max_customers=max_customers)
+    cal = Calibration(
+        start=start.date(),
+        end=end.date(),
+        customers=hist.assign(
+            p_alive=p_alive,
+            p_alive_bgnbd=bg.p_alive(hist["x"], hist["t_x"] / unit, hist["T"] / unit),
+            segment=seg_of,
+            member=members,
+        ),
+        bgnbd=bg,
+        renewal=renewal,
+        segment_fits=seg_fits,
+        baskets=baskets,
+        channels=stats_,
+        families=fams,
+        joining=joining,
+        market_size=m_size,
+        adoption_hazard=k,
+        alive=alive,
+        notes=notes,
+        max_customers=max_customers,
+    )
     _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides)
     cal.raw = raw
     cal.scenario()  # fail here, not in the user's next command, if the mapping is invalid
     return cal
 
 
-def _quantile_segments(table, window, hist, silences, start, end, segments, by, renewal,
-                       unit_price):
+def _quantile_segments(
+    table, window, hist, silences, start, end, segments, by, renewal, unit_price
+):
     """Segments cut on quantiles of frequency or spend; cycle per segment with the market-wide
     hazard held (biased by selection: early churners look like slow buyers)."""
     seg_of = _segment_labels(hist, segments, by)
@@ -716,10 +936,13 @@ def _quantile_segments(table, window, hist, silences, start, end, segments, by, 
     for seg in sorted(seg_of.unique()):
         members = hist.index[seg_of == seg]
         if segments > 1:
-            seg_fits[seg] = fit_renewal(_gaps_of(table, members, start, end),
-                                        silences[hist.index.isin(members)],
-                                        conversion=renewal.conversion, lapse=renewal.lapse,
-                                        hazard=renewal.hazard)
+            seg_fits[seg] = fit_renewal(
+                _gaps_of(table, members, start, end),
+                silences[hist.index.isin(members)],
+                conversion=renewal.conversion,
+                lapse=renewal.lapse,
+                hazard=renewal.hazard,
+            )
         else:
             seg_fits[seg] = renewal
         baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
@@ -730,13 +953,20 @@ def _quantile_segments(table, window, hist, silences, start, end, segments, by, 
 
 def _latent_segments(table, hist, silences, start, end, segments, renewal, unit_price):
     """Latent-class segments: a mixture of renewal processes fitted on whole histories."""
-    sub = table[table["customer"].isin(hist.index) & (table["date"] >= start)
-                & (table["date"] <= end)]
+    sub = table[
+        table["customer"].isin(hist.index) & (table["date"] >= start) & (table["date"] <= end)
+    ]
     days = pd.DataFrame({"c": sub["customer"], "d": (sub["date"] - start).dt.days})
     days = days.drop_duplicates().sort_values(["c", "d"])
     gaps = days.groupby("c")["d"].apply(lambda d: np.diff(d.to_numpy())).reindex(hist.index)
-    lat = fit_latent_renewal(list(gaps), silences, classes=segments,
-                             conversion=renewal.conversion, lapse=renewal.lapse, start=renewal)
+    lat = fit_latent_renewal(
+        list(gaps),
+        silences,
+        classes=segments,
+        conversion=renewal.conversion,
+        lapse=renewal.lapse,
+        start=renewal,
+    )
     names = ["slow", "fast"] if segments == 2 else [f"class{j + 1}" for j in range(segments)]
     resp = lat.responsibilities
     seg_of = pd.Series(np.asarray(names)[resp.argmax(axis=1)], index=hist.index)
@@ -747,8 +977,9 @@ def _latent_segments(table, hist, silences, start, end, segments, renewal, unit_
         members = hist.index[seg_of == name]
         amounts = sub.loc[sub["customer"].isin(members), "amount"]
         baskets[name] = fit_lognormal(amounts) if len(amounts) else fit_lognormal(sub["amount"])
-        mean_amount = float((resp[:, j] * per_cust["sum"]).sum()
-                            / max((resp[:, j] * per_cust["size"]).sum(), 1e-9))
+        mean_amount = float(
+            (resp[:, j] * per_cust["sum"]).sum() / max((resp[:, j] * per_cust["size"]).sum(), 1e-9)
+        )
         baskets[name]["responsibility_weighted_mean"] = mean_amount
         baskets[name]["share"] = float(lat.weights[j])
         baskets[name]["basket_units"] = max(1.0, mean_amount / unit_price)
@@ -759,15 +990,36 @@ def _latent_segments(table, hist, silences, start, end, segments, renewal, unit_
 # ---- mapping to the scenario -----------------------------------------------------------------
 def _template(name, chans, fams, ids, overrides) -> dict[str, Any]:
     m = copy.deepcopy(TEMPLATE["market"])
-    seg = {"id": "all", "share": 1.0, **TEMPLATE["segment"], "basket_units": 1.5,
-           "purchase_cycle_days": 30.0, "cycle_cv": 0.3, "affinity": {}}
+    seg = {
+        "id": "all",
+        "share": 1.0,
+        **TEMPLATE["segment"],
+        "basket_units": 1.5,
+        "purchase_cycle_days": 30.0,
+        "cycle_cv": 0.3,
+        "affinity": {},
+    }
     m.update(customers=1000, scale=1.0, segments=[seg])
-    channels = [{"id": ids[c], "family": fams[c], "name": c, "price_index": 1.0,
-                 **copy.deepcopy(TEMPLATE["channel"]),
-                 "response": {"join_base": 0.0, "join_max": 0.0}} for c in chans]
-    raw = {"name": name, "description": "", "seed": 0,
-           "horizon": {"start": "2026-01-01", "days": 365}, "market": m, "channels": channels,
-           "targets": []}
+    channels = [
+        {
+            "id": ids[c],
+            "family": fams[c],
+            "name": c,
+            "price_index": 1.0,
+            **copy.deepcopy(TEMPLATE["channel"]),
+            "response": {"join_base": 0.0, "join_max": 0.0},
+        }
+        for c in chans
+    ]
+    raw = {
+        "name": name,
+        "description": "",
+        "seed": 0,
+        "horizon": {"start": "2026-01-01", "days": 365},
+        "market": m,
+        "channels": channels,
+        "targets": [],
+    }
     for key, value in (overrides or {}).items():
         set_path(raw, key, value)
     return raw
@@ -800,8 +1052,10 @@ def _unit_prices(window, chans, guide_price) -> tuple[dict[str, float], list[str
         counts = amounts.value_counts()
         prices[ch] = float(counts.index[0]) if len(counts) else 1.0
         if len(counts) and counts.iloc[0] < 0.05 * len(amounts):
-            notes.append(f"channel {ch!r}: no dominant order amount; the unit price "
-                         f"{prices[ch]:g} is a weak guess (pass --guide-price)")
+            notes.append(
+                f"channel {ch!r}: no dominant order amount; the unit price "
+                f"{prices[ch]:g} is a weak guess (pass --guide-price)"
+            )
     # The guide price is the unit price most channels share (a discounter is the exception);
     # ties go to the busiest channel.
     busy = window["channel"].value_counts()
@@ -817,8 +1071,9 @@ def _conversion(raw, order_share, ids) -> float:
     seg = m["segments"][0]
     tol = 10.0  # Service.reply_tolerance_minutes default
     rng = np.random.default_rng(0)
-    reservation = seg["reservation_price"] * np.exp(seg["reservation_spread"]
-                                                    * rng.standard_normal(20000))
+    reservation = seg["reservation_price"] * np.exp(
+        seg["reservation_spread"] * rng.standard_normal(20000)
+    )
     total = 0.0
     for ch_name, share in order_share.items():
         ch = next(c for c in raw["channels"] if c["id"] == ids[ch_name])
@@ -843,11 +1098,16 @@ def _segment_labels(hist: pd.DataFrame, segments: int, by: str) -> pd.Series:
 
 
 def _gaps_of(table, members, start, end) -> np.ndarray:
-    sub = table[table["customer"].isin(members) & (table["date"] >= start)
-                & (table["date"] <= end)]
+    sub = table[table["customer"].isin(members) & (table["date"] >= start) & (table["date"] <= end)]
     days = pd.DataFrame({"c": sub["customer"], "d": (sub["date"] - start).dt.days})
-    return days.drop_duplicates().sort_values(["c", "d"]).groupby("c")["d"].diff().dropna() \
+    return (
+        days.drop_duplicates()
+        .sort_values(["c", "d"])
+        .groupby("c")["d"]
+        .diff()
+        .dropna()
         .to_numpy(int)
+    )
 
 
 def _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides) -> None:
@@ -863,8 +1123,9 @@ def _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides) -> 
         "customers": sim_n,
         "scale": total / sim_n,
         "initial_customers": min(cal.alive / total, 1.0),
-        "initial_private": float((cal.customers["p_alive"] * cal.customers["member"]).sum()
-                                 / max(cal.alive, 1e-9)),
+        "initial_private": float(
+            (cal.customers["p_alive"] * cal.customers["member"]).sum() / max(cal.alive, 1e-9)
+        ),
         "organic_interest": min(cal.adoption_hazard / max(pi_first, 1e-9), 1.0),
         # every segment fit shares one hazard (the scenario's churn is market-wide)
         "churn": min(next(iter(cal.segment_fits.values())).hazard / churn_mult, 1.0),
@@ -876,11 +1137,17 @@ def _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides) -> 
     segs = []
     for seg_id, fit in cal.segment_fits.items():
         b = cal.baskets[seg_id]
-        segs.append({**base_seg, "id": seg_id, "share": round(b["share"], 6),
-                     "basket_units": round(b["basket_units"], 4),
-                     "purchase_cycle_days": round(fit.cycle_days, 3),
-                     "cycle_cv": round(min(fit.cycle_cv, 3.0), 4),
-                     "affinity": _affinities(cal, raw, ids, sens)})
+        segs.append(
+            {
+                **base_seg,
+                "id": seg_id,
+                "share": round(b["share"], 6),
+                "basket_units": round(b["basket_units"], 4),
+                "purchase_cycle_days": round(fit.cycle_days, 3),
+                "cycle_cv": round(min(fit.cycle_cv, 3.0), 4),
+                "affinity": _affinities(cal, raw, ids, sens),
+            }
+        )
     drift = 1.0 - sum(s["share"] for s in segs)
     segs[0]["share"] = round(segs[0]["share"] + drift, 6)
     if "market.segments" not in over:
@@ -891,10 +1158,14 @@ def _map_market(cal, raw, ids, sens, max_customers, horizon_days, overrides) -> 
         each = 1 - (1 - j) ** (1 / len(priv))
         each = float(f"{each:.6g}")
         c["response"] = {**c.get("response", {}), "join_base": each, "join_max": each}
-    raw["horizon"] = {"start": (cal.end + dt.timedelta(days=1)).isoformat(),
-                      "days": int(horizon_days)}
-    raw["description"] = (f"Calibrated from {seen} customers' orders between {cal.start} and "
-                          f"{cal.end} (channelsim calibrate; see docs/calibration.md).")
+    raw["horizon"] = {
+        "start": (cal.end + dt.timedelta(days=1)).isoformat(),
+        "days": int(horizon_days),
+    }
+    raw["description"] = (
+        f"Calibrated from {seen} customers' orders between {cal.start} and "
+        f"{cal.end} (channelsim calibrate; see docs/calibration.md)."
+    )
     for key, value in over.items():  # the user's values win over fitted ones
         set_path(raw, key, value)
 
@@ -942,10 +1213,11 @@ def _affinities(cal, raw, ids, sens) -> dict[str, float]:
         total = sum(shares.values()) or 1.0
         # the member's last (non-private) channel also carries the loyalty bonus
         others = sum(util.values()) + (math.exp(m["loyalty"]) - 1) * sum(
-            shares.get(c, 0.0) / total * u for c, u in util.items())
+            shares.get(c, 0.0) / total * u for c, u in util.items()
+        )
         p = min(max(p, 1e-4), 1 - 1e-4)
         inside = math.log(p / (1 - p)) + math.log(others)
-        aff["private"] = round(inside - m["private_bonus"]
-                               - math.log(sum(math.exp(v[c]) for c in priv)), 4)
+        aff["private"] = round(
+            inside - m["private_bonus"] - math.log(sum(math.exp(v[c]) for c in priv)), 4
+        )
     return {f: aff[f] for f in FAMILIES if f in aff}
-

@@ -74,8 +74,9 @@ def parse_columns(text: str | None) -> dict[str, str]:
         if not sep or not name:
             problems.append(f"--columns {part!r}: expected FIELD=COLUMN")
         elif key not in FIELDS + OPTIONAL_FIELDS:
-            problems.append(f"--columns {key!r}: unknown field "
-                            f"(known: {', '.join(FIELDS + OPTIONAL_FIELDS)})")
+            problems.append(
+                f"--columns {key!r}: unknown field (known: {', '.join(FIELDS + OPTIONAL_FIELDS)})"
+            )
         else:
             mapping[key] = name
     if problems:
@@ -110,17 +111,26 @@ def read_orders(
     if "order_id" in mapping:
         messages += _duplicate_ids(table[keep], source)
     if messages and not skip_bad_rows:
-        more = f" (and {len(messages) - SHOWN_PROBLEMS} more)" if len(messages) > SHOWN_PROBLEMS \
+        more = (
+            f" (and {len(messages) - SHOWN_PROBLEMS} more)"
+            if len(messages) > SHOWN_PROBLEMS
             else ""
-        raise OrdersError([f"{source}: {len(messages)} unreadable row(s){more}; fix them or pass "
-                           "--skip-bad-rows", *messages[:SHOWN_PROBLEMS]])
+        )
+        raise OrdersError(
+            [
+                f"{source}: {len(messages)} unreadable row(s){more}; fix them or pass "
+                "--skip-bad-rows",
+                *messages[:SHOWN_PROBLEMS],
+            ]
+        )
     table = table[keep].reset_index(drop=True)
     if "order_id" in table:  # when skipping, a repeated order id keeps its first occurrence
         table = table[~(table["order_id"].duplicated() & (table["order_id"] != ""))]
         table = table.reset_index(drop=True)
     _check_enough(table, source)
-    return Orders(table=table, source=source, skipped=messages[:SHOWN_PROBLEMS],
-                  n_skipped=len(messages))
+    return Orders(
+        table=table, source=source, skipped=messages[:SHOWN_PROBLEMS], n_skipped=len(messages)
+    )
 
 
 # ---- reading and checking ---------------------------------------------------------------------
@@ -138,27 +148,38 @@ def _read_csv(path, source: str) -> pd.DataFrame:
 
 
 def _check_header(raw: pd.DataFrame, mapping: dict[str, str], source: str) -> None:
-    missing = [f"{source}:1: missing column '{col}' (for {fld}); the header has: "
-               f"{', '.join(raw.columns)}" for fld, col in mapping.items() if col not in raw]
+    missing = [
+        f"{source}:1: missing column '{col}' (for {fld}); the header has: {', '.join(raw.columns)}"
+        for fld, col in mapping.items()
+        if col not in raw
+    ]
     if missing:
-        raise OrdersError(missing + ["map your column names with --columns "
-                                     "customer=...,date=...,amount=...,channel=..."])
+        raise OrdersError(
+            missing
+            + ["map your column names with --columns customer=...,date=...,amount=...,channel=..."]
+        )
 
 
 def _check_enough(table: pd.DataFrame, source: str) -> None:
     if table.empty:
         raise OrdersError([f"{source}: no orders to calibrate from (the file has no data rows)"])
     if table["customer"].nunique() < 2:
-        raise OrdersError([f"{source}: all orders belong to one customer "
-                           f"({table['customer'].iloc[0]!r}); a customer model needs many"])
+        raise OrdersError(
+            [
+                f"{source}: all orders belong to one customer "
+                f"({table['customer'].iloc[0]!r}); a customer model needs many"
+            ]
+        )
 
 
 def _duplicate_ids(table: pd.DataFrame, source: str) -> list[str]:
     ids = table["order_id"]
     dup = ids.duplicated(keep="first") & (ids != "")
     first_line = table.drop_duplicates("order_id").set_index("order_id")["line"]
-    return [f"{source}:{line}: order id {oid!r} repeats line {first_line[oid]}"
-            for line, oid in zip(table["line"][dup], ids[dup], strict=True)]
+    return [
+        f"{source}:{line}: order id {oid!r} repeats line {first_line[oid]}"
+        for line, oid in zip(table["line"][dup], ids[dup], strict=True)
+    ]
 
 
 # ---- field parsers: (values, problem or NA) ---------------------------------------------------
@@ -192,13 +213,18 @@ def _parse_date(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     iso = parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)
     values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
     problems = pd.Series([None] * len(col), index=col.index, dtype=object)
-    problems[values.isna()] = [f"cannot read {v!r} as a date (expected e.g. 2025-03-01)"
-                               for v in col[values.isna()]]
+    problems[values.isna()] = [
+        f"cannot read {v!r} as a date (expected e.g. 2025-03-01)" for v in col[values.isna()]
+    ]
     return values.astype("datetime64[ns]"), problems
 
 
-_PARSERS = {"customer": _parse_customer, "date": _parse_date, "amount": _parse_amount,
-            "channel": _parse_channel}
+_PARSERS = {
+    "customer": _parse_customer,
+    "date": _parse_date,
+    "amount": _parse_amount,
+    "channel": _parse_channel,
+}
 
 
 def orders_from_ledger(ledger, scenario, *, start=None) -> pd.DataFrame:
@@ -211,10 +237,12 @@ def orders_from_ledger(ledger, scenario, *, start=None) -> pd.DataFrame:
     start = pd.Timestamp(start or scenario.horizon.start)
     ids = np.asarray([c.id for c in scenario.channels])
     width = max(5, len(str(int(o["customer"].max()) if len(o) else 0)))
-    return pd.DataFrame({
-        "order_id": [f"O{i:07d}" for i in range(1, len(o) + 1)],
-        "customer_id": [f"C{c:0{width}d}" for c in o["customer"]],
-        "order_date": (start + pd.to_timedelta(o["day"], unit="D")).dt.strftime("%Y-%m-%d"),
-        "amount": o["revenue"].astype(float).round(2),
-        "channel": ids[o["channel"].to_numpy()],
-    })
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{i:07d}" for i in range(1, len(o) + 1)],
+            "customer_id": [f"C{c:0{width}d}" for c in o["customer"]],
+            "order_date": (start + pd.to_timedelta(o["day"], unit="D")).dt.strftime("%Y-%m-%d"),
+            "amount": o["revenue"].astype(float).round(2),
+            "channel": ids[o["channel"].to_numpy()],
+        }
+    )

@@ -51,8 +51,10 @@ class Validation:
     metrics: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": self.metrics,
-                "conditional_expectation": self.conditional.to_dict(orient="records")}
+        return {
+            "metrics": self.metrics,
+            "conditional_expectation": self.conditional.to_dict(orient="records"),
+        }
 
 
 def validate_holdout(
@@ -72,41 +74,55 @@ def validate_holdout(
     scenario = cal.scenario_from_start(h_hi)
     actual_daily, actual_cust = _actual(table, cal, c_start, cal_days, (h_lo, h_hi))
     with make_executor(workers=workers) as ex:
-        futures = [ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi))
-                   for r in range(replications)]
+        futures = [
+            ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi))
+            for r in range(replications)
+        ]
         reps = [f.result() for f in futures]
     sim_daily = np.vstack([d for d, _ in reps]) * scenario.market.scale
     sim_cust = pd.concat([c for _, c in reps], ignore_index=True)
     bg_daily = _bgnbd_daily(cal, h_hi)
     weekly = _weekly(actual_daily, sim_daily, bg_daily, c_start, cal_days, (h_lo, h_hi))
-    conditional = _conditional(cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days,
-                               replications)
+    conditional = _conditional(
+        cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days, replications
+    )
     metrics = _metrics(weekly, actual_daily, sim_daily, bg_daily, (h_lo, h_hi))
-    metrics.update(replications=replications, seed=seed, cohort=len(cal.customers),
-                   calibration_period=[cal.start.isoformat(), cal.end.isoformat()],
-                   holdout_period=[h_start.date().isoformat(), h_end.date().isoformat()],
-                   simulated_cohort_per_replication=float(len(sim_cust) / replications
-                                                          * scenario.market.scale))
+    metrics.update(
+        replications=replications,
+        seed=seed,
+        cohort=len(cal.customers),
+        calibration_period=[cal.start.isoformat(), cal.end.isoformat()],
+        holdout_period=[h_start.date().isoformat(), h_end.date().isoformat()],
+        simulated_cohort_per_replication=float(
+            len(sim_cust) / replications * scenario.market.scale
+        ),
+    )
     return Validation(weekly=weekly, conditional=conditional, metrics=metrics)
 
 
 # ---- actual and simulated series -------------------------------------------------------------
 def _actual(table, cal, c_start, cal_days, hold) -> tuple[np.ndarray, pd.DataFrame]:
     cohort = table[table["customer"].isin(cal.customers.index)]
-    days = pd.DataFrame({"customer": cohort["customer"].to_numpy(),
-                         "day": (cohort["date"] - c_start).dt.days.to_numpy()})
+    days = pd.DataFrame(
+        {
+            "customer": cohort["customer"].to_numpy(),
+            "day": (cohort["date"] - c_start).dt.days.to_numpy(),
+        }
+    )
     days = days[(days["day"] >= 0) & (days["day"] < hold[1])].drop_duplicates()
     first = days["customer"].map(cal.customers["first"])
     repeat = days[days["day"] > first]
     daily = np.bincount(repeat["day"], minlength=hold[1]).astype(float)
     in_hold = repeat[(repeat["day"] >= hold[0])].groupby("customer").size()
     cust = cal.customers[["x", "t_x", "T"]].assign(
-        holdout=in_hold.reindex(cal.customers.index).fillna(0).to_numpy())
+        holdout=in_hold.reindex(cal.customers.index).fillna(0).to_numpy()
+    )
     return daily, cust
 
 
-def _replicate(scenario: Scenario, seed: int, replication: int, cal_days: int,
-               hold: tuple[int, int]) -> tuple[np.ndarray, pd.DataFrame]:
+def _replicate(
+    scenario: Scenario, seed: int, replication: int, cal_days: int, hold: tuple[int, int]
+) -> tuple[np.ndarray, pd.DataFrame]:
     """One simulated run reduced to the cohort's daily repeats and per-customer (x, holdout)."""
     o = simulate(scenario, seed=seed, replication=replication).orders
     firsts = o.loc[o["first"].astype(bool) & (o["day"] < cal_days), ["customer", "day"]]
@@ -116,8 +132,12 @@ def _replicate(scenario: Scenario, seed: int, replication: int, cal_days: int,
     x = repeat[repeat["day"] < cal_days].groupby("customer").size()
     h = repeat[(repeat["day"] >= hold[0]) & (repeat["day"] < hold[1])].groupby("customer").size()
     ids = firsts["customer"].to_numpy()
-    cust = pd.DataFrame({"x": x.reindex(ids).fillna(0).to_numpy(int),
-                         "holdout": h.reindex(ids).fillna(0).to_numpy(int)})
+    cust = pd.DataFrame(
+        {
+            "x": x.reindex(ids).fillna(0).to_numpy(int),
+            "holdout": h.reindex(ids).fillna(0).to_numpy(int),
+        }
+    )
     return daily, cust
 
 
@@ -139,8 +159,11 @@ def _weekly(actual, sim, bg, c_start, cal_days, hold) -> pd.DataFrame:
     agg = lambda a: np.bincount(weeks, weights=a, minlength=n_weeks + 1)[:n_weeks]  # noqa: E731
     sim_w = np.vstack([agg(s) for s in sim])
     frame["week_start"] = [(c_start + pd.Timedelta(days=7 * w)).date() for w in frame["week"]]
-    frame["period"] = np.where((frame["week"] + 1) * 7 <= cal_days, "calibration",
-                               np.where(frame["week"] * 7 >= hold[0], "holdout", "gap"))
+    frame["period"] = np.where(
+        (frame["week"] + 1) * 7 <= cal_days,
+        "calibration",
+        np.where(frame["week"] * 7 >= hold[0], "holdout", "gap"),
+    )
     frame["actual"] = agg(actual)
     frame["sim_mean"] = sim_w.mean(axis=0)
     frame["sim_low"] = np.percentile(sim_w, 5, axis=0)
@@ -161,8 +184,9 @@ def _conditional(cal, actual, sim, t_hold, reps) -> pd.DataFrame:
     pred = bg.conditional_expected(t_hold, actual["x"], actual["t_x"] / unit, actual["T"] / unit)
     a = actual.assign(bgnbd=pred, group=np.minimum(actual["x"], X_CAP))
     s = sim.assign(group=np.minimum(sim["x"], X_CAP))
-    out = a.groupby("group").agg(customers=("x", "size"), actual=("holdout", "mean"),
-                                 bgnbd=("bgnbd", "mean"))
+    out = a.groupby("group").agg(
+        customers=("x", "size"), actual=("holdout", "mean"), bgnbd=("bgnbd", "mean")
+    )
     sim_g = s.groupby("group").agg(simulator=("holdout", "mean"), sim_customers=("x", "size"))
     out = out.join(sim_g, how="left").reset_index().rename(columns={"group": "x"})
     out["sim_customers"] = out["sim_customers"].fillna(0) / reps
@@ -173,8 +197,13 @@ def _conditional(cal, actual, sim, t_hold, reps) -> pd.DataFrame:
 def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
     hw = weekly[weekly["period"] == "holdout"]
     ok = hw["actual"] > 0
-    mape = lambda col: float((abs(hw.loc[ok, col] - hw.loc[ok, "actual"])  # noqa: E731
-                              / hw.loc[ok, "actual"]).mean() * 100)
+    mape = lambda col: float(
+        (
+            abs(hw.loc[ok, col] - hw.loc[ok, "actual"])  # noqa: E731
+            / hw.loc[ok, "actual"]
+        ).mean()
+        * 100
+    )
     lo, hi = hold
     act_hold = float(actual[lo:hi].sum())
     sim_hold = sim[:, lo:hi].sum(axis=1)
@@ -187,8 +216,10 @@ def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
         "holdout_weeks": int(len(hw)),
         "holdout_repeat_actual": act_hold,
         "holdout_repeat_simulated": float(sim_hold.mean()),
-        "holdout_repeat_simulated_band": [float(np.percentile(sim_hold, 5)),
-                                          float(np.percentile(sim_hold, 95))],
+        "holdout_repeat_simulated_band": [
+            float(np.percentile(sim_hold, 5)),
+            float(np.percentile(sim_hold, 95)),
+        ],
         "holdout_repeat_bgnbd": bg_hold,
         "cumulative_error_pct": rel(float(sim_hold.mean()), act_hold),
         "cumulative_error_pct_bgnbd": rel(bg_hold, act_hold),
@@ -206,12 +237,19 @@ def write_report(v: Validation, out: Path) -> list[str]:
     v.weekly.to_csv(out / "weekly.csv", index=False)
     v.conditional.to_csv(out / "conditional_expectation.csv", index=False)
     write_json(out / "validation.json", v.to_dict())
-    figs = [_plot_tracking(v.weekly, cumulative=False, path=out / "tracking_weekly.png"),
-            _plot_tracking(v.weekly, cumulative=True, path=out / "tracking_cumulative.png"),
-            _plot_conditional(v.conditional, out / "conditional_expectation.png")]
+    figs = [
+        _plot_tracking(v.weekly, cumulative=False, path=out / "tracking_weekly.png"),
+        _plot_tracking(v.weekly, cumulative=True, path=out / "tracking_cumulative.png"),
+        _plot_conditional(v.conditional, out / "conditional_expectation.png"),
+    ]
     (out / "validation.md").write_text(_markdown(v), encoding="utf-8")
-    return ["validation.md", "validation.json", "weekly.csv", "conditional_expectation.csv",
-            *[f.name for f in figs]]
+    return [
+        "validation.md",
+        "validation.json",
+        "weekly.csv",
+        "conditional_expectation.csv",
+        *[f.name for f in figs],
+    ]
 
 
 def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
@@ -219,10 +257,12 @@ def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
     suffix = "_cum" if cumulative else ""
     low, high = ("sim_cum_low", "sim_cum_high") if cumulative else ("sim_low", "sim_high")
     x = w["week"]
-    ax.fill_between(x, w[low], w[high], alpha=0.25, color="tab:blue",
-                    label="simulator 5–95 % over replications")
-    ax.plot(x, w[f"sim{'_cum' if cumulative else '_mean'}"], color="tab:blue",
-            label="simulator (mean)")
+    ax.fill_between(
+        x, w[low], w[high], alpha=0.25, color="tab:blue", label="simulator 5–95 % over replications"
+    )
+    ax.plot(
+        x, w[f"sim{'_cum' if cumulative else '_mean'}"], color="tab:blue", label="simulator (mean)"
+    )
     ax.plot(x, w[f"bgnbd{suffix}"], color="tab:green", ls="--", label="BG/NBD forecast")
     ax.plot(x, w[f"actual{suffix}"], color="black", lw=1.5, label="actual")
     hold = w.loc[w["period"] == "holdout", "week"]
@@ -230,8 +270,10 @@ def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
         ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
     ax.set_xlabel("week since the start of the calibration period")
     ax.set_ylabel(("cumulative " if cumulative else "weekly ") + "repeat transactions (orders)")
-    ax.set_title(("Cumulative" if cumulative else "Weekly")
-                 + " repeat transactions of the calibration cohort: actual vs calibrated model")
+    ax.set_title(
+        ("Cumulative" if cumulative else "Weekly")
+        + " repeat transactions of the calibration cohort: actual vs calibrated model"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -290,11 +332,18 @@ def _markdown(v: Validation) -> str:
         "|---|---|---|---|---|---|",
     ]
     for _, r in cond.iterrows():
-        lines.append(f"| {r['x']} | {_num(r['customers'])} | {_f(r['actual'])} | "
-                     f"{_f(r['bgnbd'])} | {_f(r['simulator'])} | {_num(r['sim_customers'])} |")
-    lines += ["", "![conditional expectation](conditional_expectation.png)", "",
-              "Tables: `weekly.csv`, `conditional_expectation.csv`; figures as PNG; every "
-              "number in `validation.json`.", ""]
+        lines.append(
+            f"| {r['x']} | {_num(r['customers'])} | {_f(r['actual'])} | "
+            f"{_f(r['bgnbd'])} | {_f(r['simulator'])} | {_num(r['sim_customers'])} |"
+        )
+    lines += [
+        "",
+        "![conditional expectation](conditional_expectation.png)",
+        "",
+        "Tables: `weekly.csv`, `conditional_expectation.csv`; figures as PNG; every "
+        "number in `validation.json`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

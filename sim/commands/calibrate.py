@@ -27,37 +27,74 @@ from sim.scenario import FAMILIES, parse_set_options
 
 
 def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="fit the customer model to an order history and "
-                                         "write a baseline scenario")
+    p = sub.add_parser(
+        "calibrate", help="fit the customer model to an order history and write a baseline scenario"
+    )
     p.add_argument("orders", metavar="ORDERS.csv", help="one row per order")
     p.add_argument("--out", required=True, help="scenario YAML to write")
-    p.add_argument("--columns", default=None, metavar="FIELD=COLUMN,...",
-                   help="customer=...,date=...,amount=...,channel=...[,order_id=...]")
-    p.add_argument("--families", default=None, metavar="CHANNEL=FAMILY,...",
-                   help="family of each channel (public/private/social/offline); "
-                        "default: guessed from the name, with a warning")
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="FIELD=COLUMN,...",
+        help="customer=...,date=...,amount=...,channel=...[,order_id=...]",
+    )
+    p.add_argument(
+        "--families",
+        default=None,
+        metavar="CHANNEL=FAMILY,...",
+        help="family of each channel (public/private/social/offline); "
+        "default: guessed from the name, with a warning",
+    )
     p.add_argument("--segments", type=int, default=1, help="segments from quantiles (default 1)")
     p.add_argument("--segment-by", choices=("frequency", "spend", "latent"), default="frequency")
-    p.add_argument("--calibration-period", default=None, metavar="START:END",
-                   help="fit on orders dated START..END (inclusive; default: all)")
-    p.add_argument("--holdout-period", default=None, metavar="START:END",
-                   help="simulate this period with the calibrated model and compare")
-    p.add_argument("--report", default=None,
-                   help="calibration/validation directory (default results/calibrate-NAME-TIME)")
+    p.add_argument(
+        "--calibration-period",
+        default=None,
+        metavar="START:END",
+        help="fit on orders dated START..END (inclusive; default: all)",
+    )
+    p.add_argument(
+        "--holdout-period",
+        default=None,
+        metavar="START:END",
+        help="simulate this period with the calibrated model and compare",
+    )
+    p.add_argument(
+        "--report",
+        default=None,
+        help="calibration/validation directory (default results/calibrate-NAME-TIME)",
+    )
     p.add_argument("--replications", "-r", type=int, default=5, help="for the holdout check")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--guide-price", type=float, default=None,
-                   help="unit guide price (CNY); default: the busiest channel's commonest amount")
-    p.add_argument("--max-customers", type=int, default=20000,
-                   help="simulated customers at most (scale covers the rest)")
+    p.add_argument(
+        "--guide-price",
+        type=float,
+        default=None,
+        help="unit guide price (CNY); default: the busiest channel's commonest amount",
+    )
+    p.add_argument(
+        "--max-customers",
+        type=int,
+        default=20000,
+        help="simulated customers at most (scale covers the rest)",
+    )
     p.add_argument("--horizon-days", type=int, default=365, help="horizon of the baseline")
     p.add_argument("--name", default=None, help="scenario name (default: the --out file stem)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="hold a behaviour constant at another value, e.g. "
-                        "market.interest_lapse=0.3 (the fit accounts for it)")
-    p.add_argument("--skip-bad-rows", action="store_true",
-                   help="skip unreadable rows (counted and reported) instead of failing")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="hold a behaviour constant at another value, e.g. "
+        "market.interest_lapse=0.3 (the fit accounts for it)",
+    )
+    p.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="skip unreadable rows (counted and reported) instead of failing",
+    )
     p.set_defaults(func=run)
 
 
@@ -65,8 +102,9 @@ def run(args) -> int:
     from sim.commands.cli import UsageError
 
     _check_numbers(args, UsageError)
-    orders = read_orders(args.orders, columns=parse_columns(args.columns),
-                         skip_bad_rows=args.skip_bad_rows)
+    orders = read_orders(
+        args.orders, columns=parse_columns(args.columns), skip_bad_rows=args.skip_bad_rows
+    )
     table = orders.table
     cal_period = _period(args.calibration_period, "--calibration-period", UsageError)
     hold = _period(args.holdout_period, "--holdout-period", UsageError)
@@ -75,28 +113,45 @@ def run(args) -> int:
         cal_period = (first, hold[0] - dt.timedelta(days=1))
     start, end = cal_period or (first, last)
     if hold and hold[0] <= end:
-        raise UsageError(f"--holdout-period: starts {hold[0]}, on or before the end of the "
-                         f"calibration period ({end})")
+        raise UsageError(
+            f"--holdout-period: starts {hold[0]}, on or before the end of the "
+            f"calibration period ({end})"
+        )
     if hold and hold[0] > last:
         raise UsageError(f"--holdout-period: starts {hold[0]}, after the last order ({last})")
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
     name = args.name or re.sub(r"[^A-Za-z0-9_]", "_", out.stem)
     try:
-        cal = calibrate(table, start=start, end=end, families=families, segments=args.segments,
-                        segment_by=args.segment_by, guide_price=args.guide_price,
-                        max_customers=args.max_customers, horizon_days=args.horizon_days,
-                        name=name, overrides=parse_set_options(args.overrides))
+        cal = calibrate(
+            table,
+            start=start,
+            end=end,
+            families=families,
+            segments=args.segments,
+            segment_by=args.segment_by,
+            guide_price=args.guide_price,
+            max_customers=args.max_customers,
+            horizon_days=args.horizon_days,
+            name=name,
+            overrides=parse_set_options(args.overrides),
+        )
     except ValueError as exc:
         raise UsageError(f"{args.orders}: {exc}") from None
-    for note in ([f"skipped {orders.n_skipped} unreadable row(s)", *orders.skipped]
-                 if orders.n_skipped else []) + cal.notes:
+    for note in (
+        [f"skipped {orders.n_skipped} unreadable row(s)", *orders.skipped]
+        if orders.n_skipped
+        else []
+    ) + cal.notes:
         print(f"warning: {note}", file=sys.stderr)
 
     report = Path(args.report) if args.report else default_run_dir(f"calibrate-{name}")
     with atomic_dir(report) as tmp:
-        summary = cal.summary() | {"source": str(args.orders), "rows_skipped": orders.n_skipped,
-                                   "skipped_examples": orders.skipped}
+        summary = cal.summary() | {
+            "source": str(args.orders),
+            "rows_skipped": orders.n_skipped,
+            "skipped_examples": orders.skipped,
+        }
         write_json(tmp / "calibration.json", summary)
         cal.channels["switching"].to_csv(tmp / "switching.csv")
         cal.channels["after_first"].to_csv(tmp / "after_first_order.csv")
@@ -104,8 +159,14 @@ def run(args) -> int:
         if hold:
             from sim.calibration.validation import validate_holdout, write_report
 
-            v = validate_holdout(table, cal, holdout=hold, replications=args.replications,
-                                 seed=args.seed, workers=args.workers)
+            v = validate_holdout(
+                table,
+                cal,
+                holdout=hold,
+                replications=args.replications,
+                seed=args.seed,
+                workers=args.workers,
+            )
             write_report(v, tmp / "validation")
     _write_yaml(out, cal, args)
     _print_summary(cal, out, report, v.metrics if hold else None)
@@ -113,9 +174,12 @@ def run(args) -> int:
 
 
 def _check_numbers(args, error) -> None:
-    for flag, value, low in (("--segments", args.segments, 1), ("--replications",
-                             args.replications, 1), ("--max-customers", args.max_customers, 10),
-                             ("--horizon-days", args.horizon_days, 1)):
+    for flag, value, low in (
+        ("--segments", args.segments, 1),
+        ("--replications", args.replications, 1),
+        ("--max-customers", args.max_customers, 10),
+        ("--horizon-days", args.horizon_days, 1),
+    ):
         if value < low:
             raise error(f"{flag}: must be ≥ {low}, got {value}")
     if args.guide_price is not None and args.guide_price <= 0:
@@ -145,27 +209,31 @@ def _families(text: str | None, channels: set[str], error) -> dict[str, str]:
         ch, sep, fam = part.partition("=")
         ch, fam = ch.strip(), fam.strip()
         if not sep or fam not in FAMILIES:
-            raise error(f"--families {part!r}: expected CHANNEL=FAMILY with FAMILY one of "
-                        f"{', '.join(FAMILIES)}")
+            raise error(
+                f"--families {part!r}: expected CHANNEL=FAMILY with FAMILY one of "
+                f"{', '.join(FAMILIES)}"
+            )
         if ch not in channels:
-            print(f"warning: --families: channel {ch!r} has no orders in the file",
-                  file=sys.stderr)
+            print(f"warning: --families: channel {ch!r} has no orders in the file", file=sys.stderr)
         out[ch] = fam
     return out
 
 
 def _write_yaml(out: Path, cal, args) -> None:
-    header = (f"# Calibrated by `channelsim calibrate {args.orders}` on "
-              f"{dt.date.today().isoformat()}\n# from orders dated {cal.start} … {cal.end}.\n"
-              "# Fitted: market customers, scale, initial_customers, initial_private,\n"
-              "# organic_interest, churn; segments (share, basket_units, purchase_cycle_days,\n"
-              "# cycle_cv, affinity); channels (family, price_index, private join_base).\n"
-              "# Everything else is held at the calibration template (docs/calibration.md).\n"
-              "# Budgets are zero: add your spend here or in a plan that extends this file.\n")
+    header = (
+        f"# Calibrated by `channelsim calibrate {args.orders}` on "
+        f"{dt.date.today().isoformat()}\n# from orders dated {cal.start} … {cal.end}.\n"
+        "# Fitted: market customers, scale, initial_customers, initial_private,\n"
+        "# organic_interest, churn; segments (share, basket_units, purchase_cycle_days,\n"
+        "# cycle_cv, affinity); channels (family, price_index, private join_base).\n"
+        "# Everything else is held at the calibration template (docs/calibration.md).\n"
+        "# Budgets are zero: add your spend here or in a plan that extends this file.\n"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(header + yaml.safe_dump(cal.raw, sort_keys=False, allow_unicode=True),
-                   encoding="utf-8")
+    tmp.write_text(
+        header + yaml.safe_dump(cal.raw, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     os.replace(tmp, out)
 
 
@@ -173,19 +241,29 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     s, r, bg = cal.summary(), cal.renewal, cal.bgnbd
     m = cal.raw["market"]
     print(f"calibrated on {s['customers']} customers, {cal.start} … {cal.end}")
-    print(f"  purchase cycle {r.cycle_days:.1f} days (cv {r.cycle_cv:.2f}), mean gap "
-          f"{r.mean_gap():.1f} days, churn {r.hazard:.5f}/day")
+    print(
+        f"  purchase cycle {r.cycle_days:.1f} days (cv {r.cycle_cv:.2f}), mean gap "
+        f"{r.mean_gap():.1f} days, churn {r.hazard:.5f}/day"
+    )
     print(f"  BG/NBD (weeks): r={bg.r:.3f} alpha={bg.alpha:.3f} a={bg.a:.3f} b={bg.b:.3f}")
-    print(f"  market {cal.market_size:,.0f} customers, {cal.alive:,.0f} alive at the end; "
-          f"guide price {m['guide_price']:g} CNY")
+    print(
+        f"  market {cal.market_size:,.0f} customers, {cal.alive:,.0f} alive at the end; "
+        f"guide price {m['guide_price']:g} CNY"
+    )
     if len(cal.segment_fits) > 1:
-        print("  segments: " + "; ".join(
-            f"{k} {cal.baskets[k]['share']:.0%} cycle {f.cycle_days:.1f} d (cv {f.cycle_cv:.2f})"
-            for k, f in cal.segment_fits.items()))
+        print(
+            "  segments: "
+            + "; ".join(
+                f"{k} {cal.baskets[k]['share']:.0%} cycle {f.cycle_days:.1f} d (cv {f.cycle_cv:.2f})"
+                for k, f in cal.segment_fits.items()
+            )
+        )
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:
-        print(f"holdout: weekly MAPE {metrics['weekly_mape_pct']:.1f} %, cumulative error "
-              f"{metrics['cumulative_error_pct']:+.1f} % (BG/NBD "
-              f"{metrics['cumulative_error_pct_bgnbd']:+.1f} %)")
+        print(
+            f"holdout: weekly MAPE {metrics['weekly_mape_pct']:.1f} %, cumulative error "
+            f"{metrics['cumulative_error_pct']:+.1f} % (BG/NBD "
+            f"{metrics['cumulative_error_pct_bgnbd']:+.1f} %)"
+        )
     print(f"scenario written to {out}; calibration report in {report}")

@@ -20,21 +20,45 @@ def register(sub) -> None:
     p = sub.add_parser("compare", help="compare plans with a baseline (paired, CRN) and report")
     p.add_argument("baseline", help="baseline scenario file")
     p.add_argument("plans", nargs="+", metavar="plan", help="plan scenario file(s)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="random seed shared by all scenarios (default: the baseline's)")
-    p.add_argument("--replications", "-r", type=int, default=10,
-                   help="replications (the first batch when --precision is given)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed shared by all scenarios (default: the baseline's)",
+    )
+    p.add_argument(
+        "--replications",
+        "-r",
+        type=int,
+        default=10,
+        help="replications (the first batch when --precision is given)",
+    )
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://host:8786")
-    p.add_argument("--precision", type=float, default=None, metavar="REL",
-                   help="add replications until every headline KPI's 95%% half-width is "
-                        "< REL × |mean| (e.g. 0.02)")
-    p.add_argument("--max-replications", type=int, default=200,
-                   help="cap on replications with --precision (default 200)")
+    p.add_argument(
+        "--precision",
+        type=float,
+        default=None,
+        metavar="REL",
+        help="add replications until every headline KPI's 95%% half-width is "
+        "< REL × |mean| (e.g. 0.02)",
+    )
+    p.add_argument(
+        "--max-replications",
+        type=int,
+        default=200,
+        help="cap on replications with --precision (default 200)",
+    )
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
     p.add_argument("--cache-dir", default="results/.cache", help="result cache directory")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a value in every scenario, e.g. market.customers=5000")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a value in every scenario, e.g. market.customers=5000",
+    )
     p.add_argument("--out", default=None, help="results directory (default results/compare-TIME)")
     p.set_defaults(func=run)
 
@@ -45,11 +69,14 @@ def check(args) -> None:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: must be ≥ 1, got {args.workers}")
     if args.precision is not None and not 0 < args.precision < 1:
-        raise UsageError(f"--precision: must be a fraction in (0, 1) such as 0.02, "
-                         f"got {args.precision}")
+        raise UsageError(
+            f"--precision: must be a fraction in (0, 1) such as 0.02, got {args.precision}"
+        )
     if args.max_replications < args.replications:
-        raise UsageError(f"--max-replications: must be ≥ --replications "
-                         f"({args.replications}), got {args.max_replications}")
+        raise UsageError(
+            f"--max-replications: must be ≥ --replications "
+            f"({args.replications}), got {args.max_replications}"
+        )
     for path in (args.baseline, *args.plans):
         if not Path(path).is_file():
             raise UsageError(f"scenario file not found: {path}")
@@ -58,18 +85,28 @@ def check(args) -> None:
 def run(args) -> int:
     check(args)
     try:
-        cmp = compare(args.baseline, args.plans, replications=args.replications, seed=args.seed,
-                      workers=args.workers, scheduler=args.scheduler, precision=args.precision,
-                      max_replications=args.max_replications,
-                      cache=False if args.no_cache else args.cache_dir,
-                      overrides=parse_set_options(args.overrides))
+        cmp = compare(
+            args.baseline,
+            args.plans,
+            replications=args.replications,
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            precision=args.precision,
+            max_replications=args.max_replications,
+            cache=False if args.no_cache else args.cache_dir,
+            overrides=parse_set_options(args.overrides),
+        )
     except ValueError as exc:  # e.g. a target naming an unknown KPI
         raise UsageError(str(exc)) from None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path("results") / f"compare-{stamp}")
-    write_comparison(cmp, out, command=" ".join(["channelsim", "compare", args.baseline,
-                                                 *args.plans]),
-                     created=dt.datetime.now().isoformat(timespec="seconds"))
+    write_comparison(
+        cmp,
+        out,
+        command=" ".join(["channelsim", "compare", args.baseline, *args.plans]),
+        created=dt.datetime.now().isoformat(timespec="seconds"),
+    )
     print(headline_table(cmp))
     print()
     print(status_lines(cmp, out))
@@ -92,26 +129,35 @@ def headline_table(cmp: Comparison) -> str:
         line = f"{k:<24} {fmt(sums[cmp.baseline].loc[k, 'mean']):>16}"
         for p in cmp.plans:
             r = d.loc[(p, k)] if d is not None and (p, k) in d.index else None
-            delta = "n/a" if r is None else \
-                f"{fmt(r['diff'])} [{fmt(r['paired_low'])}, {fmt(r['paired_high'])}]"
+            delta = (
+                "n/a"
+                if r is None
+                else f"{fmt(r['diff'])} [{fmt(r['paired_low'])}, {fmt(r['paired_high'])}]"
+            )
             line += f" {fmt(sums[p].loc[k, 'mean']):>16} {delta:>42}"
         lines.append(line)
     for name in cmp.names:
         for t in cmp.targets.get(name, []):
-            lines.append(f"target {name}: {t.label or t.describe()}: estimate {fmt(t.estimate)}, "
-                         f"P(meet) {t.probability:.0%}, {t.verdict}")
+            lines.append(
+                f"target {name}: {t.label or t.describe()}: estimate {fmt(t.estimate)}, "
+                f"P(meet) {t.probability:.0%}, {t.verdict}"
+            )
     return "\n".join(lines)
 
 
 def status_lines(cmp: Comparison, out: Path) -> str:
-    lines = [f"{cmp.replications} replications per scenario, seed {cmp.seed}"
-             f"{f', {cmp.cache_hits} read from the cache' if cmp.cache_hits else ''}."]
+    lines = [
+        f"{cmp.replications} replications per scenario, seed {cmp.seed}"
+        f"{f', {cmp.cache_hits} read from the cache' if cmp.cache_hits else ''}."
+    ]
     pr = cmp.precision
     if pr:
-        lines.append(f"precision {pr['precision']:.1%}: {pr['stopped_because']} after "
-                     f"{pr['replications']} replications (worst: {pr['worst_kpi']} of "
-                     f"{pr['worst_scenario']}, half-width {pr['worst_relative_half_width']:.2%}"
-                     f" of its mean; cap {pr['max_replications']}).")
+        lines.append(
+            f"precision {pr['precision']:.1%}: {pr['stopped_because']} after "
+            f"{pr['replications']} replications (worst: {pr['worst_kpi']} of "
+            f"{pr['worst_scenario']}, half-width {pr['worst_relative_half_width']:.2%}"
+            f" of its mean; cap {pr['max_replications']})."
+        )
     failed = sum(len(ev.errors) for ev in cmp.evaluations.values())
     if failed:
         lines.append(f"warning: {failed} replications failed (see manifest.json)")

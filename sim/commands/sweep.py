@@ -20,18 +20,38 @@ from sim.scenario import load_scenario, parse_set_options
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a design of parameter points × replications")
     p.add_argument("scenario")
-    p.add_argument("--design", required=True, metavar="DESIGN.yaml",
-                   help="sweep design (see scenarios/designs/)")
-    p.add_argument("--out", default=None,
-                   help="sweep directory (default results/sweeps/SCENARIO-DESIGN)")
+    p.add_argument(
+        "--design",
+        required=True,
+        metavar="DESIGN.yaml",
+        help="sweep design (see scenarios/designs/)",
+    )
+    p.add_argument(
+        "--out", default=None, help="sweep directory (default results/sweeps/SCENARIO-DESIGN)"
+    )
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://host:8786")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="skip points already in --out (default); --no-resume starts afresh")
-    p.add_argument("--replications", "-r", type=int, default=None,
-                   help="replications per point (overrides the design's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a scenario value for every point")
+    p.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="skip points already in --out (default); --no-resume starts afresh",
+    )
+    p.add_argument(
+        "--replications",
+        "-r",
+        type=int,
+        default=None,
+        help="replications per point (overrides the design's)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value for every point",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="points per task (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -53,12 +73,22 @@ def run(args) -> int:
     scenario = load_scenario(args.scenario)
     out = Path(args.out or default_sweep_dir(scenario.name, design.name))
     n = points_count(design)
-    print(f"sweep {design.name}: {n} points × {design.replications} replications "
-          f"({design.sampler}) on {scenario.name} → {out}", file=sys.stderr)
+    print(
+        f"sweep {design.name}: {n} points × {design.replications} replications "
+        f"({design.sampler}) on {scenario.name} → {out}",
+        file=sys.stderr,
+    )
     try:
-        table = run_sweep(scenario, design, out=out, workers=args.workers,
-                          scheduler=args.scheduler, resume=args.resume,
-                          progress=not args.no_progress, batch_size=args.batch_size)
+        table = run_sweep(
+            scenario,
+            design,
+            out=out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=not args.no_progress,
+            batch_size=args.batch_size,
+        )
     except BrokenProcessPool as exc:
         print(f"error: a worker died ({exc}); {_saved(out, n)}", file=sys.stderr)
         return 1
@@ -66,9 +96,11 @@ def run(args) -> int:
         print(f"\ninterrupted; {_saved(out, n)}", file=sys.stderr)
         return 130
     failed = int(table["error"].notna().sum())
-    print(f"{table['point'].nunique()} points, {len(table)} rows, {failed} failed "
-          f"replications; results in {out}/results.parquet (analyse with "
-          f"`channelsim analyze {out}`)")
+    print(
+        f"{table['point'].nunique()} points, {len(table)} rows, {failed} failed "
+        f"replications; results in {out}/results.parquet (analyse with "
+        f"`channelsim analyze {out}`)"
+    )
     return 0
 
 

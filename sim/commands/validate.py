@@ -25,8 +25,10 @@ def run(args) -> int:
                 print(f"  {problem}", file=sys.stderr)
             continue
         warnings = sc.warnings()
-        print(f"{path}: ok ({sc.name}, {len(sc.channels)} channels, {sc.horizon.days} days, "
-              f"hash {sc.content_hash()[:12]})")
+        print(
+            f"{path}: ok ({sc.name}, {len(sc.channels)} channels, {sc.horizon.days} days, "
+            f"hash {sc.content_hash()[:12]})"
+        )
         for w in warnings:
             print(f"  warning: {w}")
     return status

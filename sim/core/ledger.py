@@ -34,18 +34,47 @@ import pandas as pd
 from sim.scenario import SOURCES, Scenario
 
 FLOW_MEASURES: tuple[str, ...] = (
-    "visits", "sessions", "orders", "units", "revenue", "cogs", "commission", "discount",
-    "new_customers", "repeat_orders", "satisfied_orders", "joined_private", "referrals",
-    *(f"orders_{s}" for s in SOURCES), *(f"revenue_{s}" for s in SOURCES),
+    "visits",
+    "sessions",
+    "orders",
+    "units",
+    "revenue",
+    "cogs",
+    "commission",
+    "discount",
+    "new_customers",
+    "repeat_orders",
+    "satisfied_orders",
+    "joined_private",
+    "referrals",
+    *(f"orders_{s}" for s in SOURCES),
+    *(f"revenue_{s}" for s in SOURCES),
     # the plans' levers (sim.levers.engine)
-    "promo_revenue", "coupon_cost", "coupons_issued", "coupons_redeemed", "subscription_orders",
-    "reminders", "group_invites", "samples",
-)  # fmt: skip
-SPEND_MEASURES: tuple[str, ...] = ("spend_paid", "spend_seeding", "spend_private_ops",
-                                   "service_cost")
-MARKET_MEASURES: tuple[str, ...] = ("private_pool", "interested", "customers", "churned",
-                                    "subscribers", "tier_new", "tier_potential",
-                                    "tier_high_value")
+    "promo_revenue",
+    "coupon_cost",
+    "coupons_issued",
+    "coupons_redeemed",
+    "subscription_orders",
+    "reminders",
+    "group_invites",
+    "samples",
+)
+SPEND_MEASURES: tuple[str, ...] = (
+    "spend_paid",
+    "spend_seeding",
+    "spend_private_ops",
+    "service_cost",
+)
+MARKET_MEASURES: tuple[str, ...] = (
+    "private_pool",
+    "interested",
+    "customers",
+    "churned",
+    "subscribers",
+    "tier_new",
+    "tier_potential",
+    "tier_high_value",
+)
 #: Per day × channel levels, not scaled: today's shelf price and the price-band flag.
 LEVEL_MEASURES: tuple[str, ...] = ("price", "band_violation")
 EVENTS: tuple[str, ...] = ("interested", "visit", "order", "joined_private", "referred", "churned")
@@ -94,8 +123,9 @@ class LedgerRecorder:
 
     def add_orders(self, day: int, **columns: np.ndarray) -> None:
         if len(columns["customer"]):
-            self._orders.append({"day": np.full(len(columns["customer"]), day, np.int32),
-                                 **columns})
+            self._orders.append(
+                {"day": np.full(len(columns["customer"]), day, np.int32), **columns}
+            )
 
     def tag_orders(self, day: int, column: str, values: np.ndarray) -> None:
         """Set ``column`` on the orders added today (same order as :meth:`add_orders`)."""
@@ -110,8 +140,14 @@ class LedgerRecorder:
             return
         ids = customers[keep]
         ch = np.broadcast_to(np.asarray(channel), customers.shape)[keep]
-        self._journeys.append((np.full(len(ids), day), ids, np.full(len(ids), EVENTS.index(event)),
-                               ch.astype(np.int16)))
+        self._journeys.append(
+            (
+                np.full(len(ids), day),
+                ids,
+                np.full(len(ids), EVENTS.index(event)),
+                ch.astype(np.int16),
+            )
+        )
 
     # ---- reading --------------------------------------------------------------------------
     def finish(self) -> Ledger:
@@ -120,13 +156,15 @@ class LedgerRecorder:
         n_ch = len(sc.channels)
         start = np.datetime64(sc.horizon.start)
         days = np.repeat(np.arange(self.days), n_ch)
-        daily = pd.DataFrame({
-            "day": days,
-            "date": (start + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
-            "channel": np.tile([c.id for c in sc.channels], self.days),
-            "family": np.tile([c.family for c in sc.channels], self.days),
-            "core": np.tile([c.core for c in sc.channels], self.days),
-        })  # fmt: skip
+        daily = pd.DataFrame(
+            {
+                "day": days,
+                "date": (start + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
+                "channel": np.tile([c.id for c in sc.channels], self.days),
+                "family": np.tile([c.family for c in sc.channels], self.days),
+                "core": np.tile([c.core for c in sc.channels], self.days),
+            }
+        )
         for m, arr in self.flow.items():
             daily[m] = arr.ravel() * scale
         for m, arr in self.spend.items():
@@ -136,25 +174,49 @@ class LedgerRecorder:
             daily[m] = np.repeat(arr, n_ch) * scale
         for m, arr in self.level.items():
             daily[m] = arr.ravel()
-        order_cols = ["day", "customer", "channel", "units", "revenue", "source", "satisfied",
-                      "first", "tier"]
+        order_cols = [
+            "day",
+            "customer",
+            "channel",
+            "units",
+            "revenue",
+            "source",
+            "satisfied",
+            "first",
+            "tier",
+        ]
         if self._orders:
-            orders = pd.DataFrame({c: np.concatenate([o[c] for o in self._orders])
-                                   for c in order_cols})
+            orders = pd.DataFrame(
+                {c: np.concatenate([o[c] for o in self._orders]) for c in order_cols}
+            )
         else:
             orders = pd.DataFrame({c: np.array([], dtype=np.int32) for c in order_cols})
         if self._journeys:
             cols = [np.concatenate(parts) for parts in zip(*self._journeys, strict=True)]
-            journeys = pd.DataFrame({"day": cols[0], "customer": cols[1],
-                                     "event": np.asarray(EVENTS)[cols[2]],
-                                     "channel": [sc.channels[i].id if i >= 0 else "" for i in
-                                                 cols[3]]})
+            journeys = pd.DataFrame(
+                {
+                    "day": cols[0],
+                    "customer": cols[1],
+                    "event": np.asarray(EVENTS)[cols[2]],
+                    "channel": [sc.channels[i].id if i >= 0 else "" for i in cols[3]],
+                }
+            )
         else:
             journeys = pd.DataFrame(columns=["day", "customer", "event", "channel"])
-        channels = pd.DataFrame([{"id": c.id, "family": c.family, "core": c.core,
-                                  "sells": c.sells} for c in sc.channels])
-        return Ledger(daily=daily, orders=orders, journeys=journeys, scale=scale,
-                      days=self.days, channels=channels)
+        channels = pd.DataFrame(
+            [
+                {"id": c.id, "family": c.family, "core": c.core, "sells": c.sells}
+                for c in sc.channels
+            ]
+        )
+        return Ledger(
+            daily=daily,
+            orders=orders,
+            journeys=journeys,
+            scale=scale,
+            days=self.days,
+            channels=channels,
+        )
 
 
 def family_flows(ledger: Ledger) -> pd.DataFrame:
@@ -174,13 +236,22 @@ def family_flows(ledger: Ledger) -> pd.DataFrame:
         same[0] = False
     seeded = o["source"].to_numpy() == SOURCES.index("seeding")
     first = o["first"].to_numpy()
-    origin = np.where(same, prev, np.where(
-        first, np.where(seeded, "new via social", "new (other)"), "earlier customer"))
-    moves = pd.DataFrame({"origin": origin.astype(str), "destination": dest.astype(str),
-                          "count": ledger.scale})
+    origin = np.where(
+        same,
+        prev,
+        np.where(first, np.where(seeded, "new via social", "new (other)"), "earlier customer"),
+    )
+    moves = pd.DataFrame(
+        {"origin": origin.astype(str), "destination": dest.astype(str), "count": ledger.scale}
+    )
     joins = ledger.daily.groupby("family", as_index=False)["joined_private"].sum()
-    joins = pd.DataFrame({"origin": joins["family"].astype(str), "destination": "private pool",
-                          "count": joins["joined_private"].to_numpy(dtype=float)})
+    joins = pd.DataFrame(
+        {
+            "origin": joins["family"].astype(str),
+            "destination": "private pool",
+            "count": joins["joined_private"].to_numpy(dtype=float),
+        }
+    )
     out = pd.concat([moves, joins], ignore_index=True)
     return out.groupby(["origin", "destination"], as_index=False)["count"].sum()
 
@@ -195,15 +266,19 @@ def cohort_repurchase(ledger: Ledger, *, within: int = 60) -> pd.DataFrame:
     nxt = nxt[(nxt["day"] > nxt["day_first"]) & (nxt["day"] <= nxt["day_first"] + within)]
     again = set(nxt["customer"].to_numpy().tolist())
     cohort = (start + pd.to_timedelta(first["day"].to_numpy(), unit="D")).strftime("%Y-%m")
-    frame = pd.DataFrame({
-        "cohort": np.asarray(cohort, dtype=str),
-        "observable": (first["day"].to_numpy() + within < ledger.days),
-        "again": first["customer"].isin(again).to_numpy(),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "cohort": np.asarray(cohort, dtype=str),
+            "observable": (first["day"].to_numpy() + within < ledger.days),
+            "again": first["customer"].isin(again).to_numpy(),
+        }
+    )
     frame["again"] &= frame["observable"]
     out = frame.groupby("cohort", as_index=False).agg(
-        new_customers=("again", "size"), observable=("observable", "sum"),
-        repurchased=("again", "sum"))
+        new_customers=("again", "size"),
+        observable=("observable", "sum"),
+        repurchased=("again", "sum"),
+    )
     out[["new_customers", "observable", "repurchased"]] *= ledger.scale
     out["within_days"] = within
     return out

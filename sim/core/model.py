@@ -1,12 +1,12 @@
 """ChannelMarket: the Mesa model that simulates customers across channels, day by day.
 
-    >>> from sim.scenario import load_scenario
-    >>> from sim.core.model import ChannelMarket
-    >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000,
-    ...                                                          "horizon.days": 30})
-    >>> ledger = ChannelMarket(sc, seed=1).run()
-    >>> int(ledger.daily["day"].max())
-    29
+>>> from sim.scenario import load_scenario
+>>> from sim.core.model import ChannelMarket
+>>> sc = load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 2000,
+...                                                          "horizon.days": 30})
+>>> ledger = ChannelMarket(sc, seed=1).run()
+>>> int(ledger.daily["day"].max())
+29
 """
 
 from __future__ import annotations
@@ -70,18 +70,26 @@ class ChannelMarket(mesa.Model):
         self.commission = np.array([a.spec.commission for a in agents])
         self.service_score = np.array([a.service_score() for a in agents])
         self.list_price = np.array([a.unit_price(m.guide_price) for a in agents])
-        self.conversion_today = np.array([
-            a.spec.base_conversion / (1.0 + a.spec.service.reply_minutes
-                                      / svc.reply_tolerance_minutes)
-            for a in agents
-        ])  # fmt: skip
-        self.satisfaction_p = np.array([
-            svc.base_satisfaction * math.exp(-(
-                svc.delivery_penalty * a.spec.service.delivery_days
-                + svc.resolution_penalty * a.spec.service.resolution_hours / 24.0
-                + svc.reply_penalty * a.spec.service.reply_minutes / 60.0))
-            for a in agents
-        ])  # fmt: skip
+        self.conversion_today = np.array(
+            [
+                a.spec.base_conversion
+                / (1.0 + a.spec.service.reply_minutes / svc.reply_tolerance_minutes)
+                for a in agents
+            ]
+        )
+        self.satisfaction_p = np.array(
+            [
+                svc.base_satisfaction
+                * math.exp(
+                    -(
+                        svc.delivery_penalty * a.spec.service.delivery_days
+                        + svc.resolution_penalty * a.spec.service.resolution_hours / 24.0
+                        + svc.reply_penalty * a.spec.service.reply_minutes / 60.0
+                    )
+                )
+                for a in agents
+            ]
+        )
         self.referral_p = np.array(
             [a.spec.response.referral_rate if a.family == "private" else 0.0 for a in agents]
         )
@@ -129,8 +137,9 @@ class ChannelMarket(mesa.Model):
     def record(self) -> None:
         pop, day = self.pop, self.day
         # count_nonzero, not bincount: bincount copies the int8 stages into an 8-byte array.
-        stage_counts = {s: np.count_nonzero(pop.stage == s)
-                        for s in (INTERESTED, CUSTOMER, CHURNED)}
+        stage_counts = {
+            s: np.count_nonzero(pop.stage == s) for s in (INTERESTED, CUSTOMER, CHURNED)
+        }
         market = self.recorder.market
         market["private_pool"][day] = pop.pool_size()
         market["interested"][day] = stage_counts[INTERESTED]

@@ -12,9 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 PHASES: tuple[str, ...] = (
-    "init", "exposure", "needs", "choice", "purchase", "post_purchase", "churn", "mesa",
-    "promotions", "inventory",
-)  # fmt: skip
+    "init",
+    "exposure",
+    "needs",
+    "choice",
+    "purchase",
+    "post_purchase",
+    "churn",
+    "mesa",
+    "promotions",
+    "inventory",
+)
 
 
 def phase_streams(seed: int, replication: int = 0) -> dict[str, np.random.Generator]:

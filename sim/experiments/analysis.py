@@ -66,8 +66,9 @@ def _results(sweep_dir: Path, design: Design) -> pd.DataFrame:
     """The consolidated table if it is current, else the journal (an unfinished sweep)."""
     consolidated = sweep_dir / "results.parquet"
     parts = list((sweep_dir / JOURNAL).glob("part-*"))
-    if consolidated.exists() and all(p.stat().st_mtime <= consolidated.stat().st_mtime
-                                     for p in parts):
+    if consolidated.exists() and all(
+        p.stat().st_mtime <= consolidated.stat().st_mtime for p in parts
+    ):
         return pd.read_parquet(consolidated)
     points = pd.read_parquet(sweep_dir / "design_points.parquet")
     return tidy_table(read_journal(sweep_dir), points, design)
@@ -86,21 +87,25 @@ def analyze(
     design, table, n_points = load_sweep(sweep_dir)
     means = point_means(table, design)
     available = kpi_columns(table, design)
-    kpis = list(kpis or design.kpis or [k for k in DEFAULT_KPIS if k in available]
-                or available[:3])
+    kpis = list(kpis or design.kpis or [k for k in DEFAULT_KPIS if k in available] or available[:3])
     unknown = [k for k in kpis if k not in available]
     if unknown:
         raise ScenarioError([f"--kpi {k}: not a KPI of this sweep" for k in unknown])
     sens = pd.concat([sensitivity(design, means, k, n_points) for k in kpis], ignore_index=True)
     result: dict[str, Any] = {
-        "sweep": design.name, "sampler": design.sampler, "points": n_points,
-        "points_done": int(means["point"].nunique()), "replications": design.replications,
-        "failed_replications": int(table["error"].notna().sum()), "kpis": kpis,
+        "sweep": design.name,
+        "sampler": design.sampler,
+        "points": n_points,
+        "points_done": int(means["point"].nunique()),
+        "replications": design.replications,
+        "failed_replications": int(table["error"].notna().sum()),
+        "kpis": kpis,
         "parameters": design.names,
         "sensitivity": sens.to_dict("records"),
         "tornado": {k: tornado(design, means, k).to_dict("records") for k in kpis},
-        "discovery": discover(design, means, targets if targets is not None
-                              else list(design.targets)),
+        "discovery": discover(
+            design, means, targets if targets is not None else list(design.targets)
+        ),
     }
     out = Path(out) if out is not None else Path(sweep_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
@@ -124,38 +129,72 @@ def sensitivity(design: Design, means: pd.DataFrame, kpi: str, n_points: int) ->
     elif design.sampler == "morris" and complete:
         rows += _morris(design, y, kpi)
     elif design.sampler in ("sobol", "morris"):  # the estimators need every point of the design
-        rows.append({"kpi": kpi, "parameter": None, "method": design.sampler,
-                     "measure": "skipped", "value": float(np.isfinite(y).sum()),
-                     "ci_low": None, "ci_high": None,
-                     "note": f"{int((~np.isfinite(y)).sum())} of {n_points} points missing "
-                             "or failed; Sobol'/Morris need all"})
-    return pd.DataFrame(rows, columns=["kpi", "parameter", "method", "measure", "value",
-                                       "ci_low", "ci_high", "note"])
+        rows.append(
+            {
+                "kpi": kpi,
+                "parameter": None,
+                "method": design.sampler,
+                "measure": "skipped",
+                "value": float(np.isfinite(y).sum()),
+                "ci_low": None,
+                "ci_high": None,
+                "note": f"{int((~np.isfinite(y)).sum())} of {n_points} points missing "
+                "or failed; Sobol'/Morris need all",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["kpi", "parameter", "method", "measure", "value", "ci_low", "ci_high", "note"],
+    )
 
 
 def _row(kpi, name, method, measure, value, half=None, note=None) -> dict[str, Any]:
     value = float(value)
     ci = (None, None) if half is None or not np.isfinite(half) else (value - half, value + half)
-    return {"kpi": kpi, "parameter": name, "method": method, "measure": measure,
-            "value": value, "ci_low": ci[0], "ci_high": ci[1], "note": note}
+    return {
+        "kpi": kpi,
+        "parameter": name,
+        "method": method,
+        "measure": measure,
+        "value": value,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "note": note,
+    }
 
 
 def _sobol(design: Design, y: np.ndarray, kpi: str) -> list[dict[str, Any]]:
     from SALib.analyze import sobol
 
     if np.ptp(y) == 0:
-        return [_row(kpi, n, "sobol", m, 0.0, note="KPI constant") for n in design.names
-                for m in ("S1", "ST")]
-    res = sobol.analyze(design.problem(), y, calc_second_order=design.second_order,
-                        conf_level=0.95, seed=design.seed)
+        return [
+            _row(kpi, n, "sobol", m, 0.0, note="KPI constant")
+            for n in design.names
+            for m in ("S1", "ST")
+        ]
+    res = sobol.analyze(
+        design.problem(),
+        y,
+        calc_second_order=design.second_order,
+        conf_level=0.95,
+        seed=design.seed,
+    )
     rows = []
     for i, name in enumerate(design.names):
         rows.append(_row(kpi, name, "sobol", "S1", res["S1"][i], res["S1_conf"][i]))
         rows.append(_row(kpi, name, "sobol", "ST", res["ST"][i], res["ST_conf"][i]))
         if design.second_order:
             for j in range(i + 1, len(design.names)):
-                rows.append(_row(kpi, f"{name} × {design.names[j]}", "sobol", "S2",
-                                 res["S2"][i, j], res["S2_conf"][i, j]))
+                rows.append(
+                    _row(
+                        kpi,
+                        f"{name} × {design.names[j]}",
+                        "sobol",
+                        "S2",
+                        res["S2"][i, j],
+                        res["S2_conf"][i, j],
+                    )
+                )
     return rows
 
 
@@ -163,12 +202,12 @@ def _morris(design: Design, y: np.ndarray, kpi: str) -> list[dict[str, Any]]:
     from SALib.analyze import morris
 
     x = unit_sample(design)  # the same trajectories the sweep ran (same seed)
-    res = morris.analyze(design.problem(), x, y, num_levels=design.morris_levels,
-                         conf_level=0.95, seed=design.seed)
+    res = morris.analyze(
+        design.problem(), x, y, num_levels=design.morris_levels, conf_level=0.95, seed=design.seed
+    )
     rows = []
     for i, name in enumerate(design.names):
-        rows.append(_row(kpi, name, "morris", "mu_star", res["mu_star"][i],
-                         res["mu_star_conf"][i]))
+        rows.append(_row(kpi, name, "morris", "mu_star", res["mu_star"][i], res["mu_star_conf"][i]))
         rows.append(_row(kpi, name, "morris", "sigma", res["sigma"][i]))
         rows.append(_row(kpi, name, "morris", "mu", res["mu"][i]))
     return rows
@@ -185,15 +224,27 @@ def spearman(design: Design, means: pd.DataFrame, kpi: str) -> list[dict[str, An
         rho = float(stats.spearmanr(ok[name], ok[kpi]).statistic)
         half = 1.96 * 1.03 / math.sqrt(n - 3)  # Fieller et al. s.e. of z for Spearman
         z = math.atanh(max(-0.999999, min(0.999999, rho)))
-        rows.append({"kpi": kpi, "parameter": name, "method": "spearman", "measure": "rho",
-                     "value": rho, "ci_low": math.tanh(z - half),
-                     "ci_high": math.tanh(z + half), "note": None})
+        rows.append(
+            {
+                "kpi": kpi,
+                "parameter": name,
+                "method": "spearman",
+                "measure": "rho",
+                "value": rho,
+                "ci_low": math.tanh(z - half),
+                "ci_high": math.tanh(z + half),
+                "note": None,
+            }
+        )
     return rows
 
 
 def _numeric(design: Design, means: pd.DataFrame) -> list[str]:
-    return [n for n in design.names if pd.api.types.is_numeric_dtype(means[n])
-            and not pd.api.types.is_bool_dtype(means[n])]
+    return [
+        n
+        for n in design.names
+        if pd.api.types.is_numeric_dtype(means[n]) and not pd.api.types.is_bool_dtype(means[n])
+    ]
 
 
 def tornado(design: Design, means: pd.DataFrame, kpi: str) -> pd.DataFrame:
@@ -210,8 +261,7 @@ def tornado(design: Design, means: pd.DataFrame, kpi: str) -> pd.DataFrame:
             lo, hi = values.quantile([1 / 3, 2 / 3])
             low_mask, high_mask = values <= lo, values >= hi
         low, high = float(ok.loc[low_mask, kpi].mean()), float(ok.loc[high_mask, kpi].mean())
-        rows.append({"parameter": name, "at_low": low, "at_high": high,
-                     "swing": abs(high - low)})
+        rows.append({"parameter": name, "at_low": low, "at_high": high, "swing": abs(high - low)})
     frame = pd.DataFrame(rows, columns=["parameter", "at_low", "at_high", "swing"])
     return frame.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -219,8 +269,7 @@ def tornado(design: Design, means: pd.DataFrame, kpi: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Scenario discovery
 # --------------------------------------------------------------------------------------------
-def discover(design: Design, means: pd.DataFrame, targets: list[DesignTarget]
-             ) -> dict[str, Any]:
+def discover(design: Design, means: pd.DataFrame, targets: list[DesignTarget]) -> dict[str, Any]:
     """The box of parameter space where every target is met (decision-tree leaf)."""
     if not targets:
         return {"targets": [], "note": "no targets in the design: nothing to discover"}
@@ -230,18 +279,30 @@ def discover(design: Design, means: pd.DataFrame, targets: list[DesignTarget]
     met = np.ones(len(means), dtype=bool)
     for t in targets:
         met &= t.met(means[t.kpi]).fillna(False).to_numpy(dtype=bool)
-    out: dict[str, Any] = {"targets": [t.label() for t in targets], "points": len(means),
-                           "points_met": int(met.sum())}
+    out: dict[str, Any] = {
+        "targets": [t.label() for t in targets],
+        "points": len(means),
+        "points_met": int(met.sum()),
+    }
     names = _numeric(design, means)
     if met.all() or not met.any() or not names:
         out["box"] = {} if met.all() else None
-        out["note"] = ("every point meets every target" if met.all() else
-                       "no point meets every target" if not met.any() else
-                       "no numeric parameter to describe a box")
+        out["note"] = (
+            "every point meets every target"
+            if met.all()
+            else "no point meets every target"
+            if not met.any()
+            else "no numeric parameter to describe a box"
+        )
         return out
     box, inside = tree_box(means[names], met)
-    out.update(box=box, readable=describe_box(box), points_in_box=int(inside.sum()),
-               density=float(met[inside].mean()), coverage=float(met[inside].sum() / met.sum()))
+    out.update(
+        box=box,
+        readable=describe_box(box),
+        points_in_box=int(inside.sum()),
+        density=float(met[inside].mean()),
+        coverage=float(met[inside].sum() / met.sum()),
+    )
     return out
 
 
@@ -308,8 +369,9 @@ def _num(x: float) -> str:
 # --------------------------------------------------------------------------------------------
 # Figures and report
 # --------------------------------------------------------------------------------------------
-def _figures(design: Design, means: pd.DataFrame, kpis: list[str], sens: pd.DataFrame,
-             out: Path) -> list[str]:
+def _figures(
+    design: Design, means: pd.DataFrame, kpis: list[str], sens: pd.DataFrame, out: Path
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -324,15 +386,24 @@ def _figures(design: Design, means: pd.DataFrame, kpis: list[str], sens: pd.Data
             fig, ax = plt.subplots(figsize=(9, 0.5 * len(tor) + 2))
             base = float(means[kpi].mean())
             for i, r in enumerate(tor.itertuples()):
-                ax.barh(i, r.at_high - base, left=base, color="tab:blue",
-                        label="high end" if i == 0 else None)
-                ax.barh(i, r.at_low - base, left=base, color="tab:orange",
-                        label="low end" if i == 0 else None)
+                ax.barh(
+                    i,
+                    r.at_high - base,
+                    left=base,
+                    color="tab:blue",
+                    label="high end" if i == 0 else None,
+                )
+                ax.barh(
+                    i,
+                    r.at_low - base,
+                    left=base,
+                    color="tab:orange",
+                    label="low end" if i == 0 else None,
+                )
             ax.set_yticks(range(len(tor)), tor["parameter"])
             ax.invert_yaxis()
             ax.axvline(base, color="k", lw=0.8)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-                lambda v, _pos: _num(v)))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: _num(v)))
             ax.set_xlabel(f"mean {kpi} at the parameter's low / high end ({_unit(kpi)})")
             ax.set_title(f"Tornado: {kpi} ({design.name})")
             ax.legend(loc="best")
@@ -341,8 +412,17 @@ def _figures(design: Design, means: pd.DataFrame, kpis: list[str], sens: pd.Data
         if len(idx):
             files.append(_index_plot(idx, kpi, design, out / f"indices_{slug}.png", plt))
         if len(tor) >= 2:
-            files.append(_heatmap(means, kpi, tor["parameter"][0], tor["parameter"][1],
-                                  design, out / f"heatmap_{slug}.png", plt))
+            files.append(
+                _heatmap(
+                    means,
+                    kpi,
+                    tor["parameter"][0],
+                    tor["parameter"][1],
+                    design,
+                    out / f"heatmap_{slug}.png",
+                    plt,
+                )
+            )
     return files
 
 
@@ -354,8 +434,14 @@ def _index_plot(idx: pd.DataFrame, kpi: str, design: Design, path: Path, plt) ->
     for m, measure in enumerate(measures):
         part = idx[idx["measure"] == measure].set_index("parameter").reindex(names)
         err = (part["value"] - part["ci_low"]).fillna(0).to_numpy(dtype=float)
-        ax.barh(np.arange(len(names)) + m * h, part["value"], height=h, xerr=err,
-                label=measure, capsize=3)
+        ax.barh(
+            np.arange(len(names)) + m * h,
+            part["value"],
+            height=h,
+            xerr=err,
+            label=measure,
+            capsize=3,
+        )
     ax.set_yticks(np.arange(len(names)) + 0.4 - h / 2, names)
     ax.invert_yaxis()
     unit = "share of variance" if design.sampler == "sobol" else f"{_unit(kpi)} per range"
@@ -365,8 +451,7 @@ def _index_plot(idx: pd.DataFrame, kpi: str, design: Design, path: Path, plt) ->
     return _save(fig, path, plt)
 
 
-def _heatmap(means: pd.DataFrame, kpi: str, a: str, b: str, design: Design, path: Path,
-             plt) -> str:
+def _heatmap(means: pd.DataFrame, kpi: str, a: str, b: str, design: Design, path: Path, plt) -> str:
     frame = means[[a, b, kpi]].copy()
     for col in (a, b):
         if frame[col].nunique() > 8:
@@ -401,40 +486,64 @@ def _unit(kpi: str) -> str:
 
 def report_markdown(result: dict[str, Any], sens: pd.DataFrame) -> str:
     """A short human-readable summary of the analysis."""
-    lines = [f"# Sweep analysis: {result['sweep']}", "",
-             f"{result['sampler']} design, {result['points_done']} of {result['points']} points "
-             f"× {result['replications']} replications; {result['failed_replications']} failed "
-             "replications.", ""]
+    lines = [
+        f"# Sweep analysis: {result['sweep']}",
+        "",
+        f"{result['sampler']} design, {result['points_done']} of {result['points']} points "
+        f"× {result['replications']} replications; {result['failed_replications']} failed "
+        "replications.",
+        "",
+    ]
     main = sens[sens["method"] != "spearman"]
     show = main if len(main) else sens
     if len(show):
-        lines += ["## Sensitivity", "", "| KPI | parameter | method | measure | value | 95 % CI |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "## Sensitivity",
+            "",
+            "| KPI | parameter | method | measure | value | 95 % CI |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in show.itertuples():
-            ci = "" if r.ci_low is None or pd.isna(r.ci_low) else \
-                f"[{r.ci_low:.3g}, {r.ci_high:.3g}]"
-            lines.append(f"| {r.kpi} | {r.parameter} | {r.method} | {r.measure} | "
-                         f"{r.value:.4g} | {ci} |")
+            ci = (
+                ""
+                if r.ci_low is None or pd.isna(r.ci_low)
+                else f"[{r.ci_low:.3g}, {r.ci_high:.3g}]"
+            )
+            lines.append(
+                f"| {r.kpi} | {r.parameter} | {r.method} | {r.measure} | {r.value:.4g} | {ci} |"
+            )
         lines.append("")
     for kpi, rows in result["tornado"].items():
         if rows:
-            lines += [f"## Tornado: {kpi}", "", "| parameter | at low end | at high end | swing |",
-                      "|---|---|---|---|"]
-            lines += [f"| {r['parameter']} | {_num(r['at_low'])} | {_num(r['at_high'])} | "
-                      f"{_num(r['swing'])} |" for r in rows]
+            lines += [
+                f"## Tornado: {kpi}",
+                "",
+                "| parameter | at low end | at high end | swing |",
+                "|---|---|---|---|",
+            ]
+            lines += [
+                f"| {r['parameter']} | {_num(r['at_low'])} | {_num(r['at_high'])} | "
+                f"{_num(r['swing'])} |"
+                for r in rows
+            ]
             lines.append("")
     d = result["discovery"]
     lines += ["## Where every target is met", ""]
     if not d.get("targets"):
         lines.append(d.get("note", ""))
     else:
-        lines.append("Targets: " + "; ".join(d["targets"]) +
-                     f". {d['points_met']} of {d['points']} points meet them all.")
+        lines.append(
+            "Targets: "
+            + "; ".join(d["targets"])
+            + f". {d['points_met']} of {d['points']} points meet them all."
+        )
         if d.get("readable"):
             lines += ["", "Box (decision tree):", ""] + [f"- {s}" for s in d["readable"]]
-            lines.append(f"\nDensity {d['density']:.0%} (share of the box's "
-                         f"{d['points_in_box']} points that meet every target), coverage "
-                         f"{d['coverage']:.0%} (share of all such points inside the box).")
+            lines.append(
+                f"\nDensity {d['density']:.0%} (share of the box's "
+                f"{d['points_in_box']} points that meet every target), coverage "
+                f"{d['coverage']:.0%} (share of all such points inside the box)."
+            )
         elif d.get("note"):
             lines.append(d["note"] + ".")
     if result.get("figures"):

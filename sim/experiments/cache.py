@@ -93,9 +93,15 @@ class ResultCache:
         name = hashlib.sha256(key.encode()).hexdigest()[:32]
         return self.directory / name[:2] / f"{name}.pkl"
 
-    def get(self, scenario_hash: str, *, seed: int, replication: int,
-            windows: Sequence[tuple[int, int]] = (), keep_daily: bool = False
-            ) -> Replication | None:
+    def get(
+        self,
+        scenario_hash: str,
+        *,
+        seed: int,
+        replication: int,
+        windows: Sequence[tuple[int, int]] = (),
+        keep_daily: bool = False,
+    ) -> Replication | None:
         """The stored replication if it holds ``windows`` (and daily tables if asked)."""
         path = self.path(scenario_hash, seed=seed, replication=replication)
         try:
@@ -105,7 +111,8 @@ class ResultCache:
             self.misses += 1
             return None
         enough = all(tuple(w) in rep.window_kpis for w in windows) and (
-            not keep_daily or rep.daily is not None)
+            not keep_daily or rep.daily is not None
+        )
         if not enough or rep.error is not None:
             self.misses += 1
             return None

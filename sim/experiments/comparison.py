@@ -41,10 +41,24 @@ from sim.scenario import Scenario, load_scenario
 
 #: KPIs reported first (tables, the adaptive-precision rule, the printed headline).
 HEADLINE: tuple[str, ...] = (
-    "revenue", "revenue.online", "orders", "buyers", "new_customers", "conversion_rate", "aov",
-    "repurchase_rate", "repurchase_rate.private", "roi_paid", "roi_overall", "cost_share",
-    "satisfaction", "profit", "private_pool", "customer_overlap", "traffic_concentration",
-)  # fmt: skip
+    "revenue",
+    "revenue.online",
+    "orders",
+    "buyers",
+    "new_customers",
+    "conversion_rate",
+    "aov",
+    "repurchase_rate",
+    "repurchase_rate.private",
+    "roi_paid",
+    "roi_overall",
+    "cost_share",
+    "satisfaction",
+    "profit",
+    "private_pool",
+    "customer_overlap",
+    "traffic_concentration",
+)
 
 
 @dataclass
@@ -75,10 +89,15 @@ class Comparison:
 
     def summary(self) -> dict[str, Any]:
         """Plain data for ``summary.json``: per scenario KPIs, targets and paired differences."""
-        out: dict[str, Any] = {"baseline": self.baseline, "plans": self.plans, "seed": self.seed,
-                               "replications": self.replications,
-                               "confidence": self.confidence, "precision": self.precision,
-                               "scenarios": {}}
+        out: dict[str, Any] = {
+            "baseline": self.baseline,
+            "plans": self.plans,
+            "seed": self.seed,
+            "replications": self.replications,
+            "confidence": self.confidence,
+            "precision": self.precision,
+            "scenarios": {},
+        }
         for name in self.names:
             ev = self.evaluations[name]
             kp = ev.summary(self.confidence)
@@ -88,17 +107,33 @@ class Comparison:
                 "scenario": ev.scenario.name,
                 "scenario_hash": ev.scenario.content_hash(),
                 "replications": ev.replications,
-                "kpis": {str(k): {"mean": _f(r["mean"]), "ci_low": _f(r["ci_low"]),
-                                  "ci_high": _f(r["ci_high"])} for k, r in kp.iterrows()},
+                "kpis": {
+                    str(k): {
+                        "mean": _f(r["mean"]),
+                        "ci_low": _f(r["ci_low"]),
+                        "ci_high": _f(r["ci_high"]),
+                    }
+                    for k, r in kp.iterrows()
+                },
                 "targets": [t.to_dict() for t in self.targets.get(name, [])],
-                "paired_diffs": {str(k): {c: _f(r[c]) for c in DIFF_COLUMNS}
-                                 for k, r in d.iterrows()},
+                "paired_diffs": {
+                    str(k): {c: _f(r[c]) for c in DIFF_COLUMNS} for k, r in d.iterrows()
+                },
             }
         return out
 
 
-DIFF_COLUMNS = ("baseline", "value", "diff", "relative", "paired_low", "paired_high",
-                "welch_low", "welch_high", "n")
+DIFF_COLUMNS = (
+    "baseline",
+    "value",
+    "diff",
+    "relative",
+    "paired_low",
+    "paired_high",
+    "welch_low",
+    "welch_high",
+    "n",
+)
 
 
 def _f(x: Any) -> float | None:
@@ -109,8 +144,9 @@ def _f(x: Any) -> float | None:
 # --------------------------------------------------------------------------------------------
 # Intervals
 # --------------------------------------------------------------------------------------------
-def paired_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
-                    ) -> tuple[float, float, float, int]:
+def paired_interval(
+    plan: pd.Series, base: pd.Series, confidence: float = 0.95
+) -> tuple[float, float, float, int]:
     """Mean of ``plan_r − base_r`` over replications present (and finite) in both, t interval.
 
     Both series are indexed by replication; returns (mean, low, high, pairs).
@@ -121,8 +157,9 @@ def paired_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
     return mean, lo, hi, len(d)
 
 
-def welch_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
-                   ) -> tuple[float, float, float]:
+def welch_interval(
+    plan: pd.Series, base: pd.Series, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """Difference of means with the Welch (unequal variances, unpaired) t interval."""
     a = plan.to_numpy(dtype=float)
     b = base.to_numpy(dtype=float)
@@ -140,8 +177,14 @@ def welch_interval(plan: pd.Series, base: pd.Series, confidence: float = 0.95
     return diff, diff - half, diff + half
 
 
-def diff_table(base: Evaluation, plan: Evaluation, *, name: str, confidence: float = 0.95,
-               kpis: Sequence[str] | None = None) -> pd.DataFrame:
+def diff_table(
+    base: Evaluation,
+    plan: Evaluation,
+    *,
+    name: str,
+    confidence: float = 0.95,
+    kpis: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Paired and Welch intervals of plan − baseline for every KPI both evaluations have."""
     b = base.kpis.set_index("replication")
     p = plan.kpis.set_index("replication")
@@ -151,10 +194,21 @@ def diff_table(base: Evaluation, plan: Evaluation, *, name: str, confidence: flo
         diff, lo, hi, n = paired_interval(p[k], b[k], confidence)
         _, wlo, whi = welch_interval(p[k], b[k], confidence)
         bm, pm = float(b[k].mean()), float(p[k].mean())
-        rows.append({"plan": name, "kpi": k, "baseline": bm, "value": pm, "diff": diff,
-                     "relative": diff / abs(bm) if bm else float("nan"),
-                     "paired_low": lo, "paired_high": hi, "welch_low": wlo, "welch_high": whi,
-                     "n": n})
+        rows.append(
+            {
+                "plan": name,
+                "kpi": k,
+                "baseline": bm,
+                "value": pm,
+                "diff": diff,
+                "relative": diff / abs(bm) if bm else float("nan"),
+                "paired_low": lo,
+                "paired_high": hi,
+                "welch_low": wlo,
+                "welch_high": whi,
+                "n": n,
+            }
+        )
     return pd.DataFrame(rows, columns=["plan", "kpi", *DIFF_COLUMNS])
 
 
@@ -198,9 +252,16 @@ def compare(
         n, batch = 0, replications
         while True:
             for name, sc in zip(names, scenarios, strict=True):
-                ev = evaluate(sc, replications=batch, seed=seed, windows=windows,
-                              keep_daily=keep_daily, executor=ex, first_replication=n,
-                              cache=store)
+                ev = evaluate(
+                    sc,
+                    replications=batch,
+                    seed=seed,
+                    windows=windows,
+                    keep_daily=keep_daily,
+                    executor=ex,
+                    first_replication=n,
+                    cache=store,
+                )
                 evals[name] = merge_evaluations(evals[name], ev) if name in evals else ev
             n += batch
             if precision is None:
@@ -210,18 +271,36 @@ def compare(
                 break
             batch = min(replications, cap - n)
     base_ev = evals[names[0]]
-    targets = {name: evaluate_targets(sc.targets, evals[name], base_ev, confidence=confidence)
-               for name, sc in zip(names, scenarios, strict=True)}
-    diffs = pd.concat([diff_table(base_ev, evals[name], name=name, confidence=confidence)
-                       for name in names[1:]], ignore_index=True) if len(names) > 1 else \
-        pd.DataFrame(columns=["plan", "kpi", *DIFF_COLUMNS])
-    return Comparison(names=names, evaluations=evals, targets=targets, diffs=diffs, seed=seed,
-                      precision=report, confidence=confidence,
-                      cache_hits=sum(ev.cache_hits for ev in evals.values()))
+    targets = {
+        name: evaluate_targets(sc.targets, evals[name], base_ev, confidence=confidence)
+        for name, sc in zip(names, scenarios, strict=True)
+    }
+    diffs = (
+        pd.concat(
+            [
+                diff_table(base_ev, evals[name], name=name, confidence=confidence)
+                for name in names[1:]
+            ],
+            ignore_index=True,
+        )
+        if len(names) > 1
+        else pd.DataFrame(columns=["plan", "kpi", *DIFF_COLUMNS])
+    )
+    return Comparison(
+        names=names,
+        evaluations=evals,
+        targets=targets,
+        diffs=diffs,
+        seed=seed,
+        precision=report,
+        confidence=confidence,
+        cache_hits=sum(ev.cache_hits for ev in evals.values()),
+    )
 
 
-def precision_report(evals: dict[str, Evaluation], precision: float, cap: int,
-                     confidence: float = 0.95) -> dict[str, Any]:
+def precision_report(
+    evals: dict[str, Evaluation], precision: float, cap: int, confidence: float = 0.95
+) -> dict[str, Any]:
     """Worst relative half-width over the headline KPIs of every scenario, and whether it is
     under ``precision`` (KPIs whose mean is 0 or undefined are listed, not judged)."""
     worst = ("", "", 0.0)
@@ -240,41 +319,62 @@ def precision_report(evals: dict[str, Evaluation], precision: float, cap: int,
                 worst = (name, k, float(rel))
     n = min(ev.replications for ev in evals.values())
     reached = worst[2] < precision
-    return {"precision": precision, "reached": bool(reached), "replications": n,
-            "max_replications": cap, "worst_scenario": worst[0], "worst_kpi": worst[1],
-            "worst_relative_half_width": worst[2], "not_judged": skipped,
-            "stopped_because": "precision reached" if reached else
-            ("replication cap reached" if n >= cap else "not finished")}
+    return {
+        "precision": precision,
+        "reached": bool(reached),
+        "replications": n,
+        "max_replications": cap,
+        "worst_scenario": worst[0],
+        "worst_kpi": worst[1],
+        "worst_relative_half_width": worst[2],
+        "not_judged": skipped,
+        "stopped_because": "precision reached"
+        if reached
+        else ("replication cap reached" if n >= cap else "not finished"),
+    }
 
 
 def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
     """Replications of ``a`` followed by those of ``b`` (same scenario, seed and windows)."""
+
     def cat(x, y):
         if x is None or y is None:
             return None
         return pd.concat([x, y], ignore_index=True)
 
     return Evaluation(
-        scenario=a.scenario, seed=a.seed, kpis=cat(a.kpis, b.kpis),
+        scenario=a.scenario,
+        seed=a.seed,
+        kpis=cat(a.kpis, b.kpis),
         window_kpis={w: cat(a.window_kpis[w], b.window_kpis[w]) for w in a.window_kpis},
-        daily=cat(a.daily, b.daily), journeys=cat(a.journeys, b.journeys),
-        errors={**a.errors, **b.errors}, flows=cat(a.flows, b.flows),
-        cohorts=cat(a.cohorts, b.cohorts), cache_hits=a.cache_hits + b.cache_hits,
+        daily=cat(a.daily, b.daily),
+        journeys=cat(a.journeys, b.journeys),
+        errors={**a.errors, **b.errors},
+        flows=cat(a.flows, b.flows),
+        cohorts=cat(a.cohorts, b.cohorts),
+        cache_hits=a.cache_hits + b.cache_hits,
         inventory=cat(a.inventory, b.inventory),
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # What a plan changes
 # --------------------------------------------------------------------------------------------
-def scenario_differences(base: Scenario | dict, plan: Scenario | dict
-                         ) -> list[tuple[str, Any, Any]]:
+def scenario_differences(
+    base: Scenario | dict, plan: Scenario | dict
+) -> list[tuple[str, Any, Any]]:
     """``(dotted.path, old, new)`` for every value the plan changes (lists of id'd items are
     compared by id, so ``channels.tmall.budget.paid``); ``name``/``description`` excluded.
     Takes scenarios or their ``model_dump(mode="json")`` dicts."""
     skip = {"extends", "name", "description"}
-    a, b = ({k: v for k, v in (s.model_dump(mode="json") if isinstance(s, Scenario) else s).items()
-             if k not in skip} for s in (base, plan))
+    a, b = (
+        {
+            k: v
+            for k, v in (s.model_dump(mode="json") if isinstance(s, Scenario) else s).items()
+            if k not in skip
+        }
+        for s in (base, plan)
+    )
     out: list[tuple[str, Any, Any]] = []
     _walk(a, b, "", out)
     return out
@@ -327,11 +427,16 @@ def _cache(cache: bool | str | os.PathLike | ResultCache) -> ResultCache | None:
     return cache if isinstance(cache, ResultCache) else ResultCache(cache)
 
 
-def judge_run_targets(scenario: Scenario, ev: Evaluation, *,
-                      baseline: str | os.PathLike | Scenario | None = None,
-                      overrides: dict[str, Any] | None = None, workers: int | None = None,
-                      scheduler: str | None = None, cache: bool | str | os.PathLike = False
-                      ) -> list[TargetResult]:
+def judge_run_targets(
+    scenario: Scenario,
+    ev: Evaluation,
+    *,
+    baseline: str | os.PathLike | Scenario | None = None,
+    overrides: dict[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache: bool | str | os.PathLike = False,
+) -> list[TargetResult]:
     """Targets of one evaluated scenario (``channelsim run``). Relative targets need a baseline:
     ``baseline`` or else the scenario's ``extends``; it runs with the same seed, replication
     indices, windows and ``overrides`` (common random numbers)."""
@@ -342,10 +447,19 @@ def judge_run_targets(scenario: Scenario, ev: Evaluation, *,
         source = baseline if baseline is not None else scenario.extends
         if source is None:
             rel = next(t.kpi for t in scenario.targets if t.relative_to)
-            raise ValueError(f"target {rel} is relative_to baseline but the scenario extends "
-                             "no baseline: give --baseline PATH")
+            raise ValueError(
+                f"target {rel} is relative_to baseline but the scenario extends "
+                "no baseline: give --baseline PATH"
+            )
         first = int(ev.kpis["replication"].min())
-        base_ev = evaluate(_load(source, overrides), replications=ev.replications, seed=ev.seed,
-                           windows=windows_for(scenario.targets), workers=workers,
-                           scheduler=scheduler, first_replication=first, cache=_cache(cache))
+        base_ev = evaluate(
+            _load(source, overrides),
+            replications=ev.replications,
+            seed=ev.seed,
+            windows=windows_for(scenario.targets),
+            workers=workers,
+            scheduler=scheduler,
+            first_replication=first,
+            cache=_cache(cache),
+        )
     return evaluate_targets(scenario.targets, ev, base_ev)

@@ -75,18 +75,27 @@ class Parameter(_Frozen):
     @model_validator(mode="after")
     def _one_kind(self) -> Parameter:
         has_range = self.low is not None or self.high is not None
-        kinds = [has_range and self.distribution is None, self.levels is not None,
-                 self.distribution is not None]
+        kinds = [
+            has_range and self.distribution is None,
+            self.levels is not None,
+            self.distribution is not None,
+        ]
         if sum(kinds) != 1:
             raise ValueError("give exactly one of low/high, levels, or distribution")
-        if self.distribution in (None, "uniform", "triangular", "truncnormal") \
-                and self.levels is None:
+        if (
+            self.distribution in (None, "uniform", "triangular", "truncnormal")
+            and self.levels is None
+        ):
             if self.low is None or self.high is None:
                 raise ValueError("a range needs both low and high")
             if not self.low < self.high:
                 raise ValueError(f"low must be < high, got low={self.low}, high={self.high}")
-        need = {"normal": ("mean", "sd"), "truncnormal": ("mean", "sd"),
-                "lognormal": ("median", "sigma"), "triangular": ("mode",)}
+        need = {
+            "normal": ("mean", "sd"),
+            "truncnormal": ("mean", "sd"),
+            "lognormal": ("median", "sigma"),
+            "triangular": ("mode",),
+        }
         missing = [k for k in need.get(self.distribution or "", ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"distribution {self.distribution} needs {', '.join(missing)}")
@@ -158,12 +167,17 @@ class Design(_Frozen):
     name: str = "sweep"
     description: str = ""
     sampler: Sampler = "grid"
-    n: int = Field(default=16, ge=1, description="points (lhs, montecarlo), base N (sobol), "
-                   "trajectories (morris); unused by grid")
+    n: int = Field(
+        default=16,
+        ge=1,
+        description="points (lhs, montecarlo), base N (sobol), "
+        "trajectories (morris); unused by grid",
+    )
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=1, ge=1)
     common_random_numbers: bool = Field(
-        default=True, description="replication r of every point shares its random streams")
+        default=True, description="replication r of every point shares its random streams"
+    )
     second_order: bool = Field(default=False, description="Sobol: also second-order indices")
     morris_levels: int = Field(default=4, ge=2)
     kpis: list[str] = Field(default_factory=list, description="KPIs to analyse (empty: all)")
@@ -176,8 +190,9 @@ class Design(_Frozen):
         if self.sampler in ("sobol", "morris") and len(self.parameters) < 2:
             raise ValueError(f"sampler {self.sampler} needs at least 2 parameters")
         if self.sampler == "sobol" and self.n & (self.n - 1):
-            raise ValueError(f"sobol: n must be a power of 2 (Sobol' sequence balance), "
-                             f"got {self.n}")
+            raise ValueError(
+                f"sobol: n must be a power of 2 (Sobol' sequence balance), got {self.n}"
+            )
         clash = sorted(set(self.parameters) & set(self.overrides))
         if clash:
             raise ValueError(f"parameters also fixed in overrides: {clash}")
@@ -189,8 +204,11 @@ class Design(_Frozen):
 
     def problem(self) -> dict[str, Any]:
         """The SALib problem on the unit hypercube (values are mapped per parameter)."""
-        return {"num_vars": len(self.parameters), "names": self.names,
-                "bounds": [[0.0, 1.0]] * len(self.parameters)}
+        return {
+            "num_vars": len(self.parameters),
+            "names": self.names,
+            "bounds": [[0.0, 1.0]] * len(self.parameters),
+        }
 
     def content_hash(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str).encode()
@@ -237,13 +255,13 @@ def unit_sample(design: Design) -> np.ndarray:
     if design.sampler == "sobol":
         from SALib.sample import sobol
 
-        return sobol.sample(problem, design.n, calc_second_order=design.second_order,
-                            seed=design.seed)
+        return sobol.sample(
+            problem, design.n, calc_second_order=design.second_order, seed=design.seed
+        )
     if design.sampler == "morris":
         from SALib.sample import morris
 
-        return morris.sample(problem, design.n, num_levels=design.morris_levels,
-                             seed=design.seed)
+        return morris.sample(problem, design.n, num_levels=design.morris_levels, seed=design.seed)
     return np.random.default_rng(design.seed).random((design.n, d))  # montecarlo
 
 

@@ -48,8 +48,10 @@ class InlineExecutor(Executor):
 
 
 def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
 def check_workers(workers: int | None) -> None:
@@ -59,8 +61,9 @@ def check_workers(workers: int | None) -> None:
 
 
 @contextlib.contextmanager
-def make_executor(*, workers: int | None = None, scheduler: str | None = None
-                  ) -> Iterator[Executor]:
+def make_executor(
+    *, workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor]:
     """A local process pool (default), inline for one worker, or a Dask cluster's executor."""
     if scheduler:
         from dask.distributed import Client
@@ -112,8 +115,9 @@ def summarise(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     n = frame.count()
     tq = pd.Series(stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)), index=frame.columns)
     half = (tq * sd / np.sqrt(n)).where(n > 1)
-    return pd.DataFrame({"mean": mean, "ci_low": mean - half, "ci_high": mean + half,
-                         "sd": sd, "n": n})
+    return pd.DataFrame(
+        {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "sd": sd, "n": n}
+    )
 
 
 def evaluate(
@@ -148,17 +152,26 @@ def evaluate(
     if cache is not None and not isinstance(cache, ResultCache):
         cache = ResultCache(cache)
     key = scenario.content_hash() if cache is not None else ""
-    cached = {r: cache.get(key, seed=seed, replication=r, windows=windows, keep_daily=keep_daily)
-              for r in reps} if cache is not None else {}
+    cached = (
+        {
+            r: cache.get(key, seed=seed, replication=r, windows=windows, keep_daily=keep_daily)
+            for r in reps
+        }
+        if cache is not None
+        else {}
+    )
     todo = [r for r in reps if cached.get(r) is None]
     results = [rep for rep in cached.values() if rep is not None]
     if todo:
         with contextlib.ExitStack() as stack:
             ex = executor or stack.enter_context(
-                make_executor(workers=min(workers or default_workers(), len(todo)),
-                              scheduler=scheduler))
-            futures = [ex.submit(run_replication, scenario, seed, r, windows, keep_daily)
-                       for r in todo]
+                make_executor(
+                    workers=min(workers or default_workers(), len(todo)), scheduler=scheduler
+                )
+            )
+            futures = [
+                ex.submit(run_replication, scenario, seed, r, windows, keep_daily) for r in todo
+            ]
             fresh = [f.result() for f in futures]
         for rep in fresh:
             if cache is not None:
@@ -169,8 +182,9 @@ def evaluate(
     return ev
 
 
-def collect(scenario: Scenario, seed: int, results: list[Replication],
-            windows: Sequence[Window]) -> Evaluation:
+def collect(
+    scenario: Scenario, seed: int, results: list[Replication], windows: Sequence[Window]
+) -> Evaluation:
     """Assemble worker results, in replication order, into an :class:`Evaluation`."""
     results = sorted(results, key=lambda r: r.replication)
     ok = [r for r in results if r.error is None]
@@ -182,15 +196,36 @@ def collect(scenario: Scenario, seed: int, results: list[Replication],
         w: pd.DataFrame([{"replication": r.replication, **r.window_kpis[w]} for r in ok])
         for w in windows
     }
-    daily = pd.concat([r.daily for r in ok], ignore_index=True) if ok[0].daily is not None \
+    daily = pd.concat([r.daily for r in ok], ignore_index=True) if ok[0].daily is not None else None
+    journeys = (
+        pd.concat([r.journeys for r in ok], ignore_index=True)
+        if ok[0].journeys is not None
         else None
-    journeys = pd.concat([r.journeys for r in ok], ignore_index=True) \
-        if ok[0].journeys is not None else None
-    flows = pd.concat([r.flows for r in ok], ignore_index=True) \
-        if all(r.flows is not None for r in ok) else None
-    cohorts = pd.concat([r.cohorts for r in ok], ignore_index=True) \
-        if all(r.cohorts is not None for r in ok) else None
-    inventory = pd.concat([r.inventory for r in ok], ignore_index=True) \
-        if all(getattr(r, "inventory", None) is not None for r in ok) else None
-    return Evaluation(scenario, seed, kpis, window_kpis, daily, journeys, errors, flows, cohorts,
-                      inventory=inventory)
+    )
+    flows = (
+        pd.concat([r.flows for r in ok], ignore_index=True)
+        if all(r.flows is not None for r in ok)
+        else None
+    )
+    cohorts = (
+        pd.concat([r.cohorts for r in ok], ignore_index=True)
+        if all(r.cohorts is not None for r in ok)
+        else None
+    )
+    inventory = (
+        pd.concat([r.inventory for r in ok], ignore_index=True)
+        if all(getattr(r, "inventory", None) is not None for r in ok)
+        else None
+    )
+    return Evaluation(
+        scenario,
+        seed,
+        kpis,
+        window_kpis,
+        daily,
+        journeys,
+        errors,
+        flows,
+        cohorts,
+        inventory=inventory,
+    )

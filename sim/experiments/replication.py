@@ -36,8 +36,13 @@ class Replication:
     inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
 
 
-def run_replication(scenario: Scenario, seed: int, replication: int,
-                    windows: Sequence[Window] = (), keep_daily: bool = True) -> Replication:
+def run_replication(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    windows: Sequence[Window] = (),
+    keep_daily: bool = True,
+) -> Replication:
     """Simulate one replication and reduce it to KPIs in the worker (ledgers stay there)."""
     try:
         ledger = simulate(scenario, seed=seed, replication=replication)
@@ -51,8 +56,11 @@ def run_replication(scenario: Scenario, seed: int, replication: int,
             inv = ledger.extra.get("inventory")
             if isinstance(inv, pd.DataFrame) and {"day", "sku"} <= set(inv.columns):
                 keys = [c for c in ("day", "sku", "location") if c in inv.columns]
-                rep.inventory = inv.groupby(keys, as_index=False, sort=False).sum(
-                    numeric_only=True).assign(replication=replication)
+                rep.inventory = (
+                    inv.groupby(keys, as_index=False, sort=False)
+                    .sum(numeric_only=True)
+                    .assign(replication=replication)
+                )
         return rep
     except Exception as exc:  # a failing replication is recorded, not fatal to the others
         msg = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"

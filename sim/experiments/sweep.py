@@ -84,11 +84,9 @@ def run_batch(batch: Batch) -> list[dict[str, Any]]:
 
 def run_point(batch: Batch, point: int, params: dict[str, Any]) -> list[dict[str, Any]]:
     reps = range(batch.replications)
-    streams = [r if batch.common_random_numbers else point * batch.replications + r
-               for r in reps]
+    streams = [r if batch.common_random_numbers else point * batch.replications + r for r in reps]
     if batch.model_fn is not None:
-        return [_call_model(batch, point, params, r, s) for r, s in zip(reps, streams,
-                                                                           strict=True)]
+        return [_call_model(batch, point, params, r, s) for r, s in zip(reps, streams, strict=True)]
     try:
         scenario = apply_overrides(batch.scenario, params)
     except ScenarioError as exc:  # an invalid point (say, a budget below 0) is a failed point
@@ -105,13 +103,16 @@ def _call_model(batch: Batch, point: int, params: dict, r: int, stream: int) -> 
     try:
         return _row(point, r, batch.model_fn(params, batch.seed, stream), None)
     except Exception as exc:  # recorded, not fatal: the sweep goes on
-        return _row(point, r, {}, f"{type(exc).__name__}: {exc}\n"
-                                  f"{traceback.format_exc(limit=3)}")
+        return _row(point, r, {}, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
 
 
 def _row(point: int, replication: int, kpis: dict[str, float], error: str | None) -> dict:
-    return {"point": point, "replication": replication, "error": error,
-            **{k: float(v) for k, v in kpis.items()}}
+    return {
+        "point": point,
+        "replication": replication,
+        "error": error,
+        **{k: float(v) for k, v in kpis.items()},
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,9 +150,17 @@ def run_sweep(
     done = journaled_points(out)
     todo = [p for p in _records(points, design) if p[0] not in done]
     size = batch_size or _default_batch(len(todo), workers, model_fn)
-    batches = [Batch(tuple(todo[i:i + size]), design.replications, design.seed,
-                     design.common_random_numbers, scenario, model_fn)
-               for i in range(0, len(todo), size)]
+    batches = [
+        Batch(
+            tuple(todo[i : i + size]),
+            design.replications,
+            design.seed,
+            design.common_random_numbers,
+            scenario,
+            model_fn,
+        )
+        for i in range(0, len(todo), size)
+    ]
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers, scheduler=scheduler))
         bar = _progress_bar(len(points), len(points) - len(todo), design.name, progress)
@@ -171,15 +180,22 @@ def check_paths(scenario: Scenario, design: Design) -> None:
         for part in name.split("."):
             if isinstance(node, list):
                 ids = [str(item.get("id")) for item in node if isinstance(item, dict)]
-                node = node[ids.index(part)] if part in ids else \
-                    node[int(part)] if part.isdigit() and int(part) < len(node) else _MISSING
+                node = (
+                    node[ids.index(part)]
+                    if part in ids
+                    else node[int(part)]
+                    if part.isdigit() and int(part) < len(node)
+                    else _MISSING
+                )
             elif isinstance(node, dict):
                 node = node.get(part, _MISSING)
             else:
                 node = _MISSING
             if node is _MISSING:
-                problems.append(f"parameters.{name}: no such setting in scenario "
-                                f"{scenario.name!r} (stopped at '{part}')")
+                problems.append(
+                    f"parameters.{name}: no such setting in scenario "
+                    f"{scenario.name!r} (stopped at '{part}')"
+                )
                 break
     if problems:
         raise ScenarioError(problems)
@@ -190,8 +206,10 @@ _MISSING = object()
 
 def _records(points: pd.DataFrame, design: Design) -> list[tuple[int, dict[str, Any]]]:
     names = design.names
-    return [(int(row["point"]), {n: _native(row[n]) for n in names})
-            for row in points.to_dict("records")]
+    return [
+        (int(row["point"]), {n: _native(row[n]) for n in names})
+        for row in points.to_dict("records")
+    ]
 
 
 def _native(value: Any) -> Any:
@@ -217,8 +235,9 @@ def _slots(ex: Executor, workers: int | None) -> int:
     return 2 * (workers or experiment.default_workers())
 
 
-def _run_bounded(ex: Executor, batches: Sequence[Batch], slots: int
-                 ) -> Iterator[list[dict[str, Any]]]:
+def _run_bounded(
+    ex: Executor, batches: Sequence[Batch], slots: int
+) -> Iterator[list[dict[str, Any]]]:
     """Yield batch results as they finish, never more than ``slots`` tasks in flight.
 
     Results that finished are yielded (and journaled) before any failure is raised, so a worker
@@ -251,20 +270,35 @@ def _run_bounded(ex: Executor, batches: Sequence[Batch], slots: int
 def _progress_bar(total: int, initial: int, name: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="pt", desc=name, disable=not enabled,
-                dynamic_ncols=True, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="pt",
+        desc=name,
+        disable=not enabled,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # State, journal and consolidation
 # --------------------------------------------------------------------------------------------
-def _state(design: Design, scenario: Scenario | None, model_fn: ModelFn | None,
-           n_points: int) -> dict[str, Any]:
-    model = (scenario.content_hash() if scenario is not None
-             else f"{model_fn.__module__}.{getattr(model_fn, '__qualname__', repr(model_fn))}")
-    return {"design": design.model_dump(mode="json"), "design_hash": design.content_hash(),
-            "model": model, "scenario": scenario.name if scenario is not None else None,
-            "points": n_points}
+def _state(
+    design: Design, scenario: Scenario | None, model_fn: ModelFn | None, n_points: int
+) -> dict[str, Any]:
+    model = (
+        scenario.content_hash()
+        if scenario is not None
+        else f"{model_fn.__module__}.{getattr(model_fn, '__qualname__', repr(model_fn))}"
+    )
+    return {
+        "design": design.model_dump(mode="json"),
+        "design_hash": design.content_hash(),
+        "model": model,
+        "scenario": scenario.name if scenario is not None else None,
+        "points": n_points,
+    }
 
 
 def _prepare(out: Path, state: dict[str, Any], points: pd.DataFrame, *, resume: bool) -> None:
@@ -272,11 +306,14 @@ def _prepare(out: Path, state: dict[str, Any], points: pd.DataFrame, *, resume: 
     path = out / STATE
     if path.exists():
         old = json.loads(path.read_text())
-        same = (old.get("design_hash"), old.get("model")) == (state["design_hash"],
-                                                              state["model"])
+        same = (old.get("design_hash"), old.get("model")) == (state["design_hash"], state["model"])
         if resume and not same:
-            raise ScenarioError([f"--out {out}: holds a different sweep (design or scenario "
-                                 "changed); choose another --out or pass --no-resume"])
+            raise ScenarioError(
+                [
+                    f"--out {out}: holds a different sweep (design or scenario "
+                    "changed); choose another --out or pass --no-resume"
+                ]
+            )
         if resume:
             return
         shutil.rmtree(out / JOURNAL, ignore_errors=True)
@@ -298,9 +335,13 @@ def read_journal(out: str | Path) -> pd.DataFrame:
     """Every journaled row (columns: point, replication, error, KPIs)."""
     rows = list(_journal_rows(out))
     if not rows:
-        return pd.DataFrame({"point": pd.Series(dtype="int64"),
-                             "replication": pd.Series(dtype="int64"),
-                             "error": pd.Series(dtype="string")})
+        return pd.DataFrame(
+            {
+                "point": pd.Series(dtype="int64"),
+                "replication": pd.Series(dtype="int64"),
+                "error": pd.Series(dtype="string"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -365,13 +406,11 @@ def kpi_columns(table: pd.DataFrame, design: Design) -> list[str]:
     return [c for c in table.columns if c not in reserved]
 
 
-def point_summary(table: pd.DataFrame, design: Design, confidence: float = 0.95
-                  ) -> pd.DataFrame:
+def point_summary(table: pd.DataFrame, design: Design, confidence: float = 0.95) -> pd.DataFrame:
     """Per point and KPI (the design's, or all): mean, t interval, sd, n, failed replications."""
     kpis = [k for k in (design.kpis or kpi_columns(table, design)) if k in table.columns]
     groups = table.groupby("point", sort=True)
-    stat = {"mean": groups[kpis].mean(), "sd": groups[kpis].std(ddof=1),
-            "n": groups[kpis].count()}
+    stat = {"mean": groups[kpis].mean(), "sd": groups[kpis].std(ddof=1), "n": groups[kpis].count()}
     long = pd.DataFrame({k: v.stack(future_stack=True) for k, v in stat.items()})
     long.index.names = ["point", "kpi"]
     long = long.reset_index()
@@ -395,8 +434,10 @@ def point_means(table: pd.DataFrame, design: Design) -> pd.DataFrame:
 
 
 def _write_table(out: Path, name: str, frame: pd.DataFrame) -> None:
-    for ext, write in (("parquet", lambda p: frame.to_parquet(p, index=False)),
-                       ("csv", lambda p: frame.to_csv(p, index=False))):
+    for ext, write in (
+        ("parquet", lambda p: frame.to_parquet(p, index=False)),
+        ("csv", lambda p: frame.to_csv(p, index=False)),
+    ):
         tmp = out / f".{name}.{ext}.tmp"
         write(tmp)
         os.replace(tmp, out / f"{name}.{ext}")

@@ -102,9 +102,7 @@ def evaluate_targets(
     Raises ``ValueError`` when a relative target has no baseline, a window was not evaluated
     (pass ``windows=windows_for(targets)`` to ``evaluate``) or a KPI is unknown.
     """
-    return [
-        judge(t, _values(t, plan, baseline), confidence=confidence) for t in targets
-    ]
+    return [judge(t, _values(t, plan, baseline), confidence=confidence) for t in targets]
 
 
 def judge(target: Target, values: np.ndarray, *, confidence: float = 0.95) -> TargetResult:
@@ -120,12 +118,21 @@ def judge(target: Target, values: np.ndarray, *, confidence: float = 0.95) -> Ta
     p = met / n if n else float("nan")
     plo, phi = wilson_interval(met, n, confidence)
     return TargetResult(
-        kpi=target.kpi, label=target.label,
+        kpi=target.kpi,
+        label=target.label,
         window=tuple(target.window) if target.window is not None else None,
-        relative_to=target.relative_to, bound=bound, threshold=threshold,
-        estimate=est, ci_low=lo, ci_high=hi, probability=p, prob_ci_low=plo,
-        prob_ci_high=phi, verdict=verdict(p), replications=n,
-    )  # fmt: skip
+        relative_to=target.relative_to,
+        bound=bound,
+        threshold=threshold,
+        estimate=est,
+        ci_low=lo,
+        ci_high=hi,
+        probability=p,
+        prob_ci_low=plo,
+        prob_ci_high=phi,
+        verdict=verdict(p),
+        replications=n,
+    )
 
 
 def verdict(probability: float) -> Verdict:
@@ -168,11 +175,17 @@ def _values(target: Target, plan: Evaluation, baseline: Evaluation | None) -> np
     if target.relative_to is None:
         return frame[target.kpi].to_numpy(dtype=float)
     if baseline is None:
-        raise ValueError(f"target {target.kpi}: relative_to baseline needs a baseline evaluation "
-                         "(the scenario's `extends` or --baseline PATH)")
+        raise ValueError(
+            f"target {target.kpi}: relative_to baseline needs a baseline evaluation "
+            "(the scenario's `extends` or --baseline PATH)"
+        )
     base = _kpi_frame(target, baseline, "baseline")
-    pairs = pd.merge(frame[["replication", target.kpi]], base[["replication", target.kpi]],
-                     on="replication", suffixes=("_plan", "_base"))
+    pairs = pd.merge(
+        frame[["replication", target.kpi]],
+        base[["replication", target.kpi]],
+        on="replication",
+        suffixes=("_plan", "_base"),
+    )
     if pairs.empty:
         raise ValueError(f"target {target.kpi}: plan and baseline share no replication index")
     num = pairs[f"{target.kpi}_plan"].to_numpy(dtype=float)
@@ -187,8 +200,10 @@ def _kpi_frame(target: Target, ev: Evaluation, who: str) -> pd.DataFrame:
     else:
         w = (int(target.window[0]), int(target.window[1]))
         if w not in ev.window_kpis:
-            raise ValueError(f"target {target.kpi}: window {list(w)} was not evaluated for the "
-                             f"{who}; pass windows=windows_for(targets) to evaluate()")
+            raise ValueError(
+                f"target {target.kpi}: window {list(w)} was not evaluated for the "
+                f"{who}; pass windows=windows_for(targets) to evaluate()"
+            )
         frame = ev.window_kpis[w]
     if target.kpi not in frame.columns and target.kpi.endswith(".online"):
         # without offline channels every channel is online: KPI.online is the whole-market KPI
@@ -196,6 +211,8 @@ def _kpi_frame(target: Target, ev: Evaluation, who: str) -> pd.DataFrame:
         if whole in frame.columns and not any(c.family == "offline" for c in ev.scenario.channels):
             return frame.assign(**{target.kpi: frame[whole]})
     if target.kpi not in frame.columns:
-        raise ValueError(f"target {target.kpi}: unknown KPI (known e.g. revenue, "
-                         "revenue.online, repurchase_rate.private, roi_paid.public, cost_share)")
+        raise ValueError(
+            f"target {target.kpi}: unknown KPI (known e.g. revenue, "
+            "revenue.online, repurchase_rate.private, roi_paid.public, cost_share)"
+        )
     return frame

@@ -95,8 +95,11 @@ class _Model(BaseModel):
 def _non_default(model: BaseModel, names: set[str]) -> list[str]:
     """The fields among ``names`` set to something other than their default (sorted)."""
     fields = type(model).model_fields
-    return sorted(n for n in names & model.model_fields_set
-                  if getattr(model, n) != fields[n].get_default(call_default_factory=True))
+    return sorted(
+        n
+        for n in names & model.model_fields_set
+        if getattr(model, n) != fields[n].get_default(call_default_factory=True)
+    )
 
 
 class SkuSpec(_Model):
@@ -140,21 +143,30 @@ class LeadTimeSpec(_Model):
         return self
 
     def mean_days(self) -> float:
-        return {"fixed": lambda: self.value, "poisson": lambda: self.mean,
-                "uniform": lambda: (self.low + self.high) / 2}[self.dist]()
+        return {
+            "fixed": lambda: self.value,
+            "poisson": lambda: self.mean,
+            "uniform": lambda: (self.low + self.high) / 2,
+        }[self.dist]()
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Lead times from uniforms (inverse CDF), so the same uniforms give the same luck."""
         if self.dist == "fixed":
             return np.full(u.shape, self.value, dtype=np.int64)
         if self.dist == "uniform":
-            return self.low + np.minimum((u * (self.high - self.low + 1)).astype(np.int64),
-                                         self.high - self.low)
+            return self.low + np.minimum(
+                (u * (self.high - self.low + 1)).astype(np.int64), self.high - self.low
+            )
         return _table_ppf(stats.poisson(self.mean), u)
 
 
-_PARAMS = {"sS": {"s", "S"}, "sQ": {"s", "Q"}, "base_stock": {"level"}, "forecast": {"k"},
-           "none": set()}
+_PARAMS = {
+    "sS": {"s", "S"},
+    "sQ": {"s", "Q"},
+    "base_stock": {"level"},
+    "forecast": {"k"},
+    "none": set(),
+}
 _FORECAST_ONLY = {"window", "safety_basis", "initial_forecast"}
 
 
@@ -198,8 +210,10 @@ class PolicySpec(_Model):
             raise ValueError(f"{sorted(missing)[0]}: required for a {self.type} policy")
         if extra := given - need:
             uses = ", ".join(sorted(need)) or "no parameters"
-            raise ValueError(f"{sorted(extra)[0]}: not a parameter of a {self.type} policy "
-                             f"({self.type} uses {uses})")
+            raise ValueError(
+                f"{sorted(extra)[0]}: not a parameter of a {self.type} policy "
+                f"({self.type} uses {uses})"
+            )
         # Reject only values that differ from the default: a model_dump() -> model_validate()
         # round trip (sim.scenario.apply_overrides) writes every field back, defaults included.
         if self.type != "forecast" and (bad := _non_default(self, _FORECAST_ONLY)):
@@ -217,11 +231,15 @@ class PolicySpec(_Model):
 
     def specificity(self, sku: SkuSpec, location: str) -> int:
         """-1 when the rule does not apply, else a score: higher = more specific."""
-        if (self.sku not in (None, sku.id) or self.klass not in (None, sku.klass)
-                or self.location not in (None, location)):
+        if (
+            self.sku not in (None, sku.id)
+            or self.klass not in (None, sku.klass)
+            or self.location not in (None, location)
+        ):
             return -1
-        return 4 * (self.sku is not None) + 2 * (self.klass is not None) + (
-            self.location is not None)
+        return (
+            4 * (self.sku is not None) + 2 * (self.klass is not None) + (self.location is not None)
+        )
 
 
 class LocationSpec(_Model):
@@ -232,10 +250,12 @@ class LocationSpec(_Model):
     serves: list[str] | None = Field(None, description="channel ids; None = every channel")
     delivery_days: float = Field(2.0, ge=0)
     reserve: dict[str, Fraction] = Field(
-        default_factory=dict, description="channel -> fraction of stock reserved for it")
+        default_factory=dict, description="channel -> fraction of stock reserved for it"
+    )
     reserve_classes: list[Klass] = Field(default_factory=lambda: ["hot"])
     initial: NonNegInt | dict[str, NonNegInt] | Literal["target"] = Field(
-        "target", description="units per SKU; 'target' = the policy's order-up-to level")
+        "target", description="units per SKU; 'target' = the policy's order-up-to level"
+    )
 
     @field_validator("reserve")
     @classmethod
@@ -347,8 +367,10 @@ class DemandSpec(SkuDemandSpec):
 
     def resolve(self, sku: str) -> SkuDemandSpec:
         over = self.skus.get(sku, SkuDemandSpec())
-        merged = {f: getattr(over, f) if getattr(over, f) is not None else getattr(self, f)
-                  for f in ("distribution", "mean", "dispersion", "sd")}
+        merged = {
+            f: getattr(over, f) if getattr(over, f) is not None else getattr(self, f)
+            for f in ("distribution", "mean", "dispersion", "sd")
+        }
         return SkuDemandSpec(**merged)
 
 
@@ -388,8 +410,9 @@ class InventorySpec(_Model):
         sku_ids = {s.id for s in _data(info, "skus") or []}
         for i, loc in enumerate(locs):
             if loc.id in sku_ids:
-                raise ValueError(f"[{i}].id: '{loc.id}' is also a SKU id; KPI names need "
-                                 "distinct ids")
+                raise ValueError(
+                    f"[{i}].id: '{loc.id}' is also a SKU id; KPI names need distinct ids"
+                )
             if isinstance(loc.initial, dict):
                 _known(loc.initial, sku_ids, f"[{i}].initial", "SKU")
         return locs
@@ -408,8 +431,10 @@ class InventorySpec(_Model):
                 if loc_ids:
                     _known([p.source], loc_ids | {"supplier"}, f"[{i}].source", "location")
                 if p.location is None or p.location == p.source:
-                    raise ValueError(f"[{i}].source: a rule sourcing from '{p.source}' must "
-                                     "name another location in `location`")
+                    raise ValueError(
+                        f"[{i}].source: a rule sourcing from '{p.source}' must "
+                        "name another location in `location`"
+                    )
         _acyclic(pols)
         return pols
 
@@ -426,13 +451,11 @@ class InventorySpec(_Model):
 
     @field_validator("clearance")
     @classmethod
-    def _clearance_ok(cls, rules: list[ClearanceSpec], info: ValidationInfo
-                      ) -> list[ClearanceSpec]:
+    def _clearance_ok(cls, rules: list[ClearanceSpec], info: ValidationInfo) -> list[ClearanceSpec]:
         sku_ids = {s.id for s in _data(info, "skus") or []}
         for i, r in enumerate(rules):
             _known(r.skus or [], sku_ids, f"[{i}].skus", "SKU")
-            _known([r.bundle_with] if r.bundle_with else [], sku_ids, f"[{i}].bundle_with",
-                   "SKU")
+            _known([r.bundle_with] if r.bundle_with else [], sku_ids, f"[{i}].bundle_with", "SKU")
         return rules
 
     @field_validator("demand")
@@ -466,8 +489,11 @@ class InventorySpec(_Model):
         known, out = set(channel_ids), []
 
         def check(names: Sequence[str] | None, path: str) -> None:
-            out.extend(f"{path}: unknown channel '{n}' (known: {', '.join(channel_ids)})"
-                       for n in names or [] if n not in known)
+            out.extend(
+                f"{path}: unknown channel '{n}' (known: {', '.join(channel_ids)})"
+                for n in names or []
+                if n not in known
+            )
 
         for i, s in enumerate(self.skus):
             check(s.channels, f"skus[{i}].channels")
@@ -477,10 +503,12 @@ class InventorySpec(_Model):
         for i, r in enumerate(self.clearance):
             check(r.channels, f"clearance[{i}].channels")
         check(list(self.stockout), "stockout")
-        served = {c for loc in self.locations
-                  for c in (channel_ids if loc.serves is None else loc.serves)}
-        out.extend(f"locations: no location serves channel '{c}'"
-                   for c in channel_ids if c not in served)
+        served = {
+            c for loc in self.locations for c in (channel_ids if loc.serves is None else loc.serves)
+        }
+        out.extend(
+            f"locations: no location serves channel '{c}'" for c in channel_ids if c not in served
+        )
         return out
 
     def policy_for(self, sku: SkuSpec, location: str) -> PolicySpec | None:
@@ -513,26 +541,31 @@ def _check_shares(skus: list[SkuSpec]) -> None:
         return
     if not all(given):
         i = given.index(False)
-        raise ValueError(f"[{i}].demand_share: give demand_share for every SKU or for none "
-                         "(none = equal shares)")
-    segments = sorted({g for s in skus if isinstance(s.demand_share, dict)
-                       for g in s.demand_share})
+        raise ValueError(
+            f"[{i}].demand_share: give demand_share for every SKU or for none (none = equal shares)"
+        )
+    segments = sorted({g for s in skus if isinstance(s.demand_share, dict) for g in s.demand_share})
     for seg in segments or [None]:
-        total = sum(s.share(seg) if isinstance(s.demand_share, dict) else s.share(None)
-                    for s in skus)
+        total = sum(
+            s.share(seg) if isinstance(s.demand_share, dict) else s.share(None) for s in skus
+        )
         if abs(total - 1) > _TOL:
             where = f" for segment '{seg}'" if seg else ""
-            raise ValueError(f"demand_share: shares must sum to 1 across SKUs{where}, "
-                             f"got {total:.4g}")
+            raise ValueError(
+                f"demand_share: shares must sum to 1 across SKUs{where}, got {total:.4g}"
+            )
 
 
 def _check_exogenous(d: SkuDemandSpec, sku: str) -> None:
-    need = {"poisson": ["mean"], "negbin": ["mean", "dispersion"],
-            "normal": ["mean", "sd"]}[d.distribution or "poisson"]
+    need = {"poisson": ["mean"], "negbin": ["mean", "dispersion"], "normal": ["mean", "sd"]}[
+        d.distribution or "poisson"
+    ]
     for f in need:
         if getattr(d, f) is None:
-            raise ValueError(f"{f}: required for {d.distribution} demand of SKU '{sku}' "
-                             "(give it at demand level or under demand.skus)")
+            raise ValueError(
+                f"{f}: required for {d.distribution} demand of SKU '{sku}' "
+                "(give it at demand level or under demand.skus)"
+            )
 
 
 def _acyclic(pols: list[PolicySpec]) -> None:
@@ -615,10 +648,10 @@ def _group_cumsum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
 class FulfilResult(NamedTuple):
     """Per-order answer of :meth:`Inventory.fulfil`, aligned with the orders given."""
 
-    served: np.ndarray          # bool: served in full from stock at once
-    location: np.ndarray        # int: serving location index, -1 if not served
-    delivery_days: np.ndarray   # float: the serving location's delivery days, NaN if not served
-    outcome: np.ndarray         # int8 codes: SERVED, LOST, SWITCH, BACKORDER
+    served: np.ndarray  # bool: served in full from stock at once
+    location: np.ndarray  # int: serving location index, -1 if not served
+    delivery_days: np.ndarray  # float: the serving location's delivery days, NaN if not served
+    outcome: np.ndarray  # int8 codes: SERVED, LOST, SWITCH, BACKORDER
 
 
 #: Daily record fields, per (day, SKU, location). Order matters (array layout).
@@ -626,10 +659,31 @@ class FulfilResult(NamedTuple):
 #: ``requested`` is what forecasts see: orders at the channel's first location plus replenishment
 #: requests from the locations this one supplies.
 FIELDS = (
-    "on_hand", "on_order", "backorders", "demand", "requested", "served", "lost", "switched",
-    "backordered", "shipped", "received", "orders_placed", "ordered_units", "transfer_out",
-    "demand_orders", "served_orders", "delivery_days_sum", "holding_cost", "ordering_cost",
-    "transfer_cost", "backorder_cost", "lost_margin", "purchase_cost", "inventory_value", "cogs",
+    "on_hand",
+    "on_order",
+    "backorders",
+    "demand",
+    "requested",
+    "served",
+    "lost",
+    "switched",
+    "backordered",
+    "shipped",
+    "received",
+    "orders_placed",
+    "ordered_units",
+    "transfer_out",
+    "demand_orders",
+    "served_orders",
+    "delivery_days_sum",
+    "holding_cost",
+    "ordering_cost",
+    "transfer_cost",
+    "backorder_cost",
+    "lost_margin",
+    "purchase_cost",
+    "inventory_value",
+    "cogs",
     "clearance",
 )
 _F = {f: i for i, f in enumerate(FIELDS)}
@@ -654,9 +708,17 @@ class Inventory:
     so copies of one SKU under different policies see exactly the same luck.
     """
 
-    def __init__(self, spec: InventorySpec, channel_ids: Sequence[str], days: int,
-                 rng: np.random.Generator, *, record: bool = True, warmup: int = 0,
-                 crn_columns: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        spec: InventorySpec,
+        channel_ids: Sequence[str],
+        days: int,
+        rng: np.random.Generator,
+        *,
+        record: bool = True,
+        warmup: int = 0,
+        crn_columns: np.ndarray | None = None,
+    ) -> None:
         if days < 1:
             raise ValueError(f"days: must be >= 1, got {days}")
         if problems := spec.check_channels(list(channel_ids)):
@@ -685,8 +747,11 @@ class Inventory:
         self.prices = np.array([s.price for s in skus])
         self.unit_costs = np.array([s.unit_cost for s in skus])
         self._h = c.holding * np.array([s.volume for s in skus])[:, None]
-        margin = self.prices - self.unit_costs if c.lost_sale is None else np.full(
-            self.n_skus, c.lost_sale)
+        margin = (
+            self.prices - self.unit_costs
+            if c.lost_sale is None
+            else np.full(self.n_skus, c.lost_sale)
+        )
         self._margin = margin[:, None]
         self._klass = np.array([s.klass for s in skus])
         dem = self.spec.demand
@@ -695,9 +760,18 @@ class Inventory:
         central = [i for i, loc in enumerate(self.spec.locations) if loc.kind == "central"]
         self._exo_loc = loc_ids.index(dem.location) if dem.location else (central or [0])[0]
         self._exo = [dem.resolve(s.id) for s in skus] if self.exogenous else None
-        self._exo_idx = [_F[x] for x in ("demand", "demand_orders", "served", "shipped",
-                                         "served_orders", "delivery_days_sum",
-                                         "backordered" if dem.backorders else "lost")]
+        self._exo_idx = [
+            _F[x]
+            for x in (
+                "demand",
+                "demand_orders",
+                "served",
+                "shipped",
+                "served_orders",
+                "delivery_days_sum",
+                "backordered" if dem.backorders else "lost",
+            )
+        ]
 
     def _compile_locations(self) -> None:
         locs = self.spec.locations
@@ -714,8 +788,9 @@ class Inventory:
 
     def _compile_policies(self) -> None:
         k_n, l_n = self.n_skus, self.n_locations
-        self._pol = [[self.spec.policy_for(s, loc.id) for loc in self.spec.locations]
-                     for s in self.spec.skus]
+        self._pol = [
+            [self.spec.policy_for(s, loc.id) for loc in self.spec.locations] for s in self.spec.skus
+        ]
         z = np.zeros((k_n, l_n))
         self._ptype = np.zeros((k_n, l_n), dtype=np.int8)
         self._s, self._S, self._Q, self._level = (np.zeros((k_n, l_n), np.int64) for _ in "1234")
@@ -741,8 +816,13 @@ class Inventory:
         if p is None:
             return
         self._ptype[k, l_] = _TYPE_CODE[p.type]
-        for name, arr in (("s", self._s), ("S", self._S), ("Q", self._Q),
-                          ("level", self._level), ("k", self._kf)):
+        for name, arr in (
+            ("s", self._s),
+            ("S", self._S),
+            ("Q", self._Q),
+            ("level", self._level),
+            ("k", self._kf),
+        ):
             if getattr(p, name) is not None:
                 arr[k, l_] = getattr(p, name)
         prior = p.initial_forecast
@@ -764,31 +844,41 @@ class Inventory:
         spec, c_n = self.spec, self.n_channels
         routes = []
         for c in self.channel_ids:
-            ls = [i for i, loc in enumerate(spec.locations)
-                  if loc.serves is None or c in loc.serves]
+            ls = [
+                i for i, loc in enumerate(spec.locations) if loc.serves is None or c in loc.serves
+            ]
             routes.append(sorted(ls, key=lambda i: (_KIND_RANK[spec.locations[i].kind], i)))
         width = max(len(r) for r in routes)
         self._route = np.full((c_n, width), -1, np.int64)
         for c, r in enumerate(routes):
             self._route[c, : len(r)] = r
-        self.assortment = np.array([[s.channels is None or c in s.channels for s in spec.skus]
-                                    for c in self.channel_ids], dtype=bool)
+        self.assortment = np.array(
+            [[s.channels is None or c in s.channels for s in spec.skus] for c in self.channel_ids],
+            dtype=bool,
+        )
         so = [spec.stockout.get(c, spec.default_stockout) for c in self.channel_ids]
         self._so_cum = np.array([[x.lose, x.lose + x.switch] for x in so])
-        self._res_frac = np.array([[loc.reserve.get(c, 0.0) for c in self.channel_ids]
-                                   for loc in spec.locations])
-        self._res_mask = np.array([[s.klass in loc.reserve_classes for loc in spec.locations]
-                                   for s in spec.skus], dtype=bool)
+        self._res_frac = np.array(
+            [[loc.reserve.get(c, 0.0) for c in self.channel_ids] for loc in spec.locations]
+        )
+        self._res_mask = np.array(
+            [[s.klass in loc.reserve_classes for loc in spec.locations] for s in spec.skus],
+            dtype=bool,
+        )
         self._has_res = bool((self._res_frac > 0).any() and self._res_mask.any())
 
     def _compile_clearance(self) -> None:
         rules = self.spec.clearance
-        self._clr_sku = np.array([[(s.id in r.skus) if r.skus else s.klass in r.classes
-                                   for s in self.spec.skus] for r in rules], bool).reshape(
-            len(rules), self.n_skus)
-        self._clr_ch = np.array([[r.channels is None or c in r.channels
-                                  for c in self.channel_ids] for r in rules], bool).reshape(
-            len(rules), self.n_channels)
+        self._clr_sku = np.array(
+            [
+                [(s.id in r.skus) if r.skus else s.klass in r.classes for s in self.spec.skus]
+                for r in rules
+            ],
+            bool,
+        ).reshape(len(rules), self.n_skus)
+        self._clr_ch = np.array(
+            [[r.channels is None or c in r.channels for c in self.channel_ids] for r in rules], bool
+        ).reshape(len(rules), self.n_channels)
         self._clr_count = np.zeros((len(rules), self.n_skus), np.int64)
         self._clr_active = np.zeros((len(rules), self.n_skus), bool)
         self._mult_next = np.ones((self.n_channels, self.n_skus))
@@ -837,15 +927,20 @@ class Inventory:
         horizon = self._ltm + self._R
         safety = np.where(self._sigma, self._kf * np.sqrt(var * horizon), self._kf * mu * horizon)
         fc = np.ceil(mu * horizon + safety - 1e-9).astype(np.int64)
-        return np.select([self._ptype == _SS, self._ptype == _SQ, self._ptype == _BASE,
-                          self._ptype == _FC], [self._S, self._s + self._Q, self._level, fc], 0)
+        return np.select(
+            [self._ptype == _SS, self._ptype == _SQ, self._ptype == _BASE, self._ptype == _FC],
+            [self._S, self._s + self._Q, self._level, fc],
+            0,
+        )
 
     # ---- the day ----------------------------------------------------------------------------
     def begin_day(self, day: int) -> None:
         """Receive today's arrivals, review and order (textbook timing), set reservations."""
         if self._open or day != self._next_day:
-            raise RuntimeError(f"begin_day({day}): expected begin_day({self._next_day})"
-                               + (" after end_day" if self._open else ""))
+            raise RuntimeError(
+                f"begin_day({day}): expected begin_day({self._next_day})"
+                + (" after end_day" if self._open else "")
+            )
         self._open, self._day = True, day
         self._row = self._rec[day if self.record else 0]
         if not self.record:
@@ -946,8 +1041,9 @@ class Inventory:
             self._on_order[:, l_] += q
             self._row[_F["ordered_units"], :, l_] = q
 
-    def _forecast(self, day: int, window: np.ndarray, prior: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def _forecast(
+        self, day: int, window: np.ndarray, prior: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Moving-average daily demand (and variance) per (SKU, location) over ``window`` days.
 
         Missing history (the first days) is filled with ``prior`` as pseudo-observations
@@ -964,8 +1060,10 @@ class Inventory:
         return mu, var
 
     def _set_reservations(self) -> None:
-        self._resv = np.floor(self._on_hand[:, :, None] * self._res_frac[None, :, :]
-                              ).astype(np.int64) * self._res_mask[:, :, None]
+        self._resv = (
+            np.floor(self._on_hand[:, :, None] * self._res_frac[None, :, :]).astype(np.int64)
+            * self._res_mask[:, :, None]
+        )
         self._resv_tot = self._resv.sum(2)
 
     def _rebalance(self, day: int, t: TransferSpec) -> None:
@@ -991,8 +1089,9 @@ class Inventory:
         for r, rule in enumerate(self.spec.clearance):
             win = np.full((self.n_skus, self.n_locations), rule.window)
             mu = self._forecast(day + 1, win)[0].sum(1)
-            cover = np.where(mu > 0, stock / np.where(mu > 0, mu, 1),
-                             np.where(stock > 0, np.inf, 0.0))
+            cover = np.where(
+                mu > 0, stock / np.where(mu > 0, mu, 1), np.where(stock > 0, np.inf, 0.0)
+            )
             over = self._clr_sku[r] & (cover > rule.cover_limit_days)
             self._clr_count[r] = np.where(over, self._clr_count[r] + 1, 0)
             self._clr_active[r] = self._clr_count[r] >= rule.after_days
@@ -1002,8 +1101,9 @@ class Inventory:
         self._mult_next = mult
 
     # ---- fulfilment -------------------------------------------------------------------------
-    def fulfil(self, channel: np.ndarray, sku: np.ndarray, units: np.ndarray, u: np.ndarray
-               ) -> FulfilResult:
+    def fulfil(
+        self, channel: np.ndarray, sku: np.ndarray, units: np.ndarray, u: np.ndarray
+    ) -> FulfilResult:
         """Serve orders in the given (already random) order, each in full from one location.
 
         An order goes to the first location serving its channel (channel sub-stock, then
@@ -1017,8 +1117,9 @@ class Inventory:
             raise RuntimeError("fulfil: call begin_day first")
         ch, sk, q, u = self._check_orders(channel, sku, units, u)
         n = len(q)
-        unserved = np.where(u < self._so_cum[ch, 0], LOST,
-                            np.where(u < self._so_cum[ch, 1], SWITCH, BACKORDER)).astype(np.int8)
+        unserved = np.where(
+            u < self._so_cum[ch, 0], LOST, np.where(u < self._so_cum[ch, 1], SWITCH, BACKORDER)
+        ).astype(np.int8)
         served = np.zeros(n, bool)
         loc = np.full(n, -1, np.int64)
         committed = np.zeros(n, np.int64)
@@ -1030,19 +1131,25 @@ class Inventory:
         dd = np.where(served, self._dd[np.maximum(loc, 0)], np.nan)
         return FulfilResult(served, loc, dd, outcome)
 
-    def _check_orders(self, channel: Any, sku: Any, units: Any, u: Any
-                      ) -> tuple[np.ndarray, ...]:
+    def _check_orders(self, channel: Any, sku: Any, units: Any, u: Any) -> tuple[np.ndarray, ...]:
         ch, sk = np.asarray(channel, np.int64), np.asarray(sku, np.int64)
         q, u = np.asarray(units, np.int64), np.asarray(u, float)
         if not (ch.shape == sk.shape == q.shape == u.shape) or ch.ndim != 1:
             raise ValueError("fulfil: channel, sku, units and u must be 1-d arrays of one length")
-        if len(q) and (q.min() < 1 or ch.min() < 0 or ch.max() >= self.n_channels
-                       or sk.min() < 0 or sk.max() >= self.n_skus):
+        if len(q) and (
+            q.min() < 1
+            or ch.min() < 0
+            or ch.max() >= self.n_channels
+            or sk.min() < 0
+            or sk.max() >= self.n_skus
+        ):
             raise ValueError("fulfil: units must be >= 1 and channel / sku valid indices")
         if len(q) and not (ok := self.assortment[ch, sk]).all():
             i = int(np.argmin(ok))
-            raise ValueError(f"fulfil: channel '{self.channel_ids[ch[i]]}' does not list SKU "
-                             f"'{self.sku_ids[sk[i]]}'")
+            raise ValueError(
+                f"fulfil: channel '{self.channel_ids[ch[i]]}' does not list SKU "
+                f"'{self.sku_ids[sk[i]]}'"
+            )
         return ch, sk, q, u
 
     def _avail(self, ch: np.ndarray, sk: np.ndarray) -> np.ndarray:
@@ -1054,9 +1161,17 @@ class Inventory:
             av = av - self._resv_tot[sk[:, None], rl] + self._resv[sk[:, None], rl, ch[:, None]]
         return np.where(r >= 0, av, -1)
 
-    def _fulfil_pass(self, i0: int, ch: np.ndarray, sk: np.ndarray, q: np.ndarray,
-                     unserved: np.ndarray, served: np.ndarray, loc: np.ndarray,
-                     committed: np.ndarray) -> int:
+    def _fulfil_pass(
+        self,
+        i0: int,
+        ch: np.ndarray,
+        sk: np.ndarray,
+        q: np.ndarray,
+        unserved: np.ndarray,
+        served: np.ndarray,
+        loc: np.ndarray,
+        committed: np.ndarray,
+    ) -> int:
         """Resolve the pending orders ``i0..`` up to the first one whose fate depends on stock
         taken earlier in this pass; return where the next pass starts.
 
@@ -1087,15 +1202,13 @@ class Inventory:
             return i0 + stop + 1
         return i0 + stop
 
-    def _own_take(self, c: np.ndarray, k: np.ndarray, l_: np.ndarray, q: np.ndarray
-                  ) -> np.ndarray:
+    def _own_take(self, c: np.ndarray, k: np.ndarray, l_: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Units each order takes from its channel's own reservation (taken first)."""
         own = self._resv[k, l_, c]
         a = _group_cumsum(q, (k * self.n_locations + l_) * self.n_channels + c)
         return np.minimum(a, own) - np.minimum(a - q, own)
 
-    def _first_conflict(self, c: np.ndarray, k: np.ndarray, q: np.ndarray, l_: np.ndarray
-                        ) -> int:
+    def _first_conflict(self, c: np.ndarray, k: np.ndarray, q: np.ndarray, l_: np.ndarray) -> int:
         key = k * self.n_locations + l_
         free = self._on_hand[k, l_]
         draw = q
@@ -1118,8 +1231,16 @@ class Inventory:
             self._resv_tot = self._resv.sum(2)
         self._on_hand -= used.reshape(self._on_hand.shape).astype(np.int64)
 
-    def _record_orders(self, ch: np.ndarray, sk: np.ndarray, q: np.ndarray, unserved: np.ndarray,
-                       served: np.ndarray, loc: np.ndarray, committed: np.ndarray) -> None:
+    def _record_orders(
+        self,
+        ch: np.ndarray,
+        sk: np.ndarray,
+        q: np.ndarray,
+        unserved: np.ndarray,
+        served: np.ndarray,
+        loc: np.ndarray,
+        committed: np.ndarray,
+    ) -> None:
         """Aggregate per (SKU, location): served demand counts where served, the rest at the
         channel's first location (where it is lost, switched or backordered)."""
         size, shape = self.n_skus * self.n_locations, self._on_hand.shape
@@ -1200,8 +1321,9 @@ class Inventory:
         skus = self.spec.skus
         if all(s.demand_share is None for s in skus):
             return np.full(self.n_skus, 1 / self.n_skus)
-        return np.array([s.share(segment if isinstance(s.demand_share, dict) else None)
-                         for s in skus])
+        return np.array(
+            [s.share(segment if isinstance(s.demand_share, dict) else None) for s in skus]
+        )
 
     @property
     def on_hand(self) -> np.ndarray:
@@ -1228,8 +1350,9 @@ class Inventory:
         bulk for all days at once rather than every day (the same numbers, far fewer calls)."""
         f, uc = _F, self.unit_costs[:, None]
         arr[..., f["holding_cost"], :, :] = arr[..., f["on_hand"], :, :] * self._h
-        arr[..., f["backorder_cost"], :, :] = (arr[..., f["backorders"], :, :]
-                                               * self.spec.costs.backorder)
+        arr[..., f["backorder_cost"], :, :] = (
+            arr[..., f["backorders"], :, :] * self.spec.costs.backorder
+        )
         arr[..., f["lost_margin"], :, :] = arr[..., f["lost"], :, :] * self._margin
         arr[..., f["inventory_value"], :, :] = arr[..., f["on_hand"], :, :] * uc
         arr[..., f["cogs"], :, :] = arr[..., f["shipped"], :, :] * uc
@@ -1243,10 +1366,8 @@ class Inventory:
         data = self._derive(self._rec[:d_n]).transpose(0, 2, 3, 1).reshape(-1, len(FIELDS))
         k_n, l_n = self.n_skus, self.n_locations
         frame = pd.DataFrame(data, columns=list(FIELDS))
-        frame.insert(0, "location", np.tile(np.array(self.location_ids, dtype=object),
-                                            d_n * k_n))
-        frame.insert(0, "sku", np.tile(np.repeat(np.array(self.sku_ids, dtype=object), l_n),
-                                       d_n))
+        frame.insert(0, "location", np.tile(np.array(self.location_ids, dtype=object), d_n * k_n))
+        frame.insert(0, "sku", np.tile(np.repeat(np.array(self.sku_ids, dtype=object), l_n), d_n))
         frame.insert(0, "day", np.repeat(np.arange(d_n), k_n * l_n))
         return frame
 
@@ -1262,8 +1383,14 @@ class Inventory:
 
     def costs(self) -> dict[str, float]:
         """Total inventory costs over days >= warmup; ``total`` excludes purchases (COGS)."""
-        names = ("holding_cost", "ordering_cost", "transfer_cost", "backorder_cost",
-                 "lost_margin", "purchase_cost")
+        names = (
+            "holding_cost",
+            "ordering_cost",
+            "transfer_cost",
+            "backorder_cost",
+            "lost_margin",
+            "purchase_cost",
+        )
         tot = self._derive(self._tot.copy())
         out = {n.removesuffix("_cost"): float(tot[_F[n]].sum()) for n in names}
         out["total"] = sum(v for n, v in out.items() if n != "purchase")
@@ -1273,9 +1400,16 @@ class Inventory:
 # --------------------------------------------------------------------------------------------
 # Verification mode
 # --------------------------------------------------------------------------------------------
-def run_exogenous(spec: InventorySpec, days: int, seed: int | np.random.Generator, *,
-                  demand: np.ndarray | None = None, record: bool = True, warmup: int = 0,
-                  crn_columns: np.ndarray | None = None) -> Inventory:
+def run_exogenous(
+    spec: InventorySpec,
+    days: int,
+    seed: int | np.random.Generator,
+    *,
+    demand: np.ndarray | None = None,
+    record: bool = True,
+    warmup: int = 0,
+    crn_columns: np.ndarray | None = None,
+) -> Inventory:
     """Run the engine alone on exogenous i.i.d. demand; returns the finished engine.
 
     ``demand`` (days x SKUs) replaces the draws (e.g. to share demand across runs).
@@ -1284,8 +1418,9 @@ def run_exogenous(spec: InventorySpec, days: int, seed: int | np.random.Generato
         raise ValueError("run_exogenous: inventory.demand.mode must be 'exogenous'")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     channels = spec.referenced_channels() or [EXOGENOUS_CHANNEL]
-    inv = Inventory(spec, channels, days, rng, record=record, warmup=warmup,
-                    crn_columns=crn_columns)
+    inv = Inventory(
+        spec, channels, days, rng, record=record, warmup=warmup, crn_columns=crn_columns
+    )
     dem = inv.draw_exogenous_demand() if demand is None else np.asarray(demand, np.int64)
     if dem.shape != (days, inv.n_skus):
         raise ValueError(f"demand: expected shape {(days, inv.n_skus)}, got {dem.shape}")
@@ -1304,10 +1439,22 @@ def simulate_exogenous(spec: InventorySpec, days: int, seed: int) -> pd.DataFram
 # --------------------------------------------------------------------------------------------
 # KPIs: pure functions of the daily records
 # --------------------------------------------------------------------------------------------
-_KPI_NAMES = ("stockout_rate", "fill_rate", "lost_sales", "backorders", "backorder_days",
-              "inventory_turnover", "days_of_supply", "holding_cost", "ordering_cost",
-              "transfer_cost", "backorder_cost", "lost_margin", "inventory_cost",
-              "delivery_days")
+_KPI_NAMES = (
+    "stockout_rate",
+    "fill_rate",
+    "lost_sales",
+    "backorders",
+    "backorder_days",
+    "inventory_turnover",
+    "days_of_supply",
+    "holding_cost",
+    "ordering_cost",
+    "transfer_cost",
+    "backorder_cost",
+    "lost_margin",
+    "inventory_cost",
+    "delivery_days",
+)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -1342,12 +1489,14 @@ def _kpis_of(sums: pd.Series, n_days: int) -> dict[str, float]:
 def _window(records: pd.DataFrame, d0: int | None, d1: int | None) -> pd.DataFrame:
     day = records["day"]
     mask = (day >= (d0 if d0 is not None else day.min())) & (
-        day < (d1 if d1 is not None else day.max() + 1))
+        day < (d1 if d1 is not None else day.max() + 1)
+    )
     return records[mask]
 
 
-def inventory_kpis(records: pd.DataFrame, d0: int | None = None, d1: int | None = None
-                   ) -> dict[str, float]:
+def inventory_kpis(
+    records: pd.DataFrame, d0: int | None = None, d1: int | None = None
+) -> dict[str, float]:
     """All inventory KPIs over days ``[d0, d1)`` as a flat dict: ``name`` for the total,
     ``name.<sku id>`` per SKU and ``name.<location id>`` per location."""
     win = _window(records, d0, d1)
@@ -1360,8 +1509,14 @@ def inventory_kpis(records: pd.DataFrame, d0: int | None = None, d1: int | None 
     return out
 
 
-def _one(name: str, records: pd.DataFrame, d0: int | None, d1: int | None,
-         sku: str | None, location: str | None) -> float:
+def _one(
+    name: str,
+    records: pd.DataFrame,
+    d0: int | None,
+    d1: int | None,
+    sku: str | None,
+    location: str | None,
+) -> float:
     win = _window(records, d0, d1)
     n_days = int(win["day"].nunique())
     if sku is not None:
@@ -1371,49 +1526,97 @@ def _one(name: str, records: pd.DataFrame, d0: int | None, d1: int | None,
     return _kpis_of(win[list(FIELDS)].sum(), n_days)[name]
 
 
-def stockout_rate(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-                  sku: str | None = None, location: str | None = None) -> float:
+def stockout_rate(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Units not served from stock at once / units demanded."""
     return _one("stockout_rate", records, d0, d1, sku, location)
 
 
-def fill_rate(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-              sku: str | None = None, location: str | None = None) -> float:
+def fill_rate(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Units served from stock at once / units demanded (= 1 - stockout_rate)."""
     return _one("fill_rate", records, d0, d1, sku, location)
 
 
-def lost_sales(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-               sku: str | None = None, location: str | None = None) -> float:
+def lost_sales(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Units lost to stockouts (switched orders are not lost: the customer went elsewhere)."""
     return _one("lost_sales", records, d0, d1, sku, location)
 
 
-def backorders(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-               sku: str | None = None, location: str | None = None) -> float:
+def backorders(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Units backordered (new backorders in the window)."""
     return _one("backorders", records, d0, d1, sku, location)
 
 
-def inventory_turnover(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-                       sku: str | None = None, location: str | None = None) -> float:
+def inventory_turnover(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """COGS / average inventory value, annualised (x 365 / days in the window)."""
     return _one("inventory_turnover", records, d0, d1, sku, location)
 
 
-def days_of_supply(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-                   sku: str | None = None, location: str | None = None) -> float:
+def days_of_supply(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Average inventory value / average daily COGS."""
     return _one("days_of_supply", records, d0, d1, sku, location)
 
 
-def holding_cost(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-                 sku: str | None = None, location: str | None = None) -> float:
+def holding_cost(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Holding cost charged on end-of-day stock."""
     return _one("holding_cost", records, d0, d1, sku, location)
 
 
-def delivery_days(records: pd.DataFrame, d0: int | None = None, d1: int | None = None, *,
-                  sku: str | None = None, location: str | None = None) -> float:
+def delivery_days(
+    records: pd.DataFrame,
+    d0: int | None = None,
+    d1: int | None = None,
+    *,
+    sku: str | None = None,
+    location: str | None = None,
+) -> float:
     """Mean delivery days of the orders served from stock (by serving location)."""
     return _one("delivery_days", records, d0, d1, sku, location)

@@ -39,8 +39,7 @@ AVOID_DAYS = 3
 LOST_SATISFACTION, SWITCH_SATISFACTION = 0.7, 0.9
 
 
-def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray,
-          util: np.ndarray) -> None:
+def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray, util: np.ndarray) -> None:
     """Close (in ``util``, shoppers × selling channels) the channels a shopper cannot use."""
     w = model.warehouse
     block = w.closed[sell][:, seg].T
@@ -51,8 +50,7 @@ def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray,
     util[block] = -np.inf
 
 
-def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray
-               ) -> np.ndarray:
+def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray) -> np.ndarray:
     """Draw the SKU each shopper wants; return what multiplies the channel's (levers') unit
     price for it: ``sku.price / guide_price × clearance multiplier``."""
     w = model.warehouse
@@ -67,8 +65,15 @@ def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray
     return w.sku_factor[sku] * mult
 
 
-def settle(model, buyers: np.ndarray, channel: np.ndarray, seg: np.ndarray, units: np.ndarray,
-           price: np.ndarray, factor: np.ndarray) -> tuple[np.ndarray, ...]:
+def settle(
+    model,
+    buyers: np.ndarray,
+    channel: np.ndarray,
+    seg: np.ndarray,
+    units: np.ndarray,
+    price: np.ndarray,
+    factor: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """Price the basket for its SKU, send the orders to the warehouse and keep those that count.
 
     ``price`` is what the levers charge for the guide-price item (a trial sample keeps its own
@@ -120,8 +125,9 @@ def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) ->
     outcome[idx] = res.outcome
     days = np.full(len(buyers), np.nan)
     days[idx] = res.delivery_days
-    w.demand_units[day] += np.bincount(channel[idx], weights=q[idx],
-                                       minlength=w.demand_units.shape[1])
+    w.demand_units[day] += np.bincount(
+        channel[idx], weights=q[idx], minlength=w.demand_units.shape[1]
+    )
     _record(rec, day, channel[idx], res.outcome)
     _lost(model, buyers[outcome == LOST])
     _switched(model, buyers, channel, outcome == SWITCH, open_)
@@ -139,8 +145,11 @@ def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) ->
 
 def _record(rec, day: int, channel: np.ndarray, outcome: np.ndarray) -> None:
     rec.add("stockouts", day, channel[outcome != SERVED])
-    for name, code in (("lost_orders", LOST), ("switched_orders", SWITCH),
-                       ("backordered_orders", BACKORDER)):
+    for name, code in (
+        ("lost_orders", LOST),
+        ("switched_orders", SWITCH),
+        ("backordered_orders", BACKORDER),
+    ):
         rec.add(name, day, channel[outcome == code])
 
 
@@ -153,8 +162,9 @@ def _lost(model, who: np.ndarray) -> None:
     pop.next_need[who] = model.day + np.maximum(1, np.rint(cycle)).astype(np.int32)
 
 
-def _switched(model, buyers: np.ndarray, channel: np.ndarray, switch: np.ndarray,
-              open_: np.ndarray) -> None:
+def _switched(
+    model, buyers: np.ndarray, channel: np.ndarray, switch: np.ndarray, open_: np.ndarray
+) -> None:
     """Still in market, but not at this channel for a few days; a real stockout also stings."""
     w, pop = model.warehouse, model.pop
     who = buyers[switch]

@@ -28,11 +28,14 @@ from sim.inventory.engine import Inventory, InventorySpec
 from sim.scenario import ScenarioError
 
 #: Daily per-channel counts (simulated orders, scaled to real ones in the ledger).
-INVENTORY_FLOWS: tuple[str, ...] = ("stockouts", "lost_orders", "switched_orders",
-                                    "backordered_orders")
+INVENTORY_FLOWS: tuple[str, ...] = (
+    "stockouts",
+    "lost_orders",
+    "switched_orders",
+    "backordered_orders",
+)
 #: Engine cost fields that are cash costs (profit subtracts them); lost margin is not one.
-CASH_COSTS: tuple[str, ...] = ("holding_cost", "ordering_cost", "transfer_cost",
-                               "backorder_cost")
+CASH_COSTS: tuple[str, ...] = ("holding_cost", "ordering_cost", "transfer_cost", "backorder_cost")
 
 
 class Warehouse(mesa.Agent):
@@ -48,10 +51,14 @@ class Warehouse(mesa.Agent):
         super().__init__(model)
         sc = model.scenario
         if spec.demand.mode != "customers":
-            raise ScenarioError(["inventory.demand.mode: 'exogenous' demand replaces the "
-                                 "customers and runs with sim.inventory.engine.run_exogenous (the "
-                                 "verification mode), not in the customer model; use "
-                                 "mode: customers here"])
+            raise ScenarioError(
+                [
+                    "inventory.demand.mode: 'exogenous' demand replaces the "
+                    "customers and runs with sim.inventory.engine.run_exogenous (the "
+                    "verification mode), not in the customer model; use "
+                    "mode: customers here"
+                ]
+            )
         channel_ids = [c.id for c in sc.channels]
         if problems := spec.check_channels(channel_ids):
             raise ScenarioError([f"inventory.{p}" for p in problems])
@@ -72,8 +79,12 @@ class Warehouse(mesa.Agent):
         self.unit_costs = inv.unit_costs
         # A backorder waits about one replenishment lead time at the channel's first location.
         first = [inv._route[c, 0] for c in range(n_ch)]
-        self.backorder_wait = np.array([[_lead(spec, sku, spec.locations[first[c]].id)
-                                         for sku in spec.skus] for c in range(n_ch)])
+        self.backorder_wait = np.array(
+            [
+                [_lead(spec, sku, spec.locations[first[c]].id) for sku in spec.skus]
+                for c in range(n_ch)
+            ]
+        )
         self.delivery = np.array([loc.delivery_days for loc in spec.locations])
         self.first_delivery = self.delivery[first]
         self.channel_delivery = np.array([c.service.delivery_days for c in sc.channels])

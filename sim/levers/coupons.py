@@ -29,26 +29,32 @@ class Coupon(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
     kind: Literal["new_customer", "repurchase", "referral", "reminder"] = Field(
         description="new_customer: on joining the pool; repurchase: after a private order; "
-                    "referral: both sides of a referral; reminder: sent with a reminder"
-    )  # fmt: skip
+        "referral: both sides of a referral; reminder: sent with a reminder"
+    )
     value: float = Field(ge=0, description="CNY off the basket")
     min_spend: float = Field(default=0, ge=0, description="basket value needed to redeem")
     validity_days: int = Field(default=30, ge=1, le=3660)
-    redeem: float = Field(default=0.8, ge=0, le=1,
-                          description="chance a holder who buys at a valid channel uses it")
-    pull: float = Field(default=0.0, ge=0, le=1,
-                        description="daily chance a holder with a need within 7 days comes now")
-    channels: list[str] | None = Field(default=None,
-                                       description="where it is redeemable; None = private")
-    tiers: list[str] | None = Field(default=None,
-                                    description="issue only to pool members in these tiers")
+    redeem: float = Field(
+        default=0.8, ge=0, le=1, description="chance a holder who buys at a valid channel uses it"
+    )
+    pull: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="daily chance a holder with a need within 7 days comes now",
+    )
+    channels: list[str] | None = Field(
+        default=None, description="where it is redeemable; None = private"
+    )
+    tiers: list[str] | None = Field(
+        default=None, description="issue only to pool members in these tiers"
+    )
 
 
 class CouponBook:
     """Who holds which coupon until when; one slot per customer (9 bytes)."""
 
-    def __init__(self, coupons: list[Coupon], *, n: int, channels: list[str],
-                 private: list[int]):
+    def __init__(self, coupons: list[Coupon], *, n: int, channels: list[str], private: list[int]):
         self.coupons = coupons
         self.held = np.full(n, NO_COUPON, dtype=np.int8)
         self.expiry = np.zeros(n, dtype=np.int32)
@@ -65,8 +71,9 @@ class CouponBook:
     def of_kind(self, kind: str) -> list[int]:
         return [k for k, c in enumerate(self.coupons) if c.kind == kind]
 
-    def issue(self, who: np.ndarray, k: int, day: int, tier: np.ndarray | None,
-              tier_ids: list[str]) -> np.ndarray:
+    def issue(
+        self, who: np.ndarray, k: int, day: int, tier: np.ndarray | None, tier_ids: list[str]
+    ) -> np.ndarray:
         """Give coupon ``k`` to ``who`` (if better than what they hold); returns the receivers."""
         c = self.coupons[k]
         if c.tiers is not None and tier is not None:
@@ -83,8 +90,9 @@ class CouponBook:
         k = self.held[who]
         return np.where(self.expiry[who] >= day, k, NO_COUPON)
 
-    def price_cut(self, who: np.ndarray, channel: np.ndarray, day: int,
-                  mean_units: np.ndarray) -> np.ndarray:
+    def price_cut(
+        self, who: np.ndarray, channel: np.ndarray, day: int, mean_units: np.ndarray
+    ) -> np.ndarray:
         """Per-unit price cut the holder sees at ``channel`` (shape broadcast with channel)."""
         k = self.active(who, day)
         k2 = k if channel.ndim == 1 else k[:, None]

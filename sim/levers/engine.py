@@ -42,24 +42,43 @@ class Levers:
         self.promo = sc.promotions
         self.ids = [c.id for c in chans]
         self.private = [i for i, c in enumerate(chans) if c.family == "private" and c.sells]
-        self.cal = compile_calendar(sc.promotions, start=sc.horizon.start, days=sc.horizon.days,
-                                    channels=self.ids, families=[c.family for c in chans],
-                                    sells=[c.sells for c in chans])
+        self.cal = compile_calendar(
+            sc.promotions,
+            start=sc.horizon.start,
+            days=sc.horizon.days,
+            channels=self.ids,
+            families=[c.family for c in chans],
+            sells=[c.sells for c in chans],
+        )
         self.tiers = sc.tiers or Tiers()
         self.membership = sc.membership
         self.band = sc.price_band
-        scope = self.band.channels if self.band and self.band.channels else \
-            [c.id for c in chans if c.sells]
+        scope = (
+            self.band.channels
+            if self.band and self.band.channels
+            else [c.id for c in chans if c.sells]
+        )
         self.band_scope = np.array([c in scope for c in self.ids])
         self.trial_price = np.array([c.trial.price if c.trial else np.nan for c in chans])
-        self.trial_conv = np.array([c.trial.conversion if c.trial and c.trial.conversion
-                                    is not None else np.nan for c in chans])
+        self.trial_conv = np.array(
+            [
+                c.trial.conversion if c.trial and c.trial.conversion is not None else np.nan
+                for c in chans
+            ]
+        )
         self.has_trial = bool(np.isfinite(self.trial_price).any())
-        self.active = (not sc.promotions.is_empty() or sc.membership is not None
-                       or bool(sc.tiers and sc.tiers.perks) or self.has_trial)
+        self.active = (
+            not sc.promotions.is_empty()
+            or sc.membership is not None
+            or bool(sc.tiers and sc.tiers.perks)
+            or self.has_trial
+        )
         self.tier = np.full(n, -1, dtype=np.int8)
-        self.coupons = (CouponBook(sc.promotions.coupons, n=n, channels=self.ids,
-                                   private=self.private) if sc.promotions.coupons else None)
+        self.coupons = (
+            CouponBook(sc.promotions.coupons, n=n, channels=self.ids, private=self.private)
+            if sc.promotions.coupons
+            else None
+        )
         self.lock_day = np.full(n, -1, dtype=np.int32)
         self.lock_channel = np.full(n, NO_CHANNEL, dtype=np.int8)
         self.lock_kind = np.zeros(n, dtype=np.int8)
@@ -82,8 +101,11 @@ class Levers:
                 self.tier_bonus[t, self.private] = perks[tid].touch_bonus
         self.level = None
         if self.membership is not None:
-            cols = ([self.ids.index(c) for c in self.membership.channels]
-                    if self.membership.channels else self.private)
+            cols = (
+                [self.ids.index(c) for c in self.membership.channels]
+                if self.membership.channels
+                else self.private
+            )
             self.level = np.zeros(model.pop.n, dtype=np.int8)
             lv = self.membership.levels
             self.level_keep = np.ones((len(lv), n_ch))
@@ -93,16 +115,23 @@ class Levers:
                 self.level_bonus[k, cols] = level.loyalty
 
     # ---- hooks used by choice and purchase -------------------------------------------------
-    def choice_utility(self, model, shoppers: np.ndarray, sell: np.ndarray,
-                       sensitivity: np.ndarray) -> np.ndarray | float:
+    def choice_utility(
+        self, model, shoppers: np.ndarray, sell: np.ndarray, sensitivity: np.ndarray
+    ) -> np.ndarray | float:
         """Extra utility per shopper × channel: own prices (levels, tiers, coupons), loyalty."""
         if not self.active:
             return 0.0
         base = model.price_today[sell][None, :]
         # A sample is not the full-size product at a discount: the trial price does not enter
         # the comparison between channels, only the sampler's conversion and basket.
-        own = self._own_price(model, shoppers, np.broadcast_to(sell, (len(shoppers), len(sell))),
-                              base, coupons=True, trial=False)
+        own = self._own_price(
+            model,
+            shoppers,
+            np.broadcast_to(sell, (len(shoppers), len(sell))),
+            base,
+            coupons=True,
+            trial=False,
+        )
         m = model.scenario.market
         extra = -m.price_weight * sensitivity[:, None] * (own - base) / m.guide_price
         extra = extra + self.tier_bonus[self.tier[shoppers]][:, sell]
@@ -117,27 +146,33 @@ class Levers:
         due = (self.lock_kind[shoppers] != NONE) & (self.lock_day[shoppers] == model.day)
         return np.where(due, self.lock_channel[shoppers], channel).astype(channel.dtype)
 
-    def shopper_price(self, model, shoppers: np.ndarray, channel: np.ndarray,
-                      price: np.ndarray) -> np.ndarray:
+    def shopper_price(
+        self, model, shoppers: np.ndarray, channel: np.ndarray, price: np.ndarray
+    ) -> np.ndarray:
         """Unit price each shopper sees at their channel, coupon included (conversion)."""
         if not self.active:
             return price
         return self._own_price(model, shoppers, channel, price, coupons=True)
 
-    def conversion(self, model, shoppers: np.ndarray, channel: np.ndarray,
-                   p_buy: np.ndarray) -> np.ndarray:
+    def conversion(
+        self, model, shoppers: np.ndarray, channel: np.ndarray, p_buy: np.ndarray
+    ) -> np.ndarray:
         if not self.active:
             return p_buy
-        due = ((self.lock_kind[shoppers] != NONE) & (self.lock_day[shoppers] == model.day)
-               & (self.lock_channel[shoppers] == channel))
+        due = (
+            (self.lock_kind[shoppers] != NONE)
+            & (self.lock_day[shoppers] == model.day)
+            & (self.lock_channel[shoppers] == channel)
+        )
         if self.has_trial:
             sample = self._sampling(model, shoppers, channel)
             sample &= np.isfinite(self.trial_conv[channel])
             p_buy = np.where(sample, self.trial_conv[channel], p_buy)
         return np.where(due, self.lock_p[shoppers], p_buy)
 
-    def basket(self, model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray,
-               price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def basket(
+        self, model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray, price: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Checkout: the price before coupons, then full-reduction (add-on units, amount off)."""
         if not self.active:
             return units, price
@@ -158,10 +193,15 @@ class Levers:
         never = never[:, None] if channel.ndim == 2 else never
         return never & np.isfinite(self.trial_price[channel])
 
-    def _own_price(self, model, who, channel, price, *, coupons: bool,
-                   trial: bool = True) -> np.ndarray:
-        price = price * self.tier_keep[self.tier[who][:, None] if channel.ndim == 2
-                                       else self.tier[who], channel]
+    def _own_price(
+        self, model, who, channel, price, *, coupons: bool, trial: bool = True
+    ) -> np.ndarray:
+        price = (
+            price
+            * self.tier_keep[
+                self.tier[who][:, None] if channel.ndim == 2 else self.tier[who], channel
+            ]
+        )
         if self.level is not None:
             lv = self.level[who][:, None] if channel.ndim == 2 else self.level[who]
             price = price * self.level_keep[lv, channel]
@@ -178,8 +218,10 @@ class Levers:
         return price
 
     def _full_reduction(self, model, fr, buyers, channel, units, price):
-        on = np.isin(channel, [self.ids.index(c) for c in fr.channels] if fr.channels
-                     else np.arange(len(self.ids)))
+        on = np.isin(
+            channel,
+            [self.ids.index(c) for c in fr.channels] if fr.channels else np.arange(len(self.ids)),
+        )
         on &= _within(model, fr.start, fr.end)
         if not on.any():
             return units, price
@@ -214,8 +256,12 @@ def promote(model, rng: np.random.Generator) -> None:
     model.price_today = np.where(disc > 0, model.list_price * (1.0 - disc), model.list_price)
     model.recorder.level["price"][day] = model.price_today
     model.recorder.level["band_violation"][day] = band_violation(
-        model.price_today, model.scenario.market.guide_price, lv.band, lv.cal.promo[day],
-        lv.band_scope)
+        model.price_today,
+        model.scenario.market.guide_price,
+        lv.band,
+        lv.cal.promo[day],
+        lv.band_scope,
+    )
     if not lv.active:
         return
     lv.u = rng.random((N_DRAWS, pop.n), dtype=np.float32)
@@ -295,8 +341,9 @@ def _reminders(model, lv) -> None:
     ch = lv.ids.index(rem.channel)
     due = _free(model, lv) & pop.in_private & (pop.next_need == day + rem.days_before)
     sent = np.flatnonzero(due)
-    model.recorder.spend["spend_private_ops"][day, ch] += len(sent) * rem.cost_per_message \
-        * model.scenario.market.scale
+    model.recorder.spend["spend_private_ops"][day, ch] += (
+        len(sent) * rem.cost_per_message * model.scenario.market.scale
+    )
     model.recorder.add("reminders", day, np.full(len(sent), ch))
     if rem.coupon is not None and lv.coupons is not None:
         k = [c.id for c in lv.promo.coupons].index(rem.coupon)
@@ -388,15 +435,21 @@ def _subscriptions(model, lv, buyers, channel) -> None:
     sub, pop, day, rec = lv.promo.subscription, model.pop, model.day, model.recorder
     if sub is None:
         return
-    shipped = ((lv.lock_kind[buyers] == SUBSCRIPTION) & (lv.lock_day[buyers] == day)
-               & (channel == lv.sub_channel))
+    shipped = (
+        (lv.lock_kind[buyers] == SUBSCRIPTION)
+        & (lv.lock_day[buyers] == day)
+        & (channel == lv.sub_channel)
+    )
     rec.add("subscription_orders", day, channel[shipped])
     who = buyers[shipped]
     hazard = sub.cancel * (1.0 + sub.cancel_dissatisfied * (1.0 - pop.satisfaction[who]))
     cancel = who[lv.u[6, who] < hazard]
     lv.lock_kind[cancel] = NONE
-    new = buyers[(channel == lv.sub_channel) & (lv.lock_kind[buyers] == NONE)
-                 & (lv.u[5, buyers] < sub.uptake)]
+    new = buyers[
+        (channel == lv.sub_channel)
+        & (lv.lock_kind[buyers] == NONE)
+        & (lv.u[5, buyers] < sub.uptake)
+    ]
     lv.lock_kind[new] = SUBSCRIPTION
     lv.lock_channel[new] = lv.sub_channel
     lv.lock_p[new] = sub.ship_success
@@ -463,9 +516,14 @@ def _update_tiers(model, lv) -> None:
     # Only pool members have a tier: classify those few, not the whole market, every day.
     members = np.flatnonzero(pop.in_private & (pop.stage != CHURNED))
     lv.tier = np.full(pop.n, NO_TIER, dtype=np.int8)
-    lv.tier[members] = classify(lv.tiers, in_private=np.ones(len(members), dtype=bool),
-                                n_orders=pop.n_orders[members], spend=pop.spend[members],
-                                first_day=pop.first_day[members], day=day)
+    lv.tier[members] = classify(
+        lv.tiers,
+        in_private=np.ones(len(members), dtype=bool),
+        n_orders=pop.n_orders[members],
+        spend=pop.spend[members],
+        first_day=pop.first_day[members],
+        day=day,
+    )
     counts = np.bincount(lv.tier[members], minlength=len(TIER_IDS))
     for t, tid in enumerate(TIER_IDS):
         rec.market[f"tier_{tid}"][day] = counts[t]
@@ -477,5 +535,6 @@ def _update_tiers(model, lv) -> None:
         if perk is None or perk.coupon is None:
             continue
         entered = np.flatnonzero((lv.tier == t) & (old != t))
-        _issue(model, lv, entered, coupon_ids.index(perk.coupon),
-               lv.private[0] if lv.private else 0)
+        _issue(
+            model, lv, entered, coupon_ids.index(perk.coupon), lv.private[0] if lv.private else 0
+        )

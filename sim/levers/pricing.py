@@ -46,9 +46,12 @@ class Trial(BaseModel):
 
     price: float = Field(gt=0, description="CNY per sample")
     conversion: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="chance a first-time shopper at the channel takes a sample (a low price "
-                    "lowers the barrier to try); None = the channel's usual conversion")
+        "lowers the barrier to try); None = the channel's usual conversion",
+    )
     unit_cost: float = Field(default=0, ge=0, description="CNY cost of a sample")
     to_full: float = Field(default=0.3, ge=0, le=1, description="samplers who want the full size")
     after_days: int = Field(default=14, ge=1, le=365, description="when the full-size need comes")
@@ -57,12 +60,14 @@ class Trial(BaseModel):
 def band_breaches(band: PriceBand, price_index: dict[str, float]) -> list[str]:
     """Channels (of ``band.channels``) whose list price is outside the band."""
     scope = band.channels if band.channels is not None else list(price_index)
-    return [c for c in scope if c in price_index
-            and abs(price_index[c] - 1.0) > band.tolerance + 1e-12]
+    return [
+        c for c in scope if c in price_index and abs(price_index[c] - 1.0) > band.tolerance + 1e-12
+    ]
 
 
-def band_violation(price: np.ndarray, guide: float, band: PriceBand | None, promo: np.ndarray,
-                   in_scope: np.ndarray) -> np.ndarray:
+def band_violation(
+    price: np.ndarray, guide: float, band: PriceBand | None, promo: np.ndarray, in_scope: np.ndarray
+) -> np.ndarray:
     """1.0 for each channel whose price today is outside the band without a declared promotion."""
     if band is None:
         return np.zeros_like(price)

@@ -48,9 +48,12 @@ class _Event(_Frozen):
     )
     pull_share: float = Field(default=0.0, ge=0, le=1, description="chance such a need comes")
     attention: float = Field(
-        default=0.0, ge=0, le=1,
+        default=0.0,
+        ge=0,
+        le=1,
         description="extra daily chance a prospect becomes interested on an event day "
-                    "(the platform's event traffic), landing on the event's first channel")
+        "(the platform's event traffic), landing on the event's first channel",
+    )
 
 
 class MegaSale(_Event):
@@ -60,10 +63,12 @@ class MegaSale(_Event):
     days: int = Field(default=1, ge=1, le=31, description="sale days")
     presale_days: int = Field(default=0, ge=0, le=60, description="deposit window before")
     deposit_take: float = Field(
-        default=0.0, ge=0, le=1,
+        default=0.0,
+        ge=0,
+        le=1,
         description="chance a customer whose need falls before the sale ends + pull_days "
-                    "puts down a deposit during the pre-sale (locks them to the sale day)",
-    )  # fmt: skip
+        "puts down a deposit during the pre-sale (locks them to the sale day)",
+    )
     deposit_conversion: float = Field(
         default=0.9, ge=0, le=1, description="chance a deposit holder pays the balance"
     )
@@ -92,8 +97,11 @@ class MemberDay(_Event):
         if bad:
             raise ValueError(f"months must be 1–12, got {bad}")
         # 29 February exists only in leap years: a monthly rule on it would silently skip years.
-        missing = [calendar.month_abbr[m] for m in months
-                   if self.day_of_month > (28 if m == 2 else calendar.monthrange(2025, m)[1])]
+        missing = [
+            calendar.month_abbr[m]
+            for m in months
+            if self.day_of_month > (28 if m == 2 else calendar.monthrange(2025, m)[1])
+        ]
         if missing:
             raise ValueError(
                 f"day_of_month {self.day_of_month} does not exist in {', '.join(missing)}; "
@@ -113,29 +121,38 @@ class GroupBuy(_Event):
 
 class ReductionTier(_Frozen):
     spend: float = Field(gt=0, description="basket value threshold (CNY)")
-    reduce: float = Field(ge=0, description="CNY off once the basket reaches it (not `off`: "
-                                            "YAML reads that key as false)")
+    reduce: float = Field(
+        ge=0,
+        description="CNY off once the basket reaches it (not `off`: YAML reads that key as false)",
+    )
 
 
 class FullReduction(_Frozen):
-    """"Spend 300, get 50 off": baskets near a threshold grow to reach it; the cut is a cost."""
+    """ "Spend 300, get 50 off": baskets near a threshold grow to reach it; the cut is a cost."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
     tiers: list[ReductionTier] = Field(min_length=1)
     channels: list[str] | None = None
     start: dt.date | None = None
     end: dt.date | None = None
-    near: float = Field(default=0.3, ge=0, le=1,
-                        description="a basket this share below a threshold is near it")
-    add_on: float = Field(default=0.5, ge=0, le=1,
-                          description="chance a near basket adds units to reach the threshold")
+    near: float = Field(
+        default=0.3, ge=0, le=1, description="a basket this share below a threshold is near it"
+    )
+    add_on: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="chance a near basket adds units to reach the threshold",
+    )
 
     @model_validator(mode="after")
     def _tiers_valid(self) -> FullReduction:
         for t in self.tiers:
             if t.reduce >= t.spend:
-                raise ValueError(f"tier spend {t.spend:g}: reduce {t.reduce:g} must be below it "
-                                 "(a discount above 100 % of the basket)")
+                raise ValueError(
+                    f"tier spend {t.spend:g}: reduce {t.reduce:g} must be below it "
+                    "(a discount above 100 % of the basket)"
+                )
         spends = [t.spend for t in self.tiers]
         if spends != sorted(set(spends)):
             raise ValueError(f"tiers must have increasing spend thresholds, got {spends}")
@@ -158,42 +175,63 @@ class Promotions(_Frozen):
     )
 
     def is_empty(self) -> bool:
-        return not any((self.events, self.flash_sales, self.member_days, self.group_buys,
-                        self.full_reduction, self.coupons, self.subscription, self.reminders))
+        return not any(
+            (
+                self.events,
+                self.flash_sales,
+                self.member_days,
+                self.group_buys,
+                self.full_reduction,
+                self.coupons,
+                self.subscription,
+                self.reminders,
+            )
+        )
 
     def all_events(self) -> list[tuple[str, _Event]]:
-        return ([("mega_sale", e) for e in self.events]
-                + [("group_buy", e) for e in self.group_buys]
-                + [("member_day", e) for e in self.member_days]
-                + [("flash_sale", e) for e in self.flash_sales])
+        return (
+            [("mega_sale", e) for e in self.events]
+            + [("group_buy", e) for e in self.group_buys]
+            + [("member_day", e) for e in self.member_days]
+            + [("flash_sale", e) for e in self.flash_sales]
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # Cross-checks against the channels (paths name the offending item)
 # --------------------------------------------------------------------------------------------
-def promotion_problems(promo: Promotions, *, channels: dict[str, str],
-                       selling: list[str] | None = None) -> list[str]:
+def promotion_problems(
+    promo: Promotions, *, channels: dict[str, str], selling: list[str] | None = None
+) -> list[str]:
     """Problems that need the channel list; ``channels`` maps id → family, ``selling`` lists
     the channels that take orders (an event without ``channels`` runs on those)."""
     selling = list(channels) if selling is None else selling
     problems: list[str] = []
-    sections = [("events", promo.events), ("flash_sales", promo.flash_sales),
-                ("member_days", promo.member_days), ("group_buys", promo.group_buys),
-                ("full_reduction", promo.full_reduction), ("coupons", promo.coupons)]
+    sections = [
+        ("events", promo.events),
+        ("flash_sales", promo.flash_sales),
+        ("member_days", promo.member_days),
+        ("group_buys", promo.group_buys),
+        ("full_reduction", promo.full_reduction),
+        ("coupons", promo.coupons),
+    ]
     for name, items in sections:
         for i, item in enumerate(items):
             path = f"promotions.{name}[{i}]({item.id})"
             for cid in item.channels or []:
                 if cid not in channels:
-                    problems.append(f"{path}.channels: unknown channel '{cid}' "
-                                    f"(known: {sorted(channels)})")
+                    problems.append(
+                        f"{path}.channels: unknown channel '{cid}' (known: {sorted(channels)})"
+                    )
                 elif cid not in selling:
                     problems.append(f"{path}.channels: channel '{cid}' does not sell")
     for i, md in enumerate(promo.member_days):
         wrong = [c for c in md.channels or [] if c in channels and channels[c] != "private"]
         if wrong:
-            problems.append(f"promotions.member_days[{i}]({md.id}).channels: member day is for "
-                            f"private channels only, got {wrong}")
+            problems.append(
+                f"promotions.member_days[{i}]({md.id}).channels: member day is for "
+                f"private channels only, got {wrong}"
+            )
     ids = [item.id for _, items in sections for item in items]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -202,12 +240,16 @@ def promotion_problems(promo: Promotions, *, channels: dict[str, str],
         problems += _overlaps(promo, selling)
     for sub_name, sub in (("subscription", promo.subscription), ("reminders", promo.reminders)):
         if sub is not None and sub.channel not in channels:
-            problems.append(f"promotions.{sub_name}.channel: unknown channel '{sub.channel}' "
-                            f"(known: {sorted(channels)})")
+            problems.append(
+                f"promotions.{sub_name}.channel: unknown channel '{sub.channel}' "
+                f"(known: {sorted(channels)})"
+            )
     coupon_ids = {c.id for c in promo.coupons}
     if promo.reminders is not None and promo.reminders.coupon not in (None, *coupon_ids):
-        problems.append(f"promotions.reminders.coupon: unknown coupon '{promo.reminders.coupon}' "
-                        f"(known: {sorted(coupon_ids)})")
+        problems.append(
+            f"promotions.reminders.coupon: unknown coupon '{promo.reminders.coupon}' "
+            f"(known: {sorted(coupon_ids)})"
+        )
     return problems
 
 
@@ -218,11 +260,15 @@ def promotion_warnings(promo: Promotions, *, start: dt.date, days: int) -> list[
     for i, ev in enumerate(promo.events):
         first = ev.date - dt.timedelta(days=ev.presale_days)
         if ev.date < start or ev.date > end:
-            out.append(f"promotions.events[{i}]({ev.id}).date: {ev.date} is outside the horizon "
-                       f"{start} – {end}; the event will not happen")
+            out.append(
+                f"promotions.events[{i}]({ev.id}).date: {ev.date} is outside the horizon "
+                f"{start} – {end}; the event will not happen"
+            )
         elif first < start:
-            out.append(f"promotions.events[{i}]({ev.id}): the pre-sale opens {first}, before "
-                       f"the horizon starts ({start}); only its last days are simulated")
+            out.append(
+                f"promotions.events[{i}]({ev.id}): the pre-sale opens {first}, before "
+                f"the horizon starts ({start}); only its last days are simulated"
+            )
     return out
 
 
@@ -231,19 +277,27 @@ def _overlaps(promo: Promotions, channels: list[str]) -> list[str]:
     spans: list[tuple[str, set[str], dt.date, dt.date]] = []
     for ev in promo.events:
         first = ev.date - dt.timedelta(days=ev.presale_days)
-        spans.append((f"events({ev.id})", set(ev.channels or channels), first,
-                      ev.date + dt.timedelta(days=ev.days - 1)))
+        spans.append(
+            (
+                f"events({ev.id})",
+                set(ev.channels or channels),
+                first,
+                ev.date + dt.timedelta(days=ev.days - 1),
+            )
+        )
     for gb in promo.group_buys:
         if gb.start is not None and gb.end is not None:
             spans.append((f"group_buys({gb.id})", set(gb.channels or channels), gb.start, gb.end))
     out = []
     for i, (a, ca, sa, ea) in enumerate(spans):
-        for b, cb, sb, eb in spans[i + 1:]:
+        for b, cb, sb, eb in spans[i + 1 :]:
             shared = sorted(ca & cb)
             if shared and sa <= eb and sb <= ea:
-                out.append(f"promotions: {a} and {b} overlap on {sorted(shared)} between "
-                           f"{max(sa, sb)} and {min(ea, eb)} (set promotions.allow_overlap: true "
-                           "to let them stack)")
+                out.append(
+                    f"promotions: {a} and {b} overlap on {sorted(shared)} between "
+                    f"{max(sa, sb)} and {min(ea, eb)} (set promotions.allow_overlap: true "
+                    "to let them stack)"
+                )
     return out
 
 
@@ -273,8 +327,11 @@ def _active_days(kind: str, ev, dates: list[dt.date]) -> list[int]:
         return [d for d, date in enumerate(dates) if date.weekday() == wd]
     if kind == "member_day":
         months = ev.months or range(1, 13)
-        return [d for d, date in enumerate(dates)
-                if date.day == ev.day_of_month and date.month in months]
+        return [
+            d
+            for d, date in enumerate(dates)
+            if date.day == ev.day_of_month and date.month in months
+        ]
     lo, hi = ev.start or dates[0], ev.end or dates[-1]
     return [d for d, date in enumerate(dates) if lo <= date <= hi]
 
@@ -288,8 +345,15 @@ def _is_on(kind: str, ev) -> bool:
     return moves
 
 
-def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: list[str],
-                     families: list[str], sells: list[bool]) -> Calendar:
+def compile_calendar(
+    promo: Promotions,
+    *,
+    start: dt.date,
+    days: int,
+    channels: list[str],
+    families: list[str],
+    sells: list[bool],
+) -> Calendar:
     """Lay every rule on the horizon's dates. Precedence: mega-sale > group buy > member day >
     flash sale on the same channel-day, unless ``allow_overlap`` (then discounts multiply)."""
     dates = [start + dt.timedelta(days=d) for d in range(days)]
@@ -303,8 +367,9 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
     idx = {c: i for i, c in enumerate(channels)}
     for kind, ev in promo.all_events():
         if kind == "member_day":
-            default = [c for c, f, s in zip(channels, families, sells, strict=True)
-                       if f == "private" and s]
+            default = [
+                c for c, f, s in zip(channels, families, sells, strict=True) if f == "private" and s
+            ]
         else:
             default = [c for c, s in zip(channels, sells, strict=True) if s]
         chans = [idx[c] for c in (ev.channels or default)]
@@ -315,8 +380,9 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
                 if taken[d, c] and not promo.allow_overlap:
                     continue
                 # stacked discounts multiply the shares kept
-                disc[d, c] = 1.0 - (1.0 - disc[d, c]) * (1.0 - ev.discount) if taken[d, c] \
-                    else ev.discount
+                disc[d, c] = (
+                    1.0 - (1.0 - disc[d, c]) * (1.0 - ev.discount) if taken[d, c] else ev.discount
+                )
                 taken[d, c] = True
                 promo_on[d, c] = True
             if kind == "group_buy" and group[d] < 0:
@@ -330,8 +396,9 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
         if ev.presale_days == 0 or ev.deposit_take == 0:
             continue
         sale_day = (ev.date - start).days
-        chans = [idx[c] for c in (ev.channels or [c for c, s in zip(channels, sells,
-                                                                    strict=True) if s])]
+        chans = [
+            idx[c] for c in (ev.channels or [c for c, s in zip(channels, sells, strict=True) if s])
+        ]
         for d in range(max(0, sale_day - ev.presale_days), min(sale_day, days)):
             presale.append((d, sale_day, ev, chans))
     for fr in promo.full_reduction:
@@ -340,6 +407,11 @@ def compile_calendar(promo: Promotions, *, start: dt.date, days: int, channels: 
         for d in _active_days("full_reduction", fr, dates):
             for c in (idx[c] for c in (fr.channels or channels)):
                 promo_on[d, c] = True
-    return Calendar(discount=disc, promo=promo_on, pulls=pulls, attention=attention,
-                    presale=presale,
-                    group=group)
+    return Calendar(
+        discount=disc,
+        promo=promo_on,
+        pulls=pulls,
+        attention=attention,
+        presale=presale,
+        group=group,
+    )

@@ -27,13 +27,19 @@ class Subscription(BaseModel):
     channel: str = Field(description="the channel that ships (usually private)")
     every_days: int = Field(default=30, ge=1, le=365)
     discount: float = Field(default=0.1, ge=0, le=1, description="share off each shipment")
-    uptake: float = Field(default=0.1, ge=0, le=1,
-                          description="chance a buyer at the channel subscribes after an order")
-    ship_success: float = Field(default=1.0, ge=0, le=1,
-                                description="chance a shipment goes through (not skipped)")
+    uptake: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="chance a buyer at the channel subscribes after an order",
+    )
+    ship_success: float = Field(
+        default=1.0, ge=0, le=1, description="chance a shipment goes through (not skipped)"
+    )
     cancel: float = Field(default=0.05, ge=0, le=1, description="cancel hazard per shipment")
-    cancel_dissatisfied: float = Field(default=4.0, ge=0,
-                                       description="hazard × (1 + this × (1 − satisfaction))")
+    cancel_dissatisfied: float = Field(
+        default=4.0, ge=0, description="hazard × (1 + this × (1 − satisfaction))"
+    )
 
 
 class Reminders(BaseModel):

@@ -67,21 +67,33 @@ class Membership(_Frozen):
     def _increasing(self) -> Membership:
         spends = [lv.min_spend for lv in self.levels]
         if spends != sorted(set(spends)) or spends[0] != 0:
-            raise ValueError("levels need strictly increasing min_spend starting at 0, "
-                             f"got {spends}")
+            raise ValueError(
+                f"levels need strictly increasing min_spend starting at 0, got {spends}"
+            )
         return self
 
     @classmethod
     def seed_002(cls) -> Membership:
         """Seed 002's ladder: ordinary / silver 95 % / gold 90 % / diamond 85 %."""
-        return cls(levels=[Level(id="ordinary", min_spend=0),
-                           Level(id="silver", min_spend=1000, price=0.95, loyalty=0.2),
-                           Level(id="gold", min_spend=3000, price=0.90, loyalty=0.4),
-                           Level(id="diamond", min_spend=8000, price=0.85, loyalty=0.6)])
+        return cls(
+            levels=[
+                Level(id="ordinary", min_spend=0),
+                Level(id="silver", min_spend=1000, price=0.95, loyalty=0.2),
+                Level(id="gold", min_spend=3000, price=0.90, loyalty=0.4),
+                Level(id="diamond", min_spend=8000, price=0.85, loyalty=0.6),
+            ]
+        )
 
 
-def classify(tiers: Tiers, *, in_private: np.ndarray, n_orders: np.ndarray, spend: np.ndarray,
-             first_day: np.ndarray, day: int) -> np.ndarray:
+def classify(
+    tiers: Tiers,
+    *,
+    in_private: np.ndarray,
+    n_orders: np.ndarray,
+    spend: np.ndarray,
+    first_day: np.ndarray,
+    day: int,
+) -> np.ndarray:
     """Tier index per customer (−1 outside the pool), vectorised."""
     age = np.maximum(365.0, day - first_day.astype(np.float64))
     yearly = spend * 365.0 / age

@@ -23,8 +23,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-FAMILY_COLOURS = {"public": "#1f77b4", "private": "#2ca02c", "social": "#d62728",
-                  "offline": "#7f7f7f"}
+FAMILY_COLOURS = {
+    "public": "#1f77b4",
+    "private": "#2ca02c",
+    "social": "#d62728",
+    "offline": "#7f7f7f",
+}
 DPI = 80
 
 
@@ -36,23 +40,27 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def revenue_by_family(weekly: dict[str, pd.DataFrame],
-                      promotions: dict[str, list[tuple[pd.Timestamp, pd.Timestamp, str]]]
-                      ) -> bytes:
+def revenue_by_family(
+    weekly: dict[str, pd.DataFrame],
+    promotions: dict[str, list[tuple[pd.Timestamp, pd.Timestamp, str]]],
+) -> bytes:
     """One panel per scenario: revenue per day (CNY, weekly means) per family; promotion
     spans shaded."""
     names = list(weekly)
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.6 * len(names)), sharex=True,
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(9, 2.6 * len(names)), sharex=True, sharey=True, squeeze=False
+    )
     for ax, name in zip(axes[:, 0], names, strict=True):
         frame = weekly[name]
         for fam in frame.columns:
-            ax.plot(frame.index, frame[fam] / 1e3, label=fam,
-                    color=FAMILY_COLOURS.get(str(fam)))
+            ax.plot(frame.index, frame[fam] / 1e3, label=fam, color=FAMILY_COLOURS.get(str(fam)))
         for start, end, _label in promotions.get(name, []):
             ax.axvspan(start, end, color="orange", alpha=0.25, lw=0)
-        ax.set_title(f"{name}: revenue per day by channel family, weekly mean" +
-                     (" (promotions shaded)" if promotions.get(name) else ""), fontsize=10)
+        ax.set_title(
+            f"{name}: revenue per day by channel family, weekly mean"
+            + (" (promotions shaded)" if promotions.get(name) else ""),
+            fontsize=10,
+        )
         ax.set_ylabel("k CNY / day")
         ax.legend(fontsize=8, loc="upper left")
         ax.grid(alpha=0.3)
@@ -67,13 +75,13 @@ def flow_matrices(flows: dict[str, pd.DataFrame]) -> bytes:
     for ax, name in zip(axes[0], names, strict=True):
         m = flows[name]
         ax.imshow(np.log1p(m.to_numpy(dtype=float)), cmap="Blues", aspect="auto")
-        ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right",
-                      fontsize=8)
+        ax.set_xticks(
+            range(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right", fontsize=8
+        )
         ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=8)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m.iat[i, j] / 1e3:,.1f}k", ha="center", va="center",
-                        fontsize=7)
+                ax.text(j, i, f"{m.iat[i, j] / 1e3:,.1f}k", ha="center", va="center", fontsize=7)
         ax.set_title(f"{name}: moves (thousands)", fontsize=10)
         ax.set_xlabel("to (family of the order / pool joined)")
         ax.set_ylabel("from (where the customer last bought)")
@@ -87,8 +95,13 @@ def private_pool(series: dict[str, pd.DataFrame]) -> bytes:
     for k, (name, frame) in enumerate(series.items()):
         for col in frame.columns:
             label = name if col == "private_pool" else f"{name}: {col}"
-            ax.plot(frame.index, frame[col] / 1e3, styles[k % len(styles)], label=label,
-                    lw=2 if col == "private_pool" else 1)
+            ax.plot(
+                frame.index,
+                frame[col] / 1e3,
+                styles[k % len(styles)],
+                label=label,
+                lw=2 if col == "private_pool" else 1,
+            )
     ax.set_title("Private pool members over time (mean over replications)")
     ax.set_xlabel("date")
     ax.set_ylabel("members (thousands)")
@@ -136,8 +149,7 @@ def inventory(series: dict[str, pd.DataFrame], column: str, unit: str) -> bytes:
     fig, ax = plt.subplots(figsize=(9, 3.4))
     for name, frame in series.items():
         for col in frame.columns:
-            ax.plot(frame.index, frame[col], label=f"{name}" if col == column else
-                    f"{name}: {col}")
+            ax.plot(frame.index, frame[col], label=f"{name}" if col == column else f"{name}: {col}")
     ax.set_title(f"{column} over time (mean over replications)")
     ax.set_xlabel("date")
     ax.set_ylabel(unit)
@@ -154,16 +166,34 @@ def diff_forest(diffs: pd.DataFrame, kpis: Sequence[str] | None = None) -> bytes
     base = d["baseline"].abs().to_numpy(dtype=float)
     y = np.arange(len(d))[::-1]
     pct = 100 / np.where(base > 0, base, np.nan)
-    ax.hlines(y, d["welch_low"] * pct, d["welch_high"] * pct, color="#999", lw=1.5,
-              label="unpaired (Welch) 95 % CI")
-    ax.hlines(y, d["paired_low"] * pct, d["paired_high"] * pct, color="#1f77b4", lw=5,
-              label="paired (CRN) 95 % CI")
+    ax.hlines(
+        y,
+        d["welch_low"] * pct,
+        d["welch_high"] * pct,
+        color="#999",
+        lw=1.5,
+        label="unpaired (Welch) 95 % CI",
+    )
+    ax.hlines(
+        y,
+        d["paired_low"] * pct,
+        d["paired_high"] * pct,
+        color="#1f77b4",
+        lw=5,
+        label="paired (CRN) 95 % CI",
+    )
     ax.plot(d["relative"] * 100, y, "k|", ms=10)
     ax.axvline(0, color="k", lw=0.8)
     # one KPI with a huge relative change (a pool growing from almost nothing) must not squash
     # the others: clip the axis and say so in the title
-    ends = np.abs(np.concatenate([(d["welch_low"] * pct).to_numpy(dtype=float),
-                                  (d["welch_high"] * pct).to_numpy(dtype=float)]))
+    ends = np.abs(
+        np.concatenate(
+            [
+                (d["welch_low"] * pct).to_numpy(dtype=float),
+                (d["welch_high"] * pct).to_numpy(dtype=float),
+            ]
+        )
+    )
     ends = ends[np.isfinite(ends)]
     clip = None
     if len(ends):
@@ -171,10 +201,11 @@ def diff_forest(diffs: pd.DataFrame, kpis: Sequence[str] | None = None) -> bytes
         if ends.max() > lim:
             clip = lim
             ax.set_xlim(-lim, lim)
-    ax.set_yticks(y, [f"{p}: {k}" for p, k in zip(d["plan"], d["kpi"], strict=True)],
-                  fontsize=7)
-    ax.set_title("Plan − baseline, % of the baseline mean"
-                 + (f" (axis clipped at ±{clip:.0f} %)" if clip else ""))
+    ax.set_yticks(y, [f"{p}: {k}" for p, k in zip(d["plan"], d["kpi"], strict=True)], fontsize=7)
+    ax.set_title(
+        "Plan − baseline, % of the baseline mean"
+        + (f" (axis clipped at ±{clip:.0f} %)" if clip else "")
+    )
     ax.set_xlabel("difference (% of baseline)")
     ax.set_ylabel("plan: KPI")
     ax.legend(fontsize=8, loc="lower right")

@@ -31,8 +31,17 @@ import pandas as pd
 
 from sim.scenario import Scenario
 
-PACKAGES = ("channelsim", "mesa", "numpy", "pandas", "pulp", "optuna", "matplotlib", "pydantic",
-            "scipy")
+PACKAGES = (
+    "channelsim",
+    "mesa",
+    "numpy",
+    "pandas",
+    "pulp",
+    "optuna",
+    "matplotlib",
+    "pydantic",
+    "scipy",
+)
 
 
 def default_run_dir(name: str, root: str | Path = "results") -> Path:
@@ -107,5 +116,11 @@ def manifest(scenario: Scenario, *, seed: int, replications: int, **extra: Any) 
 
 
 def kpi_summary_dict(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
-    return {str(k): {"mean": float(r["mean"]), "ci_low": float(r["ci_low"]),
-                     "ci_high": float(r["ci_high"])} for k, r in summary.iterrows()}
+    return {
+        str(k): {
+            "mean": float(r["mean"]),
+            "ci_low": float(r["ci_low"]),
+            "ci_high": float(r["ci_high"]),
+        }
+        for k, r in summary.iterrows()
+    }

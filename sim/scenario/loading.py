@@ -26,9 +26,7 @@ from sim.scenario.paths import merge, set_path
 from sim.scenario.schema import Scenario
 
 
-def load_scenario(
-    path: str | Path, *, overrides: dict[str, Any] | None = None
-) -> Scenario:
+def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario file.
 
     Raises :class:`ScenarioError` listing every problem by its path.

@@ -81,8 +81,7 @@ def resolve_path(data: dict[str, Any], dotted: str) -> Any:
             node = node[idx]
         elif isinstance(node, dict):
             if part not in node:
-                raise KeyError(f"{dotted}: unknown key '{part}' in {where} "
-                               f"(known: {sorted(node)})")
+                raise KeyError(f"{dotted}: unknown key '{part}' in {where} (known: {sorted(node)})")
             node = node[part]
         else:
             raise KeyError(f"{dotted}: '{where}' is a value, not a section")

@@ -179,7 +179,9 @@ class Channel(_Frozen):
     budget: Budget = Budget()
     response: Response = Response()
     service: ServiceLevel = ServiceLevel()
-    trial: Trial | None = Field(default=None, description="sample at a trial price (sim.levers.pricing)")
+    trial: Trial | None = Field(
+        default=None, description="sample at a trial price (sim.levers.pricing)"
+    )
 
 
 class Horizon(_Frozen):
@@ -230,8 +232,9 @@ class Decision(_Frozen):
             raise ValueError(f"decision {self.path}: choices must not be empty")
         if self.low is not None and self.high is not None:
             if self.low >= self.high:
-                raise ValueError(f"decision {self.path}: low {self.low:g} must be < high "
-                                 f"{self.high:g}")
+                raise ValueError(
+                    f"decision {self.path}: low {self.low:g} must be < high {self.high:g}"
+                )
             if self.log and self.low <= 0:
                 raise ValueError(f"decision {self.path}: a log range needs low > 0")
         return self
@@ -247,9 +250,10 @@ class Scenario(_Frozen):
     channels: list[Channel] = Field(min_length=1)
     inventory: InventorySpec | None = None
     targets: list[Target] = Field(default_factory=list)
-    promotions: Promotions = Field(default_factory=Promotions,
-                                   description="promotion calendar, coupons, subscription, "
-                                               "reminders (sim.levers.promotions)")
+    promotions: Promotions = Field(
+        default_factory=Promotions,
+        description="promotion calendar, coupons, subscription, reminders (sim.levers.promotions)",
+    )
     tiers: Tiers | None = Field(default=None, description="private tiers (sim.levers.tiers)")
     membership: Membership | None = Field(default=None, description="levels (sim.levers.tiers)")
     price_band: PriceBand | None = Field(default=None, description="± band around guide price")
@@ -285,8 +289,13 @@ class Scenario(_Frozen):
         for t in targets:
             w = t.get("window") if isinstance(t, dict) else None
             if isinstance(w, list | tuple) and any(_is_date(x) for x in w):
-                t = {**t, "window": [(dt.date.fromisoformat(str(x)) - start).days
-                                     if _is_date(x) else x for x in w]}
+                t = {
+                    **t,
+                    "window": [
+                        (dt.date.fromisoformat(str(x)) - start).days if _is_date(x) else x
+                        for x in w
+                    ],
+                }
             fixed.append(t)
         return {**data, "targets": fixed}
 
@@ -320,38 +329,47 @@ class Scenario(_Frozen):
     def lever_problems(self) -> list[str]:
         """Levers that name unknown channels/coupons, overlap, or fall outside the horizon."""
         families = {c.id: c.family for c in self.channels}
-        problems = promotion_problems(self.promotions, channels=families,
-                                      selling=[c.id for c in self.channels if c.sells])
+        problems = promotion_problems(
+            self.promotions, channels=families, selling=[c.id for c in self.channels if c.sells]
+        )
         coupons = {c.id for c in self.promotions.coupons}
         for i, c in enumerate(self.promotions.coupons):
             bad = sorted(set(c.tiers or []) - set(TIER_IDS))
             if bad:
-                problems.append(f"promotions.coupons[{i}]({c.id}).tiers: unknown tier(s) {bad} "
-                                f"(tiers: {list(TIER_IDS)})")
-        for tid, perk in (self.tiers.perks.items() if self.tiers else []):
+                problems.append(
+                    f"promotions.coupons[{i}]({c.id}).tiers: unknown tier(s) {bad} "
+                    f"(tiers: {list(TIER_IDS)})"
+                )
+        for tid, perk in self.tiers.perks.items() if self.tiers else []:
             if perk.coupon is not None and perk.coupon not in coupons:
-                problems.append(f"tiers.perks.{tid}.coupon: unknown coupon '{perk.coupon}' "
-                                f"(known: {sorted(coupons)})")
-        for name, chans in (("membership", self.membership and self.membership.channels),
-                            ("price_band", self.price_band and self.price_band.channels)):
+                problems.append(
+                    f"tiers.perks.{tid}.coupon: unknown coupon '{perk.coupon}' "
+                    f"(known: {sorted(coupons)})"
+                )
+        for name, chans in (
+            ("membership", self.membership and self.membership.channels),
+            ("price_band", self.price_band and self.price_band.channels),
+        ):
             for cid in chans or []:
                 if cid not in families:
-                    problems.append(f"{name}.channels: unknown channel '{cid}' "
-                                    f"(known: {sorted(families)})")
+                    problems.append(
+                        f"{name}.channels: unknown channel '{cid}' (known: {sorted(families)})"
+                    )
         return problems
 
     def warnings(self) -> list[str]:
         """Legal but suspicious settings: channels whose list price breaks the price band,
         dated promotions the horizon cuts."""
-        out = promotion_warnings(self.promotions, start=self.horizon.start,
-                                 days=self.horizon.days)
+        out = promotion_warnings(self.promotions, start=self.horizon.start, days=self.horizon.days)
         if self.price_band is None:
             return out
         index = {c.id: c.price_index for c in self.channels if c.sells}
         tol = self.price_band.tolerance
-        return out + [f"channels.{cid}.price_index: {index[cid]:g} × guide price is outside the "
-                f"±{tol:.0%} price band (outside declared promotions)"
-                for cid in band_breaches(self.price_band, index)]
+        return out + [
+            f"channels.{cid}.price_index: {index[cid]:g} × guide price is outside the "
+            f"±{tol:.0%} price band (outside declared promotions)"
+            for cid in band_breaches(self.price_band, index)
+        ]
 
     def content_hash(self) -> str:
         """SHA-256 of the fully resolved scenario (where it came from does not count)."""

@@ -25,10 +25,17 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
     rec.add("satisfied_orders", day, channel[satisfied])
     t = model.today
-    rec.add_orders(day, customer=buyers.astype(np.int32), channel=channel.astype(np.int16),
-                   units=t["units"].astype(np.int16), revenue=(t["units"] * t["price"]).astype(
-                       np.float32), source=t["order_source"], satisfied=satisfied,
-                   first=t["first"], tier=model.levers.tier[buyers])
+    rec.add_orders(
+        day,
+        customer=buyers.astype(np.int32),
+        channel=channel.astype(np.int16),
+        units=t["units"].astype(np.int16),
+        revenue=(t["units"] * t["price"]).astype(np.float32),
+        source=t["order_source"],
+        satisfied=satisfied,
+        first=t["first"],
+        tier=model.levers.tier[buyers],
+    )
 
     outside = ~pop.in_private[buyers]
     joins = outside & (u_join[buyers] < model.join_p)
@@ -41,8 +48,9 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     if not refers.any():
         return
     who = buyers[refers]
-    slot = np.minimum((u_ref[who] / p_ref[refers] * pop.friends.shape[1]).astype(int),
-                      pop.friends.shape[1] - 1)  # position in the hit interval picks the friend
+    slot = np.minimum(
+        (u_ref[who] / p_ref[refers] * pop.friends.shape[1]).astype(int), pop.friends.shape[1] - 1
+    )  # position in the hit interval picks the friend
     friend = pop.friends[who, slot]
     fresh = pop.stage[friend] == PROSPECT
     friend, by = friend[fresh], channel[refers][fresh]

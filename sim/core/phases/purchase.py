@@ -34,8 +34,9 @@ def purchase(model, rng: np.random.Generator) -> None:
     units = _geometric(u_units[buyers], pop.seg_units[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
-        buyers, channel, seg, units, price = settle(model, buyers, channel, seg, units, price,
-                                                    factor[buy])
+        buyers, channel, seg, units, price = settle(
+            model, buyers, channel, seg, units, price, factor[buy]
+        )
     model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
     if len(buyers) == 0:
         model.today["first"] = np.zeros(0, dtype=bool)
@@ -50,7 +51,7 @@ def purchase(model, rng: np.random.Generator) -> None:
     pop.stage[buyers] = CUSTOMER
     pop.first_day[buyers[first]] = day
     pop.last_channel[buyers] = channel
-    pop.channels_mask[buyers] |= (np.uint32(1) << channel.astype(np.uint32))
+    pop.channels_mask[buyers] |= np.uint32(1) << channel.astype(np.uint32)
     pop.in_market[buyers] = False
     sigma = np.sqrt(np.log1p(pop.seg_cycle_cv[seg] ** 2))
     z = ndtri(np.clip(u_cycle[buyers], 1e-7, 1 - 1e-7))
