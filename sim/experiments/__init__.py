@@ -1,0 +1,41 @@
+"""Experiments: replications with common random numbers on any executor, the result cache,
+target verdicts, plan-vs-baseline comparisons, sweep designs, sweeps and their analysis.
+
+Everything here works on KPIs (:mod:`sim.kpis`) of replications, never on the model's state.
+"""
+
+from sim.experiments.comparison import HEADLINE, Comparison, compare, diff_table
+from sim.experiments.design import Design, load_design
+from sim.experiments.evaluate import (
+    Evaluation,
+    check_workers,
+    collect,
+    evaluate,
+    make_executor,
+    summarise,
+)
+from sim.experiments.replication import Replication, run_replication
+from sim.experiments.sweep import run_sweep
+from sim.experiments.targets import TargetResult, evaluate_targets, judge, windows_for
+
+__all__ = [
+    "HEADLINE",
+    "Comparison",
+    "Design",
+    "Evaluation",
+    "Replication",
+    "TargetResult",
+    "check_workers",
+    "collect",
+    "compare",
+    "diff_table",
+    "evaluate",
+    "evaluate_targets",
+    "judge",
+    "load_design",
+    "make_executor",
+    "run_replication",
+    "run_sweep",
+    "summarise",
+    "windows_for",
+]
