@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from concurrent.futures import wait
 
-    from sim.experiments import evaluate as experiment
+    from sim.experiments import evaluation as experiment
     from sim.experiments.design import build_design, sample
     from sim.experiments.sweep import run_sweep
     from sim.scenario import apply_overrides, load_scenario

@@ -48,7 +48,7 @@ from optimizers.response import (
     simulate_points,
     spend_overrides,
 )
-from sim.experiments.evaluate import Evaluation, make_executor
+from sim.experiments.evaluation import Evaluation, make_executor
 from sim.scenario import Scenario, apply_overrides
 
 Objective = Literal["revenue", "profit"]

@@ -34,7 +34,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from sim.experiments.evaluate import Evaluation, evaluate, make_executor
+from sim.experiments.evaluation import Evaluation, evaluate, make_executor
 from sim.experiments.targets import evaluate_targets, windows_for
 from sim.scenario import Decision, Scenario, ScenarioError, apply_overrides
 

@@ -28,7 +28,7 @@ from sim.core.model import ChannelMarket, simulate
 from sim.errors import ScenarioError, UsageError
 from sim.experiments.comparison import Comparison, compare
 from sim.experiments.design import Design, load_design
-from sim.experiments.evaluate import Evaluation, evaluate
+from sim.experiments.evaluation import Evaluation, evaluate
 from sim.experiments.sweep import run_sweep
 from sim.experiments.targets import TargetResult, evaluate_targets
 from sim.kpis import compute_kpis

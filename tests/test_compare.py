@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.experiments.evaluate as experiment
+import sim.experiments.evaluation as experiment
 from sim.commands.cli import main
 from sim.experiments.cache import ResultCache
 from sim.experiments.comparison import (

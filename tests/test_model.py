@@ -8,7 +8,7 @@ import pytest
 
 from sim.core.agents import ChannelAgent
 from sim.core.model import ChannelMarket, simulate
-from sim.experiments.evaluate import evaluate
+from sim.experiments.evaluation import evaluate
 from sim.kpis import compute_kpis
 from sim.scenario import Scenario, apply_overrides
 

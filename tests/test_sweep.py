@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sim.commands.cli import main
-from sim.experiments import evaluate as experiment
+from sim.experiments import evaluation as experiment
 from sim.experiments.analysis import analyze
 from sim.experiments.design import build_design, points_count, sample
 from sim.experiments.sweep import journaled_points, run_sweep

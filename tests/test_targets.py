@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.experiments.evaluate import Evaluation
+from sim.experiments.evaluation import Evaluation
 from sim.experiments.targets import (
     evaluate_targets,
     verdict,

@@ -35,7 +35,7 @@ import pandas as pd  # noqa: E402
 
 from sim.calibration.fitting import Calibration  # noqa: E402
 from sim.core.model import simulate  # noqa: E402
-from sim.experiments.evaluate import make_executor  # noqa: E402
+from sim.experiments.evaluation import make_executor  # noqa: E402
 from sim.reports.results import write_json  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
 

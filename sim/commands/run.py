@@ -6,7 +6,7 @@ import pandas as pd
 
 from sim.errors import UsageError
 from sim.experiments.comparison import judge_run_targets
-from sim.experiments.evaluate import evaluate
+from sim.experiments.evaluation import evaluate
 from sim.experiments.targets import windows_for
 from sim.reports.results import (
     atomic_dir,

@@ -6,7 +6,7 @@ Everything here works on KPIs (:mod:`sim.kpis`) of replications, never on the mo
 
 from sim.experiments.comparison import HEADLINE, Comparison, compare, diff_table
 from sim.experiments.design import Design, load_design
-from sim.experiments.evaluate import (
+from sim.experiments.evaluation import (
     Evaluation,
     check_workers,
     collect,

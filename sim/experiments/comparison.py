@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.cache import DEFAULT_DIR, ResultCache
-from sim.experiments.evaluate import Evaluation, evaluate, make_executor
+from sim.experiments.evaluation import Evaluation, evaluate, make_executor
 from sim.experiments.targets import TargetResult, evaluate_targets, mean_interval, windows_for
 from sim.scenario import Scenario, load_scenario
 

@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiments import evaluate as experiment
+from sim.experiments import evaluation as experiment
 from sim.experiments.design import Design, sample
-from sim.experiments.evaluate import make_executor
+from sim.experiments.evaluation import make_executor
 from sim.reports.results import write_json
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 

@@ -16,7 +16,7 @@ For each target :func:`evaluate_targets` reports
   ``at risk`` (:data:`MET_AT`, :data:`MISSED_AT`).
 
     >>> from sim.scenario import load_scenario
-    >>> from sim.experiments.evaluate import evaluate
+    >>> from sim.experiments.evaluation import evaluate
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={
     ...     "market.customers": 1000, "horizon.days": 30,
     ...     "targets": [{"kpi": "satisfaction", "at_least": 0.5}]})
@@ -39,7 +39,7 @@ from scipy import stats
 from sim.scenario import Target
 
 if TYPE_CHECKING:
-    from sim.experiments.evaluate import Evaluation
+    from sim.experiments.evaluation import Evaluation
 
 Window = tuple[int, int]
 Verdict = Literal["met", "at risk", "missed"]
