@@ -1,7 +1,8 @@
 """Mesa agents: one :class:`ChannelAgent` per configured channel.
 
 Channels are few and each has its own rules (price, reach, service), so they are ordinary
-``mesa.Agent`` objects; customers are many and live in :class:`sim.core.population.CustomerPopulation`.
+``mesa.Agent`` objects; customers are many and live in
+:class:`sim.core.population.CustomerPopulation`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Three tables, all tidy:
     repeat_orders, satisfied_orders, joined_private, referrals, orders_<source> and
     revenue_<source> for each order source (paid, organic, seeding, private, referral),
     and the market-wide end-of-day stocks repeated on each row: private_pool, interested,
-    customers, churned; the levers' measures (:mod:`sim.levers.engine`): promo_revenue,
+    customers, churned; the levers' measures (:mod:`sim.levers.state`): promo_revenue,
     coupon_cost, coupons_issued, coupons_redeemed, subscription_orders, reminders,
     group_invites, stocks subscribers, tier_new, tier_potential, tier_high_value, and the
     unscaled per-channel levels price (shelf price today) and band_violation (0/1); with an
@@ -49,7 +49,7 @@ FLOW_MEASURES: tuple[str, ...] = (
     "referrals",
     *(f"orders_{s}" for s in SOURCES),
     *(f"revenue_{s}" for s in SOURCES),
-    # the plans' levers (sim.levers.engine)
+    # the plans' levers (sim.levers.follow_up)
     "promo_revenue",
     "coupon_cost",
     "coupons_issued",

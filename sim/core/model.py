@@ -7,16 +7,28 @@
 >>> ledger = ChannelMarket(sc, seed=1).run()
 >>> int(ledger.daily["day"].max())
 29
+
+It keeps Mesa's model contract, so Mesa's own tools work on it: ``running`` turns False at the
+end of the horizon, and :func:`mesa.batch_run` can vary any dotted scenario path:
+
+>>> import mesa
+>>> rows = mesa.batch_run(ChannelMarket, {"scenario": "scenarios/baseline.yaml", "seed": 1,
+...     "market.customers": [1000, 2000], "horizon.days": 20}, display_progress=False)
+>>> [(r["market.customers"], r["Step"]) for r in rows]
+[(1000, 19), (2000, 19)]
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import mesa
 import numpy as np
 
 from sim.core.agents import ChannelAgent
+from sim.core.day import Today
 from sim.core.ledger import Ledger, LedgerRecorder
 from sim.core.phases.choice import choice
 from sim.core.phases.churn import churn
@@ -27,19 +39,71 @@ from sim.core.phases.purchase import purchase
 from sim.core.population import CHURNED, CUSTOMER, INTERESTED, CustomerPopulation
 from sim.core.streams import phase_streams
 from sim.inventory.warehouse import Warehouse
-from sim.levers.engine import Levers, follow_up, promote
-from sim.scenario import Scenario
+from sim.levers.follow_up import follow_up
+from sim.levers.promote import promote
+from sim.levers.state import Levers
+from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
+
+
+class HorizonError(RuntimeError):
+    """The model was stepped past the end of its horizon."""
+
+
+def daily_reporters() -> dict[str, Any]:
+    """Model variables the :class:`mesa.DataCollector` keeps each day, in real units (the same
+    figures the ledger's daily table sums to): revenue (CNY), orders, spend (CNY), and the
+    end-of-day private pool and customers (people), plus orders per channel family."""
+
+    def flow(measure: str, family: int | None = None):
+        def read(mdl: ChannelMarket) -> float:
+            row = mdl.recorder.flow[measure][mdl.day]
+            if family is not None:
+                row = row[mdl.family_index == family]
+            return float(row.sum() * mdl.scenario.market.scale)
+
+        return read
+
+    def stock(measure: str):
+        return lambda mdl: float(mdl.recorder.market[measure][mdl.day] * mdl.scenario.market.scale)
+
+    def spend(mdl: ChannelMarket) -> float:
+        return float(sum(arr[mdl.day].sum() for arr in mdl.recorder.spend.values()))
+
+    reporters: dict[str, Any] = {
+        "revenue": flow("revenue"),
+        "orders": flow("orders"),
+        "spend": spend,
+        "private_pool": stock("private_pool"),
+        "customers": stock("customers"),
+    }
+    for i, fam in enumerate(FAMILIES):
+        reporters[f"orders_{fam}"] = flow("orders", i)
+    return reporters
 
 
 class ChannelMarket(mesa.Model):
     """Customers moving between public, private and social channels under a plan's levers."""
 
-    def __init__(self, scenario: Scenario, *, seed: int | None = None, replication: int = 0):
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        *,
+        seed: int | None = None,
+        replication: int = 0,
+        **overrides: Any,
+    ):
+        """``scenario`` is a :class:`Scenario` or a path to a scenario file; ``overrides`` are
+        dotted scenario paths (``**{"market.customers": 5000}``), as :func:`mesa.batch_run`
+        passes its parameters."""
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, overrides=overrides)
+        elif overrides:
+            scenario = apply_overrides(scenario, overrides)
         self.streams = phase_streams(scenario.seed if seed is None else seed, replication)
         super().__init__(rng=self.streams["mesa"])
         self.scenario = scenario
         self.day = 0
-        self.today: dict[str, np.ndarray] = {}
+        self.today = Today()
         for i, spec in enumerate(scenario.channels):
             ChannelAgent(self, spec, i)
         self.channel_agents: list[ChannelAgent] = sorted(
@@ -53,13 +117,14 @@ class ChannelMarket(mesa.Model):
         self.levers = Levers(self)  # promotions, coupons, subscription, tiers, levels
         inv = scenario.inventory  # customers feel the stock only when the scenario has some
         self.warehouse = None if inv is None else Warehouse(self, inv)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                # Read back what record() just stored: no second pass over the customers.
-                "private_pool": lambda mdl: mdl.recorder.market["private_pool"][mdl.day],
-                "customers": lambda mdl: mdl.recorder.market["customers"][mdl.day],
-            }
-        )
+        self.datacollector = mesa.DataCollector(model_reporters=daily_reporters())
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, seed: int | None = None, replication: int = 0, **overrides: Any
+    ) -> ChannelMarket:
+        """The model of the scenario file at ``path``, with dotted-path ``overrides``."""
+        return cls(path, seed=seed, replication=replication, **overrides)
 
     def _channel_arrays(self) -> None:
         """Per-channel constants the vectorised phases index by channel number."""
@@ -117,7 +182,13 @@ class ChannelMarket(mesa.Model):
         """One day: (warehouse opens) → exposure → promotions → needs → choice → purchase
         (and fulfilment) → post-purchase → lever follow-up → churn → (warehouse closes) →
         record."""
+        if not self.running:
+            raise HorizonError(
+                f"the horizon ({self.scenario.horizon.days} days) is over: day {self.day} "
+                "is past its end; build a new model (or a longer horizon) to go on"
+            )
         s = self.streams
+        self.today = Today()  # what the phases hand each other; nothing outlives the day
         self.price_today = self.list_price.copy()
         if self.warehouse is not None:
             self.warehouse.begin_day(self.day)  # arrivals, reviews, replenishment orders
@@ -133,6 +204,7 @@ class ChannelMarket(mesa.Model):
             self.warehouse.end_day(self.day)  # transfers; costs on the end-of-day stock
         self.record()
         self.day += 1
+        self.running = self.day < self.scenario.horizon.days
 
     def record(self) -> None:
         pop, day = self.pop, self.day
@@ -148,8 +220,8 @@ class ChannelMarket(mesa.Model):
         self.datacollector.collect(self)
 
     def run(self) -> Ledger:
-        """Simulate the whole horizon and return the ledger."""
-        for _ in range(self.scenario.horizon.days):
+        """Simulate the (rest of the) horizon and return the ledger."""
+        while self.running:
             self.step()
         if self.warehouse is None:
             return self.recorder.finish()

@@ -29,6 +29,8 @@ rows of uniforms per day from the ``inventory`` stream (common random numbers).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.inventory.engine import BACKORDER, LOST, SERVED, SWITCH
@@ -38,8 +40,13 @@ AVOID_DAYS = 3
 #: Satisfaction multipliers of the stockout experiences (an unsatisfied order gives ×0.7).
 LOST_SATISFACTION, SWITCH_SATISFACTION = 0.7, 0.9
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray, util: np.ndarray) -> None:
+
+def avoid(
+    model: ChannelMarket, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray, util: np.ndarray
+) -> None:
     """Close (in ``util``, shoppers × selling channels) the channels a shopper cannot use."""
     w = model.warehouse
     block = w.closed[sell][:, seg].T
@@ -50,7 +57,9 @@ def avoid(model, shoppers: np.ndarray, sell: np.ndarray, seg: np.ndarray, util: 
     util[block] = -np.inf
 
 
-def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray) -> np.ndarray:
+def sku_factor(
+    model: ChannelMarket, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray
+) -> np.ndarray:
     """Draw the SKU each shopper wants; return what multiplies the channel's (levers') unit
     price for it: ``sku.price / guide_price × clearance multiplier``."""
     w = model.warehouse
@@ -66,7 +75,7 @@ def sku_factor(model, shoppers: np.ndarray, channel: np.ndarray, seg: np.ndarray
 
 
 def settle(
-    model,
+    model: ChannelMarket,
     buyers: np.ndarray,
     channel: np.ndarray,
     seg: np.ndarray,
@@ -81,20 +90,21 @@ def settle(
     and price of the orders that count, with the levers' per-order flags filtered alike.
     """
     t = model.today
-    sample = t.get("sample") if model.levers.active and model.levers.has_trial else None
+    sample = t.sample if model.levers.active and model.levers.has_trial else None
     price = price * factor if sample is None else np.where(sample, price, price * factor)
     keep = fulfil(model, buyers, channel, units)
     for flag in ("sample", "reduced"):  # the levers' per-order arrays follow the orders
-        if isinstance(t.get(flag), np.ndarray) and len(t[flag]) == len(buyers):
-            t[flag] = t[flag][keep]
+        value = getattr(t, flag)
+        if isinstance(value, np.ndarray) and len(value) == len(buyers):
+            setattr(t, flag, value[keep])
     out = tuple(x[keep] for x in (buyers, channel, seg, units, price))
     if sample is not None:  # a sample costs the trial's own unit cost (see levers._samples)
-        t["unit_cost"] = np.where(t["sample"], model.scenario.market.unit_cost, t["unit_cost"])
-    _discount_correction(model, out[1], out[3], out[4], t.get("sample"))
+        t.unit_cost = np.where(t.sample, model.scenario.market.unit_cost, t.unit_cost)
+    _discount_correction(model, out[1], out[3], out[4], t.sample)
     return out
 
 
-def _discount_correction(model, channel, units, price, sample) -> None:
+def _discount_correction(model: ChannelMarket, channel, units, price, sample) -> None:
     """The levers record ``units × (list price − price)`` as discount against the guide-price
     item; for a SKU the list price is ``list price × sku.price / guide`` (a clearance cut is
     a discount). Add the difference so the ``discount`` column is right."""
@@ -107,10 +117,12 @@ def _discount_correction(model, channel, units, price, sample) -> None:
     model.recorder.add("discount", model.day, channel, diff)
 
 
-def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) -> np.ndarray:
+def fulfil(
+    model: ChannelMarket, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray
+) -> np.ndarray:
     """Send today's orders to the warehouse; return which orders count (served, backordered).
 
-    Sets ``model.today["sat_p"]`` (satisfaction probability) and ``["unit_cost"]`` for the
+    Sets ``model.today.sat_p`` (satisfaction probability) and ``["unit_cost"]`` for the
     orders that count, and records stockouts, lost, switched and backordered orders.
     """
     w, pop, day, rec = model.warehouse, model.pop, model.day, model.recorder
@@ -137,8 +149,8 @@ def fulfil(model, buyers: np.ndarray, channel: np.ndarray, units: np.ndarray) ->
     ch = channel[keep]
     extra = days[keep] - w.channel_delivery[ch]
     penalty = model.scenario.market.service.delivery_penalty
-    model.today["sat_p"] = model.satisfaction_p[ch] * np.exp(-penalty * extra)
-    model.today["unit_cost"] = w.unit_costs[sku[keep]]
+    model.today.sat_p = model.satisfaction_p[ch] * np.exp(-penalty * extra)
+    model.today.unit_cost = w.unit_costs[sku[keep]]
     w.sku_of_orders = sku[keep]
     return keep
 
@@ -153,7 +165,7 @@ def _record(rec, day: int, channel: np.ndarray, outcome: np.ndarray) -> None:
         rec.add(name, day, channel[outcome == code])
 
 
-def _lost(model, who: np.ndarray) -> None:
+def _lost(model: ChannelMarket, who: np.ndarray) -> None:
     """A lost sale: the customer gives up on this need and remembers the empty shelf."""
     pop = model.pop
     pop.satisfaction[who] *= LOST_SATISFACTION

@@ -6,7 +6,8 @@ coupon as an amount per unit):
     guide price × channel price_index               (public: platform guide price;
                                                      private: member price)
       × (1 − promotion discount of the day)         (the calendar, :mod:`sim.levers.promotions`)
-      × membership level price × (1 − tier discount) (private exclusive discount, :mod:`sim.levers.tiers`)
+      × membership level price × (1 − tier discount) (private exclusive discount,
+                                                     :mod:`sim.levers.tiers`)
       × (1 − subscription discount)                 (on a subscriber's ship day)
       − coupon value ÷ mean basket units            (choice and conversion only)
 

@@ -8,19 +8,24 @@ pool members (and to whoever a touch or link lands there).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.population import PRIVATE_FAMILY
 from sim.inventory.fulfilment import avoid
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def choice(model, rng: np.random.Generator) -> None:
+
+def choice(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, rec, day, m = model.pop, model.recorder, model.day, model.scenario.market
     u = model.uniforms(rng)
     shoppers = np.flatnonzero(pop.in_market)
-    model.today["shoppers"] = shoppers
+    model.today.shoppers = shoppers
     if len(shoppers) == 0:
-        model.today["channel"] = shoppers
+        model.today.channel = shoppers
         return
     sell = model.selling  # channel indices that take orders
     seg = pop.segment[shoppers]
@@ -47,7 +52,7 @@ def choice(model, rng: np.random.Generator) -> None:
     pick = (prob.cumsum(axis=1) < u[shoppers][:, None]).sum(axis=1)
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
-    model.today["channel"] = channel
+    model.today.channel = channel
     rec.add("sessions", day, channel)
     rec.add("visits", day, channel)
     rec.journey(day, shoppers, "visit", channel)

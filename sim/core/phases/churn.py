@@ -7,12 +7,17 @@ a prospect goes back to unaware (their adstock remains), a customer skips this c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def churn(model, rng: np.random.Generator) -> None:
+
+def churn(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
     u_churn, u_lapse = model.uniforms(rng, 2)
 

@@ -8,12 +8,17 @@ inside its interval decides the follow-up (a click) without another draw.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def exposure(model, rng: np.random.Generator) -> None:
+
+def exposure(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
     u_paid, u_seed, u_touch = model.uniforms(rng, 3)
     decay = model.scenario.market.interest_decay
@@ -34,7 +39,7 @@ def exposure(model, rng: np.random.Generator) -> None:
     _touch(model, u_touch)
 
 
-def _slices(model, share_of, *, private_only: bool = False) -> list[tuple]:
+def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> list[tuple]:
     """``(channel, lo, width)``: consecutive slices of [0, 1), one per channel active today."""
     slices, lo = [], 0.0
     for ch in model.channel_agents:
@@ -46,7 +51,7 @@ def _slices(model, share_of, *, private_only: bool = False) -> list[tuple]:
     return slices
 
 
-def _reach(model, u: np.ndarray, lever: str, reach_of) -> None:
+def _reach(model: ChannelMarket, u: np.ndarray, lever: str, reach_of) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
     slices = _slices(model, reach_of)
     if not slices:
@@ -73,7 +78,7 @@ def _reach(model, u: np.ndarray, lever: str, reach_of) -> None:
         rec.flow["visits"][day, ch.index] += clicks
 
 
-def _touch(model, u: np.ndarray) -> None:
+def _touch(model: ChannelMarket, u: np.ndarray) -> None:
     """Private operations touch pool members only: content, perks, 1-to-1 messages."""
     pop = model.pop
     slices = _slices(model, lambda ch: ch.touch_share(), private_only=True)

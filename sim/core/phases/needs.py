@@ -9,12 +9,17 @@ renewal clock (set at their last purchase, with spread) runs out.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def needs(model, rng: np.random.Generator) -> None:
+
+def needs(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
     u = model.uniforms(rng)
 

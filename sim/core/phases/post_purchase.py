@@ -9,18 +9,23 @@ referral response; a prospect friend starts interested, in the pool.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.population import INTERESTED, PROSPECT, SOURCE_CODE
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def post_purchase(model, rng: np.random.Generator) -> None:
+
+def post_purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
     u_sat, u_join, u_ref = model.uniforms(rng, 3)
-    buyers, channel = model.today["buyers"], model.today["buy_channel"]
+    buyers, channel = model.today.buyers, model.today.buy_channel
 
     # with a warehouse, each order's delivery days depend on the location that served it
-    p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today["sat_p"]
+    p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today.sat_p
     satisfied = u_sat[buyers] < p_sat
     pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
     rec.add("satisfied_orders", day, channel[satisfied])
@@ -29,11 +34,11 @@ def post_purchase(model, rng: np.random.Generator) -> None:
         day,
         customer=buyers.astype(np.int32),
         channel=channel.astype(np.int16),
-        units=t["units"].astype(np.int16),
-        revenue=(t["units"] * t["price"]).astype(np.float32),
-        source=t["order_source"],
+        units=t.units.astype(np.int16),
+        revenue=(t.units * t.price).astype(np.float32),
+        source=t.order_source,
         satisfied=satisfied,
-        first=t["first"],
+        first=t.first,
         tier=model.levers.tier[buyers],
     )
 
@@ -59,5 +64,5 @@ def post_purchase(model, rng: np.random.Generator) -> None:
     pop.in_private[friend] = True
     pop.source[friend] = SOURCE_CODE["referral"]
     rec.add("referrals", day, by)
-    t.update(referrers=who[fresh], referred=friend)  # for referral coupons (sim.levers.coupons)
+    t.referrers, t.referred = who[fresh], friend  # for referral coupons (sim.levers.coupons)
     rec.journey(day, friend, "referred", by)

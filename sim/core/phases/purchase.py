@@ -9,17 +9,22 @@ lognormal spread (a renewal process, not a clock).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import ndtri
 
 from sim.core.population import CUSTOMER, SOURCE_CODE
 from sim.inventory.fulfilment import settle, sku_factor
 
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
 
-def purchase(model, rng: np.random.Generator) -> None:
+
+def purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop, day = model.pop, model.day
     u_conv, u_units, u_cycle = model.uniforms(rng, 3)
-    shoppers, channel = model.today["shoppers"], model.today["channel"]
+    shoppers, channel = model.today.shoppers, model.today.channel
     seg = pop.segment[shoppers]
     price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
     seen = price  # with a warehouse, the SKU each shopper wants scales the price they see
@@ -37,14 +42,15 @@ def purchase(model, rng: np.random.Generator) -> None:
         buyers, channel, seg, units, price = settle(
             model, buyers, channel, seg, units, price, factor[buy]
         )
-    model.today.update(buyers=buyers, buy_channel=channel, units=units, price=price)
+    t = model.today
+    t.buyers, t.buy_channel, t.units, t.price = buyers, channel, units, price
     if len(buyers) == 0:
-        model.today["first"] = np.zeros(0, dtype=bool)
-        model.today["order_source"] = np.zeros(0, dtype=np.int8)
+        model.today.first = np.zeros(0, dtype=bool)
+        model.today.order_source = np.zeros(0, dtype=np.int8)
         return
     first = pop.n_orders[buyers] == 0
-    model.today["first"] = first
-    model.today["order_source"] = _order_source(model, buyers, channel, first)
+    model.today.first = first
+    model.today.order_source = _order_source(model, buyers, channel, first)
     revenue = units * price
     pop.n_orders[buyers] += 1
     pop.spend[buyers] += revenue
@@ -66,7 +72,7 @@ def _geometric(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.maximum(1, np.ceil(np.log1p(-u) / np.log(q))).astype(np.int32)
 
 
-def _order_source(model, buyers, channel, first) -> np.ndarray:
+def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
     """First orders keep what made the customer interested; repeats credit today's touch/ad."""
     pop = model.pop
     landed = pop.landing[buyers] == channel
@@ -74,17 +80,17 @@ def _order_source(model, buyers, channel, first) -> np.ndarray:
     return np.where(first, pop.source[buyers], repeat_source).astype(np.int8)
 
 
-def _record(model, buyers, channel, units, revenue, first) -> None:
+def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> None:
     rec, day, m = model.recorder, model.day, model.scenario.market
     rec.add("orders", day, channel)
     rec.add("units", day, channel, units)
     rec.add("revenue", day, channel, revenue)
-    unit_cost = model.today.get("unit_cost", m.unit_cost) if model.warehouse else m.unit_cost
+    unit_cost = m.unit_cost if model.today.unit_cost is None else model.today.unit_cost
     rec.add("cogs", day, channel, units * unit_cost)  # per SKU with inventory
     rec.add("commission", day, channel, revenue * model.commission[channel])
     rec.add("new_customers", day, channel[first])
     rec.add("repeat_orders", day, channel[~first])
-    source = model.today["order_source"]
+    source = model.today.order_source
     for name, code in SOURCE_CODE.items():
         sel = source == code
         rec.add(f"orders_{name}", day, channel[sel])

@@ -1,0 +1,135 @@
+"""Phase 1b, promote (after exposure, before needs): today's promotion prices and the price
+band; pre-sale deposits, pulled-forward needs, attention from events, repurchase reminders and
+coupon pulls bring customers' needs forward. All draws come from one block per day
+(:data:`sim.levers.state.N_DRAWS` rows), drawn only when a lever is on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE
+from sim.levers.coupons import NO_COUPON
+from sim.levers.pricing import band_violation
+from sim.levers.state import DEPOSIT, N_DRAWS, NONE, Levers, issue_coupon
+
+if TYPE_CHECKING:
+    from sim.core.model import ChannelMarket
+
+
+def promote(model: ChannelMarket, rng: np.random.Generator) -> None:
+    """Today's promotion prices; deposits, pulls, reminders and coupon pulls bring needs forward."""
+    lv, day, pop = model.levers, model.day, model.pop
+    disc = lv.cal.discount[day]
+    model.price_today = np.where(disc > 0, model.list_price * (1.0 - disc), model.list_price)
+    model.recorder.level["price"][day] = model.price_today
+    model.recorder.level["band_violation"][day] = band_violation(
+        model.price_today,
+        model.scenario.market.guide_price,
+        lv.band,
+        lv.cal.promo[day],
+        lv.band_scope,
+    )
+    if not lv.active:
+        return
+    lv.u = rng.random((N_DRAWS, pop.n), dtype=np.float32)
+    lv.pool_before = pop.in_private.copy()
+    _deposits(model, lv)
+    _pulls(model, lv)
+    _attention(model, lv)
+    _reminders(model, lv)
+    _coupon_pulls(model, lv)
+
+
+def _free(model: ChannelMarket, lv: Levers) -> np.ndarray:
+    pop = model.pop
+    return (pop.stage == CUSTOMER) & ~pop.in_market & (lv.lock_kind == NONE)
+
+
+def _bring(model: ChannelMarket, who: np.ndarray, channel: int, *, touch: bool = False) -> None:
+    pop = model.pop
+    pop.in_market[who] = True
+    pop.landing[who] = channel
+    family = model.scenario.channels[channel].family
+    pop.landing_source[who] = SOURCE_CODE["private" if family == "private" else "organic"]
+    if touch:
+        pop.touched[who] = True
+
+
+def _deposits(model: ChannelMarket, lv: Levers) -> None:
+    """Pre-sale: a customer whose need falls before the sale ends (+ pull_days) may put down a
+    deposit; they wait for the sale day, locked to a channel of the event (their last one if
+    it takes part)."""
+    pop, day = model.pop, model.day
+    for d, sale_day, ev, chans in lv.cal.presale:
+        if d != day:
+            continue
+        p = 1.0 - (1.0 - ev.deposit_take) ** (1.0 / ev.presale_days)
+        horizon = sale_day + ev.days - 1 + ev.pull_days
+        eligible = (pop.stage == CUSTOMER) & (lv.lock_kind == NONE) & (pop.next_need <= horizon)
+        who = np.flatnonzero(eligible & (lv.u[0] < p))
+        last = pop.last_channel[who]
+        lv.lock_channel[who] = np.where(np.isin(last, chans), last, chans[0])
+        lv.lock_kind[who] = DEPOSIT
+        lv.lock_day[who] = sale_day
+        lv.lock_p[who] = ev.deposit_conversion
+        pop.next_need[who] = sale_day
+        pop.in_market[who] = False
+
+
+def _pulls(model: ChannelMarket, lv: Levers) -> None:
+    pop, day = model.pop, model.day
+    for d, channel, pull_days, share, pool_only in lv.cal.pulls:
+        if d != day:
+            continue
+        soon = _free(model, lv) & (pop.next_need > day) & (pop.next_need <= day + pull_days)
+        if pool_only:
+            soon &= pop.in_private
+        _bring(model, np.flatnonzero(soon & (lv.u[1] < share)), channel)
+
+
+def _attention(model: ChannelMarket, lv: Levers) -> None:
+    """Event traffic: prospects become interested (row 1 is shared with pulls, which only ever
+    concern customers, so the two never read the same uniform)."""
+    pop, day = model.pop, model.day
+    for d, channel, hazard in lv.cal.attention:
+        if d != day:
+            continue
+        new = np.flatnonzero((pop.stage == PROSPECT) & (lv.u[1] < hazard))
+        pop.stage[new] = INTERESTED
+        pop.source[new] = SOURCE_CODE["organic"]
+        _bring(model, new, channel)
+        model.recorder.journey(day, new, "interested")
+
+
+def _reminders(model: ChannelMarket, lv: Levers) -> None:
+    rem, pop, day = lv.promo.reminders, model.pop, model.day
+    if rem is None:
+        return
+    ch = lv.ids.index(rem.channel)
+    due = _free(model, lv) & pop.in_private & (pop.next_need == day + rem.days_before)
+    sent = np.flatnonzero(due)
+    model.recorder.spend["spend_private_ops"][day, ch] += (
+        len(sent) * rem.cost_per_message * model.scenario.market.scale
+    )
+    model.recorder.add("reminders", day, np.full(len(sent), ch))
+    if rem.coupon is not None and lv.coupons is not None:
+        k = [c.id for c in lv.promo.coupons].index(rem.coupon)
+        issue_coupon(model, lv, sent, k, ch)
+    _bring(model, sent[lv.u[2, sent] < rem.response], ch, touch=True)
+
+
+def _coupon_pulls(model: ChannelMarket, lv: Levers) -> None:
+    """A valid coupon brings its holder back when their need is within a week."""
+    if lv.coupons is None:
+        return
+    pop, day, book = model.pop, model.day, lv.coupons
+    cand = np.flatnonzero(_free(model, lv) & (pop.next_need <= day + 7))
+    k = book.active(cand, day)
+    go = cand[(k != NO_COUPON) & (lv.u[3, cand] < book.pull_p[k])]
+    kk = book.active(go, day)
+    first_valid = np.argmax(book.valid_at, axis=1)
+    for k_id in np.unique(kk):
+        _bring(model, go[kk == k_id], int(first_valid[k_id]))
