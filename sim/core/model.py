@@ -45,6 +45,9 @@ from sim.levers.state import Levers
 from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
 
 
+MARKETING_SPEND = ("spend_paid", "spend_seeding", "spend_private_ops")
+
+
 class HorizonError(RuntimeError):
     """The model was stepped past the end of its horizon."""
 
@@ -67,7 +70,9 @@ def daily_reporters() -> dict[str, Any]:
         return lambda mdl: float(mdl.recorder.market[measure][mdl.day] * mdl.scenario.market.scale)
 
     def spend(mdl: ChannelMarket) -> float:
-        return float(sum(arr[mdl.day].sum() for arr in mdl.recorder.spend.values()))
+        # marketing spend, as the ledger's ``spend`` column (not service or inventory costs)
+        spend = mdl.recorder.spend
+        return float(sum(spend[m][mdl.day].sum() for m in MARKETING_SPEND))
 
     reporters: dict[str, Any] = {
         "revenue": flow("revenue"),
