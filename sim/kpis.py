@@ -121,8 +121,8 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
     inv = ledger.extra.get("inventory")
     if isinstance(
         inv, pd.DataFrame
-    ):  # stock KPIs (sim.inventory.engine): stockout_rate, fill_rate...
-        from sim.inventory.engine import inventory_kpis  # local: plain scenarios never need it
+    ):  # stock KPIs (sim.inventory.kpis): stockout_rate, fill_rate...
+        from sim.inventory.kpis import inventory_kpis  # local: plain scenarios never need it
 
         out.update(inventory_kpis(inv, start, end))
     return out

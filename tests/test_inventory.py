@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scipy import stats
 
-from sim.inventory.engine import (
+from sim.inventory import (
     BACKORDER,
     LOST,
     SERVED,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from optimizers.inventory import apply_policies, optimize_inventory
-from sim.inventory.engine import Inventory, InventorySpec
+from sim.inventory import Inventory, InventorySpec
 from sim.inventory.theory import PoissonCosts, ss_cost, ss_fill_rate, zheng_federgruen
 
 

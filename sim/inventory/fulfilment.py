@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.inventory.engine import BACKORDER, LOST, SERVED, SWITCH
+from sim.inventory.allocation import BACKORDER, LOST, SERVED, SWITCH
 
 #: Days a switched customer avoids the channel that was out of stock.
 AVOID_DAYS = 3

@@ -24,7 +24,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.inventory.engine import Inventory, InventorySpec
+from sim.inventory.engine import Inventory
+from sim.inventory.schema import InventorySpec
 from sim.scenario import ScenarioError
 
 #: Daily per-channel counts (simulated orders, scaled to real ones in the ledger).
@@ -54,7 +55,7 @@ class Warehouse(mesa.Agent):
             raise ScenarioError(
                 [
                     "inventory.demand.mode: 'exogenous' demand replaces the "
-                    "customers and runs with sim.inventory.engine.run_exogenous (the "
+                    "customers and runs with sim.inventory.run_exogenous (the "
                     "verification mode), not in the customer model; use "
                     "mode: customers here"
                 ]

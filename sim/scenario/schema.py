@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.inventory.engine import InventorySpec
+from sim.inventory.schema import InventorySpec
 from sim.levers.pricing import PriceBand, Trial, band_breaches
 from sim.levers.promotions import Promotions, promotion_problems, promotion_warnings
 from sim.levers.tiers import TIER_IDS, Membership, Tiers
