@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.reports.report import SECTIONS
+from sim.reports.sections import SECTIONS
 
 from .test_report import build_results
 

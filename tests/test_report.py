@@ -13,7 +13,8 @@ import pytest
 
 from sim.commands.cli import main
 from sim.experiments.comparison import compare
-from sim.reports.report import SECTIONS, promotion_spans, write_comparison
+from sim.reports import write_comparison
+from sim.reports.sections import SECTIONS, promotion_spans
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS

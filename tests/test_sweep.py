@@ -13,9 +13,9 @@ import pytest
 
 from sim.commands.cli import main
 from sim.experiments import evaluation as experiment
-from sim.experiments.analysis import analyze
 from sim.experiments.design import build_design, points_count, sample
 from sim.experiments.sweep import journaled_points, run_sweep
+from sim.reports.analysis import analyze
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sim.experiments.analysis import analyze
 from sim.experiments.design import DesignTarget
+from sim.reports.analysis import analyze
 
 TARGET = re.compile(r"^\s*([\w.@-]+)\s*(>=|<=)\s*(\S+)\s*$")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.errors import UsageError
 from sim.experiments.comparison import HEADLINE, Comparison, compare
-from sim.reports.report import write_comparison
+from sim.reports import fmt, write_comparison
 from sim.scenario import parse_set_options
 
 
@@ -115,8 +115,6 @@ def run(args) -> int:
 
 def headline_table(cmp: Comparison) -> str:
     """Baseline mean, then per plan: mean and paired difference [95 % CI]."""
-    from sim.reports.report import fmt
-
     sums = {n: cmp.evaluations[n].summary(cmp.confidence) for n in cmp.names}
     d = cmp.diffs.set_index(["plan", "kpi"]) if len(cmp.diffs) else None
     head = f"{'KPI':<24} {cmp.baseline[:16]:>16}"

@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sim.reports.report import write_report
+    from sim.reports import write_report
 
     d = Path(args.results_dir)
     if not d.is_dir():

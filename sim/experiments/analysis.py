@@ -1,7 +1,7 @@
-"""Analysing a sweep: sensitivity indices, tornado and heatmaps, scenario discovery.
+"""Analysing a sweep: sensitivity indices and tornado swings, and where the targets are met.
 
-:func:`analyze` reads a sweep directory (see :mod:`sim.experiments.sweep`) and works on **point means**
-(each KPI averaged over a point's replications):
+:func:`analyze_sweep` reads a sweep directory (see :mod:`sim.experiments.sweep`) and works on
+**point means** (each KPI averaged over a point's replications):
 
 * **Sobol'** designs: first-order ``S1`` and total ``ST`` indices with bootstrap intervals
   (SALib ``analyze.sobol``; Saltelli/Jansen estimators); ``S2`` when sampled.
@@ -11,11 +11,11 @@
 * **Any design**: Spearman rank correlation of each parameter with the KPI (Fisher-z interval)
   and a **tornado**: the mean KPI over the points in a parameter's lowest vs highest level (grid)
   or tercile (other samplers) — the swing attributable to that parameter.
-* **Heatmaps**: the mean KPI over two parameters (levels, or 6 equal-width bins).
-* **Scenario discovery**: points whose means meet every target are labelled; a shallow
-  decision tree (scikit-learn, CART) separates them, and its purest leaf that predicts "met" is
-  the box, stated as ranges, with its *density* (share of points in the box that meet every
-  target) and *coverage* (share of all such points that fall in the box) — the measures PRIM uses.
+* **Scenario discovery** (:mod:`sim.experiments.discovery`): the box of parameter space where
+  every target is met.
+
+Writing the analysis (``analysis.json``, ``sensitivity.csv``, ``analysis.md``, tornado, index and
+heatmap figures) is :func:`sim.reports.analysis.analyze`.
 
     >>> import tempfile
     >>> from sim.experiments.design import build_design
@@ -27,8 +27,8 @@
     ...     "b": {"low": 0, "high": 1, "steps": 4}}})
     >>> out = tempfile.mkdtemp()
     >>> _ = run_sweep(None, d, out=out, model_fn=model, workers=1, progress=False)
-    >>> result = analyze(out, figures=False)
-    >>> result["discovery"]["readable"], result["discovery"]["density"]
+    >>> analysis = analyze_sweep(out)
+    >>> analysis.summary["discovery"]["readable"], analysis.summary["discovery"]["density"]
     (['b > 0.8333'], 1.0)
 """
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.design import Design, DesignTarget, build_design, unit_sample
+from sim.experiments.discovery import discover
 from sim.experiments.sweep import JOURNAL, STATE, kpi_columns, point_means, read_journal, tidy_table
-from sim.reports.results import write_json
 from sim.scenario import ScenarioError
 
 DEFAULT_KPIS = ("profit", "revenue", "repurchase_rate")
@@ -74,16 +75,25 @@ def _results(sweep_dir: Path, design: Design) -> pd.DataFrame:
     return tidy_table(read_journal(sweep_dir), points, design)
 
 
-def analyze(
+@dataclass
+class SweepAnalysis:
+    """An analysed sweep: what ``analysis.json`` holds, and the tables figures are drawn from."""
+
+    design: Design
+    means: pd.DataFrame  # one row per point: its parameters and KPI means
+    kpis: list[str]  # the KPIs analysed
+    sensitivity: pd.DataFrame  # long table: kpi, parameter, method, measure, value, ci_low, …
+    summary: dict[str, Any]  # the content of analysis.json, figures aside
+
+
+def analyze_sweep(
     sweep_dir: str | Path,
     *,
     kpis: list[str] | None = None,
     targets: list[DesignTarget] | None = None,
-    out: str | Path | None = None,
-    figures: bool = True,
-) -> dict[str, Any]:
-    """Analyse a sweep; write ``analysis.json``, ``sensitivity.csv``, ``analysis.md`` and
-    figures into ``out`` (default ``SWEEP_DIR/analysis``) and return the JSON content."""
+) -> SweepAnalysis:
+    """Sensitivity of each KPI to each parameter, tornado swings, and the box where every
+    target is met (default: the design's KPIs and targets)."""
     design, table, n_points = load_sweep(sweep_dir)
     means = point_means(table, design)
     available = kpi_columns(table, design)
@@ -92,7 +102,7 @@ def analyze(
     if unknown:
         raise ScenarioError([f"--kpi {k}: not a KPI of this sweep" for k in unknown])
     sens = pd.concat([sensitivity(design, means, k, n_points) for k in kpis], ignore_index=True)
-    result: dict[str, Any] = {
+    summary: dict[str, Any] = {
         "sweep": design.name,
         "sampler": design.sampler,
         "points": n_points,
@@ -104,16 +114,12 @@ def analyze(
         "sensitivity": sens.to_dict("records"),
         "tornado": {k: tornado(design, means, k).to_dict("records") for k in kpis},
         "discovery": discover(
-            design, means, targets if targets is not None else list(design.targets)
+            means,
+            targets if targets is not None else list(design.targets),
+            numeric_parameters(design, means),
         ),
     }
-    out = Path(out) if out is not None else Path(sweep_dir) / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
-    result["figures"] = _figures(design, means, kpis, sens, out) if figures else []
-    sens.to_csv(out / "sensitivity.csv", index=False)
-    write_json(out / "analysis.json", result)
-    (out / "analysis.md").write_text(report_markdown(result, sens))
-    return result
+    return SweepAnalysis(design, means, kpis, sens, summary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,7 +224,7 @@ def spearman(design: Design, means: pd.DataFrame, kpi: str) -> list[dict[str, An
     rows = []
     ok = means[np.isfinite(means[kpi])]
     n = len(ok)
-    for name in _numeric(design, means):
+    for name in numeric_parameters(design, means):
         if n < 4 or ok[name].nunique() < 2 or ok[kpi].nunique() < 2:
             continue
         rho = float(stats.spearmanr(ok[name], ok[kpi]).statistic)
@@ -239,7 +245,8 @@ def spearman(design: Design, means: pd.DataFrame, kpi: str) -> list[dict[str, An
     return rows
 
 
-def _numeric(design: Design, means: pd.DataFrame) -> list[str]:
+def numeric_parameters(design: Design, means: pd.DataFrame) -> list[str]:
+    """The design's numeric (not boolean) parameters: those ranks and boxes apply to."""
     return [
         n
         for n in design.names
@@ -251,7 +258,7 @@ def tornado(design: Design, means: pd.DataFrame, kpi: str) -> pd.DataFrame:
     """Mean KPI at each parameter's low and high end; sorted by swing, largest first."""
     rows = []
     ok = means[np.isfinite(means[kpi])]
-    for name in _numeric(design, means):
+    for name in numeric_parameters(design, means):
         values = ok[name]
         if values.nunique() < 2:
             continue
@@ -264,288 +271,3 @@ def tornado(design: Design, means: pd.DataFrame, kpi: str) -> pd.DataFrame:
         rows.append({"parameter": name, "at_low": low, "at_high": high, "swing": abs(high - low)})
     frame = pd.DataFrame(rows, columns=["parameter", "at_low", "at_high", "swing"])
     return frame.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Scenario discovery
-# --------------------------------------------------------------------------------------------
-def discover(design: Design, means: pd.DataFrame, targets: list[DesignTarget]) -> dict[str, Any]:
-    """The box of parameter space where every target is met (decision-tree leaf)."""
-    if not targets:
-        return {"targets": [], "note": "no targets in the design: nothing to discover"}
-    missing = [t.kpi for t in targets if t.kpi not in means.columns]
-    if missing:
-        raise ScenarioError([f"targets: KPI {k!r} is not in this sweep" for k in missing])
-    met = np.ones(len(means), dtype=bool)
-    for t in targets:
-        met &= t.met(means[t.kpi]).fillna(False).to_numpy(dtype=bool)
-    out: dict[str, Any] = {
-        "targets": [t.label() for t in targets],
-        "points": len(means),
-        "points_met": int(met.sum()),
-    }
-    names = _numeric(design, means)
-    if met.all() or not met.any() or not names:
-        out["box"] = {} if met.all() else None
-        out["note"] = (
-            "every point meets every target"
-            if met.all()
-            else "no point meets every target"
-            if not met.any()
-            else "no numeric parameter to describe a box"
-        )
-        return out
-    box, inside = tree_box(means[names], met)
-    out.update(
-        box=box,
-        readable=describe_box(box),
-        points_in_box=int(inside.sum()),
-        density=float(met[inside].mean()),
-        coverage=float(met[inside].sum() / met.sum()),
-    )
-    return out
-
-
-def tree_box(x: pd.DataFrame, met: np.ndarray) -> tuple[dict[str, dict], np.ndarray]:
-    """The purest 'met' leaf of a shallow CART tree, as per-parameter bounds."""
-    from sklearn.tree import DecisionTreeClassifier
-
-    leaf_min = max(2, int(0.05 * len(x)))
-    tree = DecisionTreeClassifier(max_depth=3, min_samples_leaf=leaf_min, random_state=0)
-    tree.fit(x.to_numpy(dtype=float), met)
-    leaves = tree.apply(x.to_numpy(dtype=float))
-    best, best_key = None, None
-    for leaf in np.unique(leaves):
-        inside = leaves == leaf
-        key = (met[inside].mean(), met[inside].sum())  # density first, then coverage
-        if best_key is None or key > best_key:
-            best, best_key = leaf, key
-    bounds: dict[str, dict[str, float | None]] = {}
-    t = tree.tree_
-    path = _path_to(t, best)
-    for node, went_left in path:
-        name = x.columns[t.feature[node]]
-        b = bounds.setdefault(name, {"low": None, "high": None})
-        thr = float(t.threshold[node])
-        if went_left:  # x ≤ threshold
-            b["high"] = thr if b["high"] is None else min(b["high"], thr)
-        else:
-            b["low"] = thr if b["low"] is None else max(b["low"], thr)
-    return bounds, leaves == best
-
-
-def _path_to(t, leaf: int) -> list[tuple[int, bool]]:
-    parent: dict[int, tuple[int, bool]] = {}
-    for node in range(t.node_count):
-        if t.children_left[node] != -1:
-            parent[t.children_left[node]] = (node, True)
-            parent[t.children_right[node]] = (node, False)
-    path = []
-    while leaf in parent:
-        node, left = parent[leaf]
-        path.append((node, left))
-        leaf = node
-    return path[::-1]
-
-
-def describe_box(box: dict[str, dict[str, float | None]]) -> list[str]:
-    """``{"a": {"low": 1, "high": None}}`` → ``["a > 1"]``."""
-    lines = []
-    for name, b in box.items():
-        lo, hi = b["low"], b["high"]
-        if lo is not None and hi is not None:
-            lines.append(f"{_num(lo)} < {name} ≤ {_num(hi)}")
-        elif lo is not None:
-            lines.append(f"{name} > {_num(lo)}")
-        else:
-            lines.append(f"{name} ≤ {_num(hi)}")
-    return lines or ["anywhere in the sampled space"]
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
-
-
-# --------------------------------------------------------------------------------------------
-# Figures and report
-# --------------------------------------------------------------------------------------------
-def _figures(
-    design: Design, means: pd.DataFrame, kpis: list[str], sens: pd.DataFrame, out: Path
-) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    files = []
-    for kpi in kpis:
-        slug = kpi.replace(".", "_")
-        tor = tornado(design, means, kpi)
-        if len(tor):
-            fig, ax = plt.subplots(figsize=(9, 0.5 * len(tor) + 2))
-            base = float(means[kpi].mean())
-            for i, r in enumerate(tor.itertuples()):
-                ax.barh(
-                    i,
-                    r.at_high - base,
-                    left=base,
-                    color="tab:blue",
-                    label="high end" if i == 0 else None,
-                )
-                ax.barh(
-                    i,
-                    r.at_low - base,
-                    left=base,
-                    color="tab:orange",
-                    label="low end" if i == 0 else None,
-                )
-            ax.set_yticks(range(len(tor)), tor["parameter"])
-            ax.invert_yaxis()
-            ax.axvline(base, color="k", lw=0.8)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: _num(v)))
-            ax.set_xlabel(f"mean {kpi} at the parameter's low / high end ({_unit(kpi)})")
-            ax.set_title(f"Tornado: {kpi} ({design.name})")
-            ax.legend(loc="best")
-            files.append(_save(fig, out / f"tornado_{slug}.png", plt))
-        idx = sens[(sens["kpi"] == kpi) & sens["measure"].isin(["S1", "ST", "mu_star"])]
-        if len(idx):
-            files.append(_index_plot(idx, kpi, design, out / f"indices_{slug}.png", plt))
-        if len(tor) >= 2:
-            files.append(
-                _heatmap(
-                    means,
-                    kpi,
-                    tor["parameter"][0],
-                    tor["parameter"][1],
-                    design,
-                    out / f"heatmap_{slug}.png",
-                    plt,
-                )
-            )
-    return files
-
-
-def _index_plot(idx: pd.DataFrame, kpi: str, design: Design, path: Path, plt) -> str:
-    fig, ax = plt.subplots(figsize=(7, 0.5 * idx["parameter"].nunique() + 1.5))
-    measures = list(dict.fromkeys(idx["measure"]))
-    names = list(dict.fromkeys(idx["parameter"]))
-    h = 0.8 / len(measures)
-    for m, measure in enumerate(measures):
-        part = idx[idx["measure"] == measure].set_index("parameter").reindex(names)
-        err = (part["value"] - part["ci_low"]).fillna(0).to_numpy(dtype=float)
-        ax.barh(
-            np.arange(len(names)) + m * h,
-            part["value"],
-            height=h,
-            xerr=err,
-            label=measure,
-            capsize=3,
-        )
-    ax.set_yticks(np.arange(len(names)) + 0.4 - h / 2, names)
-    ax.invert_yaxis()
-    unit = "share of variance" if design.sampler == "sobol" else f"{_unit(kpi)} per range"
-    ax.set_xlabel(f"index ({unit}); bars: 95 % interval")
-    ax.set_title(f"{design.sampler.capitalize()} indices: {kpi}")
-    ax.legend(loc="best")
-    return _save(fig, path, plt)
-
-
-def _heatmap(means: pd.DataFrame, kpi: str, a: str, b: str, design: Design, path: Path, plt) -> str:
-    frame = means[[a, b, kpi]].copy()
-    for col in (a, b):
-        if frame[col].nunique() > 8:
-            frame[col] = pd.cut(frame[col], 6).map(lambda iv: iv.mid).astype(float)
-    grid = frame.pivot_table(index=b, columns=a, values=kpi, aggfunc="mean")
-    fig, ax = plt.subplots(figsize=(7, 5))
-    im = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(grid.columns)), [_num(v) for v in grid.columns], rotation=45)
-    ax.set_yticks(range(len(grid.index)), [_num(v) for v in grid.index])
-    ax.set_xlabel(a)
-    ax.set_ylabel(b)
-    fig.colorbar(im, ax=ax, label=f"mean {kpi} ({_unit(kpi)})")
-    ax.set_title(f"Mean {kpi} over its two most influential parameters ({design.name})")
-    return _save(fig, path, plt)
-
-
-def _save(fig, path: Path, plt) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-def _unit(kpi: str) -> str:
-    head = kpi.split(".")[0]
-    if head in ("revenue", "profit", "spend", "cac", "ltv", "aov"):
-        return "CNY"
-    if head in ("orders", "visits", "buyers", "new_customers", "private_pool"):
-        return "count"
-    return "ratio"
-
-
-def report_markdown(result: dict[str, Any], sens: pd.DataFrame) -> str:
-    """A short human-readable summary of the analysis."""
-    lines = [
-        f"# Sweep analysis: {result['sweep']}",
-        "",
-        f"{result['sampler']} design, {result['points_done']} of {result['points']} points "
-        f"× {result['replications']} replications; {result['failed_replications']} failed "
-        "replications.",
-        "",
-    ]
-    main = sens[sens["method"] != "spearman"]
-    show = main if len(main) else sens
-    if len(show):
-        lines += [
-            "## Sensitivity",
-            "",
-            "| KPI | parameter | method | measure | value | 95 % CI |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in show.itertuples():
-            ci = (
-                ""
-                if r.ci_low is None or pd.isna(r.ci_low)
-                else f"[{r.ci_low:.3g}, {r.ci_high:.3g}]"
-            )
-            lines.append(
-                f"| {r.kpi} | {r.parameter} | {r.method} | {r.measure} | {r.value:.4g} | {ci} |"
-            )
-        lines.append("")
-    for kpi, rows in result["tornado"].items():
-        if rows:
-            lines += [
-                f"## Tornado: {kpi}",
-                "",
-                "| parameter | at low end | at high end | swing |",
-                "|---|---|---|---|",
-            ]
-            lines += [
-                f"| {r['parameter']} | {_num(r['at_low'])} | {_num(r['at_high'])} | "
-                f"{_num(r['swing'])} |"
-                for r in rows
-            ]
-            lines.append("")
-    d = result["discovery"]
-    lines += ["## Where every target is met", ""]
-    if not d.get("targets"):
-        lines.append(d.get("note", ""))
-    else:
-        lines.append(
-            "Targets: "
-            + "; ".join(d["targets"])
-            + f". {d['points_met']} of {d['points']} points meet them all."
-        )
-        if d.get("readable"):
-            lines += ["", "Box (decision tree):", ""] + [f"- {s}" for s in d["readable"]]
-            lines.append(
-                f"\nDensity {d['density']:.0%} (share of the box's "
-                f"{d['points_in_box']} points that meet every target), coverage "
-                f"{d['coverage']:.0%} (share of all such points inside the box)."
-            )
-        elif d.get("note"):
-            lines.append(d["note"] + ".")
-    if result.get("figures"):
-        lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in result["figures"]]
-    return "\n".join(lines) + "\n"

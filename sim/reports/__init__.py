@@ -1,6 +1,7 @@
 """Reports: results directories written atomically, report.md / report.html, and figures."""
 
-from sim.reports.report import fmt, load_results, write_comparison, write_report
+from sim.reports.format import fmt
+from sim.reports.report import write_comparison, write_report
 from sim.reports.results import (
     atomic_dir,
     default_run_dir,
@@ -8,6 +9,7 @@ from sim.reports.results import (
     write_json,
     write_table,
 )
+from sim.reports.store import load_results
 
 __all__ = [
     "atomic_dir",

@@ -1,7 +1,8 @@
 """Figures of a comparison report, as PNG bytes (matplotlib, Agg backend).
 
-Each function takes plain tables (already averaged over replications by :mod:`sim.reports.report`) and
-returns PNG bytes; every figure has a title and axes labelled with units. Money is in CNY.
+Each function takes plain tables (already averaged over replications by
+:mod:`sim.reports.sections`) and returns PNG bytes; every figure has a title and axes labelled with
+units. Money is in CNY.
 
     >>> import pandas as pd
     >>> png = diff_forest(pd.DataFrame({"plan": ["p"], "kpi": ["revenue"], "relative": [0.1],

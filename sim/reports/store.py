@@ -1,0 +1,138 @@
+"""A comparison's results directory: the files written for it, and reading them back.
+
+:func:`store_comparison` writes a :class:`~sim.experiments.comparison.Comparison` as plain
+files; :func:`load_results` reads them back as :class:`Stored`, which is all a report is
+rendered from. Files of a comparison run::
+
+    manifest.json    seed, replications, scenario names + hashes, code version, versions, command
+    summary.json     per scenario: kpis {mean, ci_low, ci_high}, targets, paired_diffs
+    scenarios.json   every resolved scenario (what the differences section is computed from)
+    kpis.csv/.parquet  one row per scenario × replication
+    daily.parquet    the tidy daily ledger of every replication, with a ``scenario`` column
+    flows.csv        family → family moves per replication (sim.core.ledger.family_flows)
+    cohorts.csv      repurchase by cohort per replication (sim.core.ledger.cohort_repurchase)
+    inventory.csv    day × SKU inventory records per replication (only when the runs have them)
+    figures/*.png    the report's figures (also embedded in report.html as base64)
+    report.html      one self-contained file (no script, no external resource)
+    report.md        the same tables and readings in Markdown
+
+The last three are written by :func:`sim.reports.report.write_report`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.experiments.comparison import Comparison
+from sim.reports.results import versions, write_json, write_table
+
+#: Optional per-replication tables stored as CSV when every scenario has one.
+TABLES = ("flows", "cohorts", "inventory")
+
+
+def store_comparison(cmp: Comparison, directory: Path, **manifest_extra: Any) -> None:
+    """Write the files of ``cmp`` (all but the report) into the existing ``directory``."""
+    evs = cmp.evaluations
+    write_json(directory / "manifest.json", _manifest(cmp, manifest_extra))
+    write_json(directory / "summary.json", cmp.summary())
+    write_json(
+        directory / "scenarios.json",
+        {n: ev.scenario.model_dump(mode="json") for n, ev in evs.items()},
+    )
+    write_table(directory, "kpis", _stack({n: ev.kpis for n, ev in evs.items()}))
+    if all(ev.daily is not None for ev in evs.values()):
+        _stack({n: ev.daily for n, ev in evs.items()}).to_parquet(
+            directory / "daily.parquet", index=False
+        )
+    for table in TABLES:
+        frames = {n: getattr(ev, table) for n, ev in evs.items()}
+        if all(f is not None for f in frames.values()):
+            _stack(frames).to_csv(directory / f"{table}.csv", index=False)
+
+
+def _manifest(cmp: Comparison, extra: dict[str, Any]) -> dict[str, Any]:
+    from sim.experiments.cache import code_version
+
+    return {
+        "command_name": "compare",
+        "baseline": cmp.baseline,
+        "plans": cmp.plans,
+        "seed": cmp.seed,
+        "replications": cmp.replications,
+        "scenarios": {
+            n: {
+                "scenario": ev.scenario.name,
+                "hash": ev.scenario.content_hash(),
+                "extends": ev.scenario.extends,
+                "replications": ev.replications,
+                "errors": ev.errors,
+            }
+            for n, ev in cmp.evaluations.items()
+        },
+        "precision": cmp.precision,
+        "cache_hits": cmp.cache_hits,
+        "code_version": code_version(),
+        "versions": versions(),
+        **extra,
+    }
+
+
+def _stack(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat([f.assign(scenario=n) for n, f in frames.items()], ignore_index=True)
+
+
+@dataclass
+class Stored:
+    """What a report is rendered from: the files of a results directory."""
+
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    scenarios: dict[str, dict[str, Any]]
+    daily: pd.DataFrame | None
+    flows: pd.DataFrame | None
+    cohorts: pd.DataFrame | None
+    inventory: pd.DataFrame | None = None  # day × SKU inventory records (inventory.csv)
+
+    @property
+    def names(self) -> list[str]:
+        """The baseline, then the plans."""
+        return [self.summary["baseline"], *self.summary["plans"]]
+
+    def reps(self, name: str) -> int:
+        """Replications of scenario ``name`` (at least 1: what totals are divided by)."""
+        return max(1, int(self.summary["scenarios"][name]["replications"]))
+
+    def daily_of(self, name: str) -> pd.DataFrame:
+        """The daily rows of scenario ``name``."""
+        return self.daily[self.daily["scenario"] == name]
+
+
+def load_results(directory: str | Path) -> Stored:
+    """Read a comparison results directory (``FileNotFoundError`` / ``ValueError`` if it is
+    not one)."""
+    d = Path(directory)
+    for name in ("manifest.json", "summary.json", "scenarios.json"):
+        if not (d / name).is_file():
+            raise FileNotFoundError(f"{d}: no {name} (not a `channelsim compare` results dir)")
+    summary = json.loads((d / "summary.json").read_text())
+    if "scenarios" not in summary or "baseline" not in summary:
+        raise ValueError(f"{d / 'summary.json'}: not a comparison summary")
+
+    def opt_csv(name: str) -> pd.DataFrame | None:
+        return pd.read_csv(d / name) if (d / name).is_file() else None
+
+    daily = pd.read_parquet(d / "daily.parquet") if (d / "daily.parquet").is_file() else None
+    return Stored(
+        manifest=json.loads((d / "manifest.json").read_text()),
+        summary=summary,
+        scenarios=json.loads((d / "scenarios.json").read_text()),
+        daily=daily,
+        flows=opt_csv("flows.csv"),
+        cohorts=opt_csv("cohorts.csv"),
+        inventory=opt_csv("inventory.csv"),
+    )
