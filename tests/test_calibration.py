@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.calibration.fitting import BGNBD, bgnbd_loglik, calibrate, fit_bgnbd, gap_pmf, sample_bgnbd
+from sim.calibration import BGNBD, bgnbd_loglik, calibrate, fit_bgnbd, gap_pmf, sample_bgnbd
 from sim.calibration.orders import orders_from_ledger, read_orders
 from sim.commands.cli import main
 from sim.core.model import simulate
@@ -410,7 +410,7 @@ def test_validation_scores_the_bgnbd_on_bgnbd_orders():
     """Orders drawn from the BG/NBD: its forecast in the report must track them."""
     from datetime import date
 
-    from sim.calibration.fitting import bgnbd_orders
+    from sim.calibration.bgnbd import bgnbd_orders
     from sim.calibration.validation import validate_holdout
 
     frame = bgnbd_orders(2500, r=0.97, alpha=4.414, a=0.793, b=2.426, days=546, seed=1)

@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 from sim.calibration.fitting import Calibration  # noqa: E402
 from sim.core.model import simulate  # noqa: E402
 from sim.experiments.evaluation import make_executor  # noqa: E402
-from sim.reports.results import write_json  # noqa: E402
+from sim.results.directories import write_json  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
 
 X_CAP = 7  # conditional expectation groups: 0, 1, …, 6, 7+
@@ -196,23 +196,14 @@ def _conditional(cal, actual, sim, t_hold, reps) -> pd.DataFrame:
 
 def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
     hw = weekly[weekly["period"] == "holdout"]
-    ok = hw["actual"] > 0
-    mape = lambda col: float(
-        (
-            abs(hw.loc[ok, col] - hw.loc[ok, "actual"])  # noqa: E731
-            / hw.loc[ok, "actual"]
-        ).mean()
-        * 100
-    )
     lo, hi = hold
     act_hold = float(actual[lo:hi].sum())
     sim_hold = sim[:, lo:hi].sum(axis=1)
     bg_hold = float(bg[lo:hi].sum())
     act_all, sim_all = float(actual[:hi].sum()), sim[:, :hi].sum(axis=1)
-    rel = lambda pred, act: float((pred - act) / act * 100) if act else float("nan")  # noqa: E731
     return {
-        "weekly_mape_pct": mape("sim_mean"),
-        "weekly_mape_pct_bgnbd": mape("bgnbd"),
+        "weekly_mape_pct": _mape_pct(hw, "sim_mean"),
+        "weekly_mape_pct_bgnbd": _mape_pct(hw, "bgnbd"),
         "holdout_weeks": int(len(hw)),
         "holdout_repeat_actual": act_hold,
         "holdout_repeat_simulated": float(sim_hold.mean()),
@@ -221,12 +212,24 @@ def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
             float(np.percentile(sim_hold, 95)),
         ],
         "holdout_repeat_bgnbd": bg_hold,
-        "cumulative_error_pct": rel(float(sim_hold.mean()), act_hold),
-        "cumulative_error_pct_bgnbd": rel(bg_hold, act_hold),
+        "cumulative_error_pct": _relative_error_pct(float(sim_hold.mean()), act_hold),
+        "cumulative_error_pct_bgnbd": _relative_error_pct(bg_hold, act_hold),
         "cumulative_since_start_actual": act_all,
         "cumulative_since_start_simulated": float(sim_all.mean()),
-        "cumulative_since_start_error_pct": rel(float(sim_all.mean()), act_all),
+        "cumulative_since_start_error_pct": _relative_error_pct(float(sim_all.mean()), act_all),
     }
+
+
+def _mape_pct(weeks: pd.DataFrame, col: str) -> float:
+    """Mean absolute percentage error of ``col`` against ``actual``, over weeks with orders."""
+    ok = weeks["actual"] > 0
+    return float(
+        (abs(weeks.loc[ok, col] - weeks.loc[ok, "actual"]) / weeks.loc[ok, "actual"]).mean() * 100
+    )
+
+
+def _relative_error_pct(pred: float, act: float) -> float:
+    return float((pred - act) / act * 100) if act else float("nan")
 
 
 # ---- writing the report ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ import yaml
 
 from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
-from sim.reports.results import atomic_dir, default_run_dir, write_json
+from sim.results.directories import atomic_dir, default_run_dir, write_json
 from sim.scenario import FAMILIES, parse_set_options
 
 
@@ -106,19 +106,7 @@ def run(args) -> int:
         args.orders, columns=parse_columns(args.columns), skip_bad_rows=args.skip_bad_rows
     )
     table = orders.table
-    cal_period = _period(args.calibration_period, "--calibration-period", UsageError)
-    hold = _period(args.holdout_period, "--holdout-period", UsageError)
-    first, last = table["date"].min().date(), table["date"].max().date()
-    if hold and not cal_period:
-        cal_period = (first, hold[0] - dt.timedelta(days=1))
-    start, end = cal_period or (first, last)
-    if hold and hold[0] <= end:
-        raise UsageError(
-            f"--holdout-period: starts {hold[0]}, on or before the end of the "
-            f"calibration period ({end})"
-        )
-    if hold and hold[0] > last:
-        raise UsageError(f"--holdout-period: starts {hold[0]}, after the last order ({last})")
+    start, end, hold = _periods(args, table, UsageError)
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
     name = args.name or re.sub(r"[^A-Za-z0-9_]", "_", out.stem)
@@ -138,14 +126,40 @@ def run(args) -> int:
         )
     except ValueError as exc:
         raise UsageError(f"{args.orders}: {exc}") from None
-    for note in (
-        [f"skipped {orders.n_skipped} unreadable row(s)", *orders.skipped]
-        if orders.n_skipped
-        else []
-    ) + cal.notes:
+    skipped = [f"skipped {orders.n_skipped} unreadable row(s)", *orders.skipped]
+    for note in (skipped if orders.n_skipped else []) + cal.notes:
         print(f"warning: {note}", file=sys.stderr)
 
     report = Path(args.report) if args.report else default_run_dir(f"calibrate-{name}")
+    metrics = _write_calibration_dir(report, cal, orders, hold, args)
+    _write_yaml(out, cal, args)
+    _print_summary(cal, out, report, metrics)
+    return 0
+
+
+def _periods(args, table: pd.DataFrame, error) -> tuple[dt.date, dt.date, tuple | None]:
+    """The calibration window and the holdout (or None): a holdout alone fits on everything
+    before it; no period fits on every order."""
+    cal_period = _period(args.calibration_period, "--calibration-period", error)
+    hold = _period(args.holdout_period, "--holdout-period", error)
+    first, last = table["date"].min().date(), table["date"].max().date()
+    if hold and not cal_period:
+        cal_period = (first, hold[0] - dt.timedelta(days=1))
+    start, end = cal_period or (first, last)
+    if hold and hold[0] <= end:
+        raise error(
+            f"--holdout-period: starts {hold[0]}, on or before the end of the "
+            f"calibration period ({end})"
+        )
+    if hold and hold[0] > last:
+        raise error(f"--holdout-period: starts {hold[0]}, after the last order ({last})")
+    return start, end, hold
+
+
+def _write_calibration_dir(report: Path, cal, orders, hold, args) -> dict | None:
+    """calibration.json, the channel and customer tables and, with a holdout, the validation
+    report, written atomically to ``report``; the validation metrics (or None)."""
+    metrics = None
     with atomic_dir(report) as tmp:
         summary = cal.summary() | {
             "source": str(args.orders),
@@ -160,7 +174,7 @@ def run(args) -> int:
             from sim.calibration.validation import validate_holdout, write_report
 
             v = validate_holdout(
-                table,
+                orders.table,
                 cal,
                 holdout=hold,
                 replications=args.replications,
@@ -168,9 +182,8 @@ def run(args) -> int:
                 workers=args.workers,
             )
             write_report(v, tmp / "validation")
-    _write_yaml(out, cal, args)
-    _print_summary(cal, out, report, v.metrics if hold else None)
-    return 0
+            metrics = v.metrics
+    return metrics
 
 
 def _check_numbers(args, error) -> None:
@@ -254,7 +267,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         print(
             "  segments: "
             + "; ".join(
-                f"{k} {cal.baskets[k]['share']:.0%} cycle {f.cycle_days:.1f} d (cv {f.cycle_cv:.2f})"
+                f"{k} {cal.baskets[k]['share']:.0%} cycle {f.cycle_days:.1f} d "
+                f"(cv {f.cycle_cv:.2f})"
                 for k, f in cal.segment_fits.items()
             )
         )
