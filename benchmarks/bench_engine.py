@@ -1,6 +1,6 @@
 """Speed of the vectorised engine against the same rules written one ``mesa.Agent`` per customer.
 
-Prints customer-days per second of :class:`sim.core.model.ChannelMarket` on ``scenarios/baseline.yaml``
+Prints customer-days per second of :class:`sim.ChannelMarket` on ``scenarios/baseline.yaml``
 (``market.customers`` overridden) at each size, and of :class:`per_agent_mesa.PerAgentMarket` at
 10 000 customers, measured in the same run, with their ratio, plus peak RSS per size. Every
 measurement runs in its own fresh single-threaded subprocess, one after the other, so peak RSS

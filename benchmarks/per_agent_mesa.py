@@ -1,4 +1,4 @@
-"""The customer rules of :mod:`sim.core.model`, written the idiomatic Mesa 3 way: one agent per customer.
+"""The customer rules of :mod:`sim.core`, written the idiomatic Mesa 3 way: one agent per customer.
 
 This is the *baseline* the vectorised engine is measured against (``benchmarks/bench_engine.py``);
 it never belongs in the product. Each customer is a :class:`Customer` (``mesa.Agent``) holding

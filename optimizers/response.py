@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from sim.experiments.evaluation import Evaluation, collect, run_replication
+from sim.experiments import Evaluation, collect, run_replication
 from sim.scenario import Scenario, apply_overrides
 
 #: The budget lever each channel family spends on (coupons join when a scenario has them).

@@ -4,7 +4,7 @@ Each trial sets every decision (any dotted path: budgets, discount depths, servi
 safety factors, …), evaluates the plan with ``replications`` replications and the *same* seed
 as every other trial (common random numbers: trials differ by their decisions, not their luck),
 and reports the objective(s). The scenario's targets become constraints: a trial is feasible when
-each target's probability of being met (:func:`sim.experiments.targets.evaluate_targets`) is at least
+each target's probability of being met (:func:`sim.experiments.evaluate_targets`) is at least
 ``confidence``; Optuna 5 takes them through :meth:`optuna.trial.Trial.set_constraint`.
 
 Studies live in an RDB storage (SQLite by default, PostgreSQL for many machines); running the
@@ -34,8 +34,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from sim.experiments.evaluation import Evaluation, evaluate, make_executor
-from sim.experiments.targets import evaluate_targets, windows_for
+from sim.experiments import Evaluation, evaluate, evaluate_targets, make_executor, windows_for
 from sim.scenario import Decision, Scenario, ScenarioError, apply_overrides
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp")
@@ -140,29 +139,9 @@ def search(
     simulation seed shared by every trial; ``sampler_seed`` makes the sampler reproducible.
     ``baseline`` is needed by targets relative to the baseline.
     """
-    if not objectives:
-        raise ValueError("objectives: give at least one KPI to maximise")
-    if not 0 < confidence <= 1:
-        raise ValueError(f"confidence: must be in (0, 1], got {confidence:g}")
-    if replications < 1:
-        raise ValueError(f"replications: must be ≥ 1, got {replications}")
-    check_decisions(scenario)
-    if any(t.relative_to for t in scenario.targets) and baseline is None:
-        raise ValueError(
-            "baseline: the scenario has targets relative to the baseline; "
-            "give the baseline scenario"
-        )
+    _check_arguments(scenario, objectives, confidence, replications, baseline)
     seed = scenario.seed if seed is None else seed
-    smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
-    name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
-    optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        sampler=smp,
-        directions=["maximize"] * len(objectives),
-        load_if_exists=True,
-    )
+    study = _open_study(scenario, objectives, sampler, sampler_seed, storage, study_name)
     windows = windows_for(scenario.targets)
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers))
@@ -182,18 +161,71 @@ def search(
             ex,
             use_constraints=sampler != "cmaes",
         )
-        done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
-        remaining = max(0, trials - done)
-        if remaining:
-            stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=timeout,
-                callbacks=[stop, *callbacks],
-                catch=(ScenarioError, ValueError, RuntimeError),
-            )  # a FAIL trial
+        _run_trials(study, objective, trials, timeout, callbacks)
     return summarise(study, scenario, list(objectives))
+
+
+def _check_arguments(
+    scenario: Scenario,
+    objectives: Sequence[str],
+    confidence: float,
+    replications: int,
+    baseline: Scenario | None,
+) -> None:
+    if not objectives:
+        raise ValueError("objectives: give at least one KPI to maximise")
+    if not 0 < confidence <= 1:
+        raise ValueError(f"confidence: must be in (0, 1], got {confidence:g}")
+    if replications < 1:
+        raise ValueError(f"replications: must be ≥ 1, got {replications}")
+    check_decisions(scenario)
+    if any(t.relative_to for t in scenario.targets) and baseline is None:
+        raise ValueError(
+            "baseline: the scenario has targets relative to the baseline; "
+            "give the baseline scenario"
+        )
+
+
+def _open_study(
+    scenario: Scenario,
+    objectives: Sequence[str],
+    sampler: str,
+    sampler_seed: int | None,
+    storage: str | None,
+    study_name: str | None,
+) -> optuna.Study:
+    """The study to run: a new one, or the stored one of the same name (resumed)."""
+    smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
+    name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
+    optuna.logging.set_verbosity(logging.WARNING)
+    return optuna.create_study(
+        storage=storage,
+        study_name=name,
+        sampler=smp,
+        directions=["maximize"] * len(objectives),
+        load_if_exists=True,
+    )
+
+
+def _run_trials(
+    study: optuna.Study,
+    objective: _Objective,
+    trials: int,
+    timeout: float | None,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]],
+) -> None:
+    """Run the trials the study still lacks to have ``trials`` finished ones."""
+    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+    remaining = max(0, trials - done)
+    if remaining:
+        stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout,
+            callbacks=[stop, *callbacks],
+            catch=(ScenarioError, ValueError, RuntimeError),
+        )  # a FAIL trial
 
 
 class _Objective:

@@ -2,8 +2,8 @@
 
 An optimiser's own evaluations use few replications; its recommendation is judged again with
 full replications, on common random numbers, against the baseline and against the plan it
-started from (:func:`sim.experiments.comparison.compare`), and the comparison is written with
-:func:`sim.reports.report.write_comparison` (``verification/`` inside the optimiser's results dir).
+started from (:func:`sim.experiments.compare`), and the comparison is written with
+:func:`sim.reports.write_comparison` (``verification/`` inside the optimiser's results dir).
 
     >>> from sim.scenario import load_scenario
     >>> small = {"market.customers": 800, "horizon.days": 30}
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.experiments.comparison import HEADLINE, Comparison, compare, diff_table
-from sim.reports.report import fmt, write_comparison
+from sim.experiments import HEADLINE, Comparison, compare, diff_table
+from sim.reports import fmt, write_comparison
 from sim.scenario import Scenario
 
 

@@ -169,7 +169,8 @@ def _band_days(daily: pd.DataFrame) -> float:
 
 
 def tier_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
-    """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers (sim.levers.tiers)."""
+    """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers
+    (:mod:`sim.levers.tiers`)."""
     from sim.levers.tiers import TIER_IDS  # local: kpis stays importable without the levers
 
     out: dict[str, float] = {}

@@ -23,7 +23,7 @@ LAYER = {
     "levers": 2,
     "inventory": 2,
     "kpis": 3,
-    "store": 3,
+    "results": 3,
     "experiments": 4,
     "reports": 5,
     "calibration": 6,

@@ -7,7 +7,7 @@ import pytest
 
 from optimizers.budget import InfeasibleError, optimize_budget
 from optimizers.response import Curve, fit_curve, simulate_points
-from sim.experiments.evaluation import make_executor
+from sim.experiments import make_executor
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS

@@ -8,7 +8,7 @@ from sim.errors import UsageError
 from sim.experiments.comparison import judge_run_targets
 from sim.experiments.evaluation import evaluate
 from sim.experiments.targets import windows_for
-from sim.reports.results import (
+from sim.results.directories import (
     atomic_dir,
     default_run_dir,
     kpi_summary_dict,

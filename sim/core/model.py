@@ -44,7 +44,6 @@ from sim.levers.promote import promote
 from sim.levers.state import Levers
 from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
 
-
 MARKETING_SPEND = ("spend_paid", "spend_seeding", "spend_private_ops")
 
 

@@ -3,7 +3,8 @@
 An entry is keyed by (resolved scenario hash, seed, replication, code version), where the code
 version is a hash of the source of every ``sim`` module a replication runs: editing the model
 invalidates every entry, editing a scenario only that scenario's. Entries are pickled
-:class:`~sim.experiments.replication.Replication` objects under ``results/.cache/`` (or any directory), one
+:class:`~sim.experiments.replication.Replication` objects under ``results/.cache/`` (or any
+directory), one
 file per key, written atomically (temp file + rename) so concurrent runs never read half a file.
 
 An entry serves a request only if it holds what the request needs (the requested KPI windows,

@@ -138,7 +138,8 @@ def evaluate(
 
     ``windows`` are extra ``[start, end)`` day windows whose KPIs are also computed (targets
     use them). Pass ``executor`` to reuse one pool across many calls (optimisers, sweeps).
-    ``cache`` (a :class:`~sim.experiments.cache.ResultCache` or a directory) reads replications already
+    ``cache`` (a :class:`~sim.experiments.cache.ResultCache` or a directory) reads replications
+    already
     computed for the same (scenario hash, seed, replication, code version) instead of
     simulating them, and stores the new ones.
     """

@@ -51,7 +51,7 @@ from scipy import stats
 from sim.experiments import evaluation as experiment
 from sim.experiments.design import Design, sample
 from sim.experiments.evaluation import make_executor
-from sim.reports.results import write_json
+from sim.results.directories import write_json
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 
 ModelFn = Callable[[dict[str, Any], int, int], dict[str, float]]

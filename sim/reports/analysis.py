@@ -29,7 +29,7 @@ import pandas as pd
 from sim.experiments.analysis import SweepAnalysis, analyze_sweep
 from sim.experiments.design import DesignTarget
 from sim.reports.format import fmt
-from sim.reports.results import write_json
+from sim.results.directories import write_json
 
 
 def analyze(

@@ -15,9 +15,9 @@ from typing import Any
 
 from sim.experiments.comparison import Comparison
 from sim.reports.render import render_html, render_md
-from sim.reports.results import atomic_dir
 from sim.reports.sections import build
 from sim.reports.store import load_results, store_comparison
+from sim.results.directories import atomic_dir
 
 
 def write_comparison(cmp: Comparison, out: str | Path, **manifest_extra: Any) -> Path:

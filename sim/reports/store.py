@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.comparison import Comparison
-from sim.reports.results import versions, write_json, write_table
+from sim.results.directories import versions, write_json, write_table
 
 #: Optional per-replication tables stored as CSV when every scenario has one.
 TABLES = ("flows", "cohorts", "inventory")

@@ -1,5 +1,6 @@
-"""The scenario schema: the market, the channels with their levers, stock and targets of one plan,
-as frozen pydantic models. :mod:`sim.scenario.loading` turns YAML into a validated :class:`Scenario`.
+"""The scenario schema: the market, the channels with their levers, stock and targets of one
+plan, as frozen pydantic models. :mod:`sim.scenario.loading` turns YAML into a validated
+:class:`Scenario`.
 """
 
 from __future__ import annotations

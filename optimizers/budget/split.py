@@ -1,0 +1,156 @@
+"""The budget optimiser's entry point: :func:`optimize_budget` and its :class:`BudgetResult`.
+
+It checks the arguments (:mod:`optimizers.budget.problem`), fails early on linear conflicts
+(:mod:`optimizers.budget.conflicts`), runs the trust-region loop (:mod:`optimizers.budget.loop`)
+on an executor and packages the recommended split with its history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from optimizers.budget.conflicts import precheck
+from optimizers.budget.loop import Loop
+from optimizers.budget.lp import make_solver
+from optimizers.budget.metrics import Point
+from optimizers.budget.problem import Objective, Problem, build_problem
+from optimizers.response import CurveKind, Lever, current_spend, levers_of, spend_overrides
+from sim.experiments import make_executor
+from sim.scenario import Scenario, apply_overrides
+
+
+@dataclass
+class BudgetResult:
+    """The recommended split, how the loop got there, and its constraints re-simulated."""
+
+    scenario: Scenario  # the input scenario with the recommended spends applied
+    levers: list[Lever]
+    spend: dict[str, float]  # lever name → CNY/day
+    start_spend: dict[str, float]
+    objective: str
+    value: float  # simulated objective at the recommendation (mean over replications)
+    start_value: float
+    feasible: bool
+    iterations: pd.DataFrame
+    samples: pd.DataFrame
+    curves: pd.DataFrame
+    constraints: pd.DataFrame  # name, limit, value (re-simulated), holds
+    active: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def overrides(self) -> dict[str, float]:
+        """The recommendation as ``--set`` paths (``channels.tmall.budget.paid`` → CNY/day)."""
+        return spend_overrides(self.levers, [self.spend[lv.name] for lv in self.levers])
+
+
+def optimize_budget(
+    scenario: Scenario,
+    *,
+    total: float | None = None,
+    objective: Objective = "revenue",
+    levers: Sequence[str] | None = None,
+    bounds: dict[str, tuple[float | None, float | None]] | None = None,
+    roi_floor: float | None = 3.0,
+    cost_share_max: float | None = None,
+    core_min_share: float | None = None,
+    fixed_costs: dict[str, float] | None = None,
+    max_active: int | None = None,
+    solver: Literal["cbc", "highs"] = "cbc",
+    replications: int = 4,
+    seed: int | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    max_iter: int = 8,
+    trust_region: float = 0.25,
+    min_trust_region: float = 0.02,
+    tol: float = 1e-3,
+    curve: CurveKind = "exp",
+    segments: int = 6,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> BudgetResult:
+    """Split ``total`` CNY/day across the scenario's budget levers (see :mod:`optimizers.budget`).
+
+    ``levers`` restricts the decision variables (``"tmall.paid"``; the others stay fixed);
+    ``bounds`` maps a lever (``"tmall.paid"``) or a channel (``"tmall"``, all its levers) to
+    ``(low, high)`` CNY/day, ``None`` for no limit; ``fixed_costs`` maps a channel to a CNY/day
+    cost paid when it spends at all. Raises :class:`InfeasibleError` naming the conflicting
+    constraints when no split can satisfy them, ``ValueError`` for bad arguments.
+    """
+    lvs = _levers(scenario, levers, objective=objective, replications=replications)
+    x_start = current_spend(scenario, lvs)
+    prob = build_problem(
+        scenario,
+        lvs,
+        x_start,
+        total=total,
+        objective=objective,
+        bounds=bounds,
+        roi_floor=roi_floor,
+        cost_share_max=cost_share_max,
+        core_min_share=core_min_share,
+        fixed_costs=fixed_costs,
+        max_active=max_active,
+    )
+    lp_solver = make_solver(solver)
+    precheck(prob, lp_solver)  # linear conflicts fail before any simulation
+    seed = scenario.seed if seed is None else seed
+    with contextlib.ExitStack() as stack:
+        ex = executor or stack.enter_context(make_executor(workers=workers))
+        loop = Loop(
+            scenario,
+            prob,
+            lp_solver,
+            ex,
+            replications=replications,
+            seed=seed,
+            curve=curve,
+            segments=segments,
+            progress=progress,
+        )
+        best, start = loop.run(
+            x_start, max_iter=max_iter, rho0=trust_region, min_rho=min_trust_region, tol=tol
+        )
+    return _result(scenario, prob, loop, best, start, x_start)
+
+
+def _levers(
+    scenario: Scenario, levers: Sequence[str] | None, *, objective: str, replications: int
+) -> list[Lever]:
+    """The levers to optimise, after checking the objective and the replications."""
+    if objective not in ("revenue", "profit"):
+        raise ValueError(f"objective: must be 'revenue' or 'profit', got {objective!r}")
+    if replications < 1:
+        raise ValueError(f"replications: must be ≥ 1, got {replications}")
+    lvs = levers_of(scenario, levers)
+    if not lvs:
+        raise ValueError("levers: the scenario has no budget lever to optimise")
+    return lvs
+
+
+def _result(
+    scenario: Scenario, prob: Problem, loop: Loop, best: Point, start: Point, x_start: np.ndarray
+) -> BudgetResult:
+    lvs = prob.levers
+    names = [lv.name for lv in lvs]
+    return BudgetResult(
+        scenario=apply_overrides(scenario, spend_overrides(lvs, best.x)),
+        levers=lvs,
+        spend=dict(zip(names, map(float, best.x), strict=True)),
+        start_spend=dict(zip(names, map(float, x_start), strict=True)),
+        objective=prob.objective,
+        value=best.value,
+        start_value=start.value,
+        feasible=best.violation <= 1e-9,
+        iterations=pd.DataFrame(loop.records),
+        samples=pd.concat(loop.samples, ignore_index=True),
+        curves=pd.DataFrame(loop.curve_rows),
+        constraints=pd.DataFrame(best.checks),
+        active=prob.active(best.x),
+    )

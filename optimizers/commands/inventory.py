@@ -1,0 +1,106 @@
+"""``channelsim optimize inventory SCENARIO``: (s, S) policies per SKU and location.
+
+Wires :func:`optimizers.inventory.optimize_inventory` (its own module, imported only when the
+command runs) to the CLI: fits customer-driven demand on one simulated run when needed, applies
+the policies to the scenario, verifies the plan and writes the results directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optimizers.commands.common import (
+    add_common_arguments,
+    check_args,
+    load_plan,
+    table_md,
+    verify_plan,
+    write_manifest,
+    write_verification,
+)
+from sim.errors import UsageError
+from sim.results import atomic_dir, default_run_dir, write_json, write_table
+
+
+def add_parser(osub) -> None:
+    p = osub.add_parser(
+        "inventory",
+        help="(s, S) policies per SKU and location: analytic start, refined by simulation",
+    )
+    add_common_arguments(p, replications=8)
+    p.add_argument("--fill-rate", type=float, default=None, help="fill-rate target, e.g. 0.95")
+    p.add_argument(
+        "--stockout-rate", type=float, default=None, help="stockout-rate ceiling, e.g. 0.05"
+    )
+    p.add_argument("--days", type=int, default=3000, help="days per policy simulation")
+    p.set_defaults(func=run_inventory)
+
+
+def run_inventory(args) -> int:
+    try:
+        from optimizers.inventory import apply_policies, optimize_inventory
+    except ImportError as exc:
+        raise UsageError(f"optimize inventory: unavailable in this checkout ({exc})") from None
+    check_args(args)
+    sc, baseline, _ = load_plan(args)
+    if sc.inventory is None:
+        raise UsageError(f"optimize inventory: {args.scenario} has no inventory: section")
+    seed = sc.seed if args.seed is None else args.seed
+    records = _demand_records(sc, seed)
+    try:
+        table = optimize_inventory(
+            sc.inventory,
+            target_fill_rate=args.fill_rate,
+            target_stockout_rate=args.stockout_rate,
+            days=args.days,
+            replications=args.replications,
+            seed=seed,
+            records=records,
+        )
+        spec = apply_policies(sc.inventory, table)
+    except ValueError as exc:
+        raise UsageError(f"optimize inventory: {exc}") from None
+    plan = sc.model_copy(update={"inventory": spec})
+    ver = verify_plan(plan, sc, baseline, args, seed)
+    out = Path(args.out or default_run_dir(f"{sc.name}-inventory"))
+    _write_results(out, table, ver, sc, args, seed)
+    print(table.to_string(index=False))
+    print(f"\nresults: {out}")
+    return 0
+
+
+def _demand_records(sc, seed: int):
+    """Stock records of one simulated run when demand comes from the customers, else None."""
+    if getattr(sc.inventory.demand, "mode", "exogenous") == "exogenous":
+        return None
+    from sim import simulate
+
+    records = simulate(sc, seed=seed).extra.get("inventory")
+    if records is None:
+        raise UsageError(
+            "optimize inventory: customer-driven demand needs the stock "
+            "records of a run, and this engine does not record them yet"
+        )
+    return records
+
+
+def _write_results(out: Path, table, ver, sc, args, seed: int) -> None:
+    from optimizers.verification import markdown
+
+    with atomic_dir(out) as tmp:
+        write_manifest(tmp, sc, args, seed, "inventory")
+        write_json(
+            tmp / "summary.json",
+            {
+                "optimizer": "inventory",
+                "policies": table.to_dict("records"),
+                "verification": ver.summary(),
+            },
+        )
+        write_table(tmp, "policies", table)
+        write_verification(ver, tmp)
+        (tmp / "report.md").write_text(
+            f"# Inventory policies: {sc.name}\n\n{table_md(table)}\n\n"
+            f"## Verification (full replications)\n\n{markdown(ver)}\n",
+            encoding="utf-8",
+        )
