@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from optimizers.judging import failed_evaluation
 from sim.experiments import Evaluation, collect, run_replication
 from sim.scenario import Scenario, apply_overrides
 
@@ -103,10 +104,14 @@ def simulate_points(
     seed: int,
     executor: Executor,
     windows: Sequence[tuple[int, int]] = (),
+    keep_failed: bool = False,
 ) -> list[Evaluation]:
     """Evaluate each override dict with the same seed and replications (common random numbers).
 
     Every replication of every point is submitted before any is awaited, so a pool stays busy.
+    Failed replications are in each evaluation's ``errors``; a point whose every replication
+    failed raises (as :func:`sim.experiments.collect` does) unless ``keep_failed``, which gives
+    it an evaluation with no KPIs and only its errors.
     """
     scenarios = [apply_overrides(scenario, p) for p in points]
     futures = [
@@ -116,10 +121,14 @@ def simulate_points(
         ]
         for sc in scenarios
     ]
-    return [
-        collect(sc, seed, [f.result() for f in fs], windows)
-        for sc, fs in zip(scenarios, futures, strict=True)
-    ]
+    out = []
+    for sc, fs in zip(scenarios, futures, strict=True):
+        reps = [f.result() for f in fs]
+        if keep_failed and all(r.error is not None for r in reps):
+            out.append(failed_evaluation(sc, seed, {r.replication: r.error for r in reps}, windows))
+        else:
+            out.append(collect(sc, seed, reps, windows))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

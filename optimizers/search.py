@@ -8,7 +8,11 @@ each target's probability of being met (:func:`sim.experiments.evaluate_targets`
 ``confidence``; Optuna 5 takes them through :meth:`optuna.trial.Trial.set_constraint`.
 
 Studies live in an RDB storage (SQLite by default, PostgreSQL for many machines); running the
-same study name again continues it up to ``trials`` finished trials.
+same study name again continues it up to ``trials`` COMPLETE trials, and any number of processes
+(on any number of machines, with PostgreSQL) may work on one study at once: each takes its next
+trial under a study-wide lock, so together they stop at exactly ``trials`` (see
+:mod:`optimizers.studies`, which also fails the trials of killed processes). A stored study is
+resumed only by the same search: same scenario, objectives, replications, seed and confidence.
 
     >>> from sim.scenario import load_scenario
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -34,11 +39,18 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from optimizers.studies import StudyLock, counts, heartbeat, open_storage, reserve
+from sim.errors import UsageError
 from sim.experiments import Evaluation, evaluate, evaluate_targets, make_executor, windows_for
+from sim.kpis import check_kpi_name
 from sim.scenario import Decision, Scenario, ScenarioError, apply_overrides
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+CATCH = (ScenarioError, ValueError, RuntimeError)  # a trial that raises these is FAIL, not fatal
+POLL = 0.5  # seconds between looks while other processes run the study's last trials
+IDENTITY = "channelsim"  # study user attr: what the study searches (checked on resume)
+log = logging.getLogger("channelsim.search")
 
 
 @dataclass
@@ -130,18 +142,35 @@ def search(
     workers: int | None = None,
     executor: Executor | None = None,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    log: Callable[[str], None] | None = None,
 ) -> SearchResult:
     """Search the scenario's decisions for the plan maximising ``objectives`` under its targets.
 
     ``objectives`` are KPI names (``profit``, ``revenue``, ``repurchase_rate`` …), all
-    maximised; two or more give a Pareto front. ``trials`` is the total number of finished
-    trials the study should have: a resumed study only runs the missing ones. ``seed`` is the
+    maximised; two or more give a Pareto front. ``trials`` is the number of COMPLETE trials
+    the study should have: a resumed study only runs the missing ones, failed and killed trials
+    do not count (a run gives up after ``trials`` failures of its own). ``seed`` is the
     simulation seed shared by every trial; ``sampler_seed`` makes the sampler reproducible.
-    ``baseline`` is needed by targets relative to the baseline.
+    ``baseline`` is needed by targets relative to the baseline. ``log`` receives what the user
+    should know (a resumed study, trials failed); by default Python's logging.
     """
     _check_arguments(scenario, objectives, confidence, replications, baseline)
     seed = scenario.seed if seed is None else seed
-    study = _open_study(scenario, objectives, sampler, sampler_seed, storage, study_name)
+    say = log or _log
+    name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
+    identity = {
+        "scenario": scenario.name,
+        "scenario_hash": scenario.content_hash(),
+        "baseline_hash": baseline.content_hash() if baseline is not None else None,
+        "objectives": list(objectives),
+        "replications": replications,
+        "seed": seed,
+        "confidence": confidence,
+    }
+    lock = StudyLock(storage, name)
+    store = open_storage(storage, lock)
+    smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
+    study = _open_study(store, name, smp, len(objectives), lock, identity, trials, say)
     windows = windows_for(scenario.targets)
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers))
@@ -161,8 +190,12 @@ def search(
             ex,
             use_constraints=sampler != "cmaes",
         )
-        _run_trials(study, objective, trials, timeout, callbacks)
+        _run_trials(study, store, lock, objective, trials, timeout, callbacks, say)
     return summarise(study, scenario, list(objectives))
+
+
+def _log(text: str) -> None:
+    log.warning(text)
 
 
 def _check_arguments(
@@ -174,6 +207,9 @@ def _check_arguments(
 ) -> None:
     if not objectives:
         raise ValueError("objectives: give at least one KPI to maximise")
+    bad = [p for k in objectives if (p := check_kpi_name(k, scenario)) is not None]
+    if bad:  # before the study: a typo would otherwise fail every trial
+        raise ValueError(f"objective: {'; '.join(bad)}")
     if not 0 < confidence <= 1:
         raise ValueError(f"confidence: must be in (0, 1], got {confidence:g}")
     if replications < 1:
@@ -187,45 +223,112 @@ def _check_arguments(
 
 
 def _open_study(
-    scenario: Scenario,
-    objectives: Sequence[str],
-    sampler: str,
-    sampler_seed: int | None,
-    storage: str | None,
-    study_name: str | None,
+    store: optuna.storages.BaseStorage | None,
+    name: str,
+    sampler: optuna.samplers.BaseSampler,
+    n_objectives: int,
+    lock: StudyLock,
+    identity: dict[str, Any],
+    trials: int,
+    say: Callable[[str], None],
 ) -> optuna.Study:
-    """The study to run: a new one, or the stored one of the same name (resumed)."""
-    smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
-    name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
+    """The study to run: a new one, or the stored one of the same name if it is this search."""
     optuna.logging.set_verbosity(logging.WARNING)
-    return optuna.create_study(
-        storage=storage,
-        study_name=name,
-        sampler=smp,
-        directions=["maximize"] * len(objectives),
-        load_if_exists=True,
-    )
+    with lock.hold():
+        study = optuna.create_study(
+            storage=store,
+            study_name=name,
+            sampler=sampler,
+            directions=["maximize"] * n_objectives,
+            load_if_exists=True,
+        )
+        stored = study.user_attrs.get(IDENTITY)
+        if stored is None:
+            study.set_user_attr(IDENTITY, identity)
+    if stored is not None and stored != identity:
+        changed = ", ".join(
+            f"{k} (stored {stored.get(k)!r}, now {v!r})"
+            for k, v in identity.items()
+            if stored.get(k) != v
+        )
+        raise UsageError(
+            f"study {name!r}: holds another search ({changed}); resume it with the same "
+            "scenario and flags, or choose another --out / --study-name"
+        )
+    c = counts(study)
+    if c.complete or c.running or c.failed:
+        say(
+            f"resuming study {name!r}: {c.complete} of {trials} trials complete"
+            + (f", {c.running} running" if c.running else "")
+            + (f", {c.failed} failed (not counted)" if c.failed else "")
+        )
+    return study
 
 
 def _run_trials(
     study: optuna.Study,
+    store: optuna.storages.BaseStorage | None,
+    lock: StudyLock,
     objective: _Objective,
     trials: int,
     timeout: float | None,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]],
+    say: Callable[[str], None],
 ) -> None:
-    """Run the trials the study still lacks to have ``trials`` finished ones."""
-    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
-    remaining = max(0, trials - done)
-    if remaining:
-        stop = optuna.study.MaxTrialsCallback(trials, states=FINISHED)
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout,
-            callbacks=[stop, *callbacks],
-            catch=(ScenarioError, ValueError, RuntimeError),
-        )  # a FAIL trial
+    """Run trials until the study has ``trials`` COMPLETE ones, whoever runs them.
+
+    Each trial is taken under the study lock (:func:`optimizers.studies.reserve`); when the
+    only missing trials are running in other processes, wait for them: one may fail and free
+    its slot, and the study this process reports is then the finished one."""
+    start = time.monotonic()
+    failures = 0
+    while timeout is None or time.monotonic() - start < timeout:
+        if failures >= trials:
+            say(f"stopping: {failures} trials failed in this run")
+            return
+        trial, c, stale = reserve(study, store, lock, trials)
+        if stale:
+            say(
+                f"marked {len(stale)} stale trial(s) failed (their process is gone): "
+                + ", ".join(f"#{n}" for n in stale)
+            )
+        if c.complete >= trials:
+            return
+        if trial is None:
+            time.sleep(POLL)
+            continue
+        frozen = _run_one(study, store, trial, objective, say)
+        failures += frozen.state != TrialState.COMPLETE
+        for callback in callbacks:
+            callback(study, frozen)
+
+
+def _run_one(
+    study: optuna.Study,
+    store: optuna.storages.BaseStorage | None,
+    trial: optuna.Trial,
+    objective: _Objective,
+    say: Callable[[str], None],
+) -> FrozenTrial:
+    """One trial, told COMPLETE or FAIL; anything but :data:`CATCH` fails it and propagates."""
+    error = None
+    with heartbeat(store, trial):
+        try:
+            values = objective(trial)
+        except CATCH as exc:
+            values, error = None, exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+    try:
+        if error is not None:
+            say(f"trial {trial.number} failed: {error}")
+            return study.tell(trial, state=TrialState.FAIL)
+        return study.tell(trial, values)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        say(f"trial {trial.number} was marked failed while it ran (its heartbeat was lost)")
+        return study.get_trials(deepcopy=True)[trial.number]
 
 
 class _Objective:

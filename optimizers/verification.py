@@ -17,13 +17,14 @@ started from (:func:`sim.experiments.compare`), and the comparison is written wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from optimizers.judging import restrict_comparison
 from sim.experiments import HEADLINE, Comparison, compare, diff_table
-from sim.reports import fmt, write_comparison
+from sim.reports import fmt, target_line, write_comparison
 from sim.scenario import Scenario
 
 
@@ -34,6 +35,8 @@ class Verification:
     plan_name: str
     baseline_name: str | None
     vs_start: pd.DataFrame  # paired differences optimised − start, every KPI
+    # Failed replications (plan, replication, error); the comparison is on the ones all completed.
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict:
         d = self.vs_start.set_index("kpi")
@@ -52,6 +55,7 @@ class Verification:
                 if k in HEADLINE
             },
             "targets": {n: [t.to_dict() for t in ts] for n, ts in self.comparison.targets.items()},
+            "failures": self.failures.to_dict("records"),
         }
 
 
@@ -86,12 +90,13 @@ def verify(
         scheduler=scheduler,
         cache=False,
     )
+    cmp, failures = restrict_comparison(cmp)  # like for like: replications all completed
     s_name, p_name = cmp.names[-2], cmp.names[-1]
     vs_start = diff_table(
         cmp.evaluations[s_name], cmp.evaluations[p_name], name=p_name, confidence=cmp.confidence
     )
     return Verification(
-        cmp, s_name, p_name, cmp.names[0] if baseline is not None else None, vs_start
+        cmp, s_name, p_name, cmp.names[0] if baseline is not None else None, vs_start, failures
     )
 
 
@@ -128,13 +133,13 @@ def markdown(v: Verification) -> str:
             cells.append(_delta(vb.loc[key]) if vb is not None and key in vb.index else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    for name in (v.start_name, v.plan_name):
+    for name in dict.fromkeys((v.start_name, v.plan_name)):
         for t in cmp.targets.get(name, []):
-            lines.append(
-                f"- target ({name}): {t.label or t.describe()}: estimate "
-                f"{fmt(t.estimate)}, P(meet) {t.probability:.0%} "
-                f"[{t.prob_ci_low:.0%}, {t.prob_ci_high:.0%}], {t.verdict}"
-            )
+            lines.append(f"- target ({name}): {target_line(t)}")
+    for r in v.failures.to_dict("records"):
+        lines.append(f"- failed: {r['plan']} replication {r['replication']}: {r['error']}")
+    if len(v.failures):
+        lines.append("- every figure above is on the replications that every scenario completed")
     lines.append(
         f"\n{cmp.replications} replications per scenario, seed {cmp.seed}, common "
         "random numbers; the full comparison report (rendered by `sim.reports.report`, like "

@@ -13,3 +13,19 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class ReplicationsFailed(RuntimeError):
+    """Every replication of a run raised, so there is nothing to summarise. ``error`` is the
+    first replication's error as its worker recorded it (exception line, then a short
+    traceback); the CLI shows :meth:`reason`, exits with code 2 and writes nothing."""
+
+    def __init__(self, replication: int, error: str):
+        self.replication, self.error = replication, error
+        super().__init__(
+            f"every replication failed; first error (replication {replication}):\n{error}"
+        )
+
+    def reason(self) -> str:
+        """The first replication's exception, without the traceback."""
+        return self.error.split("\nTraceback (most recent call last):")[0].strip()

@@ -2,7 +2,9 @@
 
 Every figure is in real units (the ledger already multiplied simulated counts by ``scale``).
 A KPI restricted to a family or a channel is named ``KPI.SCOPE``: ``revenue.public``,
-``repurchase_rate.private``, ``revenue.tmall``; ``.online`` is every family but offline.
+``repurchase_rate.private``, ``revenue.tmall``; ``.online`` is every family but offline (the
+whole market when there is no offline channel). :func:`kpi_names` lists every name a scenario
+produces, before simulating (:mod:`sim.scenario.kpi_names`).
 
 ==========================  ============================================================
 name                        formula (sums over the window and the scope)
@@ -55,34 +57,30 @@ import numpy as np
 import pandas as pd
 
 from sim.core.ledger import Ledger
-from sim.scenario import ONLINE_FAMILIES
+from sim.scenario import ONLINE_FAMILIES, Scenario
+from sim.scenario.kpi_names import MARKET_KPIS, SCOPED_KPIS, kpi_names, kpi_problem
+
+__all__ = [
+    "MARKET_KPIS",
+    "OTHER_COSTS",
+    "SCOPED_KPIS",
+    "check_kpi_name",
+    "compute_kpis",
+    "kpi_names",
+    "market_kpis",
+    "ratio",
+    "scoped_kpis",
+    "tier_kpis",
+]
 
 #: Cost columns in the daily table besides the fixed ones; later features add theirs here.
 OTHER_COSTS: tuple[str, ...] = ("coupon_cost", "inventory_cost")
 
-SCOPED_KPIS: tuple[str, ...] = (
-    "revenue",
-    "orders",
-    "visits",
-    "buyers",
-    "new_customers",
-    "conversion_rate",
-    "aov",
-    "repurchase_rate",
-    "spend",
-    "cac",
-    "ltv",
-    "roi_paid",
-    "roi_overall",
-    "cost_share",
-    "satisfaction",
-    "profit",
-    "coupon_cost",
-    "subscription_share",
-    "promo_revenue_share",
-    "price_band_violations",
-)
-MARKET_KPIS: tuple[str, ...] = ("traffic_concentration", "customer_overlap", "private_pool")
+
+def check_kpi_name(name: str, scenario: Scenario) -> str | None:
+    """``None`` if ``compute_kpis`` gives ``name`` for ``scenario``, else what is wrong (with a
+    close match): for checking objectives and design KPIs before anything is simulated."""
+    return kpi_problem(name, scenario)
 
 
 def ratio(num: float, den: float) -> float:
@@ -102,11 +100,10 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
     out.update(market_kpis(daily, orders))
     out.update(tier_kpis(daily, orders))
     scopes: dict[str, np.ndarray] = {}
-    online = chans.index[chans["family"].isin(ONLINE_FAMILIES)].to_numpy()
-    if len(online) < len(chans):
-        scopes["online"] = online
     for fam in chans["family"].unique():
         scopes[str(fam)] = chans.index[chans["family"] == fam].to_numpy()
+    # every family but offline; without an offline channel the same figures as the market's
+    scopes["online"] = chans.index[chans["family"].isin(ONLINE_FAMILIES)].to_numpy()
     for i, cid in enumerate(chans["id"]):
         scopes[str(cid)] = np.array([i])
     for name, idx in scopes.items():

@@ -11,7 +11,13 @@ from sim.scenario import Scenario, load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 # Shortened horizons cannot hold the plans' 180-day target windows: targets are dropped here.
-SMALL = {"market.customers": 3000, "horizon.days": 120, "targets": []}
+# A small market (300 k people) at the shipped resolution (3 000 agents: 100 people each).
+SMALL = {
+    "market.customers": 3000,
+    "market.real_customers": 300_000,
+    "horizon.days": 120,
+    "targets": [],
+}
 
 
 @pytest.fixture(scope="session")

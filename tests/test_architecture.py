@@ -28,6 +28,7 @@ LAYER = {
     "reports": 5,
     "calibration": 6,
     "commands": 7,
+    "studio": 8,
 }
 # A scenario is made of the levers' and the stock's own schemas (pydantic models only).
 SCHEMA_MODULES = {

@@ -23,6 +23,7 @@ from tests.conftest import SCENARIOS
 
 AUTUMN = {
     "market.customers": 5000,
+    "market.real_customers": 500_000,  # a 500 k market at the shipped resolution (scale 100)
     "horizon.start": "2026-10-01",
     "horizon.days": 90,
     "targets": [],

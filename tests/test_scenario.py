@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.commands.cli import main
+from sim.core.model import simulate
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, merge
 
 from .conftest import SCENARIOS
@@ -90,10 +92,12 @@ def test_every_problem_reported_at_once_with_paths(tmp_path):
 
 def test_target_window_past_the_horizon_is_named():
     msgs = problems(SCENARIOS / "six_schemes.yaml", overrides={"horizon.days": 90})
+    # [90, 179] in the file: both days included, the last one past day 89
     assert any(
-        "targets[1] (revenue.online): window end 180 is past the horizon (90 days)" in m
+        "targets[1] (revenue.online): window's last day 179 is past the horizon's last day 89 "
+        "(90 days" in m
         for m in msgs
-    )
+    ), msgs
 
 
 def test_unknown_channel_in_inventory_is_caught_at_load():
@@ -156,3 +160,24 @@ def test_cli_run_bad_override_is_clean_error(capsys):
     )
     assert code == 2
     assert "unknown id 'nope'" in capsys.readouterr().err
+
+
+def test_basket_units_one_runs_without_warnings():
+    # issue 12: a mean basket of exactly one unit made log(q) = log(0) in the purchase phase
+    sc = load_scenario(
+        SCENARIOS / "six_schemes.yaml",
+        overrides={
+            "market.customers": 1500,
+            "horizon.days": 40,
+            "targets": [],
+            "market.segments.young.basket_units": 1,
+            "market.segments.family.basket_units": 1,
+        },
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ledger = simulate(sc, seed=1)
+    units = ledger.orders["units"]
+    assert len(units) > 100
+    # one unit per order, except where full-reduction tops a basket up to its threshold
+    assert (units == 1).mean() > 0.9 and units.min() == 1

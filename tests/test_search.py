@@ -164,3 +164,138 @@ def test_cli_search_writes_results_and_resumes(tmp_path, capsys):
     bad = ["optimize", "search", str(plan), "--trials", "0", "--out", str(out)]
     assert main(bad) == 2
     assert "--trials: must be ≥ 1" in capsys.readouterr().err
+
+
+# ---- studies that survive kill -9 and concurrent workers -------------------------------------
+def _cli_args(tmp_path, out, name="plan"):
+    plan = tmp_path / f"{name}.yaml"
+    plan.write_text(
+        f"name: {name}\nextends: {SCENARIOS / 'baseline.yaml'}\n"
+        "decisions:\n  - {path: channels.jd.budget.paid, low: 0, high: 40000}\n"
+    )
+    return [
+        "optimize",
+        "search",
+        str(plan),
+        "-r",
+        "1",
+        "--verify-replications",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        *[f"--set={k}={v}" for k, v in TINY.items()],
+    ]
+
+
+def _states(out, name="plan-profit"):
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+    return [t.state.name for t in study.get_trials(deepcopy=False)], study
+
+
+# Runs the CLI with the third evaluation (the baseline's, then trials 0 and 1) hanging: the
+# test kills the process there, leaving trial 1 RUNNING as a kill -9 does.
+HANG_ON_THIRD_EVALUATION = """
+import sys, time
+import optimizers.search as search
+real, calls = search.evaluate, []
+def hanging(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        open(sys.argv[1], "w").close()
+        time.sleep(600)
+    return real(*args, **kwargs)
+search.evaluate = hanging
+from sim.commands.cli import main
+main(sys.argv[2:])
+"""
+
+
+def test_a_killed_trial_is_marked_failed_and_not_counted_on_resume(tmp_path, capsys):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from sim.commands.cli import main
+
+    from .conftest import ROOT
+
+    out, marker = tmp_path / "out", tmp_path / "hanging"
+    args = _cli_args(tmp_path, out)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HANG_ON_THIRD_EVALUATION, str(marker), *args, "--trials", "3"],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(1200):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the search never reached its second trial"
+    finally:
+        proc.kill()  # SIGKILL: the trial it was running stays RUNNING in the study
+        proc.wait()
+    assert _states(out)[0] == ["COMPLETE", "RUNNING"]
+    assert main([*args, "--trials", "3"]) == 0
+    states, _ = _states(out)
+    assert states.count("COMPLETE") == 3 and states.count("RUNNING") == 0
+    assert states[1] == "FAIL"  # the killed trial: failed, and not one of the 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 3 and summary["failed_trials"] == 1
+    err = capsys.readouterr().err
+    assert "resuming study 'plan-profit': 1 of 3 trials complete, 1 running" in err
+    assert "marked 1 stale trial(s) failed" in err and "#1" in err
+
+
+def test_two_first_starts_on_one_out_end_with_exactly_the_requested_trials(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    out = tmp_path / "out"
+    args = [*_cli_args(tmp_path, out), "--trials", "5"]
+    cmd = [sys.executable, "-m", "sim.commands.cli", *args]
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert "IntegrityError" not in err and "Traceback" not in err
+    states, study = _states(out)
+    assert states.count("COMPLETE") == 5 and len(states) == 5  # none doubled, none lost
+    owners = {t.user_attrs["worker"]["pid"] for t in study.trials}
+    assert owners <= {p.pid for p in procs}
+    best = [next(ln for ln in o.splitlines() if ln.startswith("best:")) for o, _ in results]
+    assert best[0] == best[1]  # both report the study's best, whoever ran it
+    value = max(t.value for t in study.trials)
+    assert best[0] == f"best: profit {value:,.6g}"
+
+
+def test_a_search_resumes_only_its_own_kind_of_directory(tmp_path, capsys):
+    from sim.commands.cli import main
+
+    other = tmp_path / "run"
+    other.mkdir()
+    (other / "manifest.json").write_text('{"command": "channelsim run baseline.yaml"}')
+    assert main([*_cli_args(tmp_path, other), "--trials", "1"]) == 2
+    assert "another command (manifest.json: 'channelsim run baseline.yaml'), not a plan search" in (
+        capsys.readouterr().err
+    )
+    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+    out = tmp_path / "out"
+    assert main([*_cli_args(tmp_path, out), "--trials", "1"]) == 0
+    changed = [*_cli_args(tmp_path, out), "--trials", "2", "-r", "2"]
+    before = (out / "summary.json").read_bytes()
+    assert main(changed) == 2
+    err = capsys.readouterr().err
+    assert "holds another search (replications (stored 1, now 2))" in err
+    assert _states(out)[0] == ["COMPLETE"] and (out / "summary.json").read_bytes() == before

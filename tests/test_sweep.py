@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -205,6 +209,185 @@ def test_a_different_design_in_the_same_directory_is_refused(tmp_path):
 
 def ishigami_free(params, seed, stream):
     return {"y": float(params["x"])}
+
+
+# ---- a damaged journal, a damaged state, a directory of another kind ----------------------------
+CALLS: list[int] = []  # points simulated by `counted` (inline runs only: workers=1)
+
+
+def counted(params, seed, stream):
+    CALLS.append(params["x"])
+    return noisy(params, seed, stream)
+
+
+def _damaged_copy(tmp_path, name):
+    """A finished 6-point × 2-replication sweep journaled in two parts (points 0-2, 3-5)."""
+    out = tmp_path / name
+    run_sweep(
+        None, line_design(6), out=out, workers=1, progress=False, model_fn=counted, batch_size=3
+    )
+    for f in ("results.parquet", "results.csv", "point_summary.parquet", "point_summary.csv"):
+        (out / f).unlink()
+    first, second = sorted((out / "journal").glob("part-*.jsonl"))
+    return out, first, second
+
+
+def _resume(out):
+    CALLS.clear()
+    said = []
+    table = run_sweep(
+        None, line_design(6), out=out, workers=1, progress=False, model_fn=counted, log=said.append
+    )
+    return table, "\n".join(said)
+
+
+def test_a_cut_short_journal_part_is_checked_and_its_incomplete_points_recomputed(tmp_path):
+    reference = run_sweep(
+        None, line_design(6), out=tmp_path / "ref", workers=1, progress=False, model_fn=counted
+    )
+    out, first, second = _damaged_copy(tmp_path, "s")
+    lines = second.read_bytes().splitlines(keepends=True)  # 6 rows (points 3, 4, 5) + check
+    second.write_bytes(b"".join(lines[:5]))  # point 5 lost replication 1 and the check line
+    text = first.read_bytes()
+    first.write_bytes(text[: text.index(b'"point": 2, "replication": 1') + 20])  # cut mid-row
+    table, said = _resume(out)
+    pd.testing.assert_frame_equal(table, reference)
+    assert sorted(CALLS) == [2, 2, 5, 5]  # only the two incomplete points ran again, whole
+    assert "resuming sweep" in said and "4 of 6 points done" in said
+    assert (
+        "2 parts cut short" in said
+        and "discarded 2 rows and 1 unreadable line; 2 incomplete points to recompute" in said
+    )
+    assert len(list((out / "journal" / "discarded").iterdir())) == 2  # set aside, not deleted
+    CALLS.clear()
+    assert journaled_points(out) == set(range(6)) and not CALLS
+
+
+def test_an_altered_journal_value_is_never_served(tmp_path):
+    reference = run_sweep(
+        None, line_design(6), out=tmp_path / "ref", workers=1, progress=False, model_fn=counted
+    )
+    out, first, _ = _damaged_copy(tmp_path, "s")
+    z = '"z": 4.0}'  # point 2's z = x² = 4, edited to 5 with the check line left as it was
+    first.write_text(first.read_text().replace(z, '"z": 5.0}', 1))
+    table, said = _resume(out)
+    pd.testing.assert_frame_equal(table, reference)
+    assert table.loc[table["point"] == 2, "z"].tolist() == [4.0, 4.0]
+    assert (
+        sorted(CALLS) == [0, 0, 1, 1, 2, 2]
+        and "1 part altered" in said
+        and "discarded 6 rows; 3 incomplete points" in said
+    )
+
+
+def test_an_unreadable_sweep_json_is_rebuilt_only_for_the_same_sweep(tmp_path):
+    reference = run_sweep(
+        None, line_design(6), out=tmp_path / "ref", workers=1, progress=False, model_fn=counted
+    )
+    out, _, _ = _damaged_copy(tmp_path, "s")
+    state = (out / "sweep.json").read_text()
+    (out / "sweep.json").write_text(state[: len(state) // 2])  # cut short
+    table, said = _resume(out)
+    pd.testing.assert_frame_equal(table, reference)
+    assert not CALLS and "6 of 6 points done" in said and "sweep.json was unreadable" in said
+    # the same damage under another sweep's journal: refused, nothing touched
+    (out / "sweep.json").write_text("{")
+    before = sorted(p.name for p in (out / "journal").iterdir())
+    with pytest.raises(ScenarioError, match=r"sweep.json: unreadable .*cannot be matched"):
+        run_sweep(None, line_design(7), out=out, workers=1, progress=False, model_fn=noisy)
+    assert sorted(p.name for p in (out / "journal").iterdir()) == before
+
+
+def test_only_a_sweep_directory_is_resumed(tmp_path):
+    other = tmp_path / "run"
+    other.mkdir()
+    (other / "manifest.json").write_text('{"command": "channelsim run baseline.yaml"}')
+    with pytest.raises(ScenarioError, match=r"another command .*channelsim run baseline.yaml"):
+        run_sweep(None, line_design(3), out=other, workers=1, progress=False, model_fn=noisy)
+    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+    # a start cut short before sweep.json was written is this kind: it simply starts
+    started = tmp_path / "started"
+    (started / "journal").mkdir(parents=True)
+    table = run_sweep(None, line_design(3), out=started, workers=1, progress=False, model_fn=noisy)
+    assert len(table) == 6
+
+
+def gated(params, seed, stream, gate):
+    """Waits for the gate file: keeps a sweep running while the test starts a second one."""
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    return {"y": float(params["x"])}
+
+
+def test_a_second_sweep_on_the_same_out_is_refused_and_no_work_is_doubled(tmp_path, capsys):
+    out, gate = tmp_path / "s", tmp_path / "gate"
+    code = (
+        "import functools, sys\n"
+        "from tests.test_sweep import gated, line_design\n"
+        "from sim.experiments.sweep import run_sweep\n"
+        "run_sweep(None, line_design(4, reps=1), out=sys.argv[1], workers=1, batch_size=1,\n"
+        "          progress=False, model_fn=functools.partial(gated, gate=sys.argv[2]))\n"
+    )
+    first = subprocess.Popen([sys.executable, "-c", code, str(out), str(gate)], cwd=ROOT)
+    try:
+        for _ in range(1200):  # sweep.json is written under the lock
+            if (out / "sweep.json").exists() or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        design = tmp_path / "d.yaml"
+        design.write_text("sampler: grid\nparameters:\n  market.word_of_mouth: {levels: [0.001]}\n")
+        args = ["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--design", str(design)]
+        assert main([*args, "--out", str(out), "--workers", "1", "--no-progress"]) == 2
+        assert "is being written by another process" in capsys.readouterr().err
+    finally:
+        gate.touch()
+        assert first.wait(timeout=120) == 0
+    assert len(list((out / "journal").glob("part-*.jsonl"))) == 4  # one per point, once
+    assert len(pd.read_parquet(out / "results.parquet")) == 4
+
+
+def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    design = tmp_path / "d.yaml"
+    design.write_text(
+        "sampler: grid\nreplications: 1\n"
+        "overrides: {market.customers: 2000, horizon.days: 60}\n"
+        "parameters:\n  channels.tmall.budget.paid: {low: 10000, high: 60000, steps: 200}\n"
+    )
+    out = tmp_path / "s"
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim.commands.cli",
+        "sweep",
+        str(ROOT / "scenarios" / "baseline.yaml"),
+        "--design",
+        str(design),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    sweep = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = []
+    try:
+        for _ in range(1200):  # until the workers have journaled a point
+            if list(out.glob("journal/part-*")) or sweep.poll() is not None:
+                break
+            time.sleep(0.05)
+        children = psutil.Process(sweep.pid).children(recursive=True)
+        assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+        sweep.kill()  # SIGKILL: no clean-up code runs in the sweep
+        sweep.wait()
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        for p in children:  # on failure, never leave them running
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        if sweep.poll() is None:
+            sweep.kill()
 
 
 # ---- failures ----------------------------------------------------------------------------------

@@ -23,7 +23,11 @@ The modules, in the order a run uses them:
 * :mod:`optimizers.budget.metrics` — a simulated point: metrics, objective, constraints;
 * :mod:`optimizers.budget.lp` — the piecewise-linear LP/MILP, built and solved with PuLP;
 * :mod:`optimizers.budget.conflicts` — :class:`InfeasibleError` naming clashing constraints;
-* :mod:`optimizers.budget.loop` — the trust-region loop and its history.
+* :mod:`optimizers.budget.loop` — the trust-region loop and its history;
+* :mod:`optimizers.budget.choice` — :func:`verify_budget`: the best *verified* plan among the
+  start and every accepted candidate, and what it says about them.
+
+The scenario's targets are constraints by default (``target_constraints=False`` drops them).
 
     >>> from sim.scenario import load_scenario
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={
@@ -34,6 +38,7 @@ The modules, in the order a run uses them:
     True
 """
 
+from optimizers.budget.choice import BudgetChoice, verify_budget
 from optimizers.budget.conflicts import InfeasibleError
 from optimizers.budget.loop import FIRST_LEVELS, TR_LEVELS
 from optimizers.budget.lp import make_solver
@@ -45,6 +50,7 @@ __all__ = [
     "FIRST_LEVELS",
     "MARGIN",
     "TR_LEVELS",
+    "BudgetChoice",
     "BudgetResult",
     "InfeasibleError",
     "Objective",
@@ -53,4 +59,5 @@ __all__ = [
     "objective_value",
     "optimize_budget",
     "point_metrics",
+    "verify_budget",
 ]

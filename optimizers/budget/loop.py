@@ -2,10 +2,12 @@
 
 Each iteration simulates every lever at a few spend levels around the incumbent (the whole
 range the first time; other spends at the incumbent, common random numbers), fits a response
-curve per lever and metric, solves the soft LP around them, and re-simulates its answer: kept
-if the simulated objective improved (feasibility first), else the region shrinks. A missed
-curve-modelled limit makes the LP aim further inside it. Every iteration, sample and fitted
-curve is recorded for the results directory.
+curve per lever and metric (the plan's targets included), solves the soft LP around them, and
+re-simulates its answer: kept if it is better (less constraint violation first, targets
+included, then the objective), else the region shrinks. A missed curve-modelled limit makes
+the LP aim further inside it. Every iteration, sample, fitted curve and failed replication is
+recorded for the results directory; two points are only ever compared on the replications
+both completed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from optimizers.budget.conflicts import infeasible
 from optimizers.budget.lp import LP, Model
 from optimizers.budget.metrics import Point, simulated_point
 from optimizers.budget.problem import Problem
+from optimizers.judging import failure_rows
 from optimizers.response import Curve, CurveKind, fit_curve, simulate_points, spend_overrides
+from sim.experiments import Evaluation, windows_for
 from sim.scenario import Scenario
 
 #: Fractions of the full range sampled in the first iteration (the whole map of each curve).
@@ -46,27 +50,47 @@ class Loop:
         curve: CurveKind,
         segments: int,
         progress: Callable[[dict[str, Any]], None] | None,
+        baseline: Evaluation | None = None,
     ):
         self.scenario, self.prob, self.solver, self.ex = scenario, prob, solver, executor
         self.replications, self.seed = replications, seed
         self.curve, self.segments = curve, segments
         self.progress = progress
+        self.baseline = baseline  # for relative targets: same seed and replications
+        self.windows = windows_for(prob.targets)
         self.records: list[dict[str, Any]] = []
         self.samples: list[pd.DataFrame] = []
         self.curve_rows: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self.accepted: list[tuple[int, np.ndarray]] = []  # (iteration, spend) kept by the loop
+        self.modelled: set[int] = set()  # targets the LP's curves expressed at least once
+        self.it = 0
 
-    def simulate(self, xs: Sequence[np.ndarray]) -> list[Point]:
+    def simulate(self, xs: Sequence[np.ndarray], what: str | Sequence[str]) -> list[Point]:
+        """Simulate spend vectors; failed replications are recorded under ``what``."""
         evs = simulate_points(
             self.scenario,
             [spend_overrides(self.prob.levers, x) for x in xs],
             replications=self.replications,
             seed=self.seed,
             executor=self.ex,
+            windows=self.windows,
+            keep_failed=True,
         )
-        return [simulated_point(ev, self.prob, x) for x, ev in zip(xs, evs, strict=True)]
+        labels = [what] * len(xs) if isinstance(what, str) else list(what)
+        for ev, label in zip(evs, labels, strict=True):
+            self.failures += failure_rows(ev, iteration=self.it, point=label)
+        return [
+            simulated_point(ev, self.prob, x, self.baseline) for x, ev in zip(xs, evs, strict=True)
+        ]
 
     def better(self, new: Point, old: Point, tol: float) -> bool:
-        """Feasibility first (less violation wins), then a relative objective gain > ``tol``."""
+        """Feasibility first (less violation wins), then a relative objective gain > ``tol``;
+        both judged on the replications both completed (a point with none is never better)."""
+        common = new.reps & old.reps
+        if not common:
+            return False
+        new, old = new.on(common), old.on(common)
         if new.violation < old.violation - 1e-9:
             return True
         if new.violation > old.violation + 1e-9:
@@ -78,23 +102,31 @@ class Loop:
         self, x_start: np.ndarray, *, max_iter: int, rho0: float, min_rho: float, tol: float
     ) -> tuple[Point, Point]:
         """The best point simulated (feasibility first) and the start point."""
-        start = self.simulate([x_start])[0]
+        start = self.simulate([x_start], "start")[0]
+        if start.failed:
+            first = self.failures[0] if self.failures else {"replication": "?", "error": "?"}
+            raise RuntimeError(
+                "budget: every replication of the starting plan failed; first "
+                f"(replication {first['replication']}): {first['error']}"
+            )
         self.record(0, None, start, start, "start", None)
         best, rho = start, None
         seen = start  # the best point simulated at all (a gain below tol still counts here)
         for it in range(1, max_iter + 1):
+            self.it = it
             x_new, predicted = self.propose(it, best, rho)
             if x_new is not None and np.abs(x_new - best.x).max() < 1.0:
                 # Fresh curves around the point say it is optimal in its region: converged.
                 self.record(it, rho, best, best, "converged", predicted)
                 break
-            cand = self.simulate([x_new])[0] if x_new is not None else best
+            cand = self.simulate([x_new], "candidate")[0] if x_new is not None else best
             accepted = x_new is not None and self.better(cand, best, tol)
             backed_off = self.back_off(cand)
             seen = cand if self.better(cand, seen, 0.0) else seen
             self.record(it, rho, cand, best, "accepted" if accepted else "rejected", predicted)
             if accepted:
                 best = cand
+                self.accepted.append((it, cand.x.copy()))
             rho = _next_radius(rho, rho0, accepted=accepted, backed_off=backed_off)
             if rho < min_rho:
                 break
@@ -107,9 +139,15 @@ class Loop:
         # a step towards feasibility that keeps an eye on the objective.
         penalty = 10.0 * max(abs(best.value), self.prob.days * self.prob.total)
         lp = LP(self.prob, model, mode="soft", penalty=penalty)
+        self.modelled |= {i for i in range(len(self.prob.targets)) if lp.models_target(i)}
         x_new = lp.solve(self.solver)
-        if rho is None and (x_new is None or lp.slack_used()):
-            # The whole range, and still the fitted curves cannot meet every limit.
+        limits = (
+            [n for n in lp.relaxed() if not n.startswith("target: ")] if x_new is not None else []
+        )
+        if rho is None and (x_new is None or limits):
+            # The whole range, and still the fitted curves cannot meet every limit. (A target
+            # they cannot meet is not an error: the loop minimises its shortfall, and the
+            # verification says it is not met.)
             raise infeasible(self.prob, model, self.solver, "fitted response curves")
         return x_new, lp.predicted() if x_new is not None else np.nan
 
@@ -124,7 +162,7 @@ class Loop:
             name = c["constraint"]
             if (
                 not c["holds"]
-                and name.startswith(("roi_paid.", "cost_share"))
+                and name.startswith(("roi_paid.", "cost_share", "target: "))
                 and self.prob.margin(name) < 0.3
             ):
                 self.prob.margins[name] = min(0.3, 2 * self.prob.margin(name))
@@ -143,7 +181,12 @@ class Loop:
                     x[i] = lvl
                     xs.append(x)
                     owner.append(i)
-        points = self.simulate(xs)
+        points = self.simulate(xs, [f"sample {self.prob.levers[i].name}" for i in owner])
+        # Fit on the replications the centre and every sample completed (like for like).
+        common = center.reps.intersection(*(pt.reps for pt in points)) if points else center.reps
+        if not common:
+            raise RuntimeError("budget: no replication completed for every sampled spend level")
+        center, points = center.on(common), [pt.on(common) for pt in points]
         table = self.sample_table(it, center, owner, points)
         self.samples.append(table)
         curves = self.fit_curves(it, table, list(center.metrics))
@@ -207,16 +250,14 @@ class Loop:
             for name in metric_names:
                 if name.startswith("roi_paid") or name == "cost":
                     continue
+                if name.startswith("target.") and not np.isfinite(sub[name]).any():
+                    continue  # undefined everywhere here: judged by simulation only
                 # What a lever earns is concave and non-decreasing in its own spend; its effect
                 # on another channel's paid revenue (cannibalisation, seeding) and on costs may
                 # go either way.
                 cross = name.startswith("paid_revenue.") and name != f"paid_revenue.{lv.channel}"
-                c = fit_curve(
-                    sub["spend"],
-                    sub[name],
-                    kind=self.curve,
-                    increasing=name != "nonspend_cost" and not cross,
-                )
+                free = name == "nonspend_cost" or cross or name.startswith("target.")
+                c = fit_curve(sub["spend"], sub[name], kind=self.curve, increasing=not free)
                 curves[(i, name)] = c
                 self.curve_rows.append(_curve_row(it, lv.name, name, c))
         return curves
@@ -240,7 +281,8 @@ class Loop:
             "improvement": pt.value - best.value if status != "start" else 0.0,
             "feasible": pt.violation <= 1e-9,
             "violation": pt.violation,
-            "revenue": pt.metrics["revenue"],
+            "revenue": pt.metrics.get("revenue", np.nan),
+            "replications": len(pt.reps),
             **{lv.name: float(pt.x[i]) for i, lv in enumerate(self.prob.levers)},
             "total_spend": float(pt.x.sum()),
         }

@@ -137,6 +137,7 @@ class LP:
         if self.model is not None:
             self._roi_floors()
             self._cost_share()
+            self._targets()
         self._objective()
         for c in self.constraints:
             self._post(c)
@@ -248,6 +249,38 @@ class LP:
             0.0,
             days * p.total,
             soft=True,
+        )
+
+    def _targets(self) -> None:
+        """The plan's targets the curves can express: those defined at the centre (the value
+        of ``target.i`` there is finite and every lever has a curve for it). Each is a soft
+        row on its fitted estimate, aimed a margin inside the threshold; the others (e.g. paid
+        ROI where no paid spend remains) are judged by re-simulation and verification only."""
+        p, m = self.prob, self.model
+        assert m is not None
+        for i, t in enumerate(p.targets):
+            key = f"target.{i}"
+            if not self.models_target(i):
+                continue
+            name = p.target_name(i)
+            bound = float(t.at_least if t.at_least is not None else t.at_most)
+            unit = max(abs(bound), 1e-9)  # rows in units of the threshold: slack 1 = 100 %
+            expr = self.metric(key) * (1.0 / unit)
+            if t.at_least is not None:
+                rhs = (bound + p.margin(name) * unit) / unit
+                self.add(name, f"{name[8:]} ≥ {bound:g}", expr, "≥", rhs, 1.0, soft=True)
+            else:
+                rhs = (bound - p.margin(name) * unit) / unit
+                self.add(name, f"{name[8:]} ≤ {bound:g}", expr, "≤", rhs, 1.0, soft=True)
+
+    def models_target(self, i: int) -> bool:
+        """Whether the fitted model can express target ``i`` around its centre."""
+        m = self.model
+        key = f"target.{i}"
+        return (
+            m is not None
+            and np.isfinite(m.center_metrics.get(key, np.nan))
+            and all((j, key) in m.curves for j in range(len(self.prob.levers)))
         )
 
     # ---- objective ---------------------------------------------------------------------------

@@ -2,29 +2,54 @@
 
 These are the *simulated* truth the loop judges every LP answer by: :func:`point_metrics` reads
 the means over replications, :func:`objective_value` the objective, :func:`check_constraints`
-each constraint with its limit, the value found and whether it holds.
+each constraint with its limit, the value found and whether it holds. The plan's targets
+(when they are constraints) are checked on their estimate — the mean over the loop's few
+replications of the KPI or of the paired ratio to the baseline, from
+:func:`sim.experiments.evaluate_targets`; an undefined estimate (e.g. paid ROI with no paid
+spend) does not meet its target. The final word on targets is the verdict at verification
+(:mod:`optimizers.budget.choice`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from optimizers.budget.problem import Problem
-from sim.experiments import Evaluation
+from optimizers.judging import replication_set, restrict
+from sim.experiments import Evaluation, evaluate_targets
 
 
 @dataclass
 class Point:
-    """One simulated spend vector with what the loop needs to compare it with others."""
+    """One simulated spend vector with what the loop needs to compare it with others.
+
+    ``ev`` (and the baseline's) are kept so the point can be judged again on fewer
+    replications when another point lost some (:meth:`on`); a point whose every replication
+    failed has no metrics, value −∞ and infinite violation.
+    """
 
     x: np.ndarray
     metrics: dict[str, float]
     value: float
     violation: float
     checks: list[dict[str, Any]]
+    ev: Evaluation | None = None
+    baseline: Evaluation | None = None
+    prob: Problem | None = None
+    reps: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def failed(self) -> bool:
+        return not self.reps
+
+    def on(self, reps: frozenset[int]) -> Point:
+        """This point judged on the replications ``reps`` only."""
+        if reps == self.reps or self.ev is None or self.prob is None:
+            return self
+        return simulated_point(self.ev, self.prob, self.x, self.baseline, reps=reps)
 
 
 def point_metrics(ev: Evaluation, prob: Problem, x: np.ndarray) -> dict[str, float]:
@@ -59,14 +84,40 @@ def check_constraints(m: dict[str, float], prob: Problem, x: np.ndarray) -> list
     _check_spend(checks, prob, x)
     _check_simulated(checks, m, prob, x)
     _check_channels(checks, prob, x)
+    _check_targets(checks, m, prob)
     return checks.rows
 
 
-def simulated_point(ev: Evaluation, prob: Problem, x: np.ndarray) -> Point:
-    """The :class:`Point` of spend ``x`` from its evaluation ``ev``."""
-    m = point_metrics(ev, prob, x)
+def simulated_point(
+    ev: Evaluation,
+    prob: Problem,
+    x: np.ndarray,
+    baseline: Evaluation | None = None,
+    *,
+    reps: frozenset[int] | None = None,
+) -> Point:
+    """The :class:`Point` of spend ``x`` from its evaluation ``ev`` (on ``reps`` if given;
+    always on the replications the baseline also has, when there is one)."""
+    usable = replication_set(ev) if reps is None else reps & replication_set(ev)
+    if baseline is not None:
+        usable &= replication_set(baseline)
+    if not usable:
+        return Point(x, {}, -np.inf, np.inf, [], ev, baseline, prob, frozenset())
+    run = restrict(ev, usable)
+    base = restrict(baseline, usable) if baseline is not None else None
+    m = point_metrics(run, prob, x) | target_metrics(run, prob, base)
     checks = check_constraints(m, prob, x)
-    return Point(x, m, objective_value(m, prob, x), sum(c["violation"] for c in checks), checks)
+    value = objective_value(m, prob, x)
+    violation = sum(c["violation"] for c in checks)
+    return Point(x, m, value, violation, checks, ev, baseline, prob, frozenset(usable))
+
+
+def target_metrics(ev: Evaluation, prob: Problem, baseline: Evaluation | None) -> dict[str, float]:
+    """``target.i``: the estimate of the problem's i-th target (NaN when undefined)."""
+    if not prob.targets:
+        return {}
+    results = evaluate_targets(prob.targets, ev, baseline)
+    return {f"target.{i}": float(r.estimate) for i, r in enumerate(results)}
 
 
 class _Checks:
@@ -76,6 +127,18 @@ class _Checks:
         self.rows: list[dict[str, Any]] = []
 
     def add(self, name: str, value: float, limit: float, sense: str, rel: float) -> None:
+        if not np.isfinite(value):  # undefined (e.g. a ratio over nothing): not met, one unit
+            self.rows.append(
+                {
+                    "constraint": name,
+                    "sense": sense,
+                    "limit": limit,
+                    "value": value,
+                    "holds": False,
+                    "violation": 1.0,
+                }
+            )
+            return
         excess = (value - limit) if sense == "≤" else (limit - value)
         holds = bool(excess <= 1e-6 * max(1.0, abs(limit)))  # LP solvers round at ~1e-7
         self.rows.append(
@@ -136,3 +199,11 @@ def _check_channels(checks: _Checks, prob: Problem, x: np.ndarray) -> None:
         checks.add(
             "max_active", sum(prob.active(x).values()), prob.max_active, "≤", prob.max_active
         )
+
+
+def _check_targets(checks: _Checks, m: dict[str, float], prob: Problem) -> None:
+    """The plan's targets, on their estimate (relative shortfall; undefined = not met)."""
+    for i, t in enumerate(prob.targets):
+        sense, limit = ("≥", t.at_least) if t.at_least is not None else ("≤", t.at_most)
+        value = m.get(f"target.{i}", np.nan)
+        checks.add(prob.target_name(i), value, float(limit), sense, max(abs(float(limit)), 1e-9))

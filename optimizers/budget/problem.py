@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from optimizers.response import Lever
-from sim.scenario import Scenario
+from sim.scenario import Scenario, Target
 
 Objective = Literal["revenue", "profit"]
 #: The LP aims this much inside the ROI floor and the cost-share ceiling: the curves are fits,
@@ -40,9 +40,21 @@ class Problem:
     max_active: int | None
     # How far inside each curve-modelled limit the LP aims (grows when re-simulation misses it).
     margins: dict[str, float] = field(default_factory=dict)
+    # The plan's targets when they are constraints (the default), else empty.
+    targets: list[Target] = field(default_factory=list)
 
     def margin(self, name: str) -> float:
         return self.margins.get(name, MARGIN)
+
+    def target_name(self, i: int) -> str:
+        """``target: <label>`` (or the target in words when it has no label)."""
+        t = self.targets[i]
+        if t.label:
+            return f"target: {t.label}"
+        op, bound = ("≥", t.at_least) if t.at_least is not None else ("≤", t.at_most)
+        rel = " × baseline" if t.relative_to else ""
+        win = f" over days {t.window[0]}–{t.window[1] - 1}" if t.window else ""
+        return f"target: {t.kpi} {op} {bound:g}{rel}{win}"
 
     @property
     def channels(self) -> list[str]:
@@ -87,6 +99,7 @@ def build_problem(
     core_min_share,
     fixed_costs,
     max_active,
+    targets: list[Target] | None = None,
 ) -> Problem:
     """The checked :class:`Problem`; ``ValueError`` naming the argument when one is wrong."""
     total = float(x_start.sum()) if total is None else float(total)
@@ -107,6 +120,7 @@ def build_problem(
         core_min_share,
         dict(fixed_costs or {}),
         max_active,
+        targets=list(targets or []),
     )
 
 

@@ -2,7 +2,10 @@
 
 It checks the arguments (:mod:`optimizers.budget.problem`), fails early on linear conflicts
 (:mod:`optimizers.budget.conflicts`), runs the trust-region loop (:mod:`optimizers.budget.loop`)
-on an executor and packages the recommended split with its history.
+on an executor and packages the loop's best split with its history, every accepted candidate
+and every failed replication. The loop's answer is an estimate from few replications; the
+recommendation is the best *verified* plan among the start and the accepted candidates
+(:func:`optimizers.budget.verify_budget`).
 """
 
 from __future__ import annotations
@@ -21,32 +24,51 @@ from optimizers.budget.loop import Loop
 from optimizers.budget.lp import make_solver
 from optimizers.budget.metrics import Point
 from optimizers.budget.problem import Objective, Problem, build_problem
-from optimizers.response import CurveKind, Lever, current_spend, levers_of, spend_overrides
-from sim.experiments import make_executor
+from optimizers.response import (
+    CurveKind,
+    Lever,
+    current_spend,
+    levers_of,
+    simulate_points,
+    spend_overrides,
+)
+from sim.experiments import Evaluation, make_executor, windows_for
 from sim.scenario import Scenario, apply_overrides
 
 
 @dataclass
 class BudgetResult:
-    """The recommended split, how the loop got there, and its constraints re-simulated."""
+    """The loop's best split, how the loop got there, and its constraints re-simulated.
 
-    scenario: Scenario  # the input scenario with the recommended spends applied
+    ``value``, ``feasible`` and ``constraints`` are the loop's own estimates (``replications``
+    per point, targets judged on their estimate); the answer to act on is the verified one
+    (:func:`optimizers.budget.verify_budget`), chosen among ``start_scenario`` and
+    ``candidates``.
+    """
+
+    scenario: Scenario  # the input scenario with the loop's best spends applied
     levers: list[Lever]
     spend: dict[str, float]  # lever name → CNY/day
     start_spend: dict[str, float]
     objective: str
-    value: float  # simulated objective at the recommendation (mean over replications)
+    value: float  # simulated objective at the loop's best point (mean over replications)
     start_value: float
-    feasible: bool
+    feasible: bool  # every constraint (targets included) holds at the loop's estimate
     iterations: pd.DataFrame
     samples: pd.DataFrame
     curves: pd.DataFrame
     constraints: pd.DataFrame  # name, limit, value (re-simulated), holds
     active: dict[str, bool] = field(default_factory=dict)
+    start_scenario: Scenario | None = None  # the input scenario, as given
+    problem: Problem | None = None
+    candidates: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # accepted
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)  # failed replications
+    targets: dict[str, str] = field(default_factory=dict)  # target → how the loop used it
+    seed: int = 0
 
     @property
     def overrides(self) -> dict[str, float]:
-        """The recommendation as ``--set`` paths (``channels.tmall.budget.paid`` → CNY/day)."""
+        """The loop's best split as ``--set`` paths (``channels.tmall.budget.paid`` → CNY/day)."""
         return spend_overrides(self.levers, [self.spend[lv.name] for lv in self.levers])
 
 
@@ -74,16 +96,26 @@ def optimize_budget(
     curve: CurveKind = "exp",
     segments: int = 6,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    baseline: Scenario | None = None,
+    target_constraints: bool = True,
 ) -> BudgetResult:
     """Split ``total`` CNY/day across the scenario's budget levers (see :mod:`optimizers.budget`).
 
     ``levers`` restricts the decision variables (``"tmall.paid"``; the others stay fixed);
     ``bounds`` maps a lever (``"tmall.paid"``) or a channel (``"tmall"``, all its levers) to
     ``(low, high)`` CNY/day, ``None`` for no limit; ``fixed_costs`` maps a channel to a CNY/day
-    cost paid when it spends at all. Raises :class:`InfeasibleError` naming the conflicting
-    constraints when no split can satisfy them, ``ValueError`` for bad arguments.
+    cost paid when it spends at all. The scenario's ``targets`` are constraints too unless
+    ``target_constraints=False``; relative ones are judged against ``baseline`` (evaluated
+    with the same seed and replications). Raises :class:`InfeasibleError` naming the
+    conflicting constraints when no split can satisfy them, ``ValueError`` for bad arguments.
     """
     lvs = _levers(scenario, levers, objective=objective, replications=replications)
+    targets = list(scenario.targets) if target_constraints else []
+    if baseline is None and any(t.relative_to for t in targets):
+        raise ValueError(
+            "baseline: the plan's relative targets need a baseline scenario (its `extends` "
+            "root or --baseline), or drop the targets as constraints (--no-target-constraints)"
+        )
     x_start = current_spend(scenario, lvs)
     prob = build_problem(
         scenario,
@@ -97,12 +129,14 @@ def optimize_budget(
         core_min_share=core_min_share,
         fixed_costs=fixed_costs,
         max_active=max_active,
+        targets=targets,
     )
     lp_solver = make_solver(solver)
     precheck(prob, lp_solver)  # linear conflicts fail before any simulation
     seed = scenario.seed if seed is None else seed
     with contextlib.ExitStack() as stack:
         ex = executor or stack.enter_context(make_executor(workers=workers))
+        base_ev = _baseline_evaluation(baseline, prob, replications, seed, ex)
         loop = Loop(
             scenario,
             prob,
@@ -113,11 +147,28 @@ def optimize_budget(
             curve=curve,
             segments=segments,
             progress=progress,
+            baseline=base_ev,
         )
         best, start = loop.run(
             x_start, max_iter=max_iter, rho0=trust_region, min_rho=min_trust_region, tol=tol
         )
-    return _result(scenario, prob, loop, best, start, x_start)
+    return _result(scenario, prob, loop, best, start, x_start, seed)
+
+
+def _baseline_evaluation(
+    baseline: Scenario | None, prob: Problem, replications: int, seed: int, ex: Executor
+) -> Evaluation | None:
+    """The baseline with the loop's seed and replications, when a relative target needs it."""
+    if baseline is None or not any(t.relative_to for t in prob.targets):
+        return None
+    return simulate_points(
+        baseline,
+        [{}],
+        replications=replications,
+        seed=seed,
+        executor=ex,
+        windows=windows_for(prob.targets),
+    )[0]
 
 
 def _levers(
@@ -135,10 +186,17 @@ def _levers(
 
 
 def _result(
-    scenario: Scenario, prob: Problem, loop: Loop, best: Point, start: Point, x_start: np.ndarray
+    scenario: Scenario,
+    prob: Problem,
+    loop: Loop,
+    best: Point,
+    start: Point,
+    x_start: np.ndarray,
+    seed: int,
 ) -> BudgetResult:
     lvs = prob.levers
     names = [lv.name for lv in lvs]
+    failures = pd.DataFrame(loop.failures, columns=["iteration", "point", "replication", "error"])
     return BudgetResult(
         scenario=apply_overrides(scenario, spend_overrides(lvs, best.x)),
         levers=lvs,
@@ -153,4 +211,15 @@ def _result(
         curves=pd.DataFrame(loop.curve_rows),
         constraints=pd.DataFrame(best.checks),
         active=prob.active(best.x),
+        start_scenario=scenario,
+        problem=prob,
+        candidates=[(it, dict(zip(names, map(float, x), strict=True))) for it, x in loop.accepted],
+        failures=failures,
+        targets={
+            prob.target_name(i)[len("target: ") :]: (
+                "LP curves + re-simulation" if i in loop.modelled else "re-simulation only"
+            )
+            for i in range(len(prob.targets))
+        },
+        seed=seed,
     )

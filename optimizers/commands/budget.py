@@ -1,9 +1,13 @@
 """``channelsim optimize budget SCENARIO``: the LP/MILP budget split, verified and reported.
 
 Parses the budget flags into :func:`optimizers.budget.optimize_budget` arguments, prints each
-iteration of the loop, and writes the results directory: ``manifest.json``, ``summary.json``,
-``iterations``/``curves``/``samples`` tables, ``constraints.csv``, ``figures/*.png``,
-``verification/`` and ``report.md``.
+iteration of the loop, writes the results directory as soon as the loop ends
+(``manifest.json``, ``summary.json`` with ``status: unverified``, ``iterations``/``curves``/
+``samples`` tables, ``figures/*.png``, ``report.md``), then verifies the start and every
+accepted candidate (:func:`optimizers.budget.verify_budget`) and completes it:
+``candidates.csv``, ``constraints.csv``, ``failures.csv``, ``verification/`` and the verified
+``summary.json`` and ``report.md`` (:mod:`optimizers.commands.budget_report`). A failing
+verification never loses the loop's results.
 """
 
 from __future__ import annotations
@@ -12,23 +16,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from optimizers.commands import budget_report
 from optimizers.commands.common import (
-    REPORT_FOOTER,
     add_common_arguments,
+    add_force_argument,
     check_args,
+    claim_out,
     load_plan,
     number,
     parse_pairs,
-    table_md,
     usage_error,
-    verify_plan,
+    verify_after_writing,
     write_manifest,
+    write_text,
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import atomic_dir, default_run_dir, write_json, write_table
+from sim.results import atomic_dir, write_json, write_table
 
 
 def add_parser(osub) -> None:
@@ -38,6 +42,7 @@ def add_parser(osub) -> None:
         "over simulated response curves, trust-region loop)",
     )
     add_common_arguments(p, replications=4)
+    add_force_argument(p)
     p.add_argument("--objective", choices=("revenue", "profit"), default="revenue")
     p.add_argument(
         "--total",
@@ -62,7 +67,7 @@ def _constraint_arguments(p) -> None:
         "--cost-share-max",
         type=float,
         default=None,
-        help="ceiling on cost ÷ revenue, e.g. 0.18 (seed 003)",
+        help="ceiling on cost ÷ revenue, e.g. 0.18 (the multi-channel plan)",
     )
     p.add_argument(
         "--core-min-share",
@@ -71,6 +76,13 @@ def _constraint_arguments(p) -> None:
         help="minimum share of spend on core channels, e.g. 0.6",
     )
     p.add_argument("--max-active", type=int, default=None, help="at most K channels spend (MILP)")
+    p.add_argument(
+        "--no-target-constraints",
+        dest="target_constraints",
+        action="store_false",
+        help="do not hold the plan to its own targets (by default every target is a "
+        "constraint: the recommendation must meet each one at verification)",
+    )
     p.add_argument(
         "--fixed-cost",
         action="append",
@@ -113,22 +125,45 @@ def _loop_arguments(p) -> None:
 # running
 # --------------------------------------------------------------------------------------------
 def run_budget(args) -> int:
-    from optimizers.budget import InfeasibleError, optimize_budget
+    from optimizers.budget import InfeasibleError, optimize_budget, verify_budget
 
     check_args(args)
     sc, baseline, _ = load_plan(args)
     options = _options(args)
+    out = claim_out(args, f"{sc.name}-budget")  # before optimising: fail fast
     try:
-        res = optimize_budget(sc, **options, progress=_show_iteration)
+        res = optimize_budget(sc, **options, baseline=baseline, progress=_show_iteration)
     except InfeasibleError as exc:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise usage_error(exc, "budget") from None
     seed = sc.seed if args.seed is None else args.seed
-    ver = verify_plan(res.scenario, sc, baseline, args, seed)
-    out = Path(args.out or default_run_dir(f"{sc.name}-budget"))
-    _write_results(out, res, ver, sc, args, seed)
-    print(_budget_lines(res))
+    _write_loop_results(out, res, sc, args, seed)
+    if len(res.failures):
+        print(
+            f"warning: {len(res.failures)} replication(s) failed in the loop; points were "
+            "compared on the replications both completed (failures.csv)",
+            file=sys.stderr,
+        )
+    print(
+        f"verifying the start and {len(res.candidates)} accepted candidate(s) with "
+        f"{args.verify_replications} replications …",
+        file=sys.stderr,
+    )
+    choice = verify_after_writing(
+        out,
+        "budget",
+        lambda: verify_budget(
+            res,
+            baseline=baseline,
+            replications=args.verify_replications,
+            seed=seed,
+            workers=args.workers,
+            target_constraints=args.target_constraints,
+        ),
+    )
+    _write_verified(out, res, choice, args)
+    print(budget_report.console_lines(res, choice))
     print(f"\nresults: {out} (report.md, verification/report.html)")
     return 0
 
@@ -157,6 +192,7 @@ def _options(args) -> dict[str, Any]:
         "max_iter": args.max_iter,
         "trust_region": args.trust_region,
         "curve": args.curve,
+        "target_constraints": args.target_constraints,
     }
 
 
@@ -176,7 +212,8 @@ def _show_iteration(row: dict) -> None:
     print(
         f"iteration {row['iteration']}: {row['status']:<9} simulated "
         f"{row['simulated']:,.0f}  (LP forecast {pred_s}), spend "
-        f"{row['total_spend']:,.0f} CNY/day, feasible {row['feasible']}",
+        f"{row['total_spend']:,.0f} CNY/day, constraints hold at the loop's estimate: "
+        f"{'yes' if row['feasible'] else 'no'}",
         file=sys.stderr,
     )
 
@@ -184,83 +221,46 @@ def _show_iteration(row: dict) -> None:
 # --------------------------------------------------------------------------------------------
 # results directory
 # --------------------------------------------------------------------------------------------
-def _write_results(out: Path, res, ver, sc, args, seed: int) -> None:
+def _write_loop_results(out: Path, res, sc, args, seed: int) -> None:
+    """Everything the loop produced, before any verification (``status: unverified``)."""
     from optimizers import figures
 
     with atomic_dir(out) as tmp:
         write_manifest(tmp, sc, args, seed, "budget")
-        write_json(tmp / "summary.json", _summary(res, ver))
+        write_json(tmp / "summary.json", budget_report.summary(res, None, None))
         write_table(tmp, "iterations", res.iterations)
         write_table(tmp, "curves", res.curves)
         write_table(tmp, "samples", res.samples)
-        res.constraints.to_csv(tmp / "constraints.csv", index=False)
-        metric = "revenue" if res.objective == "revenue" else "margin"
-        figs = [
-            figures.iterations_figure(
-                res.iterations, res.objective, tmp / "figures" / "iterations.png"
-            ),
-            figures.curves_figure(res.samples, res.curves, metric, tmp / "figures" / "curves.png"),
-            figures.split_figure(res.start_spend, res.spend, tmp / "figures" / "split.png"),
-        ]
-        write_verification(ver, tmp)
-        (tmp / "report.md").write_text(_budget_report(res, ver, figs, tmp), encoding="utf-8")
+        budget_report.failures_table(res, None).to_csv(tmp / "failures.csv", index=False)
+        figs = _loop_figures(res, tmp, figures)
+        figs.append(figures.split_figure(res.start_spend, res.spend, tmp / "figures" / "split.png"))
+        write_text(tmp / "report.md", budget_report.report(res, None, figs, tmp, args.replications))
 
 
-def _summary(res, ver) -> dict[str, Any]:
-    return {
-        "optimizer": "budget",
-        "objective": res.objective,
-        "recommendation": res.spend,
-        "start": res.start_spend,
-        "overrides": res.overrides,
-        "value": res.value,
-        "start_value": res.start_value,
-        "feasible": res.feasible,
-        "active": res.active,
-        "constraints": res.constraints.to_dict("records"),
-        "iterations": len(res.iterations) - 1,
-        "verification": ver.summary(),
-    }
-
-
-def _budget_lines(res) -> str:
-    lines = [f"{'lever':<24}{'start':>14}{'recommended':>14}  (CNY/day)"]
-    for name in res.spend:
-        lines.append(f"{name:<24}{res.start_spend[name]:>14,.0f}{res.spend[name]:>14,.0f}")
-    lines.append(
-        f"{res.objective}: {res.start_value:,.0f} → {res.value:,.0f} "
-        f"({len(res.iterations) - 1} iterations, "
-        f"{'feasible' if res.feasible else 'NOT feasible: see constraints'})"
-    )
-    return "\n".join(lines)
-
-
-def _budget_report(res, ver, figs: list[Path], root: Path) -> str:
-    from optimizers.verification import markdown
-
-    split = pd.DataFrame(
-        {
-            "lever": list(res.spend),
-            "start (CNY/day)": list(res.start_spend.values()),
-            "recommended (CNY/day)": list(res.spend.values()),
-        }
-    )
-    parts = [
-        f"# Budget optimisation: {res.scenario.name}",
-        f"Objective: **{res.objective}** over the horizon; simulated (optimiser replications) "
-        f"{res.start_value:,.0f} CNY at the start → {res.value:,.0f} CNY recommended; "
-        f"{'every constraint holds' if res.feasible else '**some constraint fails**'} in the "
-        "re-simulated result.",
-        "## Recommended split",
-        table_md(split),
-        "## Constraints at the recommendation (re-simulated)",
-        table_md(res.constraints),
-        "## Iterations (trust-region loop)",
-        table_md(res.iterations),
-        "## Verification (full replications, common random numbers)",
-        markdown(ver),
-        "## Figures",
-        *[f"![{f.stem}]({f.relative_to(root).as_posix()})" for f in figs],
-        REPORT_FOOTER,
+def _loop_figures(res, root: Path, figures) -> list[Path]:
+    metric = "revenue" if res.objective == "revenue" else "margin"
+    return [
+        figures.iterations_figure(
+            res.iterations, res.objective, root / "figures" / "iterations.png"
+        ),
+        figures.curves_figure(res.samples, res.curves, metric, root / "figures" / "curves.png"),
     ]
-    return "\n\n".join(parts) + "\n"
+
+
+def _write_verified(out: Path, res, choice, args) -> None:
+    """The verified choice added to the results directory written by the loop."""
+    import pandas as pd
+
+    from optimizers import figures
+
+    write_verification(choice.verification, out)
+    choice.table().to_csv(out / "candidates.csv", index=False)
+    pd.DataFrame(choice.chosen.checks).to_csv(out / "constraints.csv", index=False)
+    budget_report.failures_table(res, choice).to_csv(out / "failures.csv", index=False)
+    figs = [out / "figures" / "iterations.png", out / "figures" / "curves.png"]
+    figs.append(
+        figures.split_figure(res.start_spend, choice.chosen.spend, out / "figures" / "split.png")
+    )
+    ver_summary = choice.verification.summary()
+    write_json(out / "summary.json", budget_report.summary(res, choice, ver_summary))
+    write_text(out / "report.md", budget_report.report(res, choice, figs, out, args.replications))

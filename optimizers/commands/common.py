@@ -8,15 +8,18 @@ baseline (:func:`load_plan`), library ``ValueError`` s turned into usage errors 
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.results import manifest, write_json
+from sim.results import claim, default_run_dir, manifest, write_json
 from sim.scenario import Scenario, load_raw, load_scenario, parse_set_options, resolve_path
 
 #: Library argument names (the prefix of their ``ValueError`` s) → the flag the user typed.
@@ -81,6 +84,22 @@ def add_common_arguments(p, *, replications: int) -> None:
         help="override a value (in the scenario and its baseline)",
     )
     p.add_argument("--out", default=None, help="results directory")
+
+
+def add_force_argument(p) -> None:
+    """``--force`` for the optimisers that write a fresh results directory (budget, inventory)."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out results directory (default: refuse, exit 2)",
+    )
+
+
+def claim_out(args, default_name: str) -> Path:
+    """The results directory (``--out`` or a fresh one under ``results/``), locked for this
+    process and refused now, before optimising, if it exists (without ``--force``) or another
+    process is writing it."""
+    return claim(args.out or default_run_dir(default_name), force=getattr(args, "force", False))
 
 
 def check_args(args) -> None:
@@ -186,6 +205,33 @@ def write_verification(ver, tmp: Path) -> None:
     from optimizers.verification import write_verification as write
 
     write(ver, tmp / "verification")
+
+
+T = TypeVar("T")
+
+
+def verify_after_writing(out: Path, command: str, verify: Callable[[], T]) -> T:
+    """Run ``verify`` for results already written to ``out``; if it fails, ``summary.json``
+    says so and the error names the directory, so the optimiser's answer is never lost."""
+    try:
+        return verify()
+    except Exception as exc:  # noqa: BLE001 - any failure: keep what was written, say why
+        reason = str(exc).split("\nTraceback (most recent call last):")[0].strip()
+        path = out / "summary.json"
+        summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        summary["verification"] = {"status": "failed", "error": reason}
+        write_json(path, summary)
+        raise UsageError(
+            f"optimize {command}: verification failed: {reason}\n"
+            f"the optimiser's (unverified) results are in {out}"
+        ) from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomic text write (temp file + rename): a reader never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def write_manifest(tmp: Path, sc: Scenario, args, seed: int, optimizer: str, **extra) -> None:

@@ -2,7 +2,8 @@
 
 Wires :func:`optimizers.inventory.optimize_inventory` (its own module, imported only when the
 command runs) to the CLI: fits customer-driven demand on one simulated run when needed, applies
-the policies to the scenario, verifies the plan and writes the results directory.
+the policies to the scenario and writes the results directory with them, then verifies the
+plan and adds the verification (a failing verification never loses the policies).
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ from pathlib import Path
 
 from optimizers.commands.common import (
     add_common_arguments,
+    add_force_argument,
     check_args,
+    claim_out,
     load_plan,
     table_md,
+    verify_after_writing,
     verify_plan,
     write_manifest,
+    write_text,
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import atomic_dir, default_run_dir, write_json, write_table
+from sim.results import atomic_dir, write_json, write_table
 
 
 def add_parser(osub) -> None:
@@ -28,6 +33,7 @@ def add_parser(osub) -> None:
         help="(s, S) policies per SKU and location: analytic start, refined by simulation",
     )
     add_common_arguments(p, replications=8)
+    add_force_argument(p)
     p.add_argument("--fill-rate", type=float, default=None, help="fill-rate target, e.g. 0.95")
     p.add_argument(
         "--stockout-rate", type=float, default=None, help="stockout-rate ceiling, e.g. 0.05"
@@ -45,6 +51,7 @@ def run_inventory(args) -> int:
     sc, baseline, _ = load_plan(args)
     if sc.inventory is None:
         raise UsageError(f"optimize inventory: {args.scenario} has no inventory: section")
+    out = claim_out(args, f"{sc.name}-inventory")  # before optimising: fail fast
     seed = sc.seed if args.seed is None else args.seed
     records = _demand_records(sc, seed)
     try:
@@ -61,10 +68,12 @@ def run_inventory(args) -> int:
     except ValueError as exc:
         raise UsageError(f"optimize inventory: {exc}") from None
     plan = sc.model_copy(update={"inventory": spec})
-    ver = verify_plan(plan, sc, baseline, args, seed)
-    out = Path(args.out or default_run_dir(f"{sc.name}-inventory"))
-    _write_results(out, table, ver, sc, args, seed)
+    _write_results(out, table, None, sc, args, seed)  # the policies first: never lost
     print(table.to_string(index=False))
+    ver = verify_after_writing(
+        out, "inventory", lambda: verify_plan(plan, sc, baseline, args, seed)
+    )
+    _write_verified(out, table, ver, sc)
     print(f"\nresults: {out}")
     return 0
 
@@ -85,22 +94,35 @@ def _demand_records(sc, seed: int):
 
 
 def _write_results(out: Path, table, ver, sc, args, seed: int) -> None:
-    from optimizers.verification import markdown
-
+    """The policies, before verification (``verification: pending``)."""
     with atomic_dir(out) as tmp:
         write_manifest(tmp, sc, args, seed, "inventory")
-        write_json(
-            tmp / "summary.json",
-            {
-                "optimizer": "inventory",
-                "policies": table.to_dict("records"),
-                "verification": ver.summary(),
-            },
-        )
+        write_json(tmp / "summary.json", _summary(table, ver))
         write_table(tmp, "policies", table)
-        write_verification(ver, tmp)
-        (tmp / "report.md").write_text(
-            f"# Inventory policies: {sc.name}\n\n{table_md(table)}\n\n"
-            f"## Verification (full replications)\n\n{markdown(ver)}\n",
-            encoding="utf-8",
+        write_text(tmp / "report.md", _report(sc, table, ver))
+
+
+def _write_verified(out: Path, table, ver, sc) -> None:
+    """The verification added to the results directory the policies are already in."""
+    write_verification(ver, out)
+    write_json(out / "summary.json", _summary(table, ver))
+    write_text(out / "report.md", _report(sc, table, ver))
+
+
+def _summary(table, ver) -> dict:
+    return {
+        "optimizer": "inventory",
+        "policies": table.to_dict("records"),
+        "verification": {"status": "pending"} if ver is None else ver.summary(),
+    }
+
+
+def _report(sc, table, ver) -> str:
+    from optimizers.verification import markdown
+
+    head = f"# Inventory policies: {sc.name}\n\n{table_md(table)}\n\n"
+    if ver is None:
+        return (
+            head + "## Verification\n\nNot verified yet (pending, or failed: see summary.json).\n"
         )
+    return head + f"## Verification (full replications)\n\n{markdown(ver)}\n"

@@ -1,16 +1,28 @@
 """``channelsim optimize search SCENARIO``: an Optuna study over the scenario's decisions.
 
 Runs (or resumes) the study stored next to its results (``study.db`` unless ``--storage``),
-shows a progress bar over finished trials, verifies the best feasible trial (or the nearest to
+shows a progress bar over complete trials, verifies the best feasible trial (or the nearest to
 feasible) and writes ``manifest.json``, ``summary.json``, ``trials``, ``pareto.csv``,
 ``figures/*.png``, ``verification/`` and ``report.md``.
+
+``--out`` is resumed only if it is empty or holds a plan search (its study must also be the same
+search: :func:`optimizers.search.search` checks); anything else is refused with exit 2. Several
+processes may work on one study at once (same ``--out``, or one ``--storage`` URL): the results
+files are then replaced one by one under the directory's writer lock, never the directory
+itself, since the live ``study.db`` is in it.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+import json
+import os
+import shutil
 import sys
+import tempfile
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +40,7 @@ from optimizers.commands.common import (
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import atomic_dir, write_json, write_table
+from sim.results import ResultsBusyError, locked, write_json, write_table
 
 
 def add_parser(osub) -> None:
@@ -69,7 +81,7 @@ def add_parser(osub) -> None:
 
 
 class _Progress:
-    """A tqdm bar over the study's finished trials (resumed trials count as done)."""
+    """A tqdm bar over the study's complete trials (resumed trials count as done)."""
 
     def __init__(self, total: int, enabled: bool):
         from tqdm import tqdm
@@ -79,11 +91,11 @@ class _Progress:
         )
 
     def __call__(self, study, trial) -> None:
-        from optimizers.search import FINISHED
+        from optuna.trial import TrialState
 
         if self.bar is None:
             return
-        self.bar.n = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+        self.bar.n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         feasible = trial.user_attrs.get("feasible")
         self.bar.set_postfix(
             last=f"{trial.values[0]:,.4g}" if trial.values else "failed", feasible=feasible
@@ -109,6 +121,7 @@ def run_search(args) -> int:
     objectives = [s.strip() for s in args.objective.split(",") if s.strip()]
     sc, baseline, _ = load_plan(args)
     out = Path(args.out or Path("results") / f"{sc.name}-search")
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)  # the study must outlive an interrupted run
     db = out.resolve() / "study.db"
     progress = _Progress(args.trials, not args.no_progress)
@@ -128,6 +141,7 @@ def run_search(args) -> int:
             study_name=args.study_name,
             workers=args.workers,
             callbacks=[progress],
+            log=lambda text: print(text, file=sys.stderr),
         )
     except ValueError as exc:
         raise usage_error(exc, "search") from None
@@ -136,7 +150,7 @@ def run_search(args) -> int:
     seed = sc.seed if args.seed is None else args.seed
     chosen = res.best or res.closest  # with no feasible trial, verify the nearest one
     ver = verify_plan(res.scenario, sc, baseline, args, seed) if chosen is not None else None
-    _write_results(out, db, res, ver, sc, args, seed, objectives)
+    _write_results(out, res, ver, sc, args, seed, objectives)
     print(_search_lines(res))
     print(
         f"\nresults: {out} (report.md{', verification/report.html' if ver else ''}); "
@@ -148,28 +162,93 @@ def run_search(args) -> int:
 # --------------------------------------------------------------------------------------------
 # results directory
 # --------------------------------------------------------------------------------------------
-def _write_results(
-    out: Path, db: Path, res, ver, sc, args, seed: int, objectives: list[str]
-) -> None:
-    with atomic_dir(out) as tmp:
-        if args.storage is None:
-            _copy_sqlite(db, tmp / "study.db")  # the study stays with its results
-        write_manifest(
-            tmp,
-            sc,
-            args,
-            seed,
-            "search",
-            storage=args.storage or "sqlite:///study.db",
-            study_name=res.study.study_name,
-        )
-        write_json(tmp / "summary.json", _summary(res, ver, objectives))
-        write_table(tmp, "trials", res.trials)
-        res.pareto.to_csv(tmp / "pareto.csv", index=False)
-        figs = _search_figures(res, tmp)
-        if ver is not None:
-            write_verification(ver, tmp)
-        (tmp / "report.md").write_text(_search_report(res, ver, figs, tmp), encoding="utf-8")
+def _check_out(out: Path) -> None:
+    """Resume only a directory of this kind: empty, or holding a plan search."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    if not names or "study.db" in names:
+        return
+    kind = f"is not empty ({', '.join(sorted(names)[:4])}{', …' if len(names) > 4 else ''})"
+    if "manifest.json" in names:
+        try:
+            found = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = {}
+        if isinstance(found, dict) and found.get("optimizer") == "search":
+            return  # a search whose study lives in --storage
+        command = found.get("command") if isinstance(found, dict) else None
+        kind = f"holds the results of another command (manifest.json: {command!r})"
+    elif "sweep.json" in names:
+        kind = "holds a sweep (sweep.json)"
+    raise UsageError(f"--out {out}: {kind}, not a plan search; choose another --out")
+
+
+def _write_results(out: Path, res, ver, sc, args, seed: int, objectives: list[str]) -> None:
+    """Replace the results files in ``out`` one by one, next to the live study.
+
+    The study (``study.db``) may be in use by other processes, so the directory is never
+    swapped: files are written into a hidden temporary directory inside ``out``, then renamed
+    into place, under the directory's writer lock (waited for: workers that share a study
+    finish together). A killed writer's temporary directory is removed by the next one."""
+    with _wait_for_lock(out):
+        for left in out.glob(".write-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".write-", dir=out))
+        try:
+            write_manifest(
+                tmp,
+                sc,
+                args,
+                seed,
+                "search",
+                storage=args.storage or "sqlite:///study.db",
+                study_name=res.study.study_name,
+            )
+            write_json(tmp / "summary.json", _summary(res, ver, objectives))
+            write_table(tmp, "trials", res.trials)
+            res.pareto.to_csv(tmp / "pareto.csv", index=False)
+            figs = _search_figures(res, tmp)
+            if ver is not None:
+                write_verification(ver, tmp)
+            (tmp / "report.md").write_text(_search_report(res, ver, figs, tmp), encoding="utf-8")
+            for item in sorted(tmp.iterdir()):
+                _put(item, out / item.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _wait_for_lock(out: Path, patience: float = 600.0) -> Iterator[None]:
+    """The writer lock of ``out``, waiting while another search process writes its results."""
+    deadline = time.monotonic() + patience
+    while True:
+        hold = locked(out)
+        try:
+            hold.__enter__()
+            break
+        except ResultsBusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        hold.__exit__(None, None, None)
+
+
+def _put(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``: a file atomically; a directory swapped, the old one removed."""
+    if src.is_dir() and dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(dst, old)
+        os.rename(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
 
 
 def _summary(res, ver, objectives: list[str]) -> dict[str, Any]:
@@ -177,7 +256,8 @@ def _summary(res, ver, objectives: list[str]) -> dict[str, Any]:
         "optimizer": "search",
         "objectives": objectives,
         "study": res.study.study_name,
-        "trials": len(res.trials),
+        "trials": _complete(res),
+        "failed_trials": int((res.trials["state"] == "FAIL").sum()) if len(res.trials) else 0,
         "feasible_trials": int(res.trials["feasible"].sum()),
         "best": res.best,
         "best_values": res.best_values,
@@ -187,16 +267,8 @@ def _summary(res, ver, objectives: list[str]) -> dict[str, Any]:
     }
 
 
-def _copy_sqlite(src: Path, dst: Path) -> None:
-    """A consistent copy of a live SQLite database (the backup API, not a file copy)."""
-    if not src.exists():
-        return
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        b.close()
-        a.close()
+def _complete(res) -> int:
+    return int((res.trials["state"] == "COMPLETE").sum()) if len(res.trials) else 0
 
 
 def _search_figures(res, tmp: Path) -> list[Path]:
@@ -236,8 +308,8 @@ def _search_lines(res) -> str:
     t = res.trials
     failed = int((t["state"] == "FAIL").sum()) if len(t) else 0
     lines = [
-        f"{len(t)} trials, {int(t['feasible'].sum())} feasible"
-        + (f", {failed} failed (simulation errors)" if failed else "")
+        f"{_complete(res)} trials complete, {int(t['feasible'].sum())} feasible"
+        + (f", {failed} failed (simulation errors or killed; not counted)" if failed else "")
     ]
     if res.best is None:
         lines.append(
@@ -271,7 +343,8 @@ def _search_report(res, ver, figs: list[Path], root: Path) -> str:
     top = t[t["feasible"]].sort_values(res.objectives[0], ascending=False).head(10)
     parts = [
         f"# Plan search: {res.scenario.name}",
-        f"Study `{res.study.study_name}`: {len(t)} trials, {int(t['feasible'].sum())} feasible "
+        f"Study `{res.study.study_name}`: {_complete(res)} complete trials, "
+        f"{int(t['feasible'].sum())} feasible "
         f"(every target met with the required probability); objectives: "
         f"{', '.join(res.objectives)} (maximised).",
         "## Best feasible decisions",

@@ -90,7 +90,7 @@ class Calibration:
         n = self.market_size
         sim_n = int(min(self.max_customers, max(round(n), 1)))
         raw["market"].update(
-            customers=sim_n, scale=n / sim_n, initial_customers=0.0, initial_private=0.0
+            real_customers=n, customers=sim_n, initial_customers=0.0, initial_private=0.0
         )
         raw["horizon"] = {"start": self.start.isoformat(), "days": int(days)}
         raw["name"] = f"{raw['name']}_from_start"

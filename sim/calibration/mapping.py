@@ -72,7 +72,7 @@ def template_scenario(name, chans, fams, ids, overrides) -> dict[str, Any]:
         "cycle_cv": 0.3,
         "affinity": {},
     }
-    m.update(customers=1000, scale=1.0, segments=[seg])
+    m.update(real_customers=1000.0, customers=1000, segments=[seg])
     channels = [
         {
             "id": ids[c],
@@ -156,14 +156,15 @@ def map_market(cal: Calibration, raw, ids, max_customers, horizon_days, override
 
 
 def _market_values(cal: Calibration, raw, max_customers) -> dict[str, float]:
-    """Market size and scale, initial customers and members, organic interest, churn."""
+    """The real market size and the simulated agents (at most ``max_customers``: a
+    resolution), initial customers and members, organic interest, churn."""
     total = max(cal.market_size - len(cal.customers), 0.0) + cal.alive  # prospects + alive
     sim_n = int(min(max_customers, max(round(total), 1)))
     pi_first = _first_buy_chance(cal, raw)
     churn_mult = _churn_multiplier(raw, cal)
     return {
+        "real_customers": total,
         "customers": sim_n,
-        "scale": total / sim_n,
         "initial_customers": min(cal.alive / total, 1.0),
         "initial_private": float(
             (cal.customers["p_alive"] * cal.customers["member"]).sum() / max(cal.alive, 1e-9)

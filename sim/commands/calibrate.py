@@ -22,6 +22,7 @@ import yaml
 
 from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
+from sim.results import claim
 from sim.results.directories import atomic_dir, default_run_dir, write_json
 from sim.scenario import FAMILIES, parse_set_options
 
@@ -77,10 +78,15 @@ def register(sub) -> None:
         "--max-customers",
         type=int,
         default=20000,
-        help="simulated customers at most (scale covers the rest)",
+        help="simulated agents at most (a resolution: the market stays the fitted size)",
     )
     p.add_argument("--horizon-days", type=int, default=365, help="horizon of the baseline")
     p.add_argument("--name", default=None, help="scenario name (default: the --out file stem)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out file and --report directory (default: refuse, exit 2)",
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -95,6 +101,12 @@ def register(sub) -> None:
         action="store_true",
         help="skip unreadable rows (counted and reported) instead of failing",
     )
+    p.add_argument(
+        "--keep-outliers",
+        action="store_true",
+        help="fit on rows that look implausible too (a date far outside the order history, "
+        "an amount beyond 1000 × the median); by default they are set aside and reported",
+    )
     p.set_defaults(func=run)
 
 
@@ -103,13 +115,22 @@ def run(args) -> int:
 
     _check_numbers(args, UsageError)
     orders = read_orders(
-        args.orders, columns=parse_columns(args.columns), skip_bad_rows=args.skip_bad_rows
+        args.orders,
+        columns=parse_columns(args.columns),
+        skip_bad_rows=args.skip_bad_rows,
+        set_aside_outliers=not args.keep_outliers,
     )
     table = orders.table
     start, end, hold = _periods(args, table, UsageError)
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
     name = args.name or re.sub(r"[^A-Za-z0-9_]", "_", out.stem)
+    if os.path.lexists(out) and not args.force:  # a baseline may have been edited by hand
+        raise UsageError(f"--out {out}: already exists; pass --force to replace it")
+    report = claim(  # refused now, before fitting, if it exists or is being written
+        Path(args.report) if args.report else default_run_dir(f"calibrate-{name}"),
+        force=args.force,
+    )
     try:
         cal = calibrate(
             table,
@@ -127,10 +148,9 @@ def run(args) -> int:
     except ValueError as exc:
         raise UsageError(f"{args.orders}: {exc}") from None
     skipped = [f"skipped {orders.n_skipped} unreadable row(s)", *orders.skipped]
-    for note in (skipped if orders.n_skipped else []) + cal.notes:
+    for note in (skipped if orders.n_skipped else []) + _set_aside_notes(orders) + cal.notes:
         print(f"warning: {note}", file=sys.stderr)
 
-    report = Path(args.report) if args.report else default_run_dir(f"calibrate-{name}")
     metrics = _write_calibration_dir(report, cal, orders, hold, args)
     _write_yaml(out, cal, args)
     _print_summary(cal, out, report, metrics)
@@ -165,6 +185,8 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args) -> dict | None
             "source": str(args.orders),
             "rows_skipped": orders.n_skipped,
             "skipped_examples": orders.skipped,
+            "rows_set_aside": orders.n_set_aside,
+            "set_aside": [{"rows": n, "why": why} for n, why in orders.set_aside],
         }
         write_json(tmp / "calibration.json", summary)
         cal.channels["switching"].to_csv(tmp / "switching.csv")
@@ -184,6 +206,17 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args) -> dict | None
             write_report(v, tmp / "validation")
             metrics = v.metrics
     return metrics
+
+
+def _set_aside_notes(orders) -> list[str]:
+    """What :func:`read_orders` set aside as implausible, said before anything is fitted."""
+    if not orders.n_set_aside:
+        return []
+    return [
+        f"set aside {orders.n_set_aside} implausible row(s), not used in the fit "
+        "(--keep-outliers keeps them)",
+        *(f"  {n} with {why}" for n, why in orders.set_aside),
+    ]
 
 
 def _check_numbers(args, error) -> None:
@@ -236,9 +269,10 @@ def _write_yaml(out: Path, cal, args) -> None:
     header = (
         f"# Calibrated by `channelsim calibrate {args.orders}` on "
         f"{dt.date.today().isoformat()}\n# from orders dated {cal.start} … {cal.end}.\n"
-        "# Fitted: market customers, scale, initial_customers, initial_private,\n"
-        "# organic_interest, churn; segments (share, basket_units, purchase_cycle_days,\n"
-        "# cycle_cv, affinity); channels (family, price_index, private join_base).\n"
+        "# Fitted: market real_customers (customers = simulated agents), initial_customers,\n"
+        "# initial_private, organic_interest, churn; segments (share, basket_units,\n"
+        "# purchase_cycle_days, cycle_cv, affinity); channels (family, price_index, private\n"
+        "# join_base).\n"
         "# Everything else is held at the calibration template (docs/calibration.md).\n"
         "# Budgets are zero: add your spend here or in a plan that extends this file.\n"
     )

@@ -11,7 +11,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from sim.errors import UsageError
+from sim.errors import ReplicationsFailed, UsageError
 from sim.scenario import ScenarioError
 
 __all__ = ["UsageError", "build_parser", "main"]
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_common_flags(args)
         return int(args.func(args) or 0)
     except ScenarioError as exc:
         for problem in exc.problems:
@@ -57,9 +58,33 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ReplicationsFailed as exc:  # nothing to summarise, so nothing was written
+        print(
+            f"error: every replication failed; the first (replication {exc.replication}) "
+            f"with:\n  {exc.reason()}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def check_common_flags(args: argparse.Namespace) -> None:
+    """Flags many commands share, checked before a command reads or writes anything: a
+    negative seed (numpy refuses it mid-run), a count below 1, a scheduler address that is
+    malformed or has nothing listening (which would otherwise fail after the work began)."""
+    seed = getattr(args, "seed", None)
+    if isinstance(seed, int) and seed < 0:
+        raise UsageError(f"--seed: must be ≥ 0, got {seed}")
+    for flag in ("replications", "workers"):
+        value = getattr(args, flag, None)
+        if isinstance(value, int) and value < 1:
+            raise UsageError(f"--{flag}: must be ≥ 1, got {value}")
+    if getattr(args, "scheduler", None):
+        from sim.experiments.evaluation import check_scheduler
+
+        check_scheduler(args.scheduler)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
+from sim.commands.run import add_required_probability, check_required_probability
 from sim.errors import UsageError
 from sim.experiments.comparison import HEADLINE, Comparison, compare
+from sim.experiments.targets import REQUIRED_PROBABILITY
 from sim.reports import fmt, write_comparison
+from sim.reports.format import target_line, undefined_lines
+from sim.results import claim, default_run_dir
 from sim.scenario import parse_set_options
 
 
@@ -47,8 +53,15 @@ def register(sub) -> None:
         "--max-replications",
         type=int,
         default=200,
-        help="cap on replications with --precision (default 200)",
+        help="cap on replications with --precision or --until-decided (default 200)",
     )
+    p.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="add replications (same seeds, indices continuing) until every target is met, "
+        "missed or undefined, or --max-replications is reached; says which stayed undecided",
+    )
+    add_required_probability(p)
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
     p.add_argument("--cache-dir", default="results/.cache", help="result cache directory")
     p.add_argument(
@@ -60,10 +73,16 @@ def register(sub) -> None:
         help="override a value in every scenario, e.g. market.customers=5000",
     )
     p.add_argument("--out", default=None, help="results directory (default results/compare-TIME)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out results directory (default: refuse, exit 2)",
+    )
     p.set_defaults(func=run)
 
 
 def check(args) -> None:
+    check_required_probability(args)
     if args.replications < 1:
         raise UsageError(f"--replications: must be ≥ 1, got {args.replications}")
     if args.workers is not None and args.workers < 1:
@@ -84,6 +103,8 @@ def check(args) -> None:
 
 def run(args) -> int:
     check(args)
+    # Refuse an existing or busy --out now, not after simulating (the lock is kept until written).
+    out = claim(args.out or default_run_dir("compare"), force=getattr(args, "force", False))
     try:
         cmp = compare(
             args.baseline,
@@ -96,11 +117,11 @@ def run(args) -> int:
             max_replications=args.max_replications,
             cache=False if args.no_cache else args.cache_dir,
             overrides=parse_set_options(args.overrides),
+            until_decided=getattr(args, "until_decided", False),
+            required_probability=getattr(args, "required_probability", REQUIRED_PROBABILITY),
         )
     except ValueError as exc:  # e.g. a target naming an unknown KPI
         raise UsageError(str(exc)) from None
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or Path("results") / f"compare-{stamp}")
     write_comparison(
         cmp,
         out,
@@ -124,7 +145,7 @@ def headline_table(cmp: Comparison) -> str:
     for k in HEADLINE:
         if k not in sums[cmp.baseline].index:
             continue
-        line = f"{k:<24} {fmt(sums[cmp.baseline].loc[k, 'mean']):>16}"
+        line = f"{k:<24} {_mean(sums[cmp.baseline], k):>16}"
         for p in cmp.plans:
             r = d.loc[(p, k)] if d is not None and (p, k) in d.index else None
             delta = (
@@ -132,15 +153,18 @@ def headline_table(cmp: Comparison) -> str:
                 if r is None
                 else f"{fmt(r['diff'])} [{fmt(r['paired_low'])}, {fmt(r['paired_high'])}]"
             )
-            line += f" {fmt(sums[p].loc[k, 'mean']):>16} {delta:>42}"
+            line += f" {_mean(sums[p], k):>16} {delta:>42}"
         lines.append(line)
     for name in cmp.names:
-        for t in cmp.targets.get(name, []):
-            lines.append(
-                f"target {name}: {t.label or t.describe()}: estimate {fmt(t.estimate)}, "
-                f"P(meet) {t.probability:.0%}, {t.verdict}"
-            )
+        lines += undefined_lines(cmp.evaluations[name].kpis, HEADLINE, prefix=f"{name}: ")
+    for name in cmp.names:
+        lines += [f"target {name}: {target_line(t)}" for t in cmp.targets.get(name, [])]
     return "\n".join(lines)
+
+
+def _mean(summary: pd.DataFrame, k: str) -> str:
+    """The mean of KPI ``k``, or ``undefined`` when no replication has a value."""
+    return "undefined" if summary.loc[k, "n"] == 0 else fmt(summary.loc[k, "mean"])
 
 
 def status_lines(cmp: Comparison, out: Path) -> str:
@@ -156,6 +180,15 @@ def status_lines(cmp: Comparison, out: Path) -> str:
             f"{pr['worst_scenario']}, half-width {pr['worst_relative_half_width']:.2%}"
             f" of its mean; cap {pr['max_replications']})."
         )
+    dec = cmp.decision
+    if dec:
+        lines.append(
+            f"until decided: {dec['stopped_because']} after {dec['replications']} replications "
+            f"(cap {dec['max_replications']}; {dec['looks']} possible looks, each at "
+            f"{dec['look_confidence']:.2%} so that all together keep {dec['confidence']:.0%})."
+        )
+        lines += [f"  still undecided: {u}" for u in dec["undecided"]]
+        lines += [f"  undefined: {u}" for u in dec["undefined"]]
     failed = sum(len(ev.errors) for ev in cmp.evaluations.values())
     if failed:
         lines.append(f"warning: {failed} replications failed (see manifest.json)")

@@ -7,11 +7,13 @@ import pandas as pd
 from sim.errors import UsageError
 from sim.experiments.comparison import judge_run_targets
 from sim.experiments.evaluation import evaluate
-from sim.experiments.targets import windows_for
+from sim.experiments.targets import REQUIRED_PROBABILITY, TargetResult, windows_for
+from sim.experiments.undefined import kpi_entries
+from sim.reports.format import target_line, undefined_lines
+from sim.results import claim
 from sim.results.directories import (
     atomic_dir,
     default_run_dir,
-    kpi_summary_dict,
     manifest,
     write_json,
     write_table,
@@ -59,13 +61,42 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="simulate a scenario R times and write a results directory")
     p.add_argument("scenario")
     add_common_options(p)
+    add_force_option(p)
     p.add_argument(
         "--baseline",
         default=None,
         metavar="PATH",
         help="baseline for relative targets (default: the scenario's `extends`)",
     )
+    add_required_probability(p)
     p.set_defaults(func=run)
+
+
+def add_force_option(p) -> None:
+    """``--force``: the one way to replace an existing results directory."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out results directory (default: refuse, exit 2)",
+    )
+
+
+def add_required_probability(p) -> None:
+    """``--required-probability P``: the P(meet) a target must be shown to reach (``run`` too)."""
+    p.add_argument(
+        "--required-probability",
+        type=float,
+        default=REQUIRED_PROBABILITY,
+        metavar="P",
+        help="a target is met when its P(meet) is shown ≥ P at 95%% confidence (Wilson lower "
+        f"bound), missed when shown < P, else undecided (default {REQUIRED_PROBABILITY})",
+    )
+
+
+def check_required_probability(args) -> None:
+    p = getattr(args, "required_probability", REQUIRED_PROBABILITY)
+    if not 0 < p < 1:
+        raise UsageError(f"--required-probability: must be in (0, 1) such as 0.8, got {p}")
 
 
 def check_replications(n: int) -> None:
@@ -75,7 +106,10 @@ def check_replications(n: int) -> None:
 
 def run(args) -> int:
     check_replications(args.replications)
+    check_required_probability(args)
     sc = load_scenario(args.scenario, overrides=parse_set_options(args.overrides))
+    # Refuse an existing or busy --out now, not after simulating (the lock is kept until written).
+    out = claim(args.out or default_run_dir(sc.name), force=getattr(args, "force", False))
     ev = evaluate(
         sc,
         replications=args.replications,
@@ -93,11 +127,11 @@ def run(args) -> int:
             overrides=parse_set_options(args.overrides),
             workers=args.workers,
             scheduler=args.scheduler,
+            required_probability=args.required_probability,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     summary = ev.summary()
-    out = args.out or default_run_dir(sc.name)
     with atomic_dir(out) as tmp:
         write_json(
             tmp / "manifest.json",
@@ -105,7 +139,11 @@ def run(args) -> int:
         )
         write_json(
             tmp / "summary.json",
-            {"kpis": kpi_summary_dict(summary), "targets": [t.to_dict() for t in targets]},
+            {
+                "kpis": kpi_entries(ev.kpis),
+                "required_probability": args.required_probability,
+                "targets": [t.to_dict() for t in targets],
+            },
         )
         write_table(tmp, "kpis", ev.kpis)
         write_table(tmp, "daily", ev.daily)
@@ -113,6 +151,7 @@ def run(args) -> int:
         if ev.inventory is not None:  # daily stock, on order, demand per SKU × location
             ev.inventory.to_csv(tmp / "inventory.csv", index=False)
     print(format_kpi_table(summary, HEADLINE))
+    print(verdict_lines(ev.kpis, targets))
     print(f"\n{ev.replications} replications, seed {ev.seed}; results in {out}")
     return 0
 
@@ -122,7 +161,16 @@ def format_kpi_table(summary: pd.DataFrame, names=HEADLINE) -> str:
     lines = [f"{'KPI':<26}{'mean':>16}{'95% CI':>34}"]
     for name, r in rows:
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        lines.append(f"{name:<26}{_fmt(r['mean']):>16}{ci:>34}")
+        mean = "undefined" if r["n"] == 0 else _fmt(r["mean"])
+        lines.append(f"{name:<26}{mean:>16}{ci:>34}")
+    return "\n".join(lines)
+
+
+def verdict_lines(kpis: pd.DataFrame, targets: list[TargetResult]) -> str:
+    """Why undefined headline KPIs are undefined, then each target with P(meet) and verdict,
+    in the same words as ``compare`` prints them."""
+    lines = undefined_lines(kpis, HEADLINE)
+    lines += [f"target: {target_line(t)}" for t in targets]
     return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """``channelsim sweep SCENARIO --design DESIGN.yaml``: a resumable parameter sweep.
 
-Re-running the same command continues an interrupted sweep (finished points are skipped);
-``--no-resume`` starts it again from scratch.
+Re-running the same command continues an interrupted sweep (finished points are skipped, a
+damaged journal part is set aside and its incomplete points recomputed, and the command says
+how many points were done); ``--no-resume`` starts it again from scratch. A second sweep on an
+``--out`` being written, or an ``--out`` of another kind, is refused with exit 2.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def run(args) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             batch_size=args.batch_size,
+            log=lambda text: print(text, file=sys.stderr),
         )
     except BrokenProcessPool as exc:
         print(f"error: a worker died ({exc}); {_saved(out, n)}", file=sys.stderr)

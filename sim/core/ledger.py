@@ -260,7 +260,8 @@ def cohort_repurchase(ledger: Ledger, *, within: int = 60) -> pd.DataFrame:
     """Per month of first-ever order: new customers and the share who bought again ``within``
     days (only customers whose first order is at least ``within`` days before the end count)."""
     o = ledger.orders
-    first = o[o["first"].to_numpy()].drop_duplicates("customer")
+    # dtype=bool: a run without orders has an empty int column, which would select columns
+    first = o[o["first"].to_numpy(dtype=bool)].drop_duplicates("customer")
     start = pd.Timestamp(ledger.daily["date"].iloc[0]) if len(ledger.daily) else pd.Timestamp(0)
     nxt = o.merge(first[["customer", "day"]], on="customer", suffixes=("", "_first"))
     nxt = nxt[(nxt["day"] > nxt["day_first"]) & (nxt["day"] <= nxt["day_first"] + within)]

@@ -1,7 +1,7 @@
 """The customers: a struct of numpy arrays, one slot per simulated customer.
 
 A Python object per customer cannot reach a million customers over a year in seconds, so the
-population keeps each attribute as one array (see DESIGN.md). Every customer still has its own
+population keeps each attribute as one array. Every customer still has its own
 state and its own random decisions; the phases in :mod:`sim.phases` update the arrays in bulk.
 Memory is about 60 bytes per customer plus ``4 × friends`` for the social graph.
 """

@@ -16,10 +16,22 @@ from sim.experiments.evaluation import (
 )
 from sim.experiments.replication import Replication, run_replication
 from sim.experiments.sweep import run_sweep
-from sim.experiments.targets import TargetResult, evaluate_targets, judge, windows_for
+from sim.experiments.targets import (
+    REQUIRED_PROBABILITY,
+    VERDICTS,
+    TargetResult,
+    evaluate_targets,
+    judge,
+    replications_to_decide,
+    verdict,
+    windows_for,
+)
+from sim.experiments.undefined import kpi_entries, undefined_reason
 
 __all__ = [
     "HEADLINE",
+    "REQUIRED_PROBABILITY",
+    "VERDICTS",
     "Comparison",
     "Design",
     "Evaluation",
@@ -32,10 +44,14 @@ __all__ = [
     "evaluate",
     "evaluate_targets",
     "judge",
+    "kpi_entries",
     "load_design",
     "make_executor",
+    "replications_to_decide",
     "run_replication",
     "run_sweep",
     "summarise",
+    "undefined_reason",
+    "verdict",
     "windows_for",
 ]

@@ -8,7 +8,11 @@ it: with CRN the paired one is far narrower, because the luck both runs share ca
 
 With ``precision=0.02`` replications are added in batches until every headline KPI of every
 scenario has a 95 % half-width below 2 % of its |mean|, or ``max_replications`` is reached;
-:attr:`Comparison.precision` says which happened.
+:attr:`Comparison.precision` says which happened. With ``until_decided=True`` they are added
+until every target's verdict is decided (:mod:`sim.experiments.decision`, which says how the
+looks keep the stated confidence), or the cap is reached; :attr:`Comparison.decision` says which
+happened and which targets stayed undecided. Either way replication indices continue (R, R + 1,
+…) on the same seed for every scenario, so the pairs stay paired.
 
     >>> from sim.scenario import load_scenario
     >>> small = {"market.customers": 1500, "horizon.days": 60}
@@ -35,8 +39,16 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.cache import DEFAULT_DIR, ResultCache
+from sim.experiments.decision import decision_report, look_confidence, looks, next_look
 from sim.experiments.evaluation import Evaluation, evaluate, make_executor
-from sim.experiments.targets import TargetResult, evaluate_targets, mean_interval, windows_for
+from sim.experiments.targets import (
+    REQUIRED_PROBABILITY,
+    TargetResult,
+    evaluate_targets,
+    mean_interval,
+    windows_for,
+)
+from sim.experiments.undefined import kpi_entries
 from sim.scenario import Scenario, load_scenario
 
 #: KPIs reported first (tables, the adaptive-precision rule, the printed headline).
@@ -74,6 +86,8 @@ class Comparison:
     cache_hits: int = 0
     confidence: float = 0.95
     extra: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None  # what until_decided reached (None: not asked)
+    required_probability: float = REQUIRED_PROBABILITY
 
     @property
     def baseline(self) -> str:
@@ -95,30 +109,22 @@ class Comparison:
             "seed": self.seed,
             "replications": self.replications,
             "confidence": self.confidence,
+            "required_probability": self.required_probability,
             "precision": self.precision,
+            "decision": self.decision,
             "scenarios": {},
         }
         for name in self.names:
             ev = self.evaluations[name]
-            kp = ev.summary(self.confidence)
             d = self.diffs[self.diffs["plan"] == name].set_index("kpi")
             out["scenarios"][name] = {
                 "role": "baseline" if name == self.baseline else "plan",
                 "scenario": ev.scenario.name,
                 "scenario_hash": ev.scenario.content_hash(),
                 "replications": ev.replications,
-                "kpis": {
-                    str(k): {
-                        "mean": _f(r["mean"]),
-                        "ci_low": _f(r["ci_low"]),
-                        "ci_high": _f(r["ci_high"]),
-                    }
-                    for k, r in kp.iterrows()
-                },
+                "kpis": kpi_entries(ev.kpis, self.confidence),
                 "targets": [t.to_dict() for t in self.targets.get(name, [])],
-                "paired_diffs": {
-                    str(k): {c: _f(r[c]) for c in DIFF_COLUMNS} for k, r in d.iterrows()
-                },
+                "paired_diffs": {str(k): _finite(r, DIFF_COLUMNS) for k, r in d.iterrows()},
             }
         return out
 
@@ -136,9 +142,9 @@ DIFF_COLUMNS = (
 )
 
 
-def _f(x: Any) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+def _finite(row: pd.Series, columns: Sequence[str]) -> dict[str, float]:
+    """The finite numbers of ``row``; an undefined one is left out, not written as null."""
+    return {c: float(row[c]) for c in columns if math.isfinite(float(row[c]))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,25 +235,35 @@ def compare(
     overrides: dict[str, Any] | None = None,
     keep_daily: bool = True,
     confidence: float = 0.95,
+    until_decided: bool = False,
+    required_probability: float = REQUIRED_PROBABILITY,
 ) -> Comparison:
     """Evaluate a baseline and plans on common random numbers and compare them.
 
     ``seed`` defaults to the baseline's; every scenario uses it. ``cache`` is ``True`` for
     ``results/.cache``, a directory, a :class:`ResultCache`, or ``False``. ``overrides``
     (dotted paths) apply to every scenario, e.g. a smaller market for a quick look.
+    ``required_probability`` is the P(meet) a target must be shown to reach to be ``met``.
+    ``until_decided`` adds replications, up to ``max_replications``, until every target is
+    decided (with ``precision`` too: until both hold).
     """
     if replications < 1:
         raise ValueError(f"replications must be ≥ 1, got {replications}")
     if precision is not None and not 0 < precision < 1:
         raise ValueError(f"precision must be in (0, 1), got {precision}")
+    if not 0 < required_probability < 1:
+        raise ValueError(f"required probability must be in (0, 1), got {required_probability}")
     scenarios = [_load(s, overrides) for s in (baseline, *plans)]
     names = _unique([s.name for s in scenarios])
     seed = scenarios[0].seed if seed is None else seed
     windows = windows_for(t for s in scenarios for t in s.targets)
     store = _cache(cache)
     cap = max(max_replications, replications)
+    schedule = looks(replications, cap) if until_decided else [replications]
+    wilson = look_confidence(confidence, len(schedule)) if until_decided else confidence
     evals: dict[str, Evaluation] = {}
     report: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
     with make_executor(workers=workers, scheduler=scheduler) as ex:
         n, batch = 0, replications
         while True:
@@ -264,17 +280,31 @@ def compare(
                 )
                 evals[name] = merge_evaluations(evals[name], ev) if name in evals else ev
             n += batch
-            if precision is None:
+            targets = {
+                name: evaluate_targets(
+                    sc.targets,
+                    evals[name],
+                    evals[names[0]],
+                    confidence=wilson,
+                    required_probability=required_probability,
+                )
+                for name, sc in zip(names, scenarios, strict=True)
+            }
+            if precision is not None:
+                report = precision_report(evals, precision, cap, confidence)
+            if until_decided:
+                decision = decision_report(
+                    targets, replications=n, cap=cap, confidence=confidence, n_looks=len(schedule)
+                )
+            precise = report is None or report["reached"]
+            if (precise and (decision is None or decision["decided"])) or n >= cap:
                 break
-            report = precision_report(evals, precision, cap, confidence)
-            if report["reached"] or n >= cap:
-                break
-            batch = min(replications, cap - n)
+            if not until_decided:
+                batch = min(replications, cap - n)
+            else:  # the next look that could decide something (any look while imprecise)
+                open_ = [t for ts in targets.values() for t in ts] if precise else []
+                batch = next_look(n, schedule, open_) - n
     base_ev = evals[names[0]]
-    targets = {
-        name: evaluate_targets(sc.targets, evals[name], base_ev, confidence=confidence)
-        for name, sc in zip(names, scenarios, strict=True)
-    }
     diffs = (
         pd.concat(
             [
@@ -295,6 +325,8 @@ def compare(
         precision=report,
         confidence=confidence,
         cache_hits=sum(ev.cache_hits for ev in evals.values()),
+        decision=decision,
+        required_probability=required_probability,
     )
 
 
@@ -357,50 +389,6 @@ def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# What a plan changes
-# --------------------------------------------------------------------------------------------
-def scenario_differences(
-    base: Scenario | dict, plan: Scenario | dict
-) -> list[tuple[str, Any, Any]]:
-    """``(dotted.path, old, new)`` for every value the plan changes (lists of id'd items are
-    compared by id, so ``channels.tmall.budget.paid``); ``name``/``description`` excluded.
-    Takes scenarios or their ``model_dump(mode="json")`` dicts."""
-    skip = {"extends", "name", "description"}
-    a, b = (
-        {
-            k: v
-            for k, v in (s.model_dump(mode="json") if isinstance(s, Scenario) else s).items()
-            if k not in skip
-        }
-        for s in (base, plan)
-    )
-    out: list[tuple[str, Any, Any]] = []
-    _walk(a, b, "", out)
-    return out
-
-
-_MISSING = object()
-
-
-def _walk(a: Any, b: Any, path: str, out: list) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in list(a) + [k for k in b if k not in a]:
-            _walk(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}.{k}" if path else str(k), out)
-        return
-    if _id_list(a) and _id_list(b) and (a or b):  # [] vs items: item by item, by id
-        ia, ib = {x["id"]: x for x in a}, {x["id"]: x for x in b}
-        for k in list(ia) + [k for k in ib if k not in ia]:
-            _walk(ia.get(k, _MISSING), ib.get(k, _MISSING), f"{path}.{k}", out)
-        return
-    if a != b:
-        out.append((path, None if a is _MISSING else a, None if b is _MISSING else b))
-
-
-def _id_list(x: Any) -> bool:
-    return isinstance(x, list) and all(isinstance(i, dict) and "id" in i for i in x)
-
-
 def _load(s: str | os.PathLike | Scenario, overrides: dict[str, Any] | None) -> Scenario:
     if isinstance(s, Scenario):
         from sim.scenario import apply_overrides
@@ -436,6 +424,7 @@ def judge_run_targets(
     workers: int | None = None,
     scheduler: str | None = None,
     cache: bool | str | os.PathLike = False,
+    required_probability: float = REQUIRED_PROBABILITY,
 ) -> list[TargetResult]:
     """Targets of one evaluated scenario (``channelsim run``). Relative targets need a baseline:
     ``baseline`` or else the scenario's ``extends``; it runs with the same seed, replication
@@ -462,4 +451,6 @@ def judge_run_targets(
             first_replication=first,
             cache=_cache(cache),
         )
-    return evaluate_targets(scenario.targets, ev, base_ev)
+    return evaluate_targets(
+        scenario.targets, ev, base_ev, required_probability=required_probability
+    )

@@ -8,7 +8,7 @@ A design is a YAML file (see ``scenarios/designs/``)::
     seed: 7                  # sampler seed and simulation seed
     replications: 3          # per point
     kpis: [revenue, profit]  # analysed (every KPI is still recorded)
-    overrides: {market.customers: 5000}   # fixed for every point
+    overrides: {market.customers: 5000}   # fixed for every point (a resolution, not the market)
     parameters:
       channels.tmall.budget.paid: {low: 20000, high: 60000, steps: 3}
       channels.wecom.price_index: {levels: [0.85, 0.9, 0.95]}
@@ -43,7 +43,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
-from sim.scenario import ScenarioError
+from sim.scenario import Scenario, ScenarioError
+from sim.scenario.kpi_names import kpi_names, kpi_problem, kpi_shape_problem
 from sim.scenario.loading import _format_errors
 
 Sampler = Literal["grid", "lhs", "sobol", "morris", "montecarlo"]
@@ -239,6 +240,21 @@ def build_design(data: dict[str, Any], *, source: str = "design") -> Design:
         return Design.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([f"{source}: {p}" for p in _format_errors(exc, data)]) from None
+
+
+def kpi_problems(design: Design, scenario: Scenario | None = None) -> list[str]:
+    """KPI names in ``design.kpis`` and its targets that the sweep would not record: checked
+    against ``scenario`` (its channels, families, stock), or without one for the names that no
+    scenario has. A typo otherwise surfaces only in ``channelsim analyze``, after the sweep."""
+    named = [(f"kpis[{i}]", k) for i, k in enumerate(design.kpis)]
+    named += [(f"targets[{i}].kpi", t.kpi) for i, t in enumerate(design.targets)]
+    names = kpi_names(scenario) if scenario is not None else None
+    out = []
+    for where, kpi in named:
+        problem = kpi_problem(kpi, scenario, names) if scenario else kpi_shape_problem(kpi)
+        if problem is not None:
+            out.append(f"{where}: {problem}")
+    return out
 
 
 def unit_sample(design: Design) -> np.ndarray:

@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.errors import UsageError
+from sim.errors import ReplicationsFailed, UsageError
 from sim.experiments.cache import ResultCache
 from sim.experiments.replication import Replication, Window, run_replication
 from sim.scenario import Scenario, apply_overrides
@@ -60,6 +64,62 @@ def check_workers(workers: int | None) -> None:
         raise UsageError(f"--workers: must be ≥ 1, got {workers}")
 
 
+def exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: the worker ends when the process that started it dies.
+
+    Without it a ``kill -9`` of a sweep leaves its workers (and multiprocessing's resource
+    tracker, which waits for them) running tasks nobody will collect. Linux's PR_SET_PDEATHSIG
+    fires when the parent *thread* that spawned the worker ends, not the process, so a daemon
+    thread polls instead: portable, one ``getppid()`` twice a second.
+    """
+    ppid = os.getppid()  # the parent, or the forkserver that forked this worker for it
+
+    def watch() -> None:
+        while os.getppid() == ppid and _alive(parent):
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+SCHEDULER_TIMEOUT_S = 5  # a refused or unreachable Dask scheduler fails this fast, not in 30 s
+_SCHEDULER = re.compile(r"^(?:(tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def check_scheduler(address: str, *, connect: bool = True) -> None:
+    """A Dask scheduler address ``[tcp://]host:port`` (``tls://``, ``ws://`` too), and with
+    ``connect`` something listening there; :class:`UsageError` naming ``--scheduler``
+    otherwise. Checked before any work starts, so a typo never costs a run."""
+    if address.startswith(("inproc://", "ucx://")):
+        return  # in-process and UCX addresses: Dask checks them itself
+    m = _SCHEDULER.match(address)
+    if m is None or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(
+            f"--scheduler: expected a Dask scheduler address such as tcp://host:8786, "
+            f"got {address!r}"
+        )
+    if not connect:
+        return
+    host, port = m.group(2).strip("[]"), int(m.group(3))
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(
+            f"--scheduler {address}: cannot connect ({exc.strerror or exc}); is "
+            "`dask scheduler` running there?"
+        ) from None
+
+
 @contextlib.contextmanager
 def make_executor(
     *, workers: int | None = None, scheduler: str | None = None
@@ -68,7 +128,19 @@ def make_executor(
     if scheduler:
         from dask.distributed import Client
 
-        with Client(scheduler) as client:
+        check_scheduler(scheduler, connect=False)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - refused, timed out, or not Dask talking
+            why = (
+                str(exc)[:300]
+                if isinstance(exc, OSError | TimeoutError)
+                else f"something answered, but not in Dask's protocol: {type(exc).__name__}"
+            )
+            raise UsageError(
+                f"--scheduler {scheduler}: no Dask scheduler answered ({why})"
+            ) from None
+        with client:
             yield client.get_executor()
         return
     check_workers(workers)
@@ -76,7 +148,9 @@ def make_executor(
     if n == 1:
         yield InlineExecutor()
         return
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield pool
 
 
@@ -191,7 +265,8 @@ def collect(
     ok = [r for r in results if r.error is None]
     errors = {r.replication: r.error for r in results if r.error is not None}
     if not ok:
-        raise RuntimeError("every replication failed; first error:\n" + next(iter(errors.values())))
+        first = min(errors)
+        raise ReplicationsFailed(first, errors[first])
     kpis = pd.DataFrame([{"replication": r.replication, **r.kpis} for r in ok])
     window_kpis = {
         w: pd.DataFrame([{"replication": r.replication, **r.window_kpis[w]} for r in ok])

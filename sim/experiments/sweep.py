@@ -2,9 +2,13 @@
 
 :func:`run_sweep` samples the design's points, sends batches of points to an executor (local
 processes, inline for one worker, or a Dask cluster), and appends each finished batch to a
-journal (``journal/part-*.jsonl``, written to a temporary file, fsync'd and renamed). A crash
-or Ctrl-C therefore loses only the batches in flight; running the same sweep again into the same
-directory skips every journaled point. When all points are done the journal is consolidated.
+journal (``journal/part-*.jsonl``, written to a temporary file, fsync'd and renamed, each
+ending with a checksum line: :mod:`sim.experiments.journal`). A crash, ``kill -9`` or Ctrl-C
+therefore loses only the batches in flight; running the same sweep again into the same directory
+checks every part, keeps the complete points and recomputes the rest (saying how many rows were
+discarded). When all points are done the journal is consolidated. The sweep holds the
+directory's writer lock throughout: a second sweep on the same ``--out`` is refused, and a
+directory of another kind or of another sweep is never resumed (:mod:`.sweep_dir`).
 
 Point ``p``, replication ``r`` is simulated with the design's seed and random-stream index
 ``r`` (common random numbers across points, the default) or ``p·R + r``; results are put in
@@ -12,9 +16,10 @@ Point ``p``, replication ``r`` is simulated with the design's seed and random-st
 
 Layout of a sweep directory:
 
-* ``sweep.json`` — design, scenario hash, number of points (used to check a resume);
+* ``sweep.json`` — kind, sweep id, design, scenario hash, number of points (checks a resume);
 * ``design_points.parquet`` — ``point`` and one column per parameter;
-* ``journal/`` — one small JSON Lines file per finished batch;
+* ``journal/`` — one small checksummed JSON Lines file per finished batch (``discarded/``
+  keeps damaged parts found on resume);
 * ``results.parquet`` / ``results.csv`` — one row per point × replication: ``point``,
   ``replication``, the parameters, every KPI, ``error`` (empty when the replication ran);
 * ``point_summary.parquet`` / ``.csv`` — per point and analysed KPI: mean, sd, t interval, n.
@@ -33,10 +38,9 @@ Layout of a sweep directory:
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import shutil
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -49,16 +53,40 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments import evaluation as experiment
-from sim.experiments.design import Design, sample
+from sim.experiments.design import Design, kpi_problems, sample
 from sim.experiments.evaluation import make_executor
-from sim.results.directories import write_json
+from sim.experiments.journal import check_journal, write_journal
+from sim.experiments.sweep_dir import (
+    JOURNAL,
+    STATE,
+    journaled_points,
+    prepare,
+    read_journal,
+    read_state,
+    sweep_state,
+)
+from sim.results.locks import locked
 from sim.scenario import Scenario, ScenarioError, apply_overrides
+
+__all__ = [
+    "JOURNAL",
+    "STATE",
+    "Batch",
+    "consolidate",
+    "journaled_points",
+    "kpi_columns",
+    "point_means",
+    "point_summary",
+    "read_journal",
+    "read_state",
+    "run_sweep",
+    "tidy_table",
+    "write_journal",
+]
 
 ModelFn = Callable[[dict[str, Any], int, int], dict[str, float]]
 """A plain model: ``model_fn(params, seed, stream) -> {kpi: value}`` (must be picklable)."""
 
-STATE = "sweep.json"
-JOURNAL = "journal"
 MAX_BATCH = 500  # points per task for plain-function models: bounds the loss on a crash
 
 
@@ -130,45 +158,76 @@ def run_sweep(
     model_fn: ModelFn | None = None,
     executor: Executor | None = None,
     batch_size: int | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) a sweep into ``out`` and return its tidy results table.
 
     Pass ``model_fn`` instead of a scenario to sweep a plain Python function through the same
     design, executor and journal (tests use the Ishigami function). ``resume=False`` discards
     an earlier sweep in ``out``; with ``resume=True`` a different design or scenario in ``out``
-    is an error rather than a silent mix.
+    is an error rather than a silent mix. ``log`` receives what the user should know (what
+    was resumed, what was discarded); by default it goes to stderr when ``progress`` is on.
+    Another process writing ``out`` raises :class:`~sim.results.locks.ResultsBusyError`.
     """
     if (scenario is None) == (model_fn is None):
         raise ValueError("give exactly one of scenario or model_fn")
     if scenario is not None:
         scenario = apply_overrides(scenario, design.overrides)
         check_paths(scenario, design)
+        if problems := kpi_problems(design, scenario):  # else analyze fails after the sweep
+            raise ScenarioError(problems)
     out = Path(out)
     points = sample(design)
-    state = _state(design, scenario, model_fn, len(points))
-    _prepare(out, state, points, resume=resume)
-    done = journaled_points(out)
-    todo = [p for p in _records(points, design) if p[0] not in done]
-    size = batch_size or _default_batch(len(todo), workers, model_fn)
-    batches = [
-        Batch(
-            tuple(todo[i : i + size]),
-            design.replications,
-            design.seed,
-            design.common_random_numbers,
-            scenario,
-            model_fn,
-        )
-        for i in range(0, len(todo), size)
-    ]
-    with contextlib.ExitStack() as stack:
-        ex = executor or stack.enter_context(make_executor(workers=workers, scheduler=scheduler))
-        bar = _progress_bar(len(points), len(points) - len(todo), design.name, progress)
-        stack.callback(bar.close)
-        for rows in _run_bounded(ex, batches, _slots(ex, workers)):
-            write_journal(out, rows)
-            bar.update(len({r["point"] for r in rows}))
-    return consolidate(out, design)
+    state = sweep_state(design, _model_id(scenario, model_fn), scenario, len(points))
+    say = log or (_stderr if progress else _quiet)
+    with locked(out):
+        found = prepare(out, state, points, resume=resume)
+        check = check_journal(out, design.replications, state["sweep"], repair=True)
+        if found != "new":
+            rebuilt = f" ({STATE} was unreadable: rewritten from the design)"
+            say(
+                f"resuming sweep {design.name!r} in {out}: {len(check.done)} of "
+                f"{len(points)} points done" + (rebuilt if found == "rebuilt" else "")
+            )
+        if check.describe():
+            say(check.describe())
+        todo = [p for p in _records(points, design) if p[0] not in check.done]
+        size = batch_size or _default_batch(len(todo), workers, model_fn)
+        batches = [
+            Batch(
+                tuple(todo[i : i + size]),
+                design.replications,
+                design.seed,
+                design.common_random_numbers,
+                scenario,
+                model_fn,
+            )
+            for i in range(0, len(todo), size)
+        ]
+        with contextlib.ExitStack() as stack:
+            ex = executor or stack.enter_context(
+                make_executor(workers=workers, scheduler=scheduler)
+            )
+            bar = _progress_bar(len(points), len(points) - len(todo), design.name, progress)
+            stack.callback(bar.close)
+            for rows in _run_bounded(ex, batches, _slots(ex, workers)):
+                write_journal(out, rows, state["sweep"])
+                bar.update(len({r["point"] for r in rows}))
+        return consolidate(out, design)
+
+
+def _model_id(scenario: Scenario | None, model_fn: ModelFn | None) -> str:
+    if scenario is not None:
+        return scenario.content_hash()
+    return f"{model_fn.__module__}.{getattr(model_fn, '__qualname__', repr(model_fn))}"
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _quiet(text: str) -> None:
+    pass
 
 
 def check_paths(scenario: Scenario, design: Design) -> None:
@@ -281,105 +340,10 @@ def _progress_bar(total: int, initial: int, name: str, enabled: bool):
     )
 
 
-# --------------------------------------------------------------------------------------------
-# State, journal and consolidation
-# --------------------------------------------------------------------------------------------
-def _state(
-    design: Design, scenario: Scenario | None, model_fn: ModelFn | None, n_points: int
-) -> dict[str, Any]:
-    model = (
-        scenario.content_hash()
-        if scenario is not None
-        else f"{model_fn.__module__}.{getattr(model_fn, '__qualname__', repr(model_fn))}"
-    )
-    return {
-        "design": design.model_dump(mode="json"),
-        "design_hash": design.content_hash(),
-        "model": model,
-        "scenario": scenario.name if scenario is not None else None,
-        "points": n_points,
-    }
-
-
-def _prepare(out: Path, state: dict[str, Any], points: pd.DataFrame, *, resume: bool) -> None:
-    """Create ``out`` or check it holds this very sweep (same design, same model)."""
-    path = out / STATE
-    if path.exists():
-        old = json.loads(path.read_text())
-        same = (old.get("design_hash"), old.get("model")) == (state["design_hash"], state["model"])
-        if resume and not same:
-            raise ScenarioError(
-                [
-                    f"--out {out}: holds a different sweep (design or scenario "
-                    "changed); choose another --out or pass --no-resume"
-                ]
-            )
-        if resume:
-            return
-        shutil.rmtree(out / JOURNAL, ignore_errors=True)
-    elif out.exists() and any(out.iterdir()):
-        raise ScenarioError([f"--out {out}: exists and is not a sweep directory"])
-    (out / JOURNAL).mkdir(parents=True, exist_ok=True)
-    tmp = out / ".design_points.parquet.tmp"
-    points.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "design_points.parquet")
-    write_json(path, state)
-
-
-def journaled_points(out: str | Path) -> set[int]:
-    """Points whose every replication is in the journal (a batch is journaled whole)."""
-    return {row["point"] for row in _journal_rows(out)}
-
-
-def read_journal(out: str | Path) -> pd.DataFrame:
-    """Every journaled row (columns: point, replication, error, KPIs)."""
-    rows = list(_journal_rows(out))
-    if not rows:
-        return pd.DataFrame(
-            {
-                "point": pd.Series(dtype="int64"),
-                "replication": pd.Series(dtype="int64"),
-                "error": pd.Series(dtype="string"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _journal_rows(out: str | Path) -> Iterator[dict[str, Any]]:
-    for part in sorted((Path(out) / JOURNAL).glob("part-*.jsonl")):
-        with open(part, encoding="utf-8") as fh:
-            for line in fh:
-                yield json.loads(line)
-
-
-def write_journal(out: Path, rows: list[dict[str, Any]]) -> Path:
-    """Append one finished batch: temp file, fsync, rename, fsync the directory.
-
-    JSON Lines rather than Parquet: a one-row, 150-column Parquet file costs ~100 ms to write,
-    a JSON line well under 1 ms, and ``repr``-exact floats round-trip bit for bit.
-    """
-    first = min(r["point"] for r in rows)
-    directory = out / JOURNAL
-    path = directory / f"part-{first:09d}-{os.getpid()}-{os.urandom(3).hex()}.jsonl"
-    tmp = directory / f".{path.name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r) + "\n" for r in rows)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # directory fsync is not available everywhere
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path
-
-
 def consolidate(out: str | Path, design: Design) -> pd.DataFrame:
     """Journal → ``results.*`` and ``point_summary.*``; returns the results table."""
     out = Path(out)
-    journal = read_journal(out)
+    journal = read_journal(out, design.replications)
     points = pd.read_parquet(out / "design_points.parquet")
     table = tidy_table(journal, points, design)
     _write_table(out, "results", table)

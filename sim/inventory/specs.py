@@ -131,7 +131,8 @@ class PolicySpec(StrictModel):
     lifts ``IP`` above ``s``. ``base_stock``: order up to ``level`` at every review.
     ``forecast``: order up to ``mu (L + R) + safety`` where ``mu`` is the moving-average daily
     demand over ``window`` days and ``safety = k mu (L + R)`` (``safety_basis: forecast``, the
-    seed's "1.5 x sales" is ``k: 1.5``) or ``k sigma sqrt(L + R)`` (``safety_basis: sigma``).
+    uplift action plan's "1.5 x sales" is ``k: 1.5``) or ``k sigma sqrt(L + R)``
+    (``safety_basis: sigma``).
     """
 
     sku: str | None = None

@@ -13,10 +13,10 @@ coupon as an amount per unit):
 
 then, at checkout, a full-reduction offer cuts the basket (its amount is spread over the units).
 
-A scenario may declare a price band (seed 003 §价格管控: every channel within ±5 % of the guide
-price outside declared promotions). ``Scenario.warnings()`` lists channels whose list price breaks
-it (``channelsim validate`` prints them) and the daily ``band_violation`` flag counts days a
-channel's price is outside the band while no promotion is declared on it (KPI
+A scenario may declare a price band (the multi-channel plan §价格管控: every channel within ±5 %
+of the guide price outside declared promotions). ``Scenario.warnings()`` lists channels whose
+list price breaks it (``channelsim validate`` prints them) and the daily ``band_violation`` flag
+counts days a channel's price is outside the band while no promotion is declared on it (KPI
 ``price_band_violations``).
 
     >>> from sim.levers.pricing import PriceBand, band_breaches
@@ -38,8 +38,8 @@ class PriceBand(BaseModel):
 
 
 class Trial(BaseModel):
-    """Trial price on samples (seed 000 §(四): social seeding sells low-price samples, then
-    guides to the full size). A customer who never bought the product buys one sample at
+    """Trial price on samples (the six-schemes plan §(四): social seeding sells low-price samples,
+    then guides to the full size). A customer who never bought the product buys one sample at
     ``price`` (with ``conversion`` instead of the channel's, if given); with ``to_full`` they
     need the full size ``after_days`` later, otherwise they are back on their own cycle."""
 

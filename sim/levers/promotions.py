@@ -79,13 +79,14 @@ class MegaSale(_Event):
 
 class FlashSale(_Event):
     """A weekly flash sale (e.g. every Friday 20:00–22:00, modelled as one day's boost);
-    ``weekday: daily`` for a daily one (seed 002: 每日10点限量秒杀)."""
+    ``weekday: daily`` for a daily one (the uplift action plan: 每日10点限量秒杀)."""
 
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily"]
 
 
 class MemberDay(_Event):
-    """A monthly member day (seed 002: the 18th, 20 % off): private channels, pool members only."""
+    """A monthly member day (the uplift action plan: the 18th, 20 % off): private channels,
+    pool members only."""
 
     day_of_month: int = Field(ge=1, le=31)
     months: list[int] | None = Field(default=None, description="1–12; None = every month")
@@ -111,7 +112,8 @@ class MemberDay(_Event):
 
 
 class GroupBuy(_Event):
-    """Group buying (seed 002: 3 people → 20 % off): a buyer brings friends who start interested."""
+    """Group buying (the uplift action plan: 3 people → 20 % off): a buyer brings friends who
+    start interested."""
 
     group_size: int = Field(default=3, ge=2, le=17)
     initiate: float = Field(default=0.0, ge=0, le=1, description="chance a buyer opens a group")

@@ -1,4 +1,4 @@
-"""Customer tiers (seed 000, private pool) and membership levels (seed 002).
+"""Customer tiers (the six-schemes plan, private pool) and membership levels (the uplift plan).
 
 Private tiers classify pool members every day from their own history:
 
@@ -74,7 +74,7 @@ class Membership(_Frozen):
 
     @classmethod
     def seed_002(cls) -> Membership:
-        """Seed 002's ladder: ordinary / silver 95 % / gold 90 % / diamond 85 %."""
+        """The uplift action plan's ladder: ordinary / silver 95 % / gold 90 % / diamond 85 %."""
         return cls(
             levels=[
                 Level(id="ordinary", min_spend=0),

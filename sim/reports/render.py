@@ -19,7 +19,8 @@ table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
 td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4}caption{text-align:left;font-weight:600;padding:.25rem 0}
 figure{margin:1rem 0}img{max-width:100%}figcaption{font-style:italic;color:#444}
-.met{background:#d9f2d9}.at-risk{background:#fff2cc}.missed{background:#f8d0d0}
+.met{background:#d9f2d9}.undecided,.at-risk{background:#fff2cc}.missed{background:#f8d0d0}
+.undefined{background:#e4e4e4}
 nav a{margin-right:.8rem}
 """
 

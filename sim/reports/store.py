@@ -119,7 +119,7 @@ def load_results(directory: str | Path) -> Stored:
     for name in ("manifest.json", "summary.json", "scenarios.json"):
         if not (d / name).is_file():
             raise FileNotFoundError(f"{d}: no {name} (not a `channelsim compare` results dir)")
-    summary = json.loads((d / "summary.json").read_text())
+    summary = _read_json(d / "summary.json")
     if "scenarios" not in summary or "baseline" not in summary:
         raise ValueError(f"{d / 'summary.json'}: not a comparison summary")
 
@@ -128,11 +128,22 @@ def load_results(directory: str | Path) -> Stored:
 
     daily = pd.read_parquet(d / "daily.parquet") if (d / "daily.parquet").is_file() else None
     return Stored(
-        manifest=json.loads((d / "manifest.json").read_text()),
+        manifest=_read_json(d / "manifest.json"),
         summary=summary,
-        scenarios=json.loads((d / "scenarios.json").read_text()),
+        scenarios=_read_json(d / "scenarios.json"),
         daily=daily,
         flows=opt_csv("flows.csv"),
         cohorts=opt_csv("cohorts.csv"),
         inventory=opt_csv("inventory.csv"),
     )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; a damaged file is a ``ValueError`` that names it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: damaged, not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: damaged, expected a JSON object, got {type(data).__name__}")
+    return data

@@ -1,8 +1,9 @@
-"""Writing runs to ``results/<run-id>/`` atomically.
+"""Writing runs to ``results/<run-id>/``: names, manifests, tables and JSON files.
 
-A run is written into a hidden temporary directory next to its destination and renamed into
-place only when every file is complete, so an interrupted run never leaves a half-written
-directory, and an earlier run at the same path is replaced only by a complete one.
+A run is written with :func:`~sim.results.atomic.atomic_dir` (complete or absent, locked, never
+over existing results unless forced); its default place, :func:`default_run_dir`, is a fresh
+directory under ``results/`` named after the scenario through
+:func:`~sim.results.names.safe_name`, so a scenario's name can never point outside it.
 
 Layout of a run directory (see ``results/README.md``):
 ``manifest.json`` (scenario name and hash, seed, replications, versions, command line),
@@ -19,17 +20,28 @@ import json
 import math
 import os
 import platform
-import shutil
+import secrets
 import sys
-import tempfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.results.atomic import atomic_dir, leftovers
+from sim.results.locks import lock_path
+from sim.results.names import safe_name
 from sim.scenario import Scenario
+
+__all__ = [  # atomic_dir is re-exported: commands import it from here
+    "atomic_dir",
+    "default_run_dir",
+    "kpi_summary_dict",
+    "manifest",
+    "versions",
+    "write_json",
+    "write_table",
+]
 
 PACKAGES = (
     "channelsim",
@@ -45,36 +57,30 @@ PACKAGES = (
 
 
 def default_run_dir(name: str, root: str | Path = "results") -> Path:
+    """A fresh ``root/NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3``… if taken), ``NAME`` made safe by
+    :func:`~sim.results.names.safe_name`: always one directory directly under ``root``."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{name}-{stamp}"
-
-
-@contextlib.contextmanager
-def atomic_dir(out: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``out`` only if the block completes."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    base = Path(root) / f"{safe_name(name)}-{stamp}"
+    out, n = base, 1
+    while os.path.lexists(out) or lock_path(out).exists() or any(leftovers(out)):
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Atomic JSON write (temp file + rename); NaN becomes null."""
+    """Atomic JSON write (a temporary file of this writer's own, then rename); NaN becomes
+    null. Concurrent writers of one file never collide: the last complete one wins."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as fh:  # mode 0o666 & ~umask, like any file
+            fh.write(json.dumps(_clean(data), indent=2, sort_keys=False, default=str) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _clean(value: Any) -> Any:

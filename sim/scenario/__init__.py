@@ -5,6 +5,8 @@ A plan usually ``extends`` the baseline and states only what it changes; lists o
 carry an ``id`` (channels, segments) are merged by id, everything else is replaced.
 
 * :mod:`sim.scenario.schema` — the pydantic models (what a scenario may say);
+* :mod:`sim.scenario.market` — the market: segments, service, its real size and the resolution;
+* :mod:`sim.scenario.kpi_names` — the KPI names a scenario produces (targets are checked on load);
 * :mod:`sim.scenario.loading` — YAML → merged dict → overrides → validated :class:`Scenario`;
 * :mod:`sim.scenario.paths` — dotted paths (``--set market.customers=5000``), ``extends`` merging.
 
@@ -15,7 +17,9 @@ carry an ``id`` (channels, segments) are merged by id, everything else is replac
 """
 
 from sim.errors import ScenarioError
+from sim.scenario.kpi_names import kpi_names
 from sim.scenario.loading import apply_overrides, build_scenario, load_raw, load_scenario
+from sim.scenario.market import Market, Segment, Service
 from sim.scenario.paths import merge, parse_set_options, resolve_path, set_path
 from sim.scenario.schema import (
     FAMILIES,
@@ -25,11 +29,8 @@ from sim.scenario.schema import (
     Channel,
     Decision,
     Horizon,
-    Market,
     Response,
     Scenario,
-    Segment,
-    Service,
     ServiceLevel,
     Target,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Target",
     "apply_overrides",
     "build_scenario",
+    "kpi_names",
     "load_raw",
     "load_scenario",
     "merge",

@@ -15,15 +15,19 @@ Every problem in a file is reported at once, each with its path and the value fo
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
+from sim.scenario.kinds import file_kind, inventory_only_problems
+from sim.scenario.market import state_market_size
 from sim.scenario.paths import merge, set_path
+from sim.scenario.resources import memory_problems
 from sim.scenario.schema import Scenario
+from sim.scenario.yaml_io import read_yaml
 
 
 def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -32,27 +36,48 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
     Raises :class:`ScenarioError` listing every problem by its path.
     """
     raw = load_raw(path)
+    if file_kind(raw) == "inventory":  # the verification mode's files: say what they are
+        raise ScenarioError([f"{path}: {p}" for p in inventory_only_problems(raw)])
     return build_scenario(raw, overrides=overrides)
 
 
 def build_scenario(raw: dict[str, Any], *, overrides: dict[str, Any] | None = None) -> Scenario:
     """Validate a resolved scenario dict (after applying dotted-path ``overrides``)."""
     data = copy.deepcopy(raw)
+    notes = state_market_size(data, overrides or {})  # the file fixes the market, not --set
     problems: list[str] = []
     for key, value in (overrides or {}).items():
+        if key.split(".")[0] == "extends":
+            problems.append(
+                f"{key}: cannot be overridden (`extends` is resolved when the file is read); "
+                "write a plan file that says `extends: BASE.yaml` instead"
+            )
+            continue
         try:
             set_path(data, key, value)
         except KeyError as exc:
             problems.append(str(exc.args[0]))
     if problems:
         raise ScenarioError(problems)
+    problems = _non_finite(data, data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(exc, data)) from None
-    problems = scenario.lever_problems()
+        flagged = {p.split(":")[0] for p in problems}
+        raise ScenarioError(
+            problems + [p for p in _format_errors(exc, data) if p.split(":")[0] not in flagged]
+        ) from None
+    except RecursionError:  # yaml_io caps nesting; this guards dicts built in Python
+        raise ScenarioError(["(scenario): nested too deeply"]) from None
+    problems += _bools_as_numbers(scenario, data, data)
+    problems += _non_finite(scenario.model_dump(), data)
+    problems += memory_problems(scenario)
+    if problems:
+        raise ScenarioError(sorted(set(problems), key=problems.index))
+    problems = scenario.lever_problems() + scenario.kpi_problems()
     if problems:
         raise ScenarioError(problems)
+    scenario._notes = notes  # shown by Scenario.warnings() (channelsim validate)
     return scenario
 
 
@@ -68,14 +93,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path).resolve()
     if path in _seen:
         raise ScenarioError([f"{path}: extends loops back to itself"])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read file ({exc.strerror or exc})"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{path}: not valid YAML ({exc})"]) from None
+    data = read_yaml(path)  # refuses non-UTF-8, aliases, deep nesting, repeated keys
     if not isinstance(data, dict):
         raise ScenarioError([f"{path}: a scenario must be a mapping, got {type(data).__name__}"])
     base_name = data.pop("extends", None)
@@ -99,6 +117,37 @@ def _format_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
         shown = "" if quiet else f", got {got!r}"
         problems.append(f"{path}: {msg}{shown}")
     return problems
+
+
+def _non_finite(value: Any, data: Any, loc: tuple[Any, ...] = ()) -> list[str]:
+    """``.inf`` / ``.nan`` anywhere: no setting means infinity, and NaN passes every bound
+    check (``nan <= 1`` is False, so is ``nan > 1``) only to turn results into nulls."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_format_loc(loc, data)}: must be a finite number, got {value}"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, data, (*loc, k))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, data, (*loc, i))]
+    return []
+
+
+def _bools_as_numbers(model: Any, raw: Any, data: Any, loc: tuple[Any, ...] = ()) -> list[str]:
+    """Fields that pydantic turned from ``true``/``false`` into 1/0: a number field given a
+    yes/no is a mistake (``customers: true`` would simulate one customer). Walks the validated
+    model alongside the raw data; where a validator reshaped the data, that branch is skipped."""
+    if isinstance(raw, bool):
+        if isinstance(model, int | float) and not isinstance(model, bool):
+            return [f"{_format_loc(loc, data)}: must be a number, got {str(raw).lower()}"]
+        return []
+    if isinstance(model, BaseModel) and isinstance(raw, dict):
+        pairs = [(getattr(model, k), raw[k], k) for k in type(model).model_fields if k in raw]
+    elif isinstance(model, dict) and isinstance(raw, dict):
+        pairs = [(v, raw[k], k) for k, v in model.items() if k in raw]
+    elif isinstance(model, list | tuple) and isinstance(raw, list | tuple):
+        pairs = [(m, r, i) for i, (m, r) in enumerate(zip(model, raw, strict=False))]
+    else:
+        return []
+    return [p for m, r, k in pairs for p in _bools_as_numbers(m, r, data, (*loc, k))]
 
 
 def _format_loc(loc: tuple[Any, ...], data: Any) -> str:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import yaml
-
 from sim.errors import ScenarioError
+from sim.scenario.yaml_io import parse_value
 
 
 def merge(base: Any, change: Any) -> Any:
@@ -107,10 +106,10 @@ def parse_set_options(pairs: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             problems.append(f"--set {pair!r}: expected PATH=VALUE")
             continue
-        try:
-            out[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            out[key.strip()] = text
+        try:  # no aliases, no deep nesting, dates stay text for the schema to check
+            out[key.strip()] = parse_value(text, f"--set {key.strip()}")
+        except ScenarioError as exc:
+            problems += exc.problems
     if problems:
         raise ScenarioError(problems)
     return out

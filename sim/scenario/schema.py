@@ -8,17 +8,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from sim.inventory.schema import InventorySpec
 from sim.levers.pricing import PriceBand, Trial, band_breaches
 from sim.levers.promotions import Promotions, promotion_problems, promotion_warnings
 from sim.levers.tiers import TIER_IDS, Membership, Tiers
+from sim.scenario.kpi_names import RESERVED_CHANNEL_IDS, kpi_names, kpi_problem
+from sim.scenario.market import Family, Market, is_number
 from sim.scenario.paths import resolve_path
 
-Family = Literal["public", "private", "social", "offline"]
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
 ONLINE_FAMILIES: tuple[str, ...] = ("public", "private", "social")
 SOURCES: tuple[str, ...] = ("paid", "organic", "seeding", "private", "referral")
@@ -28,102 +38,6 @@ Probability = float  # documented alias; bounds are enforced with Field(ge=0, le
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Market and customers
-# --------------------------------------------------------------------------------------------
-class Segment(_Frozen):
-    """A customer segment. Prices are relative to the market's guide price."""
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
-    share: float = Field(ge=0, le=1, description="share of the simulated customers")
-    price_sensitivity: float = Field(
-        ge=0, description="logit weight on relative price (choice) and on price above reservation"
-    )
-    reservation_price: float = Field(
-        default=1.2, gt=0, description="median reservation price per unit, × guide price"
-    )
-    reservation_spread: float = Field(default=0.2, ge=0, description="lognormal sigma")
-    basket_units: float = Field(default=1.5, ge=1, description="mean units per order")
-    purchase_cycle_days: float = Field(default=30, gt=0, description="mean days between needs")
-    cycle_cv: float = Field(default=0.3, ge=0, le=3, description="spread of the cycle")
-    affinity: dict[Family, float] = Field(
-        default_factory=dict, description="utility offset per channel family"
-    )
-    content_response: float = Field(default=1.0, ge=0, description="× effect of ads/seeding")
-    referral_response: float = Field(default=1.0, ge=0, description="× referral propensity")
-
-
-class Service(_Frozen):
-    """How service levels act on customers (market-wide sensitivities)."""
-
-    reply_tolerance_minutes: float = Field(
-        default=10, gt=0, description="conversion × 1/(1 + reply/tolerance)"
-    )
-    base_satisfaction: float = Field(default=0.95, ge=0, le=1)
-    delivery_penalty: float = Field(default=0.04, ge=0, description="per delivery day")
-    resolution_penalty: float = Field(default=0.05, ge=0, description="per 24 h of after-sales")
-    reply_penalty: float = Field(default=0.1, ge=0, description="per hour of reply time")
-
-
-class Market(_Frozen):
-    customers: int = Field(gt=0, description="customers simulated")
-    scale: float = Field(default=1.0, gt=0, description="real customers per simulated one")
-    guide_price: float = Field(gt=0, description="platform guide price per unit (currency)")
-    unit_cost: float = Field(default=0, ge=0, description="cost of goods per unit (currency)")
-    segments: list[Segment] = Field(min_length=1)
-    initial_customers: float = Field(
-        default=0.0, ge=0, le=1, description="share who already bought before day 0"
-    )
-    initial_private: float = Field(
-        default=0.0, ge=0, le=1, description="share of initial customers in the private pool"
-    )
-    organic_interest: float = Field(
-        default=0.001, ge=0, le=1, description="daily chance a prospect becomes interested unaided"
-    )
-    word_of_mouth: float = Field(
-        default=0.0, ge=0, description="Bass q: hazard per unit share of adopters"
-    )
-    interest_decay: float = Field(
-        default=0.8, ge=0, le=1, description="daily carry-over of ad/seeding interest (adstock)"
-    )
-    interest_lapse: float = Field(
-        default=0.3, ge=0, le=1, description="daily chance an in-market non-buyer gives up"
-    )
-    churn: float = Field(default=0.002, ge=0, le=1, description="daily churn hazard of a customer")
-    dissatisfied_churn: float = Field(
-        default=3.0, ge=0, description="churn × (1 + this × (1 − satisfaction))"
-    )
-    private_retention: float = Field(
-        default=0.5, ge=0, le=1, description="churn × this for private-pool members"
-    )
-    loyalty: float = Field(default=0.8, description="utility bonus for the last channel used")
-    private_bonus: float = Field(
-        default=0.5, description="utility bonus of private channels for pool members"
-    )
-    landing_bonus: float = Field(
-        default=1.5, description="utility bonus of the channel an ad or link lands on today"
-    )
-    touch_bonus: float = Field(default=0.5, description="extra private utility when touched")
-    price_weight: float = Field(
-        default=3.0, ge=0, description="scales price_sensitivity in the channel choice"
-    )
-    service_weight: float = Field(default=0.2, ge=0, description="utility per service point")
-    service: Service = Service()
-    friends: int = Field(default=3, ge=1, le=16, description="friends per customer (referrals)")
-    journey_sample: int = Field(default=50, ge=0, description="customers whose journeys are kept")
-
-    @field_validator("segments")
-    @classmethod
-    def _shares_sum_to_one(cls, segments: list[Segment]) -> list[Segment]:
-        total = sum(s.share for s in segments)
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"segment shares must sum to 1, got {total:g}")
-        ids = [s.id for s in segments]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"segment ids must be unique, got {ids}")
-        return segments
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,18 +98,46 @@ class Channel(_Frozen):
         default=None, description="sample at a trial price (sim.levers.pricing)"
     )
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_scope(cls, cid: str) -> str:
+        if cid in RESERVED_CHANNEL_IDS:
+            raise ValueError(
+                f"'{cid}' is a family, scope or tier name (KPI.{cid} already means that); "
+                f"rename the channel (reserved: {', '.join(RESERVED_CHANNEL_IDS)})"
+            )
+        return cid
+
 
 class Horizon(_Frozen):
     start: dt.date
     days: int = Field(gt=0, le=3660)
 
+    @model_validator(mode="after")
+    def _dates_the_ledger_can_hold(self) -> Horizon:
+        """The ledger dates days as datetime64[ns] (years 1678-2262): outside that a date
+        wraps round silently (2500 → 1915), and near 9999 ``start + days`` overflows."""
+        first, last = dt.date(1678, 1, 1), dt.date(2262, 4, 10)
+        if not first <= self.start <= last - dt.timedelta(days=self.days - 1):
+            raise ValueError(
+                f"a horizon of {self.days} days from {self.start} leaves the dates a run can "
+                f"hold ({first} … {last})"
+            )
+        return self
+
 
 class Target(_Frozen):
-    """A threshold on a KPI, optionally over a window and relative to the baseline."""
+    """A threshold on a KPI, optionally over a window and relative to the baseline.
+
+    In a scenario file a window is ``[first, last]``, both days included, as day numbers from
+    ``horizon.start`` (day 0) or as ISO dates — the one date rule of promotions and calibration
+    periods too. The loaded ``window`` is the half-open ``(first, last + 1)`` that the KPI
+    functions take; :class:`Scenario` dumps it back as written.
+    """
 
     kpi: str
     window: tuple[int, int] | None = Field(
-        default=None, description="[start, end) in days from the start; dates are converted"
+        default=None, description="(first, last + 1) in days from the start (see above)"
     )
     relative_to: Literal["baseline"] | None = None
     at_least: float | None = None
@@ -207,7 +149,11 @@ class Target(_Frozen):
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError("a target needs exactly one of at_least / at_most")
         if self.window is not None and not (0 <= self.window[0] < self.window[1]):
-            raise ValueError(f"window must be [start, end) with 0 ≤ start < end, got {self.window}")
+            first, last = self.window[0], self.window[1] - 1
+            raise ValueError(
+                f"window [{first}, {last}] (first and last day, both included) needs "
+                f"0 ≤ first ≤ last"
+            )
         return self
 
 
@@ -261,6 +207,17 @@ class Scenario(_Frozen):
     decisions: list[Decision] = Field(
         default_factory=list, description="decision variables for optimize search"
     )
+    _notes: list[str] = PrivateAttr(default_factory=list)  # from loading: deprecated keys
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, v: str) -> str:
+        """A name is a label (reports, logs, default directory names, made safe by
+        ``sim.results.safe_name``): control characters (NUL, newline…) cannot be one."""
+        bad = [c for c in v if unicodedata.category(c) in ("Cc", "Cs")]
+        if bad:
+            raise ValueError(f"must not contain control characters (found {bad[0]!r})")
+        return v
 
     @model_validator(mode="after")
     def _decision_paths(self) -> Scenario:
@@ -277,28 +234,34 @@ class Scenario(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _date_windows(cls, data: Any) -> Any:
-        """Target windows given as dates become days from ``horizon.start`` (same [start, end))."""
+    def _inclusive_windows(cls, data: Any) -> Any:
+        """Target windows ``[first, last]`` (both days included; day numbers or ISO dates)
+        become the half-open ``(first, last + 1)`` in days from ``horizon.start``."""
+        if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+            return data
         try:
             start = dt.date.fromisoformat(str(data["horizon"]["start"]))
-            targets = data["targets"]
         except (KeyError, TypeError, ValueError):
-            return data
-        if not isinstance(targets, list):
-            return data
+            start = None
         fixed = []
-        for t in targets:
+        for t in data["targets"]:
             w = t.get("window") if isinstance(t, dict) else None
-            if isinstance(w, list | tuple) and any(_is_date(x) for x in w):
-                t = {
-                    **t,
-                    "window": [
-                        (dt.date.fromisoformat(str(x)) - start).days if _is_date(x) else x
-                        for x in w
-                    ],
-                }
+            if isinstance(w, list | tuple) and len(w) == 2:
+                first, last = (_day_number(x, start) for x in w)
+                if first is not None and last is not None:
+                    t = {**t, "window": [first, last + 1]}
             fixed.append(t)
         return {**data, "targets": fixed}
+
+    @field_serializer("targets", mode="wrap")
+    def _windows_as_written(self, targets: list[Target], handler: Any) -> Any:
+        """Dumps write windows as a file states them, ``[first, last]``, so a dump loads back
+        into the same scenario (``apply_overrides``, the content hash)."""
+        out = handler(targets)
+        for t in out:
+            if isinstance(t, dict) and t.get("window") is not None:
+                t["window"] = [t["window"][0], t["window"][1] - 1]
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -315,13 +278,32 @@ class Scenario(_Frozen):
                 raise ValueError(f"channel {c.id}: links_to '{c.links_to}' is not a channel id")
         if not any(c.sells for c in self.channels):
             raise ValueError("at least one channel must sell")
+        days = self.horizon.days
         for i, t in enumerate(self.targets):
-            if t.window is not None and t.window[1] > self.horizon.days:
+            if t.window is not None and t.window[1] > days:
                 raise ValueError(
-                    f"targets[{i}] ({t.kpi}): window end {t.window[1]} is past the horizon "
-                    f"({self.horizon.days} days)"
+                    f"targets[{i}] ({t.kpi}): window's last day {t.window[1] - 1} is past the "
+                    f"horizon's last day {days - 1} ({days} days, numbered 0 to {days - 1})"
                 )
+        if self.inventory is not None and self.inventory.demand.mode == "exogenous":
+            raise ValueError(
+                "inventory.demand.mode: 'exogenous' replaces the customers by i.i.d. daily "
+                "demand (the inventory engine's verification mode), which channelsim run, "
+                "compare and optimize do not simulate; use mode: customers in a scenario, and "
+                "run a verification-mode inventory section with sim.inventory.run_exogenous "
+                "(docs/inventory.md)"
+            )
         return self
+
+    def kpi_problems(self) -> list[str]:
+        """Targets naming a KPI this scenario does not produce (a typo fails here, not after
+        minutes of simulation)."""
+        names = kpi_names(self)
+        return [
+            f"targets[{i}].kpi: {problem}"
+            for i, t in enumerate(self.targets)
+            if (problem := kpi_problem(t.kpi, self, names)) is not None
+        ]
 
     # ---- derived views --------------------------------------------------------------------
     def channel_ids(self) -> list[str]:
@@ -359,9 +341,13 @@ class Scenario(_Frozen):
         return problems
 
     def warnings(self) -> list[str]:
-        """Legal but suspicious settings: channels whose list price breaks the price band,
+        """Legal but suspicious settings: deprecated keys (notes made when the file loaded), a
+        resolution too coarse for the stock, channels whose list price breaks the price band,
         dated promotions the horizon cuts."""
-        out = promotion_warnings(self.promotions, start=self.horizon.start, days=self.horizon.days)
+        out = [*self._notes]
+        if self.inventory is not None:
+            out += self.market.stock_warnings()
+        out += promotion_warnings(self.promotions, start=self.horizon.start, days=self.horizon.days)
         if self.price_band is None:
             return out
         index = {c.id: c.price_index for c in self.channels if c.sells}
@@ -377,6 +363,15 @@ class Scenario(_Frozen):
         data = self.model_dump(mode="json", exclude={"extends"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def _day_number(x: Any, start: dt.date | None) -> int | None:
+    """A window end as a day number: an integer, or a date counted from ``start``."""
+    if is_number(x) and float(x).is_integer():
+        return int(x)
+    if start is not None and _is_date(x):
+        return (dt.date.fromisoformat(str(x)) - start).days
+    return None
 
 
 def _is_date(x: Any) -> bool:

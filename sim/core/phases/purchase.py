@@ -67,8 +67,14 @@ def purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
 
 
 def _geometric(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Units ≥ 1 with the given mean, by inverting the geometric CDF."""
+    """Units ≥ 1 with the given mean, by inverting the geometric CDF.
+
+    A mean of one unit (``basket_units: 1``) gives q = 0 — in float32 also a mean within 1e-7
+    of one — and log(0) = −∞; q is floored at the smallest positive float instead, so every
+    basket is one unit without a divide-by-zero warning (the ratio is < 1, its ceiling 1).
+    """
     q = 1.0 - 1.0 / np.maximum(mean, 1.0 + 1e-9)
+    q = np.maximum(q, np.finfo(q.dtype).tiny)
     return np.maximum(1, np.ceil(np.log1p(-u) / np.log(q))).astype(np.int32)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.comparison import HEADLINE
-from sim.reports.format import ci, fmt
+from sim.reports.format import ci, fmt, p_meet
 from sim.reports.sections.blocks import TITLES, Block, Figure, Table
 from sim.reports.store import Stored
 
@@ -18,14 +18,17 @@ TARGET_COLUMNS = (
     "definition",
     "estimate",
     "95 % CI",
-    "P(meet) [95 % CI]",
+    "P(meet) [95 % Wilson CI] and what decides it",
     "verdict",
 )
 TARGETS_INTRO = (
     "Estimate: mean over replications (relative targets: mean of the paired ratio "
     "plan ÷ baseline, same seeds and window) with its 95 % t interval. P(meet): share "
-    "of replications meeting the target, with its 95 % Wilson interval. Verdict: met if "
-    "P ≥ 0.8, missed if P ≤ 0.2, otherwise at risk."
+    "of replications meeting the target, with its Wilson interval. A target asks for "
+    "P(meet) ≥ the required probability: met when the interval's lower end is at or above it, "
+    "missed when its upper end is below it, otherwise undecided (with an estimate of the "
+    "replications that would decide it); undefined when the KPI has no value in some "
+    "replication (a zero denominator), with the reason."
 )
 #: Columns of a paired difference (summary.json) that the forest plot needs as floats.
 DIFF_FLOATS = ("relative", "baseline", "paired_low", "paired_high", "welch_low", "welch_high")
@@ -36,6 +39,17 @@ def targets_block(st: Stored) -> Block:
         _target_row(name, t) for name in st.names for t in st.summary["scenarios"][name]["targets"]
     ]
     intro = TARGETS_INTRO if rows else "No scenario states targets. " + TARGETS_INTRO
+    intro += f" Required probability: {st.summary.get('required_probability', 0.8):.0%}."
+    dec = st.summary.get("decision")
+    if dec:
+        intro += (
+            f" Replications were added until every target was decided: {dec['stopped_because']}"
+            f" after {dec['replications']} (cap {dec['max_replications']}); each of the "
+            f"{dec['looks']} possible looks was judged at {dec['look_confidence']:.2%} so that "
+            f"all together keep {dec['confidence']:.0%}."
+        )
+        if dec["undecided"]:
+            intro += " Still undecided: " + "; ".join(dec["undecided"]) + "."
     return Block("targets", TITLES["targets"], intro, [Table(list(TARGET_COLUMNS), rows)], [])
 
 
@@ -48,9 +62,9 @@ def _target_row(name: str, t: dict[str, Any]) -> list[str]:
         name,
         t["label"] or what,
         what,
-        fmt(t["estimate"]),
-        ci(t["ci_low"], t["ci_high"]),
-        f"{fmt(t['probability'])} {ci(t['prob_ci_low'], t['prob_ci_high'])}",
+        fmt(t.get("estimate")) if "estimate" in t or not t.get("undefined") else "undefined",
+        ci(t.get("ci_low"), t.get("ci_high")),
+        p_meet(t),
         t["verdict"],
     ]
 
@@ -76,18 +90,25 @@ def _kpi_columns(base: str, plans: list[str]) -> list[str]:
 
 
 def _kpi_row(sc: dict[str, Any], k: str, base: str, plans: list[str]) -> list[str]:
-    b = sc[base]["kpis"][k]
-    row = [k, f"{fmt(b['mean'])} {ci(b['ci_low'], b['ci_high'])}"]
+    row = [k, _kpi_cell(sc[base]["kpis"][k])]
     for p in plans:
         v = sc[p]["kpis"].get(k, {})
         d = sc[p]["paired_diffs"].get(k, {})
         row += [
-            f"{fmt(v.get('mean'))} {ci(v.get('ci_low'), v.get('ci_high'))}",
+            _kpi_cell(v),
             f"{fmt(d.get('diff'))} ({fmt(d.get('relative'), pct=True)}) "
             f"{ci(d.get('paired_low'), d.get('paired_high'))}",
             f"{ci(d.get('welch_low'), d.get('welch_high'))}",
         ]
     return row
+
+
+def _kpi_cell(v: dict[str, Any]) -> str:
+    """``mean [low, high]``; an undefined KPI says so and why (summary.json's ``undefined``)."""
+    if "mean" not in v and "undefined" in v:
+        return f"undefined: {v['undefined']}"
+    cell = f"{fmt(v.get('mean'))} {ci(v.get('ci_low'), v.get('ci_high'))}"
+    return f"{cell} (undefined in some: {v['undefined']})" if "undefined" in v else cell
 
 
 def _paired_figure(sc: dict[str, Any], plans: list[str], names: list[str]) -> list[Figure]:
@@ -102,7 +123,8 @@ def _paired_figure(sc: dict[str, Any], plans: list[str], names: list[str]) -> li
     )
     if not len(diffs):
         return []
-    diffs = diffs.astype(dict.fromkeys(DIFF_FLOATS, float))
+    diffs = diffs.reindex(columns=[*diffs.columns.difference(DIFF_FLOATS), *DIFF_FLOATS])
+    diffs = diffs.astype(dict.fromkeys(DIFF_FLOATS, float))  # an undefined one is left out
     from sim.reports import figures as F
 
     return [

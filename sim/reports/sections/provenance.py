@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sim.experiments.comparison import scenario_differences
+from sim.experiments.differences import scenario_differences
 from sim.reports.sections.blocks import TITLES, Block, Table
 from sim.reports.store import Stored
 
