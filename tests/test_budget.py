@@ -446,9 +446,10 @@ def test_failed_replications_are_reported_and_plans_compared_on_the_same_ones(mo
         replications=3,
         seed=1,
         workers=1,
-        max_iter=1,
+        max_iter=2,
     )
     assert len(res.failures) and set(res.failures["replication"]) == {1}
+    assert res.candidates  # a candidate was accepted, so the verification has one to check
     assert set(res.failures["error"]) == {"ZeroDivisionError: flaky replication"}
     assert res.iterations.loc[0, "replications"] == 3  # the start alone: all three
     choice = verify_budget(res, baseline=base, replications=3, seed=1, workers=1)

@@ -180,7 +180,8 @@ def verify_budget(
     seed = res.seed if seed is None else seed
     plans = [("start", start_sc.name, res.start_spend, start_sc)]
     seen = {tuple(res.start_spend.values())}
-    for it, spend in res.candidates:
+    for it, raw in res.candidates:
+        spend = {k: round(v, 2) for k, v in raw.items()}  # as --set applies it (to the fen)
         if tuple(spend.values()) in seen:
             continue
         seen.add(tuple(spend.values()))
@@ -235,9 +236,8 @@ def verify_budget(
         name=chosen.name,
         confidence=cmp.confidence,
     )
-    ver = Verification(
-        sub, start.name, chosen.name, cmp.names[0] if baseline is not None else None, vs_start
-    )
+    base_name = cmp.names[0] if baseline is not None else None
+    ver = Verification(sub, start.name, chosen.name, base_name, vs_start, failures)
     return BudgetChoice(
         res.objective,
         chosen,

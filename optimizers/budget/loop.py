@@ -278,7 +278,7 @@ class Loop:
             "trust_region": rho,
             "predicted": predicted,
             "simulated": pt.value,
-            "improvement": pt.value - best.value if status != "start" else 0.0,
+            "improvement": _gain(pt, best) if status != "start" else 0.0,
             "feasible": pt.violation <= 1e-9,
             "violation": pt.violation,
             "revenue": pt.metrics.get("revenue", np.nan),
@@ -289,6 +289,12 @@ class Loop:
         self.records.append(row)
         if self.progress is not None:
             self.progress(row)
+
+
+def _gain(pt: Point, best: Point) -> float:
+    """``pt`` − ``best`` in the objective, on the replications both completed."""
+    common = pt.reps & best.reps
+    return pt.on(common).value - best.on(common).value if common else float("nan")
 
 
 def _next_radius(rho: float | None, rho0: float, *, accepted: bool, backed_off: bool) -> float:

@@ -126,8 +126,8 @@ def report(res, choice, figs: list[Path], root: Path, replications: int) -> str:
         parts += [
             "## Verified plans: the start and every accepted candidate",
             f"Full replications ({choice.replications}, common random numbers, the "
-            "replications every plan completed); a plan meets the constraints when every "
-            "constraint holds and every target's verdict is `met`.",
+            "replications every plan completed); a plan counts as meeting the constraints "
+            "only if each one holds and each target's verdict is `met`.",
             table_md(choice.table()),
             "## Constraints at the recommendation (verified)",
             table_md(pd.DataFrame(choice.chosen.checks)),

@@ -10,8 +10,10 @@ holding its number of rows, the SHA-256 of every byte before it and the id of th
 wrote it. :func:`check_journal` sorts the parts:
 
 * **intact** — check line present and right, every point with all its replications: kept;
-* **cut short** — no check line (also parts written before check lines existed): the lines that
-  still parse are kept for the points that have all their replications in it;
+* **cut short** — no check line, and a line cut or a point missing some replications: the lines
+  that still parse are kept for the points that have all their replications in it (a part
+  without a check line but whole points only, as written before check lines existed, is
+  intact: cutting never alters the bytes that stay);
 * **altered** — the check line does not match the bytes, or names another sweep: nothing in it
   is trusted.
 
@@ -171,7 +173,9 @@ def read_part(path: Path, replications: int | None, sweep: str = "") -> Part:
         else:
             rows.append(row)
     kept, incomplete = complete_rows(rows, replications)
-    status = "intact" if check is not None and not unreadable and not incomplete else "short"
+    # Without a check line (cut short, or written before check lines existed) a part whose
+    # every line is a row of a complete point is still exact: cutting never alters what stays.
+    status = "intact" if not unreadable and not incomplete else "short"
     return Part(path, kept, status, len(rows) - len(kept), unreadable, incomplete)
 
 

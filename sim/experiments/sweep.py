@@ -65,7 +65,7 @@ from sim.experiments.sweep_dir import (
     read_state,
     sweep_state,
 )
-from sim.results.locks import locked
+from sim.results import locked
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 
 __all__ = [

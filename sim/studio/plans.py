@@ -14,7 +14,6 @@ as the studio ran it.
     >>> plan = {"name": "p", "channels": [{"id": "tmall", "budget": {"paid": 50000, "seeding": 0}}]}
     >>> plan_diff(base, plan)["channels"]
     [{'id': 'tmall', 'budget': {'paid': 50000}}, {'id': 'jd', 'remove': True}]
-    >>> from sim.scenario import merge
     >>> merge(base, plan_diff(base, plan)) == plan
     True
 """
@@ -31,7 +30,7 @@ from typing import Any
 import yaml
 
 from sim.errors import ScenarioError, UsageError
-from sim.scenario import Scenario, build_scenario, load_scenario
+from sim.scenario import Scenario, build_scenario, load_scenario, merge
 
 __all__ = ["Change", "PlanDiffError", "SavedPlan", "changes", "plan_diff", "plan_yaml", "save_plan"]
 
@@ -85,7 +84,7 @@ def _diff(base: Any, edited: Any, loc: tuple[str, ...], fallback: Any) -> Any:
         for key in base:
             if key not in edited:
                 sub = _child(fallback, key)
-                if sub is _NOTHING:
+                if sub is _NOTHING or not _same(merge(base[key], sub), sub):
                     where = ".".join((*loc, str(key)))
                     raise PlanDiffError(
                         f"{where}: the plan drops this entry, which a plan file that extends the "
@@ -100,18 +99,22 @@ def _diff(base: Any, edited: Any, loc: tuple[str, ...], fallback: Any) -> Any:
 
 def _diff_items(base: list, edited: list, loc: tuple[str, ...], fallback: Any) -> Any:
     """Items by id: changed ones as their own diff, new ones whole, dropped ones removed. If the
-    edit reorders the baseline's items (a merge keeps the baseline's order), every item is
-    removed and re-added in the edited order."""
+    edit reorders the baseline's items (a merge keeps the baseline's order) or changes an item in
+    a way a merge cannot state, every item is removed and re-added in the edited order."""
     old = {item["id"]: item for item in base}
     kept = [item["id"] for item in base if item["id"] in {e["id"] for e in edited}]
     new_ids = [e["id"] for e in edited]
+    restate = [{"id": i, "remove": True} for i in old] + copy.deepcopy(edited)
     if new_ids != kept + [i for i in new_ids if i not in old]:
-        return [{"id": i, "remove": True} for i in old] + copy.deepcopy(edited)
+        return restate
     out = []
     for item in edited:
         if item["id"] in old:
             sub = _item(fallback, item["id"])
-            d = _diff(old[item["id"]], item, (*loc, str(item["id"])), sub)
+            try:
+                d = _diff(old[item["id"]], item, (*loc, str(item["id"])), sub)
+            except PlanDiffError:  # e.g. a key of a free mapping dropped: restate the list
+                return restate
             if d is not _NOTHING:
                 out.append({"id": item["id"], **d})
         else:

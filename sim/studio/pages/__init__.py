@@ -8,7 +8,6 @@ navigation from :data:`routes`.
 from __future__ import annotations
 
 import solara
-import solara.lab
 
 from sim.studio.pages.editor import PlanPage
 from sim.studio.pages.results import ResultsPage
@@ -25,22 +24,25 @@ def ModelPage() -> None:
 
 @solara.component
 def Layout(children: list | None = None) -> None:
-    """Solara's app layout with tabs named after the pages (its own tabs show the paths)."""
+    """Solara's app layout with the pages as buttons in the app bar, named by their labels."""
     route, all_routes = solara.use_route()
     router = solara.use_router()
-    index = all_routes.index(route) if route in all_routes else 0
 
-    def go(i: int) -> None:
-        path = all_routes[i].path
+    def go(path: str) -> None:
         router.push("/" if path == "/" else f"/{path}")
 
-    with solara.AppLayout(title="channelsim studio", navigation=False, sidebar_open=False):
-        solara.Title("channelsim studio")
-        with solara.AppBar():
-            with solara.lab.Tabs(value=index, on_value=go, align="center"):
+    with solara.AppLayout(title="channelsim studio", navigation=False, sidebar_open=True):
+        with solara.Column(style="width: 100%"):  # one child: no drawer of its own
+            with solara.AppBar():
                 for r in all_routes:
-                    solara.lab.Tab(r.label)
-        solara.Column(children=children or [], style="width: 100%")
+                    solara.Button(
+                        r.label,
+                        on_click=lambda p=r.path: go(p),
+                        text=r is not route,
+                        outlined=r is route,
+                        style="color: white; margin-left: 8px",
+                    )
+            solara.Column(children=children or [], style="width: 100%")
 
 
 routes = [

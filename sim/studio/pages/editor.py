@@ -92,7 +92,7 @@ def Editor(base: Loaded, plan: Loaded) -> None:
         lambda: apply_edits(plan.raw, edits, toggles, base.raw), [plan, base, edits, toggles]
     )
     edited, problems = solara.use_memo(lambda: check(data), [data])
-    with solara.Columns([3, 2]):
+    with solara.Columns([2, 3]):
         with solara.Column():
             LeverForm(base, plan, edited.model_dump(mode="json") if edited else None, problems)
         with solara.Column():

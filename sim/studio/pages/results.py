@@ -14,7 +14,7 @@ import solara
 
 from sim.errors import UsageError
 from sim.studio.pages import session
-from sim.studio.pages.widgets import CSS, Hint, Table, number
+from sim.studio.pages.widgets import CSS, Hint, Table, kpi_text
 from sim.studio.results_index import list_results, side_by_side
 
 __all__ = ["ResultsPage", "report_url"]
@@ -82,7 +82,7 @@ def Compared(left: str, right: str) -> None:
         Hint("neither directory has KPI means in its summary.json")
         return
     rows = [
-        [k, *(number(v) if v == v else "—" for v in r)]  # NaN: the KPI is not in that directory
+        [k, *(kpi_text(k, v) if v == v else "—" for v in r)]  # NaN: not in that directory
         for k, r in zip(table.index, table.to_numpy(), strict=True)
     ]
     Table(["KPI", *table.columns], rows)

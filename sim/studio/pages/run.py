@@ -17,8 +17,9 @@ import solara
 from sim.errors import ScenarioError
 from sim.scenario import Scenario, apply_overrides
 from sim.studio.background import ComparisonRun, Snapshot, lever_effect
+from sim.studio.levers import kpi_unit
 from sim.studio.pages import session
-from sim.studio.pages.widgets import Hint, Table, kpi_text, number, signed, verdict_html
+from sim.studio.pages.widgets import Heading, Hint, Table, kpi_text, number, signed, verdict_html
 from sim.studio.plans import changes
 
 __all__ = ["RunPanel"]
@@ -52,7 +53,8 @@ def RunPanel(baseline: Scenario | None, plan: Scenario | None, data: dict) -> No
         settings = f"{run.replications} replications, seed {run.seed}"
         if small:
             settings += f", {session.customers.value:,} simulated customers"
-        session.current.set(session.RunRecord(run.start(), data, settings))
+        session.run_count.set(session.run_count.value + 1)
+        session.current.set(session.RunRecord(run.start(), data, settings, session.run_count.value))
 
     with solara.Card("Run the comparison"):
         with solara.Row():
@@ -92,7 +94,7 @@ def RunView(record: session.RunRecord, previous: session.RunRecord | None) -> No
     share = snap.done / snap.total if snap.total else 0
     solara.ProgressLinear(100 * share if not snap.finished else 100)
     solara.Text(
-        f"{snap.state}: {snap.done} of {snap.total} replications "
+        f"run {record.number} · {snap.state}: {snap.done} of {snap.total} replications "
         f"({record.settings}) · {snap.elapsed:.0f} s",
         classes=["run-status"],
     )
@@ -106,9 +108,10 @@ def RunView(record: session.RunRecord, previous: session.RunRecord | None) -> No
 
 
 def _estimate(t: Any) -> str:
+    low, high = (number(x) if x == x else "—" for x in (t.ci_low, t.ci_high))  # NaN: one rep
     if t.relative_to:
-        return f"× {t.estimate:.3g} [{t.ci_low:.3g}, {t.ci_high:.3g}]"
-    return f"{kpi_text(t.kpi, t.estimate)} [{number(t.ci_low)}, {number(t.ci_high)}]"
+        return f"× {number(t.estimate)} [{low}, {high}]"
+    return f"{kpi_text(t.kpi, t.estimate)} [{low}, {high}]"
 
 
 @solara.component
@@ -132,12 +135,20 @@ def TargetTable(snap: Snapshot, before: Snapshot | None) -> None:
             ]
         )
     headers = ["target", "estimate [95 %]", "P(meet)", "verdict", "previous run"]
-    solara.Markdown("**Targets**")
+    Heading("Targets")
     Table(headers, _escaped(rows, keep=(3, 4)), raw=True)
 
 
 def _escaped(rows: list[list[str]], keep: tuple[int, ...]) -> list[list[str]]:
     return [[c if i in keep else html.escape(str(c)) for i, c in enumerate(r)] for r in rows]
+
+
+def _interval(kpi: str, low: float, high: float) -> str:
+    if not (low == low and high == high):  # NaN: fewer than two replications
+        return "—"
+    if kpi_unit(kpi) == "share":  # a difference of shares, in percentage points
+        return f"[{100 * low:+.1f}, {100 * high:+.1f}] points"
+    return f"[{number(low)}, {number(high)}]"
 
 
 @solara.component
@@ -147,7 +158,7 @@ def HeadlineTable(snap: Snapshot) -> None:
     rows = []
     for r in snap.headline.itertuples():
         rel = f"{100 * r.relative:+.1f} %" if r.relative == r.relative else "—"
-        interval = f"[{number(r.paired_low)}, {number(r.paired_high)}]"
+        interval = _interval(r.kpi, r.paired_low, r.paired_high)
         rows.append(
             [
                 r.kpi,
@@ -158,7 +169,7 @@ def HeadlineTable(snap: Snapshot) -> None:
                 interval,
             ]
         )
-    solara.Markdown("**Headline differences** (plan − baseline, paired over replications)")
+    Heading("Headline differences (plan − baseline, paired over replications)")
     Table(["KPI", "baseline", "plan", "difference", "relative", "95 % interval"], rows)
 
 

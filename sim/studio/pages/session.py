@@ -27,6 +27,7 @@ class RunRecord:
     run: ComparisonRun
     plan_data: dict[str, Any]
     settings: str
+    number: int = 0  # the session's run number, shown on the page
     key: int = field(default_factory=lambda: next(_ids))
 
 
@@ -42,6 +43,7 @@ save_name: solara.Reactive[str] = solara.reactive("")
 overwrite: solara.Reactive[bool] = solara.reactive(False)
 save_message: solara.Reactive[tuple[bool, str]] = solara.reactive((True, ""))
 files_version: solara.Reactive[int] = solara.reactive(0)
+run_count: solara.Reactive[int] = solara.reactive(0)
 
 
 def roots() -> Roots:

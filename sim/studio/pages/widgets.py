@@ -66,6 +66,9 @@ def kpi_text(kpi: str, v: Any) -> str:
 
 
 def signed(kpi: str, v: Any) -> str:
+    """A difference: shares in percentage points, the rest as :func:`kpi_text`."""
+    if kpi_unit(kpi) == "share" and v is not None and math.isfinite(float(v)):
+        return f"{100 * float(v):+.1f} points"
     text = kpi_text(kpi, v)
     return text if text.startswith(("-", "undefined")) else "+" + text
 
@@ -98,3 +101,9 @@ def Table(headers: list[str], rows: list[list[Any]], raw: bool = False) -> None:
 @solara.component
 def Hint(text: str, error: bool = False) -> None:
     solara.Text(text, classes=["studio-error" if error else "studio-hint"])
+
+
+@solara.component
+def Heading(text: str) -> None:
+    """A small heading (not Markdown: Solara's Markdown pulls KaTeX, which solara-assets lacks)."""
+    solara.HTML(tag="h4", unsafe_innerHTML=html.escape(text), style="margin: 12px 0 4px")
