@@ -27,8 +27,8 @@ LAYER = {
     "experiments": 4,
     "reports": 5,
     "calibration": 6,
-    "commands": 7,
-    "studio": 8,
+    "studio": 7,
+    "commands": 8,
 }
 # A scenario is made of the levers' and the stock's own schemas (pydantic models only).
 SCHEMA_MODULES = {

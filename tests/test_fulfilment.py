@@ -157,11 +157,20 @@ def test_ample_stock_gives_the_ledger_of_a_scenario_without_inventory():
     pd.testing.assert_frame_equal(stocked.daily[cols], base.daily)
     pd.testing.assert_frame_equal(stocked.orders, base.orders)
     assert stocked.daily["stockouts"].sum() == 0
-    # inventory costs are a cost in profit, and nothing else changed
+    # inventory costs are a cost in profit, and nothing else changed. The cost, from the
+    # customers' orders: holding per unit on hand at the end of each day, stock = initial −
+    # units ordered so far through the location's channels (nothing is replenished).
     k0, k1 = compute_kpis(base), compute_kpis(stocked)
-    cost = stocked.daily["inventory_cost"].sum()
-    assert cost > 0 and k1["inventory_cost"] == pytest.approx(cost)
-    assert k0["profit"] - k1["profit"] == pytest.approx(cost)
+    inv = ample(plain, holding=1e-6)
+    ids = [c.id for c in plain.channels]
+    units = stocked.orders.assign(channel=lambda o: [ids[i] for i in o["channel"]])
+    cost = 0.0
+    for loc in inv["locations"]:
+        daily = units[units["channel"].isin(loc["serves"])].groupby("day")["units"].sum()
+        on_hand = HUGE - daily.reindex(range(60), fill_value=0).cumsum()
+        cost += 1e-6 * float(on_hand.sum())
+    assert k1["inventory_cost"] == pytest.approx(cost, rel=1e-9)
+    assert k0["profit"] - k1["profit"] == pytest.approx(cost, rel=1e-9)
     assert k1["cost_share"] > k0["cost_share"]
 
 
@@ -186,8 +195,17 @@ def test_records_and_kpis_reach_the_ledger_and_compute_kpis():
         "fill_rate.tmall_stock",
     ):
         assert name in k
-    assert k["stockout_rate"] == pytest.approx(1 - k["fill_rate"])
     assert 0 < k["stockout_rate"] < 1
+    # Over the whole run, from the scenario: Tmall's 30 units are all it ever ships (never
+    # refilled; Tmall's orders are exactly those units) and the huge central stock serves all.
+    whole = compute_kpis(ledger)
+    ids = [c.id for c in scenario(tmall_short("switch")).channels]
+    tmall = ids.index("tmall")
+    assert ledger.orders.loc[ledger.orders["channel"] == tmall, "units"].sum() == 30
+    asked = rec.groupby("location")["demand"].sum()
+    assert asked["tmall_stock"] > 30 and whole["fill_rate.central"] == 1.0
+    assert whole["fill_rate.tmall_stock"] == pytest.approx(30 / asked["tmall_stock"], rel=1e-12)
+    assert whole["stockout_rate"] == pytest.approx((asked["tmall_stock"] - 30) / asked.sum())
 
 
 def test_sku_prices_are_prices_not_discounts():

@@ -589,12 +589,26 @@ def test_same_seed_same_records_and_kpi_names() -> None:
         "lost_sales",
         "backorders",
     } <= set(k)
-    assert k["fill_rate"] == pytest.approx(fill_rate(a, 10, 40))
     w = a[(a.day >= 10) & (a.day < 40)]
     assert k["stockout_rate"] == pytest.approx(1 - w.served.sum() / w.demand.sum())
+    one = w[w.sku == "g0c1"]
+    assert fill_rate(a, 10, 40, sku="g0c1") == pytest.approx(one.served.sum() / one.demand.sum())
     assert k["inventory_turnover"] == pytest.approx(
         w.cogs.sum() / (w.inventory_value.sum() / 30) * 365 / 30
     )
+
+
+def test_fill_rate_kpi_matches_the_exact_fill_rate() -> None:
+    """The fill-rate KPI (served from stock at once ÷ demanded) of a long run of (s, S) under
+    Poisson demand with backorders, against the closed form (sim.inventory.theory)."""
+    inst = PoissonCosts(4, 1, 10, 1.0, 2.0)
+    rec = run_exogenous(
+        _exogenous_spec([(inst, {"type": "sS", "s": 3, "S": 12})], 8), 3000, seed=9
+    ).records()
+    exact = ss_fill_rate(3, 12, inst)  # 0.717; counting late-filled backorders gives ≈ 1
+    assert inventory_kpis(rec, 200, 3000)["fill_rate"] == pytest.approx(exact, abs=0.01)
+    assert fill_rate(rec, 200, 3000) == pytest.approx(exact, abs=0.01)
+    assert stockout_rate(rec, 200, 3000) == pytest.approx(1 - exact, abs=0.01)
 
 
 def test_day_protocol_is_enforced() -> None:

@@ -194,9 +194,40 @@ def test_membership_levels_and_tiers_give_kpis():
     _, b = run("plan", membership=levels)
     ka, kb = compute_kpis(a), compute_kpis(b)
     assert kb["orders.private"] > ka["orders.private"]
-    shares = [kb[f"tier_share.{t}"] for t in ("new", "potential", "high_value")]
-    assert sum(shares) == pytest.approx(1.0)
-    assert 0 <= kb["repurchase_rate.new"] <= 1
+
+
+def test_tier_kpis_match_the_tier_rules_applied_to_the_customers():
+    """tier_share.* recomputed from each customer's own history with the documented rule, and
+    repurchase_rate.new counted a second way, not with the KPI's formula."""
+    from sim.core.model import ChannelMarket
+    from sim.core.population import CHURNED
+
+    # no churn: the pool at the end of the run is the pool the last day's tiers were given to
+    # (a 90-day run: a low high-value bar so that every tier has members)
+    low_bar = {"new_max_orders": 1, "high_value_spend": 400, "high_value_repurchases": 1}
+    sc, _ = run("plan", tiers=low_bar, **{"market.churn": 0.0, "market.dissatisfied_churn": 0.0})
+    model = ChannelMarket(sc, seed=1)
+    ledger = model.run()
+    k = compute_kpis(ledger)
+    pop, tiers = model.pop, model.levers.tiers  # the rules in force (defaults: 1 order, …)
+    member = pop.in_private & (pop.stage != CHURNED)
+    last_day = sc.horizon.days - 1
+    yearly = pop.spend * 365.0 / np.maximum(365.0, last_day - pop.first_day)
+    high = (yearly >= tiers.high_value_spend) & (pop.n_orders - 1 >= tiers.high_value_repurchases)
+    new = ~high & (pop.n_orders <= tiers.new_max_orders)
+    counts = {"new": (member & new).sum(), "high_value": (member & high).sum()}
+    counts["potential"] = member.sum() - counts["new"] - counts["high_value"]
+    assert min(counts.values()) > 0  # every tier is populated: the check has teeth
+    for tier, n in counts.items():
+        assert k[f"tier_share.{tier}"] == pytest.approx(n / member.sum(), rel=1e-12)
+    # new_max_orders = 1: an order that leaves its buyer in `new` is their first ever order, so
+    # the buyers who repurchased are those with a second order in the ledger.
+    orders = ledger.orders
+    tagged = orders[orders["tier"] == 0]
+    assert tagged["first"].all() and len(tagged) > 0
+    n_orders = orders.groupby("customer").size()
+    again = (n_orders.reindex(tagged["customer"].unique()) >= 2).mean()
+    assert k["repurchase_rate.new"] == pytest.approx(again, rel=1e-12)
 
 
 # ---- a lever at zero is no lever ----------------------------------------------------------------

@@ -101,7 +101,8 @@ def read_orders(
 
     The file is read :data:`CHUNK_ROWS` rows at a time, only the mapped columns, each parsed
     into its typed column at once: the text of a whole export never sits in memory (a 2 M-row,
-    85 MB file peaks ≈ 2.5× its size above the interpreter, against 13× read whole).
+    85 MB file adds ≈ 3.1× its size to the peak RSS, against 14× read whole:
+    ``benchmarks/bench_orders_memory.py``).
     Readable rows that cannot be true (:mod:`sim.calibration.outliers`) are set aside unless
     ``set_aside_outliers=False`` (dates a calibration cannot hold are set aside always).
     """
@@ -111,7 +112,7 @@ def read_orders(
     _check_header(header, mapping, source)
     wanted = set(mapping.values())
     usecols = [i for i, name in enumerate(header) if name in wanted]
-    parts: list[pd.DataFrame] = []
+    columns: dict[str, list[pd.Series]] = {}  # each column's chunks, joined one at a time
     messages: list[str] = []  # the first few problems, in line order
     n_bad = 0
     for first_line, raw in _chunks(path, source, usecols, [header[i] for i in usecols]):
@@ -121,11 +122,17 @@ def read_orders(
             messages.append(f"{source}:{part['line'].iloc[i]}: {bad[i]}")
         keep = np.ones(len(part), dtype=bool)
         keep[list(bad)] = False
-        parts.append(part[keep] if bad else part)
+        for name, col in (part[keep] if bad else part).items():
+            columns.setdefault(name, []).append(col)
         del raw, part
         pa.default_memory_pool().release_unused()  # the chunk's text, back to the system
-    table = pd.concat(parts, ignore_index=True) if parts else _empty(mapping)
-    del parts
+    table = (
+        pd.DataFrame(
+            {c: pd.concat(columns.pop(c), ignore_index=True) for c in list(columns)}, copy=False
+        )
+        if columns
+        else _empty(mapping)
+    )
     dup = np.zeros(len(table), dtype=bool)
     if "order_id" in mapping:  # a repeated order id keeps its first occurrence
         dup, first = _repeats(table["order_id"])

@@ -46,8 +46,7 @@ def run(args) -> int:
         raise UsageError(f"--scenarios: not a directory: {scenarios}")
     if results.exists() and not results.is_dir():
         raise UsageError(f"--results: not a directory: {results}")
-    from sim.studio.roots import Roots
-    from sim.studio.server import serve  # the web stack loads only for this command
+    from sim.studio.server import Roots, serve  # the web stack loads only for this command
 
     results.mkdir(parents=True, exist_ok=True)
     roots = Roots.make(scenarios, results, args.workers)

@@ -71,7 +71,10 @@ def _check(path: str, overrides: dict[str, Any], designs: list) -> list[str]:
     raw = load_raw(path)
     kind = file_kind(raw)
     if kind == "design":
-        design = build_design(raw, source=path)
+        try:
+            design = build_design(raw, source="")
+        except ScenarioError as exc:  # listed under the file's name: no second prefix
+            raise ScenarioError([p.removeprefix(": ") for p in exc.problems]) from None
         if problems := kpi_problems(design):
             raise ScenarioError(problems)
         return [

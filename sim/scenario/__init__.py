@@ -8,7 +8,9 @@ carry an ``id`` (channels, segments) are merged by id, everything else is replac
 * :mod:`sim.scenario.market` — the market: segments, service, its real size and the resolution;
 * :mod:`sim.scenario.kpi_names` — the KPI names a scenario produces (targets are checked on load);
 * :mod:`sim.scenario.loading` — YAML → merged dict → overrides → validated :class:`Scenario`;
-* :mod:`sim.scenario.paths` — dotted paths (``--set market.customers=5000``), ``extends`` merging.
+* :mod:`sim.scenario.paths` — dotted paths (``--set market.customers=5000``), ``extends`` merging;
+* :mod:`sim.scenario.yaml_io` — reading YAML from others: no aliases, deep nesting, repeated keys;
+* :mod:`sim.scenario.resources` — the memory a run needs (a population too big is refused).
 
     >>> from sim.scenario import load_scenario
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"horizon.days": 30})

@@ -37,7 +37,7 @@ import pandas as pd
 from sim.errors import ReplicationsFailed
 from sim.experiments.cache import ResultCache
 from sim.experiments.comparison import HEADLINE, diff_table, merge_evaluations
-from sim.experiments.evaluation import Evaluation, evaluate, make_executor
+from sim.experiments.evaluation import Evaluation, default_workers, evaluate, make_executor
 from sim.experiments.targets import TargetResult, evaluate_targets, windows_for
 from sim.scenario import Scenario
 
@@ -87,7 +87,7 @@ class ComparisonRun:
         self.replications = replications
         self.seed = baseline.seed if seed is None else seed
         self.workers = workers
-        self.batch = max(1, batch or workers or 1)
+        self.batch = max(1, batch or workers or default_workers())  # one per worker
         self.cache = ResultCache(cache_dir) if cache_dir is not None else None
         self.label = label or plan.name
         self.windows = windows_for([*baseline.targets, *plan.targets])

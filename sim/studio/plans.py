@@ -14,6 +14,7 @@ as the studio ran it.
     >>> plan = {"name": "p", "channels": [{"id": "tmall", "budget": {"paid": 50000, "seeding": 0}}]}
     >>> plan_diff(base, plan)["channels"]
     [{'id': 'tmall', 'budget': {'paid': 50000}}, {'id': 'jd', 'remove': True}]
+    >>> from sim.scenario import merge
     >>> merge(base, plan_diff(base, plan)) == plan
     True
 """
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 
 from sim.errors import ScenarioError, UsageError
-from sim.scenario import Scenario, build_scenario, load_scenario, merge
+from sim.scenario import Scenario, build_scenario, load_scenario
 
 __all__ = ["Change", "PlanDiffError", "SavedPlan", "changes", "plan_diff", "plan_yaml", "save_plan"]
 
@@ -83,14 +84,16 @@ def _diff(base: Any, edited: Any, loc: tuple[str, ...], fallback: Any) -> Any:
                 out[key] = copy.deepcopy(d)
         for key in base:
             if key not in edited:
-                sub = _child(fallback, key)
-                if sub is _NOTHING or not _same(merge(base[key], sub), sub):
+                sub = _child(fallback, key)  # dropped: the edit has the default there
+                if sub is _NOTHING:
                     where = ".".join((*loc, str(key)))
                     raise PlanDiffError(
                         f"{where}: the plan drops this entry, which a plan file that extends the "
                         "baseline cannot say; set it to a value instead"
                     )
-                out[key] = copy.deepcopy(sub)
+                d = _diff(base[key], sub, (*loc, str(key)), sub)
+                if d is not _NOTHING:
+                    out[key] = copy.deepcopy(d)
         return out or _NOTHING
     if _is_id_list(base) and _is_id_list(edited):
         return _diff_items(base, edited, loc, fallback)

@@ -20,7 +20,7 @@ import webbrowser
 from sim.errors import UsageError
 from sim.studio.roots import Roots
 
-__all__ = ["SERVED_SUFFIXES", "build_app", "check_address", "serve"]
+__all__ = ["SERVED_SUFFIXES", "Roots", "build_app", "check_address", "serve"]
 
 #: Files of the results folder the studio serves (reports and what they may link to).
 SERVED_SUFFIXES = (".html", ".md", ".png", ".svg", ".csv", ".json")

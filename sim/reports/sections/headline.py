@@ -56,7 +56,7 @@ def targets_block(st: Stored) -> Block:
 def _target_row(name: str, t: dict[str, Any]) -> list[str]:
     op = "≥" if t["bound"] == "at_least" else "≤"
     rel = " × baseline" if t["relative_to"] else ""
-    win = f", days [{t['window'][0]}, {t['window'][1]})" if t["window"] else ""
+    win = f", days {t['window'][0]}–{t['window'][1] - 1}" if t["window"] else ""  # both included
     what = f"{t['kpi']} {op} {t['threshold']:g}{rel}{win}"
     return [
         name,

@@ -75,7 +75,13 @@ def PlanPage() -> None:
                 on_value=lambda v: session.choose(session.plan_name, v),
                 style="max-width: 24em",
             )
-        Hint(f"scenario files under {roots.scenarios}")
+        with solara.Row(style="align-items: center"):
+            Hint(f"scenario files under {roots.scenarios}")
+            solara.Button(
+                "Reload files",
+                on_click=lambda: session.files_version.set(version + 1),
+                text=True,
+            )
     for label, loaded in (("baseline", base), ("plan", mine)):
         if loaded is not None and loaded.problems:
             solara.Error(f"{label} {loaded.name} does not load:")

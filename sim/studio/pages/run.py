@@ -193,7 +193,7 @@ def LeverEffect(previous: session.RunRecord, current: session.RunRecord) -> None
                 kpi_text(r.kpi, r.baseline),
                 kpi_text(r.kpi, r.value),
                 signed(r.kpi, r.diff),
-                f"[{number(r.paired_low)}, {number(r.paired_high)}]",
+                _interval(r.kpi, r.paired_low, r.paired_high),
             ]
             for r in effect.itertuples()
             if r.diff == r.diff and r.diff != 0
