@@ -15,6 +15,7 @@ constraints costs in the objective.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from optimizers.budget.split import BudgetResult
 from optimizers.judging import meets, restrict_comparison, target_name
 from optimizers.response import spend_overrides
 from optimizers.verification import Verification
-from sim.experiments import Comparison, TargetResult, compare, diff_table
+from sim.experiments import Comparison, Evaluation, TargetResult, compare, diff_table
 from sim.scenario import Scenario, apply_overrides
 
 
@@ -173,62 +174,37 @@ def verify_budget(
     target_constraints: bool = True,
 ) -> BudgetChoice:
     """Verify the start and every accepted candidate of ``res``; the best verified plan."""
-    start_sc = res.start_scenario
-    prob = res.problem
-    if start_sc is None or prob is None:
+    if res.start_scenario is None or res.problem is None:
         raise ValueError("verify_budget: needs a BudgetResult from optimize_budget")
-    seed = res.seed if seed is None else seed
-    plans = [("start", start_sc.name, res.start_spend, start_sc)]
-    seen = {tuple(res.start_spend.values())}
-    for it, raw in res.candidates:
-        spend = {k: round(v, 2) for k, v in raw.items()}  # as --set applies it (to the fen)
-        if tuple(spend.values()) in seen:
-            continue
-        seen.add(tuple(spend.values()))
-        sc = apply_overrides(start_sc, spend_overrides(res.levers, list(spend.values())))
-        name = f"{start_sc.name}-iteration-{it}"
-        plans.append((f"iteration {it}", name, spend, sc.model_copy(update={"name": name})))
-    names = {p[1] for p in plans}
-    if baseline is not None and baseline.name in names:
+    plans = _plans(res)
+    if baseline is not None and baseline.name in {sc.name for _, _, sc in plans}:
         baseline = baseline.model_copy(update={"name": f"{baseline.name}-baseline"})
-    first = baseline if baseline is not None else plans[0][3]
-    scenarios = [p[3] for p in plans] if baseline is not None else [p[3] for p in plans[1:]]
+    scenarios = [sc for _, _, sc in plans]
     cmp = compare(
-        first,
-        scenarios,
+        baseline if baseline is not None else scenarios[0],
+        scenarios if baseline is not None else scenarios[1:],
         replications=replications,
-        seed=seed,
+        seed=res.seed if seed is None else seed,
         workers=workers,
         scheduler=scheduler,
         cache=False,
     )
     cmp, failures = restrict_comparison(cmp)
+    offset = 1 if baseline is not None else 0
     base_ev = cmp.evaluations[cmp.names[0]] if baseline is not None else None
     judged = [
-        _judge(
-            label,
-            cmp.names[k + (1 if baseline is not None else 0)],
-            spend,
-            cmp,
-            res,
-            base_ev,
-            target_constraints,
-        )
-        for k, (label, _, spend, _) in enumerate(plans)
+        _judge(label, cmp.names[k + offset], spend, cmp, res, base_ev, target_constraints)
+        for k, (label, spend, _) in enumerate(plans)
     ]
-    chosen = _choose(judged)
+    chosen, start = _choose(judged), judged[0]
     status, findings = _findings(judged, chosen, res.objective, replications)
-    start = judged[0]
-    names_sub = ([cmp.names[0]] if baseline is not None else []) + list(
-        dict.fromkeys([start.name, chosen.name])
-    )
-    sub = Comparison(
-        names=names_sub,
-        evaluations={n: cmp.evaluations[n] for n in names_sub},
-        targets={n: cmp.targets[n] for n in names_sub},
-        diffs=cmp.diffs[cmp.diffs["plan"].isin(names_sub)].reset_index(drop=True),
-        seed=cmp.seed,
-        confidence=cmp.confidence,
+    keep = cmp.names[:offset] + list(dict.fromkeys([start.name, chosen.name]))
+    sub = dataclasses.replace(
+        cmp,
+        names=keep,
+        evaluations={n: cmp.evaluations[n] for n in keep},
+        targets={n: cmp.targets[n] for n in keep},
+        diffs=cmp.diffs[cmp.diffs["plan"].isin(keep)].reset_index(drop=True),
     )
     vs_start = diff_table(
         cmp.evaluations[start.name],
@@ -252,13 +228,30 @@ def verify_budget(
     )
 
 
+def _plans(res: BudgetResult) -> list[tuple[str, dict[str, float], Scenario]]:
+    """``(label, spend, scenario)`` of the start and each distinct accepted candidate."""
+    start = res.start_scenario
+    assert start is not None
+    plans = [("start", dict(res.start_spend), start)]
+    seen = {tuple(res.start_spend.values())}
+    for it, raw in res.candidates:
+        spend = {k: round(v, 2) for k, v in raw.items()}  # as --set applies it (to the fen)
+        if tuple(spend.values()) in seen:
+            continue
+        seen.add(tuple(spend.values()))
+        sc = apply_overrides(start, spend_overrides(res.levers, list(spend.values())))
+        name = f"{start.name}-iteration-{it}"
+        plans.append((f"iteration {it}", spend, sc.model_copy(update={"name": name})))
+    return plans
+
+
 def _judge(
     label: str,
     name: str,
     spend: dict[str, float],
     cmp: Comparison,
     res: BudgetResult,
-    base_ev,
+    base_ev: Evaluation | None,
     target_constraints: bool,
 ) -> Judged:
     """Constraints on the verified means; targets by their verdict (compare's)."""
