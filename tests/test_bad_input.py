@@ -463,3 +463,48 @@ def test_reading_in_chunks_reads_what_one_chunk_reads(monkeypatch):
     assert chunked.skipped == whole.skipped and chunked.n_skipped == whole.n_skipped == 2
     assert any("repeats line 4" in s for s in chunked.skipped)
     assert np.array_equal(chunked.table["line"], np.arange(2, 42))
+
+
+def test_a_row_with_more_fields_than_the_header_is_an_error_but_trailing_commas_are_not():
+    text = _sample(20)
+    with pytest.raises(ScenarioError, match="Expected 5 fields in line 22, saw 7"):
+        read_orders(io.StringIO(text + "O9,C1,2025-01-05,5,jd,extra,x\n"), columns=SAMPLE_COLUMNS)
+    trailing = "".join(line + ",\n" for line in text.splitlines())
+    got = read_orders(io.StringIO(trailing), columns=SAMPLE_COLUMNS).table
+    pd.testing.assert_frame_equal(got, read_orders(io.StringIO(text), columns=SAMPLE_COLUMNS).table)
+
+
+@pytest.mark.parametrize(
+    "data, flags, piece",
+    [
+        ("utf-16", [], "not a readable CSV file"),
+        ("", ["--calibration-period", "9999-01-01:9999-12-31"], "--calibration-period:"),
+        ("", ["--seed", "-1"], "--seed: must be ≥ 0"),
+    ],
+)
+def test_calibrate_bad_input_is_a_clean_error(tmp_path, capsys, monkeypatch, data, flags, piece):
+    text = _sample(200)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode(data or "utf-8"))
+    argv = ["calibrate", path, "--out", tmp_path / "x.yaml", "--report", tmp_path / "r"]
+    argv += ["--columns", "customer=customer_id,date=order_date,order_id=order_id", *flags]
+    rc, err = _cli(tmp_path, capsys, monkeypatch, *argv)
+    assert rc == 2
+    assert piece in err and str(path if data else "") in err, err
+
+
+@pytest.mark.parametrize(
+    "extends, piece",
+    [("/dev/zero", "/dev/zero: not a regular file"), ("big.yaml", "too large for a scenario")],
+)
+def test_a_base_that_is_no_scenario_file_is_refused_without_reading_it(
+    tmp_path, capsys, monkeypatch, extends, piece
+):
+    """`extends: /dev/zero` used to read forever; a 5 MB base is not read past 4 MB."""
+    if extends == "/dev/zero" and not Path(extends).exists():
+        pytest.skip("no /dev/zero here")
+    (tmp_path / "big.yaml").write_text("name: big\n" + "# padding\n" * 500_000)
+    text = BASE_TEXT.replace("name: baseline", f"name: plan\nextends: {extends}", 1)
+    rc, err, _ = _run_file(tmp_path, capsys, monkeypatch, text)
+    assert rc == 2
+    assert piece in err, err

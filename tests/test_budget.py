@@ -221,7 +221,7 @@ def _capped(**extra):
     return base, plan
 
 
-def _douyin_run(plan, base, *, target_constraints: bool, **kw):
+def _douyin_run(plan, base, *, target_constraints: bool, verify: int = VERIFY, **kw):
     from optimizers.budget import verify_budget
 
     options = {
@@ -239,7 +239,7 @@ def _douyin_run(plan, base, *, target_constraints: bool, **kw):
     choice = verify_budget(
         res,
         baseline=base,
-        replications=VERIFY,
+        replications=verify,
         seed=1,
         workers=1,
         target_constraints=target_constraints,
@@ -307,7 +307,7 @@ def test_a_start_that_violates_a_constraint_is_named_with_what_meeting_it_costs(
 def test_when_nothing_beats_the_start_it_says_so():
     base = load_scenario(SCENARIOS / "baseline.yaml", overrides=SMALL)
     _, choice = _douyin_run(
-        base, base, target_constraints=True, bounds={"douyin.paid": (30_000, 30_000)}
+        base, base, target_constraints=True, verify=3, bounds={"douyin.paid": (30_000, 30_000)}
     )
     assert choice.status == "start_best" and choice.chosen is choice.start
     assert choice.chosen.spend == {"douyin.paid": 30_000.0}

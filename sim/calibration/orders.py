@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,12 +111,10 @@ def read_orders(
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
     header = _read_header(path, source)
     _check_header(header, mapping, source)
-    wanted = set(mapping.values())
-    usecols = [i for i, name in enumerate(header) if name in wanted]
     columns: dict[str, list[pd.Series]] = {}  # each column's chunks, joined one at a time
     messages: list[str] = []  # the first few problems, in line order
     n_bad = 0
-    for first_line, raw in _chunks(path, source, usecols, [header[i] for i in usecols]):
+    for first_line, raw in _chunks(path, source, header, sorted(set(mapping.values()))):
         part, bad = _parse_chunk(raw, mapping, first_line)
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
@@ -179,7 +178,11 @@ def _read_header(path, source: str) -> list[str]:
                 line = fh.readline()
     except FileNotFoundError:
         raise OrdersError([f"{source}: no such file"]) from None
-    except (UnicodeDecodeError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise OrdersError(
+            [f"{source}: not a readable CSV file: not UTF-8 text ({exc}); save it as UTF-8 CSV"]
+        ) from None
+    except OSError as exc:
         raise OrdersError([f"{source}: not a readable CSV file ({exc})"]) from None
     if not line.strip():
         raise OrdersError([f"{source}: the file is empty (no header, no orders)"])
@@ -210,27 +213,34 @@ def _check_header(header: list[str], mapping: dict[str, str], source: str) -> No
         )
 
 
-def _chunks(path, source: str, usecols: list[int], names: list[str]):
-    """``(line of the chunk's first row, raw text columns)``, :data:`CHUNK_ROWS` at a time."""
+def _chunks(path, source: str, header: list[str], wanted: list[str]):
+    """``(line of the chunk's first row, its text in the ``wanted`` columns)``,
+    :data:`CHUNK_ROWS` rows at a time. A row with more fields than the header is an error (as
+    read whole); a comma ending every line (one empty field more) is not."""
     try:
         reader = pd.read_csv(
             path,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
-            usecols=usecols,
+            index_col=False,  # never take the first column for an index
             encoding="utf-8-sig",
             chunksize=CHUNK_ROWS,
         )
         line = 2  # line 1 is the header
-        for raw in reader:
-            raw.columns = names
-            yield line, raw.reset_index(drop=True)
+        while True:
+            with warnings.catch_warnings():  # pandas warns about the trailing commas
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                raw = next(reader, None)
+            if raw is None:
+                return
+            raw.columns = header
+            yield line, raw[wanted].reset_index(drop=True)
             line += len(raw)
     except pd.errors.EmptyDataError:
         raise OrdersError([f"{source}: the file is empty (no header, no orders)"]) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise OrdersError([f"{source}: not a readable CSV file ({exc})"]) from None
+        raise OrdersError([f"{source}: not a readable CSV file ({str(exc).strip()})"]) from None
 
 
 def _parse_chunk(

@@ -244,6 +244,8 @@ def _period(text: str | None, flag: str, error) -> tuple[dt.date, dt.date] | Non
         raise error(f"{flag}: cannot read {text!r} as two dates START:END") from None
     if hi < lo:
         raise error(f"{flag}: ends ({hi}) before it starts ({lo})")
+    if lo < dt.date(1678, 1, 1) or hi > dt.date(2261, 12, 31):  # datetime64[ns], as the orders
+        raise error(f"{flag}: {text!r} leaves the dates a calibration can hold (1678 … 2261)")
     return lo, hi
 
 

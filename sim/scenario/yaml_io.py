@@ -27,6 +27,7 @@ Every refusal is a :class:`~sim.errors.ScenarioError` naming the file and the li
 from __future__ import annotations
 
 import codecs
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -100,20 +101,21 @@ _Loader.add_constructor(_TIMESTAMP, lambda loader, node: loader.construct_scalar
 
 
 def read_yaml(path: str | Path) -> Any:
-    """The data in the YAML file ``path``; :class:`ScenarioError` naming the file otherwise."""
+    """The data in the YAML file ``path``; :class:`ScenarioError` naming the file otherwise.
+    Only a regular file is read, and at most :data:`MAX_BYTES` of it (``extends: /dev/zero``
+    would otherwise read forever)."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ScenarioError(
-                [
-                    f"{path}: {size / 2**20:.1f} MB is too large for a scenario (limit "
-                    f"{MAX_BYTES / 2**20:.0f} MB)"
-                ]
-            )
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScenarioError([f"{path}: not a regular file"])
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read file ({exc.strerror or exc})"]) from None
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(
+            [f"{path}: larger than {MAX_BYTES // 2**20} MB, too large for a scenario"]
+        )
     return parse_yaml(decode_text(data, str(path)), str(path))
 
 
