@@ -579,3 +579,12 @@ def test_scenario_discovery_finds_the_box(tmp_path):
 def box_model(params, seed, stream):
     inside = params["a"] > 0.5 and params["b"] < 0.3
     return {"y": 1.0 if inside else -1.0}
+
+
+def test_analyze_on_a_corrupt_sweep_json_names_the_file(tmp_path, capsys):
+    from sim.commands.cli import main
+
+    (tmp_path / "sweep.json").write_text('{"design": ', encoding="utf-8")
+    assert main(["analyze", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "sweep.json" in err and "Traceback" not in err

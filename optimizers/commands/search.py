@@ -40,7 +40,7 @@ from optimizers.commands.common import (
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import ResultsBusyError, locked, write_json, write_table
+from sim.results import ResultsBusyError, locked, safe_name, write_json, write_table
 
 
 def add_parser(osub) -> None:
@@ -120,7 +120,7 @@ def run_search(args) -> int:
         raise UsageError(f"--confidence: must be in (0, 1], got {args.confidence}")
     objectives = [s.strip() for s in args.objective.split(",") if s.strip()]
     sc, baseline, _ = load_plan(args)
-    out = Path(args.out or Path("results") / f"{sc.name}-search")
+    out = Path(args.out or Path("results") / f"{safe_name(sc.name)}-search")
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)  # the study must outlive an interrupted run
     db = out.resolve() / "study.db"

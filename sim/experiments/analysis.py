@@ -34,7 +34,6 @@ heatmap figures) is :func:`sim.reports.analysis.analyze`.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from scipy import stats
 from sim.experiments.design import Design, DesignTarget, build_design, unit_sample
 from sim.experiments.discovery import discover
 from sim.experiments.sweep import JOURNAL, STATE, kpi_columns, point_means, read_journal, tidy_table
+from sim.experiments.sweep_dir import read_state
 from sim.scenario import ScenarioError
 
 DEFAULT_KPIS = ("profit", "revenue", "repurchase_rate")
@@ -55,11 +55,8 @@ DEFAULT_KPIS = ("profit", "revenue", "repurchase_rate")
 def load_sweep(sweep_dir: str | Path) -> tuple[Design, pd.DataFrame, int]:
     """The design, the results table (partial sweeps work: read from the journal) and #points."""
     sweep_dir = Path(sweep_dir)
-    state_path = sweep_dir / STATE
-    if not state_path.exists():
-        raise ScenarioError([f"{sweep_dir}: not a sweep directory (no {STATE})"])
-    state = json.loads(state_path.read_text())
-    design = build_design(state["design"], source=str(state_path))
+    state = read_state(sweep_dir)  # a corrupt or foreign sweep.json is a clear error
+    design = build_design(state["design"], source=str(sweep_dir / STATE))
     return design, _results(sweep_dir, design), int(state["points"])
 
 
