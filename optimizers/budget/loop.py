@@ -26,6 +26,7 @@ from optimizers.budget.metrics import Point, simulated_point
 from optimizers.budget.problem import Problem
 from optimizers.judging import failure_rows
 from optimizers.response import Curve, CurveKind, fit_curve, simulate_points, spend_overrides
+from sim.errors import ReplicationsFailed
 from sim.experiments import Evaluation, windows_for
 from sim.scenario import Scenario
 
@@ -84,6 +85,11 @@ class Loop:
             simulated_point(ev, self.prob, x, self.baseline) for x, ev in zip(xs, evs, strict=True)
         ]
 
+    def raise_failed(self) -> None:
+        """No replication left to judge by: say which failed first, and why."""
+        first = self.failures[0]
+        raise ReplicationsFailed(int(first["replication"]), f"{first['point']}: {first['error']}")
+
     def better(self, new: Point, old: Point, tol: float) -> bool:
         """Feasibility first (less violation wins), then a relative objective gain > ``tol``;
         both judged on the replications both completed (a point with none is never better)."""
@@ -104,11 +110,7 @@ class Loop:
         """The best point simulated (feasibility first) and the start point."""
         start = self.simulate([x_start], "start")[0]
         if start.failed:
-            first = self.failures[0] if self.failures else {"replication": "?", "error": "?"}
-            raise RuntimeError(
-                "budget: every replication of the starting plan failed; first "
-                f"(replication {first['replication']}): {first['error']}"
-            )
+            self.raise_failed()
         self.record(0, None, start, start, "start", None)
         best, rho = start, None
         seen = start  # the best point simulated at all (a gain below tol still counts here)
@@ -184,8 +186,8 @@ class Loop:
         points = self.simulate(xs, [f"sample {self.prob.levers[i].name}" for i in owner])
         # Fit on the replications the centre and every sample completed (like for like).
         common = center.reps.intersection(*(pt.reps for pt in points)) if points else center.reps
-        if not common:
-            raise RuntimeError("budget: no replication completed for every sampled spend level")
+        if not common:  # every replication failed at some sampled level: nothing to fit
+            self.raise_failed()
         center, points = center.on(common), [pt.on(common) for pt in points]
         table = self.sample_table(it, center, owner, points)
         self.samples.append(table)

@@ -162,6 +162,12 @@ def run_budget(args) -> int:
             target_constraints=args.target_constraints,
         ),
     )
+    if len(choice.failures):
+        print(
+            f"warning: {len(choice.failures)} replication(s) failed at verification; every "
+            "plan was judged on the replications all completed (failures.csv)",
+            file=sys.stderr,
+        )
     _write_verified(out, res, choice, args)
     print(budget_report.console_lines(res, choice))
     print(f"\nresults: {out} (report.md, verification/report.html)")
