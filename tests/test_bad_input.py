@@ -508,3 +508,20 @@ def test_a_base_that_is_no_scenario_file_is_refused_without_reading_it(
     rc, err, _ = _run_file(tmp_path, capsys, monkeypatch, text)
     assert rc == 2
     assert piece in err, err
+
+
+def test_a_design_with_aliases_or_repeated_keys_is_refused(tmp_path):
+    from sim.experiments import load_design
+    from sim.scenario import ScenarioError
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &x [1, 2]\nb: *x\n", encoding="utf-8")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("sampler: grid\nsampler: lhs\n", encoding="utf-8")
+    for path in (bomb, twice):
+        try:
+            load_design(path)
+        except ScenarioError as exc:
+            assert str(path) in str(exc)
+        else:
+            raise AssertionError(f"{path.name} was accepted")

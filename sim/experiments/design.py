@@ -39,13 +39,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
 from sim.scenario import Scenario, ScenarioError
 from sim.scenario.kpi_names import kpi_names, kpi_problem, kpi_shape_problem
 from sim.scenario.loading import _format_errors
+from sim.scenario.yaml_io import read_yaml
 
 Sampler = Literal["grid", "lhs", "sobol", "morris", "montecarlo"]
 Distribution = Literal["uniform", "normal", "lognormal", "triangular", "truncnormal"]
@@ -222,12 +222,7 @@ def load_design(path: str | Path, *, replications: int | None = None) -> Design:
     Raises :class:`sim.scenario.ScenarioError` (the CLI prints it and exits with code 2).
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read design ({exc.strerror or exc})"]) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{path}: not valid YAML ({exc})"]) from None
+    data = read_yaml(path)  # the scenario's safe reader: UTF-8, no aliases, no repeated keys
     if not isinstance(data, dict):
         raise ScenarioError([f"{path}: a design must be a mapping, got {type(data).__name__}"])
     if replications is not None:
