@@ -259,10 +259,14 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"rule check: per-agent vs engine, {agent['customers']} customers × "
             f"{agent['days']} days, mean of {args.check_seeds} per-agent and "
-            f"{max(12, 2 * args.check_seeds)} engine runs (printed, not asserted)"
+            f"{max(12, 2 * args.check_seeds)} engine runs"
         )
-        for line in check_rules(args.scenario, agent, seeds=args.check_seeds):
+        lines = check_rules(args.scenario, agent, seeds=args.check_seeds)
+        for line in lines:
             print("  " + line)
+        # machine-readable: the smoke test asserts no KPI differs (tests/test_benchmark_smoke.py)
+        print(f"rule_check_kpis: {len(lines) - 1}")
+        print(f"rule_check_differs: {sum('<-- differs' in line for line in lines)}")
     print(f"{_load()} at end")
     # Like for like: the engine at the per-agent run's size (else the largest size measured).
     like = results.get(agent["customers"]) or results[max(results)]

@@ -165,7 +165,9 @@ def test_segments_by_frequency_are_ordered(second):
     cal = calibrate(_read(frame), segments=2, segment_by="frequency")
     segs = {s["id"]: s for s in cal.raw["market"]["segments"]}
     assert set(segs) == {"low_frequency", "high_frequency"}
-    assert sum(s["share"] for s in segs.values()) == pytest.approx(1.0)
+    # A two-quantile split of the customers by purchases per day of age: half in each.
+    customers = frame["customer_id"].nunique()
+    assert segs["high_frequency"]["share"] == pytest.approx(0.5, abs=1.0 / customers)
     assert (
         segs["high_frequency"]["purchase_cycle_days"] < segs["low_frequency"]["purchase_cycle_days"]
     )
@@ -430,7 +432,8 @@ def test_validation_scores_the_bgnbd_on_bgnbd_orders():
     slow, fast = lat.segment_fits["slow"], lat.segment_fits["fast"]
     assert slow.loglik >= cal.renewal.loglik - 1e-6
     assert slow.cycle_days > fast.cycle_days
-    assert lat.baskets["slow"]["share"] + lat.baskets["fast"]["share"] == pytest.approx(1.0)
+    # BG/NBD histories are heterogeneous: neither class may collapse to (almost) nobody.
+    assert 0.05 < lat.baskets["fast"]["share"] < 0.95
     assert lat.scenario().market.segments[0].id == "slow"
 
 

@@ -29,3 +29,13 @@ def test_python_api_example_runs(capsys):
     assert len(namespace["daily"]) == 90
     assert isinstance(namespace["cmp"].diffs, pd.DataFrame)
     assert "revenue" in capsys.readouterr().out
+
+
+def test_readme_plan_figures_are_what_the_shipped_scenarios_give():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan_revenues import double11_peak, revenues, sentence
+
+    said = sentence(revenues(), double11_peak())
+    assert said in (ROOT / "README.md").read_text(encoding="utf-8"), said

@@ -222,7 +222,12 @@ def load_design(path: str | Path, *, replications: int | None = None) -> Design:
     Raises :class:`sim.scenario.ScenarioError` (the CLI prints it and exits with code 2).
     """
     path = Path(path)
-    data = read_yaml(path)  # the scenario's safe reader: UTF-8, no aliases, no repeated keys
+    try:  # the scenario's safe reader: UTF-8, no aliases, no repeated keys
+        data = read_yaml(path)
+    except ScenarioError as exc:
+        raise ScenarioError(
+            [p.replace("cannot read file", "cannot read design") for p in exc.problems]
+        ) from None
     if not isinstance(data, dict):
         raise ScenarioError([f"{path}: a design must be a mapping, got {type(data).__name__}"])
     if replications is not None:
