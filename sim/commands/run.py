@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.experiments.comparison import judge_run_targets
+from sim.experiments.comparison import HEADLINE, judge_run_targets
 from sim.experiments.evaluation import evaluate
 from sim.experiments.targets import REQUIRED_PROBABILITY, TargetResult, windows_for
 from sim.experiments.undefined import kpi_entries
@@ -20,24 +20,7 @@ from sim.results.directories import (
 )
 from sim.scenario import load_scenario, parse_set_options
 
-HEADLINE = (
-    "revenue",
-    "orders",
-    "buyers",
-    "new_customers",
-    "conversion_rate",
-    "aov",
-    "repurchase_rate",
-    "repurchase_rate.private",
-    "roi_paid",
-    "roi_overall",
-    "cost_share",
-    "satisfaction",
-    "profit",
-    "private_pool",
-    "customer_overlap",
-    "traffic_concentration",
-)
+# The same headline KPIs as compare's table (sim.experiments.comparison.HEADLINE).
 
 
 def add_common_options(p) -> None:
