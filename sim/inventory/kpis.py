@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sim.inventory.records import FIELDS
+from sim.scenario.kpi_names import INVENTORY_KPIS
 
 __all__ = [
     "backorders",
@@ -24,22 +25,8 @@ __all__ = [
     "stockout_rate",
 ]
 
-_KPI_NAMES = (
-    "stockout_rate",
-    "fill_rate",
-    "lost_sales",
-    "backorders",
-    "backorder_days",
-    "inventory_turnover",
-    "days_of_supply",
-    "holding_cost",
-    "ordering_cost",
-    "transfer_cost",
-    "backorder_cost",
-    "lost_margin",
-    "inventory_cost",
-    "delivery_days",
-)
+# One list of stock KPI names: the scenario layer checks targets against the same one.
+_KPI_NAMES = INVENTORY_KPIS
 
 
 def _ratio(a: float, b: float) -> float:
