@@ -10,7 +10,12 @@ Measures, on a grid of ``--points`` points × 1 replication of the (shrunk) base
   task (sampling, journal write + fsync per point, progress bar, consolidation);
 * ``2 workers``: ``run_sweep`` on a local process pool, warmed up first (pool start-up, which
   spawns fresh interpreters, is reported separately);
-* ``dask 2``: a Dask ``LocalCluster`` of 2 single-threaded worker processes, warmed up likewise.
+* ``dask 2``: a Dask ``LocalCluster`` of 2 single-threaded worker processes, warmed up likewise;
+* ``2 workers, fresh pool per batch`` and ``2 workers, pool kept``: the points split into
+  ``--batches`` separate ``run_sweep`` calls (as an optimiser's rounds or ``--until-decided``'s
+  looks do), first starting a new local pool for every call (what each call did before pools
+  were kept: spawn fresh interpreters, import the model stack), then reusing the process's kept
+  pool (:func:`sim.experiments.evaluation.local_pool`). Pool start-up is inside these timings.
 
 Efficiency = speed-up over 1 worker ÷ workers. Prints a Markdown table and writes JSON.
 """
@@ -68,11 +73,37 @@ def task_overhead(executor, tmp: Path, points: int = 200) -> tuple[float, float]
     return (total - fixed) / points, fixed
 
 
+def _dask(sc, design, tmp: Path, rows: dict) -> None:
+    """The same sweep on a Dask ``LocalCluster`` of 2 single-threaded worker processes."""
+    from dask.distributed import Client, LocalCluster
+
+    from sim.experiments.sweep import run_sweep
+
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(_warm)
+        startup = time.perf_counter() - t0
+        t = time.perf_counter()
+        run_sweep(sc, design, out=tmp / "dask", scheduler=cluster.scheduler_address, progress=False)
+        rows["dask 2"] = (2, time.perf_counter() - t, startup)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=24)
     p.add_argument("--customers", type=int, default=3000)
     p.add_argument("--days", type=int, default=120)
+    p.add_argument("--batches", type=int, default=5, help="separate sweep calls (default 5)")
+    p.add_argument("--no-dask", action="store_true", help="skip the Dask cluster")
     p.add_argument("--json", default=None, help="write the figures here as JSON")
     args = p.parse_args(argv)
 
@@ -123,24 +154,28 @@ def main(argv: list[str] | None = None) -> int:
         rows["2 workers"] = (2, time.perf_counter() - t, startup)
         overhead["2 processes"] = task_overhead(pool, tmp)
 
-    from dask.distributed import Client, LocalCluster
-
-    t0 = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(_warm)
-        startup = time.perf_counter() - t0
+    for name, fresh in (("2 workers, fresh pool per batch", True), ("2 workers, pool kept", False)):
+        experiment.shutdown_pools()  # both start from no pool
         t = time.perf_counter()
-        run_sweep(sc, design, out=tmp / "dask", scheduler=cluster.scheduler_address, progress=False)
-        rows["dask 2"] = (2, time.perf_counter() - t, startup)
+        for b in range(args.batches):
+            if fresh:
+                experiment.shutdown_pools()
+            levels = [float(r[design.names[0]]) for r in records][b :: args.batches]
+            part = build_design(
+                {
+                    "name": "bench",
+                    "sampler": "grid",
+                    "seed": 1,
+                    "replications": 1,
+                    "parameters": {"channels.tmall.budget.paid": {"levels": levels}},
+                }
+            )
+            run_sweep(sc, part, out=tmp / f"b{fresh}{b}", workers=2, progress=False)
+        rows[name] = (2, time.perf_counter() - t, 0.0)
+    experiment.shutdown_pools()
+
+    if not args.no_dask:
+        _dask(sc, design, tmp, rows)
 
     n = len(records)
     per_run = rows["direct"][1] / n
@@ -194,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
             f"machinery per task ({name}, no-op model, 150 KPIs): {per_task * 1000:.1f} ms "
             f"= {100 * share:.2f} % of a run (target < 5 %); consolidation {fixed:.2f} s"
         )
+    # machine-readable: points per minute of each configuration
+    for name, cfg in result["configs"].items():
+        key = name.replace(",", "").replace(" ", "_")
+        print(f"points_per_minute[{key}]: {cfg['points_per_minute']:.1f}")
+    print(f"load_average: {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -415,7 +415,7 @@ def engine_summary(ledger, days: int) -> dict[str, float]:
     for fam in FAMILIES:
         orders = float(d.loc[d["family"] == fam, "orders"].sum())
         out[f"orders_per_day.{fam}"] = orders / scale / days
-    last = d[d["day"] == d["day"].max()]
-    out["private_pool_end"] = float(last["private_pool"].iloc[0]) / scale
-    out["adopters_end"] = float(last["customers"].iloc[0] + last["churned"].iloc[0]) / scale
+    last = ledger.market.iloc[-1]  # market-wide stocks: one row per day
+    out["private_pool_end"] = float(last["private_pool"]) / scale
+    out["adopters_end"] = float(last["customers"] + last["churned"]) / scale
     return out

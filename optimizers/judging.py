@@ -74,6 +74,7 @@ def restrict(ev: Evaluation, reps: Iterable[int]) -> Evaluation:
         flows=cut(ev.flows),
         cohorts=cut(ev.cohorts),
         inventory=cut(ev.inventory),
+        market=cut(ev.market),
     )
 
 

@@ -20,6 +20,7 @@ Curves (``x`` = spend in CNY/day):
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -31,7 +32,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from optimizers.judging import failed_evaluation
 from sim.experiments import Evaluation, collect, run_replication
-from sim.scenario import Scenario, apply_overrides
+from sim.scenario import LEVERS, Scenario, apply_overrides, daily_budget, is_flighted
 
 #: The budget lever each channel family spends on (coupons join when a scenario has them).
 LEVER_OF_FAMILY: dict[str, str] = {"public": "paid", "social": "seeding", "private": "private_ops"}
@@ -42,20 +43,63 @@ CurveKind = Literal["exp", "hill", "linear"]
 
 @dataclass(frozen=True)
 class Lever:
-    """One decision variable: daily spend of ``channel`` on ``lever`` (CNY/day)."""
+    """One decision variable: daily spend of ``channel`` on ``lever`` (CNY/day), over the whole
+    horizon or, with a ``period`` label, on days ``first`` … ``last`` only (a monthly split)."""
 
     channel: str
     lever: str
     family: str
     core: bool = False
+    period: str = ""  # e.g. "2026-06"; empty for the whole horizon
+    first: int = 0
+    last: int = -1  # inclusive; -1 with no period
+    dates: tuple[str, str] = ("", "")  # ISO first and last date, as budget.periods states them
 
     @property
     def name(self) -> str:
+        base = f"{self.channel}.{self.lever}"
+        return f"{base}@{self.period}" if self.period else base
+
+    @property
+    def base_name(self) -> str:
+        """``tmall.paid`` for every period of it (what ``bounds`` and ``observed`` name)."""
         return f"{self.channel}.{self.lever}"
 
     @property
     def path(self) -> str:
         return f"channels.{self.channel}.budget.{self.lever}"
+
+    def weight(self, days: int) -> float:
+        """Share of the horizon this variable spends on (1 without a period)."""
+        return (self.last - self.first + 1) / days if self.period else 1.0
+
+
+def by_period(scenario: Scenario, levers: Sequence[Lever], unit: str = "month") -> list[Lever]:
+    """Each lever split into one variable per calendar month of the horizon (``unit``)."""
+    if unit != "month":
+        raise ValueError(f"by_period: only 'month' is supported, got {unit!r}")
+    if scenario.spend_file:
+        raise ValueError(
+            "by_period: the scenario's spend_file fixes daily spends that would override the "
+            "optimised periods; remove spend_file (or optimise without --by-period)"
+        )
+    start, days = scenario.horizon.start, scenario.horizon.days
+    months: list[tuple[str, int, int]] = []
+    for d in range(days):
+        label = (start + dt.timedelta(days=d)).strftime("%Y-%m")
+        if months and months[-1][0] == label:
+            months[-1] = (label, months[-1][1], d)
+        else:
+            months.append((label, d, d))
+
+    def iso(d: int) -> str:
+        return (start + dt.timedelta(days=d)).isoformat()
+
+    return [
+        Lever(lv.channel, lv.lever, lv.family, lv.core, label, first, last, (iso(first), iso(last)))
+        for lv in levers
+        for label, first, last in months
+    ]
 
 
 def levers_of(scenario: Scenario, names: Sequence[str] | None = None) -> list[Lever]:
@@ -84,13 +128,40 @@ def levers_of(scenario: Scenario, names: Sequence[str] | None = None) -> list[Le
 
 
 def current_spend(scenario: Scenario, levers: Sequence[Lever]) -> np.ndarray:
-    """Today's daily spend of each lever in ``scenario``."""
+    """Today's daily spend of each lever in ``scenario`` (a period's mean, flighting included)."""
     spend = {c.id: c.budget.model_dump() for c in scenario.channels}
-    return np.array([float(spend[lv.channel][lv.lever]) for lv in levers])
+    if not any(lv.period for lv in levers) and not is_flighted(scenario):
+        return np.array([float(spend[lv.channel][lv.lever]) for lv in levers])
+    daily = daily_budget(scenario)
+    index = {c.id: i for i, c in enumerate(scenario.channels)}
+    out = []
+    for lv in levers:
+        if lv.lever not in LEVERS:
+            out.append(float(spend[lv.channel][lv.lever]))
+            continue
+        last = lv.last if lv.period else scenario.horizon.days - 1
+        out.append(
+            float(daily[lv.first : last + 1, index[lv.channel], LEVERS.index(lv.lever)].mean())
+        )
+    return np.array(out)
 
 
-def spend_overrides(levers: Sequence[Lever], x: Sequence[float]) -> dict[str, float]:
-    return {lv.path: float(round(v, 2)) for lv, v in zip(levers, x, strict=True)}
+def spend_overrides(levers: Sequence[Lever], x: Sequence[float]) -> dict[str, Any]:
+    """``--set`` overrides of a spend vector: a lever's constant amount, or, for period levers,
+    the channel's ``budget.periods`` (one per period, its levers together)."""
+    out: dict[str, Any] = {}
+    periods: dict[str, dict[tuple[int, int], dict[str, Any]]] = {}
+    for lv, v in zip(levers, x, strict=True):
+        if not lv.period:
+            out[lv.path] = float(round(v, 2))
+            continue
+        by_day = periods.setdefault(lv.channel, {})
+        first, last = lv.dates if lv.dates[0] else (lv.first, lv.last)
+        entry = by_day.setdefault((lv.first, lv.last), {"start": first, "end": last})
+        entry[lv.lever] = float(round(v, 2))
+    for ch, by_day in periods.items():
+        out[f"channels.{ch}.budget.periods"] = [by_day[k] for k in sorted(by_day)]
+    return out
 
 
 # --------------------------------------------------------------------------------------------

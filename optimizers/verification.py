@@ -17,6 +17,7 @@ started from (:func:`sim.experiments.compare`), and the comparison is written wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def verify(
     seed: int,
     workers: int | None = None,
     scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
-    """Full-replication comparison: baseline (if any), the starting plan, the recommendation."""
+    """Full-replication comparison: baseline (if any), the starting plan, the recommendation.
+    ``progress(done, planned)`` counts replications as they finish (a progress bar)."""
     # Renamed without a re-validation round trip: model_copy keeps the validated parts as they are.
     plan = plan.model_copy(update={"name": f"{start.name}-optimised"})
     if baseline is not None and baseline.name in (start.name, plan.name):
@@ -89,6 +92,7 @@ def verify(
         workers=workers,
         scheduler=scheduler,
         cache=False,
+        progress=progress,
     )
     cmp, failures = restrict_comparison(cmp)  # like for like: replications all completed
     s_name, p_name = cmp.names[-2], cmp.names[-1]

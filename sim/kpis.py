@@ -96,9 +96,11 @@ def compute_kpis(ledger: Ledger, *, window: tuple[int, int] | None = None) -> di
     daily = ledger.daily[(ledger.daily["day"] >= start) & (ledger.daily["day"] < end)]
     orders = ledger.orders[(ledger.orders["day"] >= start) & (ledger.orders["day"] < end)]
     chans = ledger.channels
+    mk = ledger.market
+    market = mk[(mk["day"] >= start) & (mk["day"] < end)] if len(mk) else mk
     out = scoped_kpis(daily, orders, ledger.scale, chans.index.to_numpy())
-    out.update(market_kpis(daily, orders))
-    out.update(tier_kpis(daily, orders))
+    out.update(market_kpis(daily, orders, market))
+    out.update(tier_kpis(market, orders))
     scopes: dict[str, np.ndarray] = {}
     for fam in chans["family"].unique():
         scopes[str(fam)] = chans.index[chans["family"] == fam].to_numpy()
@@ -165,15 +167,15 @@ def _band_days(daily: pd.DataFrame) -> float:
     return float((daily.groupby("day")["band_violation"].max() > 0).sum())
 
 
-def tier_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
+def tier_kpis(market: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
     """``tier_share.<tier>`` and ``repurchase_rate.<tier>`` for the private tiers
-    (:mod:`sim.levers.tiers`)."""
+    (:mod:`sim.levers.tiers`); ``market`` is the ledger's one-row-per-day market table."""
     from sim.levers.tiers import TIER_IDS  # local: kpis stays importable without the levers
 
     out: dict[str, float] = {}
-    if not all(f"tier_{t}" in daily for t in TIER_IDS) or not len(daily):
+    if not all(f"tier_{t}" in market for t in TIER_IDS) or not len(market):
         return out
-    last = daily[daily["day"] == daily["day"].max()].iloc[0]
+    last = market[market["day"] == market["day"].max()].iloc[0]
     in_tiers = sum(float(last[f"tier_{t}"]) for t in TIER_IDS)
     if "tier" in orders:
         last_day = orders.groupby("customer")["day"].max()
@@ -187,12 +189,14 @@ def tier_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def market_kpis(daily: pd.DataFrame, orders: pd.DataFrame) -> dict[str, float]:
-    """KPIs that only make sense for the whole market."""
+def market_kpis(
+    daily: pd.DataFrame, orders: pd.DataFrame, market: pd.DataFrame
+) -> dict[str, float]:
+    """KPIs that only make sense for the whole market (``market``: one row per day)."""
     core_visits = daily.loc[daily["core"], "visits"].sum()
     pairs = orders[["customer", "channel"]].drop_duplicates()
     channels_per_buyer = pairs.groupby("customer").size()
-    pool = daily["private_pool"].iloc[-1] if len(daily) else float("nan")
+    pool = market["private_pool"].iloc[-1] if len(market) else float("nan")
     return {
         "traffic_concentration": ratio(core_visits, daily["visits"].sum()),
         "customer_overlap": ratio((channels_per_buyer >= 2).sum(), len(channels_per_buyer)),

@@ -46,9 +46,15 @@ def test_bench_engine_prints_machine_readable_lines():
     ):
         assert key in values, f"{key} missing from:\n{out.stdout}"
         assert values[key] > 0
-    # Like for like: the ratio is the engine at the per-agent size over the per-agent rate.
-    expected = values["customer_days_per_s[2000]"] / values["per_agent_customer_days_per_s[2000]"]
+    # Like for like: the engine re-run over the per-agent run's customers and days (5, not the
+    # 20 of the sizes above), both with construction, over the per-agent rate.
+    assert values["like_for_like_days"] == 5
+    like = values["like_for_like_customer_days_per_s[2000]"]
+    expected = like / values["per_agent_customer_days_per_s[2000]"]
     assert values["ratio_vs_per_agent_mesa"] == pytest.approx(expected, rel=0.02, abs=0.01)
+    cpu = values["cpu_like_for_like_customer_days_per_s[2000]"]
+    cpu_expected = cpu / values["cpu_per_agent_customer_days_per_s[2000]"]
+    assert values["cpu_ratio_vs_per_agent_mesa"] == pytest.approx(cpu_expected, rel=0.02)
     # The per-agent Mesa version and the engine implement the same rules: no KPI differs by more
     # than 10 % and three standard errors (bench_engine.check_rules) on this scenario.
     assert values["rule_check_kpis"] >= 8, out.stdout

@@ -116,7 +116,7 @@ def test_report_opens_offline_images_decode_no_console_errors(report, tmp_path):
     )
     console = [ln for ln in plain.stderr.splitlines() if "CONSOLE" in ln]
     assert console == [], console
-    assert "Plan comparison" in plain.stdout
+    assert "In one minute" in plain.stdout and "against baseline" in plain.stdout
 
 
 def test_screenshot_is_saved_as_an_artifact(report, tmp_path):

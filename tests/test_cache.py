@@ -38,6 +38,7 @@ def _evaluate(scenario, cache):
 def _same(a, b) -> None:
     pd.testing.assert_frame_equal(a.kpis, b.kpis, check_exact=True)
     pd.testing.assert_frame_equal(a.daily, b.daily, check_exact=True)
+    pd.testing.assert_frame_equal(a.market, b.market, check_exact=True)
 
 
 def _entry(cache: ResultCache, scenario, replication: int = 0):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,7 +23,7 @@ def hand_ledger() -> Ledger:
                 "family": fam,
                 "core": core,
             }
-            row.update({m: 0.0 for m in (*FLOW_MEASURES, *SPEND_MEASURES, *MARKET_MEASURES)})
+            row.update({m: 0.0 for m in (*FLOW_MEASURES, *SPEND_MEASURES)})
             rows.append(row)
     d = pd.DataFrame(rows)
     a0, b0, a1 = 0, 1, 2  # row 3 (B, day 1) stays all zeros
@@ -64,7 +63,10 @@ def hand_ledger() -> Ledger:
         8,
     ]
     d["spend"] = d["spend_paid"] + d["spend_seeding"] + d["spend_private_ops"]
-    d["private_pool"] = np.where(d["day"] == 0, 100.0, 120.0)
+    # the market table: one row per day (the pool is not repeated on the channel rows)
+    market = pd.DataFrame({"day": [0, 1], "date": d["date"].unique()})
+    market = market.assign(**{m: 0.0 for m in MARKET_MEASURES})
+    market["private_pool"] = [100.0, 120.0]
     # Orders in sim units: customers 0,1,2; customer 0 buys in A twice and in B once.
     orders = pd.DataFrame(
         {
@@ -87,7 +89,13 @@ def hand_ledger() -> Ledger:
         }
     )
     return Ledger(
-        daily=d, orders=orders, journeys=pd.DataFrame(), scale=10.0, days=2, channels=channels
+        daily=d,
+        orders=orders,
+        journeys=pd.DataFrame(),
+        scale=10.0,
+        days=2,
+        channels=channels,
+        market=market,
     )
 
 

@@ -127,7 +127,7 @@ def test_subscription_raises_repurchase_rate():
     assert kb["repurchase_rate.private"] > ka["repurchase_rate.private"] + 0.1
     assert kb["repurchase_rate"] > ka["repurchase_rate"]
     assert kb["subscription_share"] > 0.05 and ka["subscription_share"] == 0
-    assert b.daily["subscribers"].max() > 0
+    assert b.market["subscribers"].max() > 0
 
 
 def test_reminders_raise_private_repurchase():
@@ -253,6 +253,7 @@ def test_levers_at_zero_leave_the_ledger_identical():
     _, a = run("plan")
     _, b = run("plan", **off)
     pd.testing.assert_frame_equal(a.daily, b.daily)
+    pd.testing.assert_frame_equal(a.market, b.market)
     pd.testing.assert_frame_equal(a.orders, b.orders)
     pd.testing.assert_frame_equal(a.journeys, b.journeys)
 

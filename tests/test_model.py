@@ -22,6 +22,7 @@ def kpis(sc: Scenario, overrides: dict | None = None, reps: int = 3) -> pd.Serie
 def test_same_seed_same_ledger(baseline):
     a, b = simulate(baseline, seed=5), simulate(baseline, seed=5)
     pd.testing.assert_frame_equal(a.daily, b.daily)
+    pd.testing.assert_frame_equal(a.market, b.market)
     pd.testing.assert_frame_equal(a.orders, b.orders)
 
 

@@ -28,6 +28,10 @@ The modules, in the order a run uses them:
   start and every accepted candidate, and what it says about them.
 
 The scenario's targets are constraints by default (``target_constraints=False`` drops them).
+``by_period="month"`` makes one decision per lever and calendar month (written back as
+``budget.periods``); a lever with a ``budget.observed`` spend range stays within
+``observed_multiple`` × its observed maximum, and :meth:`BudgetResult.extrapolated` lists
+recommendations outside that range.
 
     >>> from sim.scenario import load_scenario
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={

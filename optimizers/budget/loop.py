@@ -286,7 +286,7 @@ class Loop:
             "revenue": pt.metrics.get("revenue", np.nan),
             "replications": len(pt.reps),
             **{lv.name: float(pt.x[i]) for i, lv in enumerate(self.prob.levers)},
-            "total_spend": float(pt.x.sum()),
+            "total_spend": self.prob.daily(pt.x),
         }
         self.records.append(row)
         if self.progress is not None:

@@ -112,6 +112,10 @@ class LP:
             )
         return expr
 
+    def spent(self, keep: Any = None) -> Any:
+        """Mean lever spend per day over the horizon (:func:`weighted`)."""
+        return weighted(self.prob, self.x, keep)
+
     def fixed(self) -> Any:
         return pulp.lpSum(self.prob.fixed_costs.get(c, 0.0) * z for c, z in self.z.items())
 
@@ -148,7 +152,7 @@ class LP:
         self.add(
             "total",
             f"Σ spend + fixed costs ≤ {p.total:,.0f} CNY/day",
-            pulp.lpSum(self.x) + self.fixed(),
+            self.spent() + self.fixed(),
             "≤",
             p.total,
             p.total,
@@ -176,20 +180,20 @@ class LP:
                     p.hi[i],
                 )
         for ch, (blo, bhi) in p.channel_bounds.items():
-            s = pulp.lpSum(x[i] for i, lv in enumerate(p.levers) if lv.channel == ch)
+            s = self.spent(lambda lv, ch=ch: lv.channel == ch)
             if blo is not None:
                 self.add(f"bound {ch}", f"{ch} spend ≥ {blo:,.0f} CNY/day", s, "≥", blo, blo)
             if bhi is not None:
                 self.add(f"bound {ch}", f"{ch} spend ≤ {bhi:,.0f} CNY/day", s, "≤", bhi, bhi)
 
     def _core_share(self) -> None:
-        p, x = self.prob, self.x
+        p = self.prob
         if p.core_min_share:
-            core = pulp.lpSum(x[i] for i, lv in enumerate(p.levers) if lv.core)
+            core = self.spent(lambda lv: lv.core)
             self.add(
                 "core_share",
                 f"core channels' share of spend ≥ {p.core_min_share:.0%}",
-                core - p.core_min_share * pulp.lpSum(x),
+                core - p.core_min_share * self.spent(),
                 "≥",
                 0.0,
                 p.total,
@@ -201,7 +205,7 @@ class LP:
         if not self.z:
             return
         for i, lv in enumerate(p.levers):
-            self.lp += self.x[i] <= p.total * self.z[lv.channel], f"active_{i}"
+            self.lp += self.x[i] <= p.total / p.w[i] * self.z[lv.channel], f"active_{i}"
         if p.max_active is not None:
             self.add(
                 "max_active",
@@ -216,19 +220,22 @@ class LP:
     def _roi_floors(self) -> None:
         p, x, days = self.prob, self.x, self.prob.days
         cap = p.cap()
-        for i in p.roi_levers():
+        for ch, idx in p.roi_channels().items():
             # Paid revenue of the channel: its own spend (concave) plus every other lever's
             # effect on it (seeding and rival channels move it too). The floor binds only when
             # the channel spends (on = 1): with no paid spend its ROI is undefined, not low.
-            ch = p.levers[i].channel
+            # With periods, the channel's paid spend is its periods' spend, weighted by days.
+            i = idx[0]
             floor = p.roi_floor * (1 + p.margin(f"roi_paid.{ch}"))
             on = _var(self.lp, f"on_{i}", cat="Binary")
-            self.lp += x[i] <= float(cap[i]) * on, f"on_{i}"
+            for j in idx:
+                self.lp += x[j] <= float(cap[j]) * on, f"on_{j}"
+            paid = self.spent(lambda lv, ch=ch: lv.channel == ch and lv.lever == "paid")
             big = 10.0 * days * p.total * floor
             self.add(
                 f"roi_paid.{ch}",
                 f"paid-traffic ROI of {ch} ≥ 1:{p.roi_floor:g}",
-                self.metric(f"paid_revenue.{ch}") - floor * days * x[i] + big * (1 - on),
+                self.metric(f"paid_revenue.{ch}") - floor * days * paid + big * (1 - on),
                 "≥",
                 0.0,
                 days * p.total,
@@ -240,7 +247,7 @@ class LP:
         if p.cost_share_max is None:
             return
         ceiling = p.cost_share_max * (1 - p.margin("cost_share"))
-        cost = days * (pulp.lpSum(self.x) + self.fixed()) + self.metric("nonspend_cost")
+        cost = days * (self.spent() + self.fixed()) + self.metric("nonspend_cost")
         self.add(
             "cost_share",
             f"cost share ≤ {p.cost_share_max:.0%} of revenue",
@@ -301,7 +308,7 @@ class LP:
         else:
             self.lp += (
                 self.metric("margin")
-                - p.days * (pulp.lpSum(self.x) + self.fixed())
+                - p.days * (self.spent() + self.fixed())
                 - self.penalty * slack
             )
 
@@ -355,6 +362,17 @@ class LP:
         ]
         lines += [f"  - {c.name}: {c.text} (binding)" for c in binding]
         return list(dict.fromkeys(names)), "\n".join(lines)
+
+
+def weighted(prob: Problem, xs: Sequence[Any], keep: Any = None) -> Any:
+    """Σ weight × spend: a lever over a period counts for its share of the horizon's days;
+    ``keep(lever)`` restricts the sum to some levers."""
+    w = prob.w
+    return pulp.lpSum(
+        x if w[i] == 1.0 else float(w[i]) * x
+        for i, x in enumerate(xs)
+        if keep is None or keep(prob.levers[i])
+    )
 
 
 def _var(

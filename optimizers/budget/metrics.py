@@ -55,7 +55,7 @@ class Point:
 def point_metrics(ev: Evaluation, prob: Problem, x: np.ndarray) -> dict[str, float]:
     """Means over replications of what the LP models: revenue, margin, costs, paid revenue."""
     k, days = ev.kpis, prob.days
-    lever_spend = days * float(x.sum())
+    lever_spend = days * prob.daily(x)
     cost = k["cost_share"] * k["revenue"]
     out = {
         "revenue": float(k["revenue"].mean()),
@@ -63,19 +63,20 @@ def point_metrics(ev: Evaluation, prob: Problem, x: np.ndarray) -> dict[str, flo
         "nonspend_cost": float(cost.mean()) - lever_spend,  # commission, service, other
         "cost": float(cost.mean()) + days * prob.fixed_cost(x),
     }
-    for i in prob.roi_levers():
-        ch = prob.levers[i].channel
+    w = prob.w
+    for ch, idx in prob.roi_channels().items():
+        paid = float(sum(w[i] * x[i] for i in idx))  # mean paid spend per day over the horizon
         roi = k.get(f"roi_paid.{ch}")
-        paid_rev = (roi.fillna(0.0) * days * x[i]).mean() if roi is not None else np.nan
-        out[f"paid_revenue.{ch}"] = float(paid_rev) if x[i] > 0 else 0.0
-        out[f"roi_paid.{ch}"] = float(roi.mean()) if roi is not None and x[i] > 0 else np.nan
+        paid_rev = (roi.fillna(0.0) * days * paid).mean() if roi is not None else np.nan
+        out[f"paid_revenue.{ch}"] = float(paid_rev) if paid > 0 else 0.0
+        out[f"roi_paid.{ch}"] = float(roi.mean()) if roi is not None and paid > 0 else np.nan
     return out
 
 
 def objective_value(m: dict[str, float], prob: Problem, x: np.ndarray) -> float:
     if prob.objective == "revenue":
         return m["revenue"]
-    return m["margin"] - prob.days * (float(x.sum()) + prob.fixed_cost(x))
+    return m["margin"] - prob.days * (prob.daily(x) + prob.fixed_cost(x))
 
 
 def check_constraints(m: dict[str, float], prob: Problem, x: np.ndarray) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ class _Checks:
 def _check_spend(checks: _Checks, prob: Problem, x: np.ndarray) -> None:
     """The total, then the bounds on each lever and each channel."""
     add = checks.add
-    spent = float(x.sum()) + prob.fixed_cost(x)
+    spent = prob.daily(x) + prob.fixed_cost(x)
     add("total", spent, prob.total, "≤", prob.total)
     for i, lv in enumerate(prob.levers):
         if prob.lo[i] > 0:
@@ -164,7 +165,7 @@ def _check_spend(checks: _Checks, prob: Problem, x: np.ndarray) -> None:
         if np.isfinite(prob.hi[i]):
             add(f"bound {lv.name}", x[i], prob.hi[i], "≤", max(prob.hi[i], 1.0))
     for ch, (blo, bhi) in prob.channel_bounds.items():
-        s = sum(x[i] for i, lv in enumerate(prob.levers) if lv.channel == ch)
+        s = sum(prob.w[i] * x[i] for i, lv in enumerate(prob.levers) if lv.channel == ch)
         if blo is not None:
             add(f"bound {ch}", s, blo, "≥", max(blo, 1.0))
         if bhi is not None:
@@ -173,12 +174,10 @@ def _check_spend(checks: _Checks, prob: Problem, x: np.ndarray) -> None:
 
 def _check_simulated(checks: _Checks, m: dict[str, float], prob: Problem, x: np.ndarray) -> None:
     """The limits only a simulation can judge: paid-traffic ROI floors, the cost share."""
-    for i in prob.roi_levers():
-        roi = m.get(f"roi_paid.{prob.levers[i].channel}", np.nan)
-        if x[i] > 0.5 and np.isfinite(roi):
-            checks.add(
-                f"roi_paid.{prob.levers[i].channel}", roi, prob.roi_floor, "≥", prob.roi_floor
-            )
+    for ch, idx in prob.roi_channels().items():
+        roi = m.get(f"roi_paid.{ch}", np.nan)
+        if max(x[i] for i in idx) > 0.5 and np.isfinite(roi):
+            checks.add(f"roi_paid.{ch}", roi, prob.roi_floor, "≥", prob.roi_floor)
     if prob.cost_share_max is not None:
         share = m["cost"] / m["revenue"] if m["revenue"] else np.inf
         checks.add("cost_share", share, prob.cost_share_max, "≤", prob.cost_share_max)
@@ -187,10 +186,10 @@ def _check_simulated(checks: _Checks, m: dict[str, float], prob: Problem, x: np.
 def _check_channels(checks: _Checks, prob: Problem, x: np.ndarray) -> None:
     """Core channels' share of spend, and how many channels are active."""
     if prob.core_min_share:
-        core = sum(x[i] for i, lv in enumerate(prob.levers) if lv.core)
+        core = sum(prob.w[i] * x[i] for i, lv in enumerate(prob.levers) if lv.core)
         checks.add(
             "core_share",
-            core / max(float(x.sum()), 1e-9),
+            core / max(prob.daily(x), 1e-9),
             prob.core_min_share,
             "≥",
             prob.core_min_share,

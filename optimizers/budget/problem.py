@@ -18,6 +18,9 @@ Objective = Literal["revenue", "profit"]
 #: The LP aims this much inside the ROI floor and the cost-share ceiling: the curves are fits,
 #: and a plan aimed exactly at a limit misses it about half the time when re-simulated.
 MARGIN = 0.02
+#: Default ceiling on a lever with an observed spend range (``budget.observed``): this many ×
+#: its observed maximum; beyond it the response curve would be extrapolated, not fitted.
+OBSERVED_MULTIPLE = 1.5
 
 Bounds = dict[str, tuple[float | None, float | None]]
 
@@ -42,6 +45,30 @@ class Problem:
     margins: dict[str, float] = field(default_factory=dict)
     # The plan's targets when they are constraints (the default), else empty.
     targets: list[Target] = field(default_factory=list)
+    # Share of the horizon each variable spends on: 1, or a period's days ÷ horizon days.
+    weights: np.ndarray | None = None
+    # Observed [min, max] spend per lever index (from budget.observed), for the report.
+    observed: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def w(self) -> np.ndarray:
+        return np.ones(len(self.levers)) if self.weights is None else self.weights
+
+    def daily(self, x: np.ndarray) -> float:
+        """Mean spend per day over the horizon of spend vector ``x`` (levers only)."""
+        return float(self.w @ np.asarray(x, dtype=float))
+
+    def extrapolated(self, x: np.ndarray) -> list[str]:
+        """Levers whose spend in ``x`` lies outside the spend range the history observed: the
+        response there is extrapolated, not fitted."""
+        out = []
+        for i, (lo, hi) in self.observed.items():
+            if x[i] > hi * (1 + 1e-6) + 0.5 or x[i] < lo * (1 - 1e-6) - 0.5:
+                name = self.levers[i].name
+                out.append(
+                    f"{name}: {x[i]:,.0f} CNY/day is outside the observed {lo:,.0f}–{hi:,.0f}"
+                )
+        return out
 
     def margin(self, name: str) -> float:
         return self.margins.get(name, MARGIN)
@@ -65,15 +92,23 @@ class Problem:
         return bool(self.fixed_costs) or self.max_active is not None
 
     def roi_levers(self) -> list[int]:
+        """One lever per channel with a paid-ROI floor (its first period, with periods)."""
+        return [idx[0] for idx in self.roi_channels().values()]
+
+    def roi_channels(self) -> dict[str, list[int]]:
+        """Public channels with a paid-ROI floor → the indices of their paid levers."""
         if self.roi_floor is None:
-            return []
-        return [
-            i for i, lv in enumerate(self.levers) if lv.family == "public" and lv.lever == "paid"
-        ]
+            return {}
+        out: dict[str, list[int]] = {}
+        for i, lv in enumerate(self.levers):
+            if lv.family == "public" and lv.lever == "paid":
+                out.setdefault(lv.channel, []).append(i)
+        return out
 
     def cap(self) -> np.ndarray:
-        """Largest spend each lever can take: its upper bound, the total, its lower bound."""
-        return np.maximum(np.minimum(self.total, self.hi), self.lo)
+        """Largest spend each lever can take: its upper bound, the total (spread over the
+        lever's share of the horizon), its lower bound."""
+        return np.maximum(np.minimum(self.total / self.w, self.hi), self.lo)
 
     def active(self, x: np.ndarray) -> dict[str, bool]:
         return {
@@ -106,6 +141,7 @@ def build_problem(
     if total <= 0:
         raise ValueError(f"total: must be > 0 CNY/day, got {total:g}")
     lo, hi, channel_bounds = _split_bounds(lvs, bounds or {})
+    weights = np.array([lv.weight(scenario.horizon.days) for lv in lvs])
     _check_settings(lvs, fixed_costs, cost_share_max, core_min_share, max_active)
     return Problem(
         lvs,
@@ -121,14 +157,43 @@ def build_problem(
         dict(fixed_costs or {}),
         max_active,
         targets=list(targets or []),
+        weights=weights,
+        observed=observed_ranges(scenario, lvs),
     )
+
+
+def observed_ranges(scenario: Scenario, lvs: list[Lever]) -> dict[int, tuple[float, float]]:
+    """Lever index → the ``[min, max]`` daily spend ``budget.observed`` states for it."""
+    budgets = {c.id: c.budget for c in scenario.channels}
+    out = {}
+    for i, lv in enumerate(lvs):
+        obs = budgets[lv.channel].observed
+        rng = getattr(obs, lv.lever, None) if obs is not None else None
+        if rng is not None:
+            out[i] = (float(rng[0]), float(rng[1]))
+    return out
+
+
+def observed_bounds(scenario: Scenario, lvs: list[Lever], multiple: float | None) -> Bounds:
+    """Default upper bounds: ``multiple`` × the observed maximum of each lever that has one
+    (the response beyond it is extrapolated); ``None`` or 0 for none."""
+    if not multiple:
+        return {}
+    return {
+        lvs[i].base_name: (None, multiple * hi)
+        for i, (_, hi) in observed_ranges(scenario, lvs).items()
+    }
 
 
 def _split_bounds(lvs: list[Lever], bounds: Bounds) -> tuple[np.ndarray, np.ndarray, Bounds]:
     """Per-lever ``(lo, hi)`` arrays and per-channel bounds from ``bounds`` keyed by name."""
     lo, hi = np.zeros(len(lvs)), np.full(len(lvs), np.inf)
     channel_bounds: Bounds = {}
-    names = {lv.name: i for i, lv in enumerate(lvs)}
+    names: dict[str, list[int]] = {}
+    for i, lv in enumerate(lvs):  # a lever's bounds hold in each of its periods
+        names.setdefault(lv.name, []).append(i)
+        if lv.period:
+            names.setdefault(lv.base_name, []).append(i)
     channels = {lv.channel for lv in lvs}
     for key, (blo, bhi) in bounds.items():
         if blo is not None and bhi is not None and blo > bhi:

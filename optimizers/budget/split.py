@@ -23,7 +23,13 @@ from optimizers.budget.conflicts import precheck
 from optimizers.budget.loop import Loop
 from optimizers.budget.lp import make_solver
 from optimizers.budget.metrics import Point
-from optimizers.budget.problem import Objective, Problem, build_problem
+from optimizers.budget.problem import (
+    OBSERVED_MULTIPLE,
+    Objective,
+    Problem,
+    build_problem,
+    observed_bounds,
+)
 from optimizers.response import (
     CurveKind,
     Lever,
@@ -32,8 +38,9 @@ from optimizers.response import (
     simulate_points,
     spend_overrides,
 )
+from optimizers.response import by_period as split_by_period
 from sim.experiments import Evaluation, make_executor, windows_for
-from sim.scenario import Scenario, apply_overrides
+from sim.scenario import LEVERS, Scenario, apply_overrides
 
 
 @dataclass
@@ -67,9 +74,18 @@ class BudgetResult:
     seed: int = 0
 
     @property
-    def overrides(self) -> dict[str, float]:
-        """The loop's best split as ``--set`` paths (``channels.tmall.budget.paid`` → CNY/day)."""
+    def overrides(self) -> dict[str, Any]:
+        """The loop's best split as ``--set`` paths (``channels.tmall.budget.paid`` → CNY/day;
+        by period: ``channels.tmall.budget.periods``)."""
         return spend_overrides(self.levers, [self.spend[lv.name] for lv in self.levers])
+
+    def extrapolated(self, spend: dict[str, float] | None = None) -> list[str]:
+        """Levers of ``spend`` (default: the loop's best) outside the spend range the history
+        observed (``budget.observed``): their response is extrapolated, not fitted."""
+        if self.problem is None:
+            return []
+        spend = self.spend if spend is None else spend
+        return self.problem.extrapolated(np.array([spend[lv.name] for lv in self.levers]))
 
 
 def optimize_budget(
@@ -98,6 +114,8 @@ def optimize_budget(
     progress: Callable[[dict[str, Any]], None] | None = None,
     baseline: Scenario | None = None,
     target_constraints: bool = True,
+    by_period: str | None = None,
+    observed_multiple: float | None = OBSERVED_MULTIPLE,
 ) -> BudgetResult:
     """Split ``total`` CNY/day across the scenario's budget levers (see :mod:`optimizers.budget`).
 
@@ -108,8 +126,22 @@ def optimize_budget(
     ``target_constraints=False``; relative ones are judged against ``baseline`` (evaluated
     with the same seed and replications). Raises :class:`InfeasibleError` naming the
     conflicting constraints when no split can satisfy them, ``ValueError`` for bad arguments.
+
+    ``by_period="month"`` makes each lever one variable per calendar month, written back as
+    the channels' ``budget.periods``. A lever whose ``budget.observed`` range is known (fitted
+    from a spend history) is kept at most ``observed_multiple`` × its observed maximum unless
+    ``bounds`` says otherwise (``None`` or 0: no such default); a recommendation outside the
+    observed range is listed by :meth:`BudgetResult.extrapolated`.
     """
     lvs = _levers(scenario, levers, objective=objective, replications=replications)
+    if by_period:
+        lvs = split_by_period(scenario, lvs, by_period)
+        _check_periods_kept(scenario, lvs)
+    else:
+        _check_not_flighted(scenario, lvs)
+    if observed_multiple is not None and observed_multiple < 0:
+        raise ValueError(f"observed_multiple: must be ≥ 0, got {observed_multiple:g}")
+    bounds = {**observed_bounds(scenario, lvs, observed_multiple), **(bounds or {})}
     targets = list(scenario.targets) if target_constraints else []
     if baseline is None and any(t.relative_to for t in targets):
         raise ValueError(
@@ -153,6 +185,47 @@ def optimize_budget(
             x_start, max_iter=max_iter, rho0=trust_region, min_rho=min_trust_region, tol=tol
         )
     return _result(scenario, prob, loop, best, start, x_start, seed)
+
+
+def _check_not_flighted(scenario: Scenario, lvs: list[Lever]) -> None:
+    """One number per lever cannot state a flighted budget: periods (or a spend file) would
+    override it on their days, so the optimiser's answer would not be what is simulated."""
+    if scenario.spend_file:
+        raise ValueError(
+            "levers: the scenario's spend_file sets daily spends that override a constant "
+            "budget; optimise by period (--by-period month) without the spend file"
+        )
+    flighted = sorted(
+        lv.name
+        for lv in lvs
+        for c in scenario.channels
+        if c.id == lv.channel
+        and any(getattr(p, lv.lever, None) is not None for p in c.budget.periods)
+    )
+    if flighted:
+        raise ValueError(
+            f"levers: {', '.join(flighted)} vary over time (budget.periods); optimise them by "
+            "period (--by-period month) or leave them out (--levers)"
+        )
+
+
+def _check_periods_kept(scenario: Scenario, lvs: list[Lever]) -> None:
+    """The monthly answer replaces a channel's ``budget.periods``: refuse when that would drop
+    the periods of a lever the optimiser does not set."""
+    chosen = {(lv.channel, lv.lever) for lv in lvs}
+    lost = sorted(
+        f"{c.id}.{lever}"
+        for c in scenario.channels
+        if any(ch == c.id for ch, _ in chosen)
+        for lever in LEVERS
+        if (c.id, lever) not in chosen
+        and any(getattr(p, lever) is not None for p in c.budget.periods)
+    )
+    if lost:
+        raise ValueError(
+            f"levers: {', '.join(lost)} vary over time (budget.periods) and would lose their "
+            "periods when the optimised months are written back; optimise them too (--levers)"
+        )
 
 
 def _baseline_evaluation(

@@ -25,6 +25,7 @@ from optimizers.commands.common import (
     load_plan,
     number,
     parse_pairs,
+    print_summary,
     usage_error,
     verify_after_writing,
     write_manifest,
@@ -91,6 +92,14 @@ def _constraint_arguments(p) -> None:
         help="fixed CNY/day paid when a channel is active (MILP), repeatable",
     )
     p.add_argument(
+        "--observed-multiple",
+        type=float,
+        default=1.5,
+        help="keep each lever with a budget.observed spend range at most this × its observed "
+        "maximum (default 1.5; 0 = no such bound); beyond the range the response is "
+        "extrapolated",
+    )
+    p.add_argument(
         "--bound",
         action="append",
         default=[],
@@ -105,6 +114,12 @@ def _loop_arguments(p) -> None:
         "--levers",
         default=None,
         help="comma-separated levers to optimise (default: all), e.g. tmall.paid,douyin.paid",
+    )
+    p.add_argument(
+        "--by-period",
+        choices=("month",),
+        default=None,
+        help="one decision per lever and calendar month, written back as budget.periods",
     )
     p.add_argument("--max-iter", type=int, default=8, help="trust-region iterations (default 8)")
     p.add_argument(
@@ -171,6 +186,7 @@ def run_budget(args) -> int:
     _write_verified(out, res, choice, args)
     print(budget_report.console_lines(res, choice))
     print(f"\nresults: {out} (report.md, verification/report.html)")
+    print_summary(choice.verification.comparison)
     return 0
 
 
@@ -199,6 +215,8 @@ def _options(args) -> dict[str, Any]:
         "trust_region": args.trust_region,
         "curve": args.curve,
         "target_constraints": args.target_constraints,
+        "by_period": args.by_period,
+        "observed_multiple": args.observed_multiple,
     }
 
 

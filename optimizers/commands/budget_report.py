@@ -23,6 +23,7 @@ def console_lines(res, choice) -> str:
     lines = [f"{'lever':<24}{'start':>14}{'recommended':>14}  (CNY/day)"]
     for name in rec:
         lines.append(f"{name:<24}{res.start_spend[name]:>14,.0f}{rec[name]:>14,.0f}")
+    lines += [f"! extrapolated response: {e}" for e in res.extrapolated(rec)]
     n_it = len(res.iterations) - 1
     if choice is None:
         lines.append(
@@ -82,6 +83,7 @@ def summary(res, choice, ver_summary: dict | None) -> dict[str, Any]:
         "findings": choice.findings,
         "recommended_plan": chosen.label,
         "recommendation": chosen.spend,
+        "extrapolated": res.extrapolated(chosen.spend),
         "overrides": spend_overrides(res.levers, list(chosen.spend.values())),
         "value": chosen.value,
         "start_value": choice.start.value,
@@ -122,6 +124,12 @@ def report(res, choice, figs: list[Path], root: Path, replications: int) -> str:
             "\n".join(f"- {f}" for f in choice.findings),
         ]
     parts += ["## Recommended split" if choice else "## The loop's best split", table_md(split)]
+    if extrapolated := res.extrapolated(rec):
+        parts += [
+            "**Relies on extrapolated response**: these levers leave the spend range the "
+            "history observed (`budget.observed`), where the response was not fitted:\n"
+            + "\n".join(f"- {e}" for e in extrapolated)
+        ]
     if choice is not None:
         parts += [
             "## Verified plans: the start and every accepted candidate",

@@ -86,6 +86,14 @@ def add_common_arguments(p, *, replications: int) -> None:
         metavar="PATH=VALUE",
         help="override a value (in the scenario and its baseline)",
     )
+    p.add_argument(
+        "--no-parameter-uncertainty",
+        dest="overrides",
+        action="append_const",
+        const="uncertainty.enabled=false",
+        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
+        "uncertainty.enabled=false)",
+    )
     p.add_argument("--out", default=None, help="results directory")
 
 
@@ -180,7 +188,7 @@ def _shared(overrides: dict[str, Any], path: str) -> dict[str, Any]:
         try:
             resolve_path(raw, k)
         except KeyError:
-            if not k.startswith(("market.", "horizon.", "seed")):
+            if not k.startswith(("market.", "horizon.", "seed", "uncertainty.")):
                 continue
         out[k] = v
     return out
@@ -189,8 +197,16 @@ def _shared(overrides: dict[str, Any], path: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # verification and results
 # --------------------------------------------------------------------------------------------
-def verify_plan(plan: Scenario, start: Scenario, baseline: Scenario | None, args, seed: int):
-    """The recommendation re-evaluated with full replications against start and baseline."""
+def verify_plan(
+    plan: Scenario,
+    start: Scenario,
+    baseline: Scenario | None,
+    args,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """The recommendation re-evaluated with full replications against start and baseline
+    (``progress(done, planned)`` counts the replications, for a progress bar)."""
     from optimizers.verification import verify
 
     print(f"verifying with {args.verify_replications} replications …", file=sys.stderr)
@@ -201,7 +217,17 @@ def verify_plan(plan: Scenario, start: Scenario, baseline: Scenario | None, args
         replications=args.verify_replications,
         seed=seed,
         workers=args.workers,
+        progress=progress,
     )
+
+
+def print_summary(comparison) -> None:
+    """The console's last lines, as ``run`` and ``compare`` end: the verified plans' target
+    verdicts and headline changes (:func:`sim.reports.console_summary`)."""
+    from sim.reports import console_summary
+
+    print()
+    print(console_summary(comparison.summary()))
 
 
 def write_verification(ver, tmp: Path) -> None:

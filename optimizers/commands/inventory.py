@@ -16,6 +16,7 @@ from optimizers.commands.common import (
     check_args,
     claim_out,
     load_plan,
+    print_summary,
     table_md,
     verify_after_writing,
     verify_plan,
@@ -23,6 +24,7 @@ from optimizers.commands.common import (
     write_text,
     write_verification,
 )
+from sim.commands import ProgressBar, add_progress_option
 from sim.errors import UsageError
 from sim.results import atomic_dir, write_json, write_table
 
@@ -39,12 +41,13 @@ def add_parser(osub) -> None:
         "--stockout-rate", type=float, default=None, help="stockout-rate ceiling, e.g. 0.05"
     )
     p.add_argument("--days", type=int, default=3000, help="days per policy simulation")
+    add_progress_option(p)
     p.set_defaults(func=run_inventory)
 
 
 def run_inventory(args) -> int:
     try:
-        from optimizers.inventory import apply_policies, optimize_inventory
+        import optimizers.inventory  # noqa: F401 - present in this checkout?
     except ImportError as exc:
         raise UsageError(f"optimize inventory: unavailable in this checkout ({exc})") from None
     check_args(args)
@@ -53,7 +56,35 @@ def run_inventory(args) -> int:
         raise UsageError(f"optimize inventory: {args.scenario} has no inventory: section")
     out = claim_out(args, f"{sc.name}-inventory")  # before optimising: fail fast
     seed = sc.seed if args.seed is None else args.seed
-    records = _demand_records(sc, seed)
+    with ProgressBar(
+        "demand + policy search",
+        total=2,
+        enabled=not getattr(args, "no_progress", False),
+        unit="step",
+    ) as bar:
+        records = _demand_records(sc, seed)
+        bar.tick()
+        table, spec = _search(sc, args, seed, records)
+        bar.tick()
+    plan = sc.model_copy(update={"inventory": spec})
+    _write_results(out, table, None, sc, args, seed)  # the policies first: never lost
+    print(table.to_string(index=False))
+    with ProgressBar("verification", enabled=not getattr(args, "no_progress", False)) as bar:
+        ver = verify_after_writing(
+            out,
+            "inventory",
+            lambda: verify_plan(plan, sc, baseline, args, seed, progress=bar.update_to),
+        )
+    _write_verified(out, table, ver, sc)
+    print(f"\nresults: {out}")
+    print_summary(ver.comparison)
+    return 0
+
+
+def _search(sc, args, seed: int, records):
+    """The policy table and the inventory section that applies it."""
+    from optimizers.inventory import apply_policies, optimize_inventory
+
     try:
         table = optimize_inventory(
             sc.inventory,
@@ -64,18 +95,9 @@ def run_inventory(args) -> int:
             seed=seed,
             records=records,
         )
-        spec = apply_policies(sc.inventory, table)
+        return table, apply_policies(sc.inventory, table)
     except ValueError as exc:
         raise UsageError(f"optimize inventory: {exc}") from None
-    plan = sc.model_copy(update={"inventory": spec})
-    _write_results(out, table, None, sc, args, seed)  # the policies first: never lost
-    print(table.to_string(index=False))
-    ver = verify_after_writing(
-        out, "inventory", lambda: verify_plan(plan, sc, baseline, args, seed)
-    )
-    _write_verified(out, table, ver, sc)
-    print(f"\nresults: {out}")
-    return 0
 
 
 def _demand_records(sc, seed: int):

@@ -33,6 +33,7 @@ from optimizers.commands.common import (
     add_common_arguments,
     check_args,
     load_plan,
+    print_summary,
     table_md,
     usage_error,
     verify_plan,
@@ -156,6 +157,8 @@ def run_search(args) -> int:
         f"\nresults: {out} (report.md{', verification/report.html' if ver else ''}); "
         f"run again with the same --out to add trials to the study"
     )
+    if ver is not None:
+        print_summary(ver.comparison)
     return 0
 
 

@@ -42,6 +42,12 @@ from sim.calibration.acquisition import fit_arrivals
 from sim.calibration.baskets import unit_prices
 from sim.calibration.bgnbd import BGNBD, BGNBDLimitWarning, fit_bgnbd
 from sim.calibration.channels import channel_stats, fit_private_joining, infer_families
+from sim.calibration.heterogeneity import (
+    Choice,
+    select_variant,
+    standard_errors,
+    variant_p_alive,
+)
 from sim.calibration.histories import customer_histories
 from sim.calibration.mapping import (
     channel_ids,
@@ -78,6 +84,8 @@ class Calibration:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)  # scenario dict (baseline)
     max_customers: int = 20000
     notes: list[str] = field(default_factory=list)
+    spread: Choice | None = None  # the heterogeneity variants and the one chosen (1 segment)
+    spread_se: dict[str, float] = field(default_factory=dict)  # its fields' standard errors
 
     def scenario(self) -> Scenario:
         """The calibrated baseline, starting the day after the window, as a frozen Scenario."""
@@ -124,7 +132,25 @@ class Calibration:
                 "adoption_hazard_per_day": self.adoption_hazard,
             },
             "alive_at_end": self.alive,
+            "heterogeneity": self._spread_summary(),
             "notes": self.notes,
+        }
+
+    def _spread_summary(self) -> dict[str, Any]:
+        if self.spread is None:
+            return {"chosen": "none", "why": "not compared with --segments > 1"}
+        seg = self.raw.get("market", {}).get("segments", [{}])[0]
+        keys = ("cycle_distribution", "purchase_cycle_days", "rate_shape", "churn_shape")
+        mapped = {k: seg[k] for k in (*keys, "dropout_a", "dropout_b") if k in seg}
+        fits = {
+            v: f.params() | {"loglik_own_units": f.loglik}
+            for v, f in self.spread.fits.items()
+            if v != "none"
+        }
+        return self.spread.summary() | {
+            "fits": fits,
+            "scenario_segment": mapped,
+            "standard_errors": self.spread_se,
         }
 
     def _bgnbd_summary(self) -> dict[str, Any]:
@@ -179,6 +205,7 @@ def calibrate(
     families: dict[str, str] | None = None,
     segments: int = 1,
     segment_by: str = "frequency",
+    heterogeneity: str = "auto",
     guide_price: float | None = None,
     max_customers: int = 20000,
     horizon_days: int = 365,
@@ -190,10 +217,13 @@ def calibrate(
     ``table`` is :attr:`sim.calibration.orders.Orders.table`. ``overrides`` are dotted
     scenario paths (``market.interest_lapse``, ``channels.tmall.base_conversion``...) applied
     to the template before the mapping, so that the fitted values stay consistent with them.
+    ``heterogeneity``: ``auto`` picks between ``none``, ``rate``, ``rate+lifetime`` and
+    ``rate+dropout`` by BIC on the window (:mod:`sim.calibration.heterogeneity`), or forces one;
+    with ``segments > 1`` the segments carry no spread (``none``).
     """
     window = _Window.select(table, start, end)
     setup = _Setup.build(window, families, guide_price, name, overrides)
-    cal = _fit(window, setup, segments, segment_by, max_customers)
+    cal = _fit(window, setup, segments, segment_by, max_customers, heterogeneity)
     map_market(cal, setup.raw, setup.ids, max_customers, horizon_days, overrides)
     cal.raw = setup.raw
     cal.scenario()  # fail here, not in the user's next command, if the mapping is invalid
@@ -273,7 +303,12 @@ class _Setup:
 
 
 def _fit(
-    window: _Window, setup: _Setup, segments: int, segment_by: str, max_customers: int
+    window: _Window,
+    setup: _Setup,
+    segments: int,
+    segment_by: str,
+    max_customers: int,
+    heterogeneity: str = "auto",
 ) -> Calibration:
     """Every fit on the window's cohort, the template's conversion and lapse held."""
     hist, notes = window.hist, list(setup.notes)
@@ -296,10 +331,16 @@ def _fit(
         renewal=renewal,
         unit_price=sum(setup.stats["order_share"][c] * setup.prices[c] for c in window.channels),
     )
+    spread = select_variant(hist, renewal, bg, only=heterogeneity) if segments == 1 else None
+    p_alive, se = segs.p_alive, {}
+    if spread is not None and spread.winner != "none":
+        p_alive = variant_p_alive(spread, hist, window.silences)
+        c, lapse = renewal.conversion, renewal.lapse
+        se = standard_errors(spread, hist, pi=c / (c + (1 - c) * lapse))
     return Calibration(
         start=window.start.date(),
         end=window.end.date(),
-        customers=_customer_table(hist, bg, segs, joining),
+        customers=_customer_table(hist, bg, segs, joining, p_alive),
         bgnbd=bg,
         renewal=renewal,
         segment_fits=segs.fits,
@@ -309,9 +350,11 @@ def _fit(
         joining=joining,
         market_size=market_size,
         adoption_hazard=hazard,
-        alive=float(segs.p_alive.sum()),
+        alive=float(p_alive.sum()),
         notes=notes,
         max_customers=max_customers,
+        spread=spread,
+        spread_se=se,
     )
 
 
@@ -333,12 +376,13 @@ def _fit_joining(orders: pd.DataFrame, cohort: pd.Index, fams: dict[str, str]) -
 
 
 def _customer_table(
-    hist: pd.DataFrame, bg: BGNBD, segs: Segments, joining: dict[str, Any]
+    hist: pd.DataFrame, bg: BGNBD, segs: Segments, joining: dict[str, Any], p_alive
 ) -> pd.DataFrame:
-    """The cohort's histories with P(alive) (renewal and BG/NBD), segment and membership."""
+    """The cohort's histories with P(alive) (the chosen model and the BG/NBD), segment and
+    membership."""
     unit = bg.unit_days
     return hist.assign(
-        p_alive=segs.p_alive,
+        p_alive=p_alive,
         p_alive_bgnbd=bg.p_alive(hist["x"], hist["t_x"] / unit, hist["T"] / unit),
         segment=segs.labels,
         member=joining["members"].reindex(hist.index).fillna(0.0).to_numpy(),

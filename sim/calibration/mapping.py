@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.calibration.heterogeneity import effective_alive, spread_fields, variant_churn
+from sim.calibration.renewal import MAX_CV
 from sim.scenario import FAMILIES, set_path
 
 if TYPE_CHECKING:
@@ -158,21 +160,30 @@ def map_market(cal: Calibration, raw, ids, max_customers, horizon_days, override
 def _market_values(cal: Calibration, raw, max_customers) -> dict[str, float]:
     """The real market size and the simulated agents (at most ``max_customers``: a
     resolution), initial customers and members, organic interest, churn."""
-    total = max(cal.market_size - len(cal.customers), 0.0) + cal.alive  # prospects + alive
+    alive = cal.alive  # spread: the alive weighted by their posterior rates (heterogeneity.py)
+    if cal.spread is not None and cal.spread.winner != "none":
+        alive = min(effective_alive(cal.spread, cal.customers), cal.alive)
+    total = max(cal.market_size - len(cal.customers), 0.0) + alive  # prospects + alive
     sim_n = int(min(max_customers, max(round(total), 1)))
     pi_first = _first_buy_chance(cal, raw)
     churn_mult = _churn_multiplier(raw, cal)
     return {
         "real_customers": total,
         "customers": sim_n,
-        "initial_customers": min(cal.alive / total, 1.0),
+        "initial_customers": min(alive / total, 1.0),
         "initial_private": float(
             (cal.customers["p_alive"] * cal.customers["member"]).sum() / max(cal.alive, 1e-9)
         ),
         "organic_interest": min(cal.adoption_hazard / max(pi_first, 1e-9), 1.0),
-        # every segment fit shares one hazard (the scenario's churn is market-wide)
-        "churn": min(next(iter(cal.segment_fits.values())).hazard / churn_mult, 1.0),
+        # every segment fit shares one hazard (the scenario's churn is market-wide), unless a
+        # heterogeneous variant won (its own hazard; 0 with BG/NBD dropout after purchases)
+        "churn": min(_fitted_hazard(cal) / churn_mult, 1.0),
     }
+
+
+def _fitted_hazard(cal: Calibration) -> float:
+    spread = variant_churn(cal.spread) if cal.spread is not None else None
+    return next(iter(cal.segment_fits.values())).hazard if spread is None else spread
 
 
 def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
@@ -189,10 +200,12 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
                 "share": round(b["share"], 6),
                 "basket_units": round(b["basket_units"], 4),
                 "purchase_cycle_days": round(fit.cycle_days, 3),
-                "cycle_cv": round(min(fit.cycle_cv, 3.0), 4),
+                "cycle_cv": round(min(fit.cycle_cv, MAX_CV), 4),
                 "affinity": dict(affinity),
             }
         )
+    if cal.spread is not None and len(segs) == 1:  # the chosen heterogeneity variant
+        segs[0].update(spread_fields(cal.spread, _first_buy_chance(cal, raw)))
     drift = 1.0 - sum(s["share"] for s in segs)
     segs[0]["share"] = round(segs[0]["share"] + drift, 6)
     return segs

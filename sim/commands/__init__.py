@@ -3,3 +3,7 @@
 Commands are found through the ``channelsim.commands`` entry-point group (pyproject.toml), so the
 optimisers can add ``channelsim optimize`` without ``sim`` ever importing ``optimizers``.
 """
+
+from sim.commands.progress import ProgressBar, add_progress_option
+
+__all__ = ["ProgressBar", "add_progress_option"]

@@ -49,6 +49,13 @@ def register(sub) -> None:
     p.add_argument("--segments", type=int, default=1, help="segments from quantiles (default 1)")
     p.add_argument("--segment-by", choices=("frequency", "spend", "latent"), default="frequency")
     p.add_argument(
+        "--heterogeneity",
+        choices=("auto", "none", "rate", "rate+lifetime", "rate+dropout"),
+        default="auto",
+        help="customers' spread of purchase rates and dropout: auto = the variant with the "
+        "lowest BIC on the calibration period (one segment only; docs/calibration.md)",
+    )
+    p.add_argument(
         "--calibration-period",
         default=None,
         metavar="START:END",
@@ -107,6 +114,19 @@ def register(sub) -> None:
         help="fit on rows that look implausible too (a date far outside the order history, "
         "an amount beyond 1000 × the median); by default they are set aside and reported",
     )
+    p.add_argument(
+        "--spend",
+        default=None,
+        metavar="SPEND.csv",
+        help="daily spend per channel and lever (date, channel, lever, spend[, visits, clicks]): "
+        "fit the acquisition side too (docs/calibration.md, Fitting response from spend)",
+    )
+    p.add_argument(
+        "--spend-columns",
+        default=None,
+        metavar="FIELD=COLUMN,...",
+        help="date=...,channel=...,lever=...,spend=...[,clicks=...] (default: common names)",
+    )
     p.set_defaults(func=run)
 
 
@@ -121,6 +141,7 @@ def run(args) -> int:
         set_aside_outliers=not args.keep_outliers,
     )
     table = orders.table
+    spend = _read_spend(args)  # a bad spend file stops here, before anything is fitted
     start, end, hold = _periods(args, table, UsageError)
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
@@ -139,6 +160,7 @@ def run(args) -> int:
             families=families,
             segments=args.segments,
             segment_by=args.segment_by,
+            heterogeneity=args.heterogeneity,
             guide_price=args.guide_price,
             max_customers=args.max_customers,
             horizon_days=args.horizon_days,
@@ -151,7 +173,14 @@ def run(args) -> int:
     for note in (skipped if orders.n_skipped else []) + _set_aside_notes(orders) + cal.notes:
         print(f"warning: {note}", file=sys.stderr)
 
-    metrics = _write_calibration_dir(report, cal, orders, hold, args)
+    response = None
+    if spend is not None:
+        from sim.calibration.response_cli import fit_spend
+
+        response = fit_spend(cal, table, spend, args)
+    metrics = _write_calibration_dir(report, cal, orders, hold, args, response)
+    if response is not None:  # the draws first: the scenario names them
+        response.write_draws(out, cal.raw)
     _write_yaml(out, cal, args)
     _print_summary(cal, out, report, metrics)
     return 0
@@ -176,7 +205,15 @@ def _periods(args, table: pd.DataFrame, error) -> tuple[dt.date, dt.date, tuple 
     return start, end, hold
 
 
-def _write_calibration_dir(report: Path, cal, orders, hold, args) -> dict | None:
+def _read_spend(args):
+    if args.spend is None:
+        return None
+    from sim.scenario.spend_file import read_spend, spend_columns
+
+    return read_spend(args.spend, columns=spend_columns(args.spend_columns))
+
+
+def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None) -> dict | None:
     """calibration.json, the channel and customer tables and, with a holdout, the validation
     report, written atomically to ``report``; the validation metrics (or None)."""
     metrics = None
@@ -205,6 +242,8 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args) -> dict | None
             )
             write_report(v, tmp / "validation")
             metrics = v.metrics
+        if response is not None:
+            response.write_report(tmp / "response", orders.table, hold, args)
     return metrics
 
 
@@ -308,6 +347,9 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
                 for k, f in cal.segment_fits.items()
             )
         )
+    if cal.spread is not None:
+        bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.spread.table.items())
+        print(f"  heterogeneity: {cal.spread.winner} (BIC {bic})")
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:

@@ -12,6 +12,7 @@ import sys
 from importlib.metadata import entry_points
 
 from sim.errors import ReplicationsFailed, UsageError
+from sim.results.provenance import record_command
 from sim.scenario import ScenarioError
 
 __all__ = ["UsageError", "build_parser", "main"]
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    record_command(["channelsim", *(sys.argv[1:] if argv is None else argv)])
     try:
         check_common_flags(args)
         return int(args.func(args) or 0)

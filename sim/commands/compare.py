@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.commands.progress import ProgressBar, add_progress_option
 from sim.commands.run import add_required_probability, check_required_probability
 from sim.errors import UsageError
 from sim.experiments.comparison import HEADLINE, Comparison, compare
 from sim.experiments.targets import REQUIRED_PROBABILITY
+from sim.experiments.uncertainty import spread_line
 from sim.reports import fmt, write_comparison
 from sim.reports.format import target_line, undefined_lines
+from sim.reports.summary import console_summary
 from sim.results import claim, default_run_dir
 from sim.scenario import parse_set_options
 
@@ -62,6 +65,7 @@ def register(sub) -> None:
         "missed or undefined, or --max-replications is reached; says which stayed undecided",
     )
     add_required_probability(p)
+    add_progress_option(p)
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
     p.add_argument("--cache-dir", default="results/.cache", help="result cache directory")
     p.add_argument(
@@ -71,6 +75,14 @@ def register(sub) -> None:
         default=[],
         metavar="PATH=VALUE",
         help="override a value in every scenario, e.g. market.customers=5000",
+    )
+    p.add_argument(
+        "--no-parameter-uncertainty",
+        dest="overrides",
+        action="append_const",
+        const="uncertainty.enabled=false",
+        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
+        "uncertainty.enabled=false)",
     )
     p.add_argument("--out", default=None, help="results directory (default results/compare-TIME)")
     p.add_argument(
@@ -105,6 +117,11 @@ def run(args) -> int:
     check(args)
     # Refuse an existing or busy --out now, not after simulating (the lock is kept until written).
     out = claim(args.out or default_run_dir("compare"), force=getattr(args, "force", False))
+    bar = ProgressBar(
+        "compare",
+        total=(1 + len(args.plans)) * args.replications,
+        enabled=not getattr(args, "no_progress", False),
+    )
     try:
         cmp = compare(
             args.baseline,
@@ -119,18 +136,25 @@ def run(args) -> int:
             overrides=parse_set_options(args.overrides),
             until_decided=getattr(args, "until_decided", False),
             required_probability=getattr(args, "required_probability", REQUIRED_PROBABILITY),
+            progress=bar.update_to,
         )
     except ValueError as exc:  # e.g. a target naming an unknown KPI
         raise UsageError(str(exc)) from None
+    finally:
+        bar.close()
     write_comparison(
         cmp,
         out,
-        command=" ".join(["channelsim", "compare", args.baseline, *args.plans]),
         created=dt.datetime.now().isoformat(timespec="seconds"),
     )
     print(headline_table(cmp))
+    for name, entry in cmp.summary()["scenarios"].items():  # parameter draws: where spread is
+        if entry.get("spread_sources"):
+            print(f"{name}: {spread_line(entry['spread_sources'])}")
     print()
     print(status_lines(cmp, out))
+    print()
+    print(console_summary(cmp.summary()))
     return 0
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
+from sim.commands.progress import ProgressBar, add_progress_option
 from sim.errors import UsageError
 from sim.experiments.comparison import HEADLINE, judge_run_targets
 from sim.experiments.evaluation import evaluate
 from sim.experiments.targets import REQUIRED_PROBABILITY, TargetResult, windows_for
+from sim.experiments.uncertainty import spread_line, spread_sources
 from sim.experiments.undefined import kpi_entries
+from sim.reports import write_report
 from sim.reports.format import target_line, undefined_lines
+from sim.reports.summary import as_comparison, console_summary
 from sim.results import claim
+from sim.results.columns import write_columns
 from sim.results.directories import (
     atomic_dir,
     default_run_dir,
@@ -35,6 +42,14 @@ def add_common_options(p) -> None:
         metavar="PATH=VALUE",
         help="override a scenario value, e.g. channels.tmall.budget.paid=3000",
     )
+    p.add_argument(
+        "--no-parameter-uncertainty",
+        dest="overrides",
+        action="append_const",
+        const="uncertainty.enabled=false",
+        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
+        "uncertainty.enabled=false)",
+    )
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://host:8786")
     p.add_argument("--out", default=None, help="results directory (default results/NAME-TIME)")
@@ -52,6 +67,7 @@ def register(sub) -> None:
         help="baseline for relative targets (default: the scenario's `extends`)",
     )
     add_required_probability(p)
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -93,28 +109,38 @@ def run(args) -> int:
     sc = load_scenario(args.scenario, overrides=parse_set_options(args.overrides))
     # Refuse an existing or busy --out now, not after simulating (the lock is kept until written).
     out = claim(args.out or default_run_dir(sc.name), force=getattr(args, "force", False))
-    ev = evaluate(
-        sc,
-        replications=args.replications,
-        seed=args.seed,
-        keep_daily=True,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        windows=windows_for(sc.targets),
-    )
-    try:  # relative targets run the baseline on the same seeds (common random numbers)
-        targets = judge_run_targets(
+    runs = 2 if any(t.relative_to for t in sc.targets) else 1  # the baseline's replications
+    with ProgressBar(
+        sc.name,
+        total=args.replications * runs,
+        enabled=not getattr(args, "no_progress", False),
+    ) as bar:
+        ev = evaluate(
             sc,
-            ev,
-            baseline=getattr(args, "baseline", None),
-            overrides=parse_set_options(args.overrides),
+            replications=args.replications,
+            seed=args.seed,
+            keep_daily=True,
             workers=args.workers,
             scheduler=args.scheduler,
-            required_probability=args.required_probability,
+            windows=windows_for(sc.targets),
+            progress=bar.tick,
         )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        try:  # relative targets run the baseline on the same seeds (common random numbers)
+            targets = judge_run_targets(
+                sc,
+                ev,
+                baseline=getattr(args, "baseline", None),
+                overrides=parse_set_options(args.overrides),
+                workers=args.workers,
+                scheduler=args.scheduler,
+                required_probability=args.required_probability,
+                progress=bar.tick,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     summary = ev.summary()
+    sources = spread_sources(sc, ev.seed, ev.kpis, HEADLINE)
+    spread = {"spread_sources": sources} if sources else {}
     with atomic_dir(out) as tmp:
         write_json(
             tmp / "manifest.json",
@@ -126,16 +152,30 @@ def run(args) -> int:
                 "kpis": kpi_entries(ev.kpis),
                 "required_probability": args.required_probability,
                 "targets": [t.to_dict() for t in targets],
+                **spread,  # parameters vs luck, when replications drew their parameters
             },
         )
         write_table(tmp, "kpis", ev.kpis)
         write_table(tmp, "daily", ev.daily)
+        if ev.market is not None:  # market-wide stocks: one row per replication × day
+            write_table(tmp, "market", ev.market)
         ev.journeys.to_csv(tmp / "journeys.csv", index=False)
         if ev.inventory is not None:  # daily stock, on order, demand per SKU × location
             ev.inventory.to_csv(tmp / "inventory.csv", index=False)
+        for name in ("flows", "cohorts"):  # what the report's customer sections read
+            if getattr(ev, name) is not None:
+                getattr(ev, name).to_csv(tmp / f"{name}.csv", index=False)
+        write_json(tmp / "scenarios.json", {sc.name: sc.model_dump(mode="json")})
+        write_columns(tmp)  # the data dictionary of exactly the tables written above
+        write_report(tmp)
     print(format_kpi_table(summary, HEADLINE))
     print(verdict_lines(ev.kpis, targets))
+    if sources:
+        print(spread_line(sources))
     print(f"\n{ev.replications} replications, seed {ev.seed}; results in {out}")
+    print(f"report: {out / 'report.html'}\n")
+    with open(out / "summary.json", encoding="utf-8") as fh:
+        print(console_summary(as_comparison(json.load(fh), sc.name)))
     return 0
 
 

@@ -54,6 +54,14 @@ def register(sub) -> None:
         metavar="PATH=VALUE",
         help="override a scenario value for every point",
     )
+    p.add_argument(
+        "--no-parameter-uncertainty",
+        dest="overrides",
+        action="append_const",
+        const="uncertainty.enabled=false",
+        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
+        "uncertainty.enabled=false)",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="points per task (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

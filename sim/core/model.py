@@ -32,17 +32,18 @@ from sim.core.day import Today
 from sim.core.ledger import Ledger, LedgerRecorder
 from sim.core.phases.choice import choice
 from sim.core.phases.churn import churn
-from sim.core.phases.exposure import exposure
+from sim.core.phases.exposure import ExposurePlan, exposure
 from sim.core.phases.needs import needs
 from sim.core.phases.post_purchase import post_purchase
 from sim.core.phases.purchase import purchase
 from sim.core.population import CHURNED, CUSTOMER, INTERESTED, CustomerPopulation
-from sim.core.streams import phase_streams
+from sim.core.streams import Draws, phase_streams
 from sim.inventory.warehouse import Warehouse
 from sim.levers.follow_up import follow_up
 from sim.levers.promote import promote
 from sim.levers.state import Levers
 from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
+from sim.scenario.spend import daily_budget
 
 MARKETING_SPEND = ("spend_paid", "spend_seeding", "spend_private_ops")
 
@@ -103,20 +104,24 @@ class ChannelMarket(mesa.Model):
             scenario = load_scenario(scenario, overrides=overrides)
         elif overrides:
             scenario = apply_overrides(scenario, overrides)
-        self.streams = phase_streams(scenario.seed if seed is None else seed, replication)
+        seed = scenario.seed if seed is None else seed
+        self.streams = phase_streams(seed, replication)
         super().__init__(rng=self.streams["mesa"])
         self.scenario = scenario
         self.day = 0
         self.today = Today()
+        budget = daily_budget(scenario)  # days × channels × levers: flighting, spend files
         for i, spec in enumerate(scenario.channels):
-            ChannelAgent(self, spec, i)
+            ChannelAgent(self, spec, i, budget[:, i, :])
         self.channel_agents: list[ChannelAgent] = sorted(
             self.agents_by_type[ChannelAgent], key=lambda a: a.index
         )
         self.channel_index = {a.spec.id: a.index for a in self.channel_agents}
         self._channel_arrays()
+        self.exposure_plan = ExposurePlan(self)  # spend and reach slices per budget row
         self.pop = CustomerPopulation(scenario, self.streams["init"])
-        self._uniform_blocks: dict[np.random.Generator, np.ndarray] = {}
+        # every decision's uniforms: u = f(seed, replication, decision, day, customer)
+        self.draws = Draws(seed, replication, self.pop.n)
         self.recorder = LedgerRecorder(scenario)
         self.levers = Levers(self)  # promotions, coupons, subscription, tiers, levels
         inv = scenario.inventory  # customers feel the stock only when the scenario has some
@@ -163,23 +168,16 @@ class ChannelMarket(mesa.Model):
             [a.spec.response.referral_rate if a.family == "private" else 0.0 for a in agents]
         )
         # Several private channels act on one pool: a buyer stays outside only if every one fails.
-        stay_out = math.prod(1.0 - a.join_probability() for a in agents if a.family == "private")
-        self.join_p = 1.0 - stay_out if any(a.family == "private" for a in agents) else 0.0
+        # Per day, as private-ops budgets may move (exposure sets ``join_p`` each morning).
+        private = [a for a in agents if a.family == "private"]
+        self.join_p_by_day = np.array(
+            [
+                1.0 - math.prod(1.0 - a.join_probability(d) for a in private) if private else 0.0
+                for d in range(self.scenario.horizon.days)
+            ]
+        )
+        self.join_p = float(self.join_p_by_day[0])
         self.price_today = self.list_price.copy()
-
-    def uniforms(self, rng: np.random.Generator, rows: int = 1) -> np.ndarray:
-        """Today's fixed-size block of float32 uniforms from ``rng``: ``(rows, n)``, or ``(n,)``.
-
-        The same numbers as ``rng.random(shape, dtype=np.float32)``, written into a buffer kept
-        per stream and overwritten the next day: a fresh multi-megabyte block per phase and day
-        costs a page fault per 4 KiB (glibc returns large freed blocks to the OS), which was a
-        quarter of the CPU time at 100 000 customers. Use it within the phase that drew it.
-        """
-        shape = (rows, self.pop.n) if rows > 1 else (self.pop.n,)
-        block = self._uniform_blocks.get(rng)
-        if block is None or block.shape != shape:
-            block = self._uniform_blocks[rng] = np.empty(shape, dtype=np.float32)
-        return rng.random(shape, dtype=np.float32, out=block)
 
     # ---- the day ---------------------------------------------------------------------------
     def step(self) -> None:
@@ -191,19 +189,19 @@ class ChannelMarket(mesa.Model):
                 f"the horizon ({self.scenario.horizon.days} days) is over: day {self.day} "
                 "is past its end; build a new model (or a longer horizon) to go on"
             )
-        s = self.streams
+        self.draws.set_day(self.day)
         self.today = Today()  # what the phases hand each other; nothing outlives the day
         self.price_today = self.list_price.copy()
         if self.warehouse is not None:
             self.warehouse.begin_day(self.day)  # arrivals, reviews, replenishment orders
-        exposure(self, s["exposure"])
-        promote(self, s["promotions"])  # today's prices; deposits, pulls, reminders
-        needs(self, s["needs"])
-        choice(self, s["choice"])
-        purchase(self, s["purchase"])
-        post_purchase(self, s["post_purchase"])
-        follow_up(self, s["promotions"])  # coupons, subscriptions, groups, tiers
-        churn(self, s["churn"])
+        exposure(self)
+        promote(self)  # today's prices; deposits, pulls, reminders
+        needs(self)
+        choice(self)
+        purchase(self)
+        post_purchase(self)
+        follow_up(self)  # coupons, subscriptions, groups, tiers
+        churn(self)
         if self.warehouse is not None:
             self.warehouse.end_day(self.day)  # transfers; costs on the end-of-day stock
         self.record()

@@ -9,6 +9,7 @@ Memory is about 60 bytes per customer plus ``4 × friends`` for the social graph
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import log_ndtr
 
 from sim.scenario import FAMILIES, SOURCES, Scenario
 
@@ -17,6 +18,23 @@ PROSPECT, INTERESTED, CUSTOMER, CHURNED = 0, 1, 2, 3
 NO_CHANNEL = -1
 PRIVATE_FAMILY = FAMILIES.index("private")
 SOURCE_CODE = {name: i for i, name in enumerate(SOURCES)}
+
+
+NEVER_DAYS = 1e8  # a customer whose rate is (almost) zero needs again after this many days
+
+
+def _gamma_multipliers(segment, segs, field: str, rng) -> np.ndarray | None:
+    """Per-customer Gamma(shape, 1/shape) multipliers (mean 1) for segments that set
+    ``field``; 1 for the others; None (no array, no draw) when no segment sets it."""
+    if all(getattr(s, field) is None for s in segs):
+        return None
+    out = np.ones(len(segment), dtype=np.float32)
+    for j, s in enumerate(segs):
+        shape = getattr(s, field)
+        if shape is not None:
+            idx = np.flatnonzero(segment == j)
+            out[idx] = rng.gamma(shape, 1.0 / shape, size=len(idx))
+    return out
 
 
 class CustomerPopulation:
@@ -65,7 +83,24 @@ class CustomerPopulation:
         self.channels_mask = np.zeros(n, dtype=np.uint32)
         self.satisfaction = np.full(n, 0.8, dtype=np.float32)
         self.friends = rng.integers(0, n, size=(n, m.friends), dtype=np.int32)
+        self._draw_spread(segs, rng)
         self._seed_existing_customers(scenario, rng)
+
+    def _draw_spread(self, segs, rng: np.random.Generator) -> None:
+        """Each customer's own purchase rate, churn hazard and dropout chance, drawn once from
+        the init stream, and only for segments that state a spread (none: no array and no
+        draw, so a homogeneous scenario runs exactly as before)."""
+        self.seg_exponential = np.array([s.cycle_distribution == "exponential" for s in segs])
+        self.rate_mult = _gamma_multipliers(self.segment, segs, "rate_shape", rng)
+        self.churn_mult = _gamma_multipliers(self.segment, segs, "churn_shape", rng)
+        self.dropout_p = None
+        if any(s.dropout_a is not None for s in segs):
+            self.dropout_p = np.zeros(self.n, dtype=np.float32)
+            for j, s in enumerate(segs):
+                if s.dropout_a is not None:
+                    idx = np.flatnonzero(self.segment == j)
+                    self.dropout_p[idx] = rng.beta(s.dropout_a, s.dropout_b, size=len(idx))
+        self.max_churn_multiplier = 1.0 if self.churn_mult is None else float(self.churn_mult.max())
 
     def _seed_existing_customers(self, scenario: Scenario, rng: np.random.Generator) -> None:
         """The status quo: some customers bought before day 0 and will need the product again."""
@@ -74,7 +109,7 @@ class CustomerPopulation:
         self.stage[existing] = CUSTOMER
         self.n_orders[existing] = 1
         self.first_day[existing] = -1
-        cycle = self.seg_cycle[self.segment[existing]]
+        cycle = self.cycle_of(np.flatnonzero(existing))
         self.next_need[existing] = (rng.random(existing.sum()) * cycle).astype(np.int32)
         self.in_private[existing] = rng.random(existing.sum()) < m.initial_private
         # Where they bought last follows their family affinity over selling channels.
@@ -88,6 +123,61 @@ class CustomerPopulation:
         chosen = np.asarray(selling)[pick]
         self.last_channel[existing] = chosen
         self.channels_mask[existing] = (1 << chosen).astype(np.uint32)
+
+    # ---- each customer's own cycle and hazard (segments with spread) -------------------------
+    def cycle_of(self, idx: np.ndarray) -> np.ndarray:
+        """Mean days between needs of customers ``idx``: the segment's cycle ÷ their own rate."""
+        cycle = self.seg_cycle[self.segment[idx]]
+        if self.rate_mult is None:
+            return cycle
+        return np.minimum(cycle / np.maximum(self.rate_mult[idx], 1e-30), NEVER_DAYS)
+
+    def need_gap(self, idx: np.ndarray, seg: np.ndarray, z: np.ndarray, sigma) -> np.ndarray:
+        """Days to the next need of customers ``idx`` (segments ``seg``) from standard normal
+        draws ``z``: lognormal around their cycle (spread ``sigma``), or exponential (the same
+        draw through the normal CDF) for segments with ``cycle_distribution: exponential``."""
+        if self.rate_mult is None and not self.seg_exponential.any():
+            return self.seg_cycle[seg] * np.exp(sigma * z - sigma**2 / 2)
+        cycle = self.cycle_of(idx)
+        expo = self.seg_exponential[seg]
+        gap = np.where(expo, cycle * -log_ndtr(-z), cycle * np.exp(sigma * z - sigma**2 / 2))
+        return np.minimum(gap, NEVER_DAYS)
+
+    def retry_wait(self, idx: np.ndarray, draws) -> np.ndarray:
+        """Days until customers ``idx``, who gave up shopping today, need again: one own cycle,
+        or for exponential segments an exponential wait with that mean (then a need that lapses
+        and comes back is still a Poisson need, and purchases stay Poisson: the BG/NBD and
+        Pareto/NBD hold exactly). The extra draw is made only for exponential segments."""
+        cycle = self.cycle_of(idx)
+        if not self.seg_exponential.any():
+            return cycle
+        expo = self.seg_exponential[self.segment[idx]]
+        u = draws.u("churn.retry", idx[expo]).astype(np.float64)
+        cycle = cycle.astype(np.float64)
+        cycle[expo] = np.minimum(cycle[expo] * -np.log1p(-u), NEVER_DAYS)
+        return cycle
+
+    def churn_candidates(self, close: np.ndarray, customers: np.ndarray, today) -> np.ndarray:
+        """``close`` (customers whose draw may churn them) plus today's repeat buyers when
+        customers can drop out after a purchase."""
+        if self.dropout_p is None:
+            return close
+        return close | np.isin(customers, today.buyers[~today.first])
+
+    def own_hazard(self, idx: np.ndarray, hazard: np.ndarray, market, today) -> np.ndarray:
+        """Today's churn probability of customers ``idx``: the market's ``hazard`` (with the
+        levers' multipliers) × their own churn multiplier, and, for today's repeat buyers,
+        their dropout chance, scaled by the same lever multipliers (service, private pool)."""
+        if self.churn_mult is not None:
+            hazard = hazard * self.churn_mult[idx]
+        if self.dropout_p is not None:
+            levers = (1.0 + market.dissatisfied_churn * (1.0 - self.satisfaction[idx])) * np.where(
+                self.in_private[idx], market.private_retention, 1.0
+            )
+            bought = np.isin(idx, today.buyers[~today.first])
+            p = np.where(bought, np.minimum(self.dropout_p[idx] * levers, 1.0), 0.0)
+            hazard = 1.0 - (1.0 - hazard) * (1.0 - p)
+        return hazard
 
     # ---- counts used by the phases and the record -------------------------------------------
     def adopter_share(self) -> float:

@@ -1,13 +1,27 @@
-"""Random streams: one ``SeedSequence`` per run, one generator per phase.
+"""Random numbers: counter-based uniforms per decision, plus one ``SeedSequence`` per run.
 
-Replication ``r`` of *every* scenario in a comparison uses ``SeedSequence([seed, r])``, and each
-phase gets its own child stream that draws a fixed-size block per day. A plan and its baseline
-run with the same seed therefore see the same luck (common random numbers): the difference
-between them is the plan, not noise. Children are spawned by position, so appending a phase
-never changes the streams of the existing ones.
+Every random decision a phase takes about a customer reads a uniform that is a *function* of
+``(seed, replication, decision, day, customer)`` (:class:`Draws`): a phase draws only for the
+customers it acts on (shoppers, buyers, pool members), and what one customer draws never
+depends on which other customers were drawn for. A plan and its baseline run with the same
+seed therefore see the same luck for the same customer, day and decision (common random
+numbers): the difference between them is the plan, not noise. Decisions are named
+(``"purchase.conversion"``), and a name's key is a checksum of the name, so adding a decision
+never changes the numbers of the existing ones.
+
+A decision taken about *every* customer every day (exposure to ads, the Bass hazard) reads a
+whole-population block from a sequential PCG64 stream of its own instead, one block per day
+(:meth:`Draws.everyone`): that is faster than hashing every index, and it is the same function
+of (seed, replication, decision, day, customer) as long as the block has one slot per customer.
+
+The per-phase generators of :func:`phase_streams` remain for what is drawn once per run (the
+population, Mesa's own ``random``, the inventory engine's lead times and demand).
 """
 
 from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,3 +44,125 @@ def phase_streams(seed: int, replication: int = 0) -> dict[str, np.random.Genera
     children = np.random.SeedSequence([int(seed), int(replication)]).spawn(len(PHASES))
     gens = [np.random.default_rng(child) for child in children]
     return dict(zip(PHASES, gens, strict=True))
+
+
+# ---- counter-based uniforms ---------------------------------------------------------------------
+_MASK64 = (1 << 64) - 1
+_GOLDEN32 = np.uint32(0x9E3779B1)
+_M1, _M2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)
+_SCALE = np.float32(2.0**-24)
+
+
+def splitmix64(x: int) -> int:
+    """SplitMix64's output function on a Python int: a bijective 64-bit mixer for keys."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def decision_id(name: str) -> int:
+    """A stable number for a decision's name (CRC-32: the same in every process and version)."""
+    return zlib.crc32(name.encode())
+
+
+def _fmix32(x: np.ndarray, tmp: np.ndarray) -> None:
+    """MurmurHash3's 32-bit finaliser, in place (``tmp`` is scratch of the same shape)."""
+    np.right_shift(x, 16, out=tmp)
+    x ^= tmp
+    x *= _M1
+    np.right_shift(x, 13, out=tmp)
+    x ^= tmp
+    x *= _M2
+    np.right_shift(x, 16, out=tmp)
+    x ^= tmp
+
+
+def hash_uniforms(customers: np.ndarray, key: int | Sequence[int]) -> np.ndarray:
+    """float32 uniforms on [0, 1) (a 2⁻²⁴ grid, like NumPy's float32 draws), one per index;
+    with a sequence of keys, one row per key (``keys × customers``, one pass for all).
+
+    Two rounds of MurmurHash3's finaliser keyed by the two halves of the 64-bit ``key``: for a
+    fixed key the map from a customer index to its 32 bits is a bijection (distinct customers
+    never collide), and each output depends only on its own index and the key. 32-bit integer
+    arithmetic vectorises twice as wide as 64-bit, which is why it is not SplitMix64 per element.
+    """
+    if isinstance(key, int):
+        lo, hi = np.uint32(key & 0xFFFFFFFF), np.uint32(key >> 32)
+    else:
+        lo = np.array([[k & 0xFFFFFFFF] for k in key], dtype=np.uint32)
+        hi = np.array([[k >> 32] for k in key], dtype=np.uint32)
+    x = np.bitwise_xor(np.asarray(customers).astype(np.uint32, copy=False), lo)  # a new array
+    tmp = np.empty_like(x)
+    x *= _GOLDEN32
+    _fmix32(x, tmp)
+    x ^= hi
+    _fmix32(x, tmp)
+    x >>= np.uint32(8)
+    return np.multiply(x, _SCALE, dtype=np.float32, casting="unsafe")
+
+
+class Draws:
+    """The uniforms of one run: ``u = f(seed, replication, decision, day, customer)``.
+
+    ``set_day(d)`` every morning, then ``u(decision, customers)`` for the customers a decision
+    concerns, or ``everyone(decision)`` for a decision about the whole population.
+    """
+
+    def __init__(self, seed: int, replication: int, n: int):
+        self.seed, self.replication, self.n = int(seed), int(replication), int(n)
+        self._base = splitmix64(splitmix64(self.seed & _MASK64) ^ (self.replication & _MASK64))
+        self.day = 0
+        self._keys: dict[str, int] = {}
+        # decision -> (generator, block buffer, last day drawn)
+        self._blocks: dict[str, list] = {}
+
+    def set_day(self, day: int) -> None:
+        self.day = int(day)
+        self._keys.clear()
+
+    def key(self, decision: str) -> int:
+        """Today's 64-bit key of ``decision`` (cached for the day)."""
+        k = self._keys.get(decision)
+        if k is None:
+            k = splitmix64(splitmix64(self._base ^ decision_id(decision)) ^ self.day)
+            self._keys[decision] = k
+        return k
+
+    def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
+        """Today's uniform of ``decision`` for each of ``customers`` (aligned with them)."""
+        if len(customers) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return hash_uniforms(customers, self.key(decision))
+
+    def rows(self, decisions: Sequence[str], customers: np.ndarray) -> np.ndarray:
+        """``u`` of several decisions about the same customers at once: ``(decisions, m)``,
+        row ``j`` equal to ``u(decisions[j], customers)`` (one pass instead of one each)."""
+        if len(customers) == 0:
+            return np.zeros((len(decisions), 0), dtype=np.float32)
+        return hash_uniforms(customers, [self.key(d) for d in decisions])
+
+    def everyone(self, decision: str) -> np.ndarray:
+        """Today's uniform of ``decision`` for every customer: ``(n,)`` float32.
+
+        Block ``d`` of the decision's own PCG64 stream. Drawn at most once a day (a second call
+        the same day returns the same numbers); days skipped are drawn and thrown away, so a
+        day's block never depends on which earlier days asked for one. The buffer is reused
+        (a fresh multi-megabyte block per day costs page faults): use it the day it was drawn.
+        """
+        entry = self._blocks.get(decision)
+        if entry is None:
+            seq = np.random.SeedSequence(
+                [self.seed & _MASK64, self.replication & _MASK64, 0xB10C, decision_id(decision)]
+            )
+            entry = [np.random.default_rng(seq), np.empty(self.n, dtype=np.float32), -1]
+            self._blocks[decision] = entry
+        rng, block, last = entry
+        if last == self.day:
+            return block
+        if last > self.day:
+            raise RuntimeError(f"{decision}: day {self.day} comes after day {last} was drawn")
+        for _ in range(self.day - last):
+            rng.random(out=block, dtype=np.float32)
+        entry[2] = self.day
+        return block

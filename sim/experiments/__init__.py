@@ -1,5 +1,7 @@
 """Experiments: replications with common random numbers on any executor, the result cache,
-target verdicts, plan-vs-baseline comparisons, sweep designs, sweeps and their analysis.
+target verdicts, plan-vs-baseline comparisons, sweep designs, sweeps and their analysis, and
+how much of a KPI's spread comes from parameter draws vs customer-level luck
+(:mod:`sim.experiments.uncertainty`).
 
 Everything here works on KPIs (:mod:`sim.kpis`) of replications, never on the model's state.
 """
@@ -26,6 +28,7 @@ from sim.experiments.targets import (
     verdict,
     windows_for,
 )
+from sim.experiments.uncertainty import decompose, spread_sources
 from sim.experiments.undefined import kpi_entries, undefined_reason
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "check_workers",
     "collect",
     "compare",
+    "decompose",
     "diff_table",
     "evaluate",
     "evaluate_targets",
@@ -50,6 +54,7 @@ __all__ = [
     "replications_to_decide",
     "run_replication",
     "run_sweep",
+    "spread_sources",
     "summarise",
     "undefined_reason",
     "verdict",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from sim.experiments.targets import (
     mean_interval,
     windows_for,
 )
+from sim.experiments.uncertainty import spread_sources
 from sim.experiments.undefined import kpi_entries
 from sim.scenario import Scenario, load_scenario
 
@@ -126,6 +127,9 @@ class Comparison:
                 "targets": [t.to_dict() for t in self.targets.get(name, [])],
                 "paired_diffs": {str(k): _finite(r, DIFF_COLUMNS) for k, r in d.iterrows()},
             }
+            sources = spread_sources(ev.scenario, ev.seed, ev.kpis, HEADLINE)  # parameters vs luck
+            if sources is not None:
+                out["scenarios"][name]["spread_sources"] = sources
         return out
 
 
@@ -237,6 +241,7 @@ def compare(
     confidence: float = 0.95,
     until_decided: bool = False,
     required_probability: float = REQUIRED_PROBABILITY,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
     """Evaluate a baseline and plans on common random numbers and compare them.
 
@@ -245,7 +250,9 @@ def compare(
     (dotted paths) apply to every scenario, e.g. a smaller market for a quick look.
     ``required_probability`` is the P(meet) a target must be shown to reach to be ``met``.
     ``until_decided`` adds replications, up to ``max_replications``, until every target is
-    decided (with ``precision`` too: until both hold).
+    decided (with ``precision`` too: until both hold). ``progress(done, planned)`` is called
+    as replications finish: ``planned`` (scenarios × replications so far asked for) grows when
+    a batch is added.
     """
     if replications < 1:
         raise ValueError(f"replications must be ≥ 1, got {replications}")
@@ -264,6 +271,13 @@ def compare(
     evals: dict[str, Evaluation] = {}
     report: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
+    done = [0]
+
+    def tick(k: int) -> None:
+        done[0] += k
+        if progress is not None:
+            progress(done[0], len(names) * (n + batch))
+
     with make_executor(workers=workers, scheduler=scheduler) as ex:
         n, batch = 0, replications
         while True:
@@ -277,6 +291,7 @@ def compare(
                     executor=ex,
                     first_replication=n,
                     cache=store,
+                    progress=tick,
                 )
                 evals[name] = merge_evaluations(evals[name], ev) if name in evals else ev
             n += batch
@@ -386,6 +401,7 @@ def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
         cohorts=cat(a.cohorts, b.cohorts),
         cache_hits=a.cache_hits + b.cache_hits,
         inventory=cat(a.inventory, b.inventory),
+        market=cat(a.market, b.market),
     )
 
 
@@ -425,6 +441,7 @@ def judge_run_targets(
     scheduler: str | None = None,
     cache: bool | str | os.PathLike = False,
     required_probability: float = REQUIRED_PROBABILITY,
+    progress: Callable[[int], None] | None = None,
 ) -> list[TargetResult]:
     """Targets of one evaluated scenario (``channelsim run``). Relative targets need a baseline:
     ``baseline`` or else the scenario's ``extends``; it runs with the same seed, replication
@@ -450,6 +467,7 @@ def judge_run_targets(
             scheduler=scheduler,
             first_replication=first,
             cache=_cache(cache),
+            progress=progress,
         )
     return evaluate_targets(
         scenario.targets, ev, base_ev, required_probability=required_probability

@@ -18,13 +18,14 @@ Replication ``r`` always uses ``SeedSequence([seed, r])`` (see :mod:`sim.core.st
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -148,10 +149,46 @@ def make_executor(
     if n == 1:
         yield InlineExecutor()
         return
-    with ProcessPoolExecutor(
-        max_workers=n, initializer=exit_with_parent, initargs=(os.getpid(),)
-    ) as pool:
+    pool = local_pool(n)
+    try:
         yield pool
+    except BaseException:
+        # Interrupted or failed: tasks still queued must not run on into the next caller's
+        # work, so this pool goes (the next call starts a fresh one).
+        _POOLS.pop((os.getpid(), n), None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+#: Local process pools kept for the life of the process, by (owner pid, number of workers): a
+#: forked child never uses its parent's pool.
+_POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A local pool of ``workers`` processes, reused by every later call in this process.
+
+    Mesa makes multiprocessing spawn fresh interpreters, and a worker's first task imports the
+    model stack: together a few seconds per pool. Reusing the workers across ``evaluate`` calls
+    (a run and its baseline, each look of ``--until-decided``, every batch of a sweep, an
+    optimiser's trials) pays that once. The workers exit with this process (``atexit``; and
+    :func:`exit_with_parent` if it is killed). A broken pool (a worker died) is replaced.
+    """
+    key = (os.getpid(), workers)
+    pool = _POOLS.get(key)
+    if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
+        )
+        _POOLS[key] = pool
+    return pool
+
+
+@atexit.register
+def shutdown_pools() -> None:
+    """Stop the kept local pools (at exit; tests may call it to start from none)."""
+    for key in [k for k in _POOLS if k[0] == os.getpid()]:
+        _POOLS.pop(key).shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -169,6 +206,7 @@ class Evaluation:
     cohorts: pd.DataFrame | None = None
     cache_hits: int = 0  # replications read from the result cache instead of simulated
     inventory: pd.DataFrame | None = None  # day × SKU inventory records, when the run has them
+    market: pd.DataFrame | None = None  # day × replication market-wide stocks (ledger.market)
 
     @property
     def replications(self) -> int:
@@ -207,6 +245,7 @@ def evaluate(
     executor: Executor | None = None,
     first_replication: int = 0,
     cache: ResultCache | str | os.PathLike | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Run ``replications`` replications of ``scenario`` (with ``overrides``) and collect KPIs.
 
@@ -215,7 +254,8 @@ def evaluate(
     ``cache`` (a :class:`~sim.experiments.cache.ResultCache` or a directory) reads replications
     already
     computed for the same (scenario hash, seed, replication, code version) instead of
-    simulating them, and stores the new ones.
+    simulating them, and stores the new ones. ``progress(n)`` is called as replications finish
+    (``n`` of them: the cached ones at once, then one by one), for a progress bar.
     """
     if replications < 1:
         raise ValueError(f"replications must be ≥ 1, got {replications}")
@@ -237,6 +277,8 @@ def evaluate(
     )
     todo = [r for r in reps if cached.get(r) is None]
     results = [rep for rep in cached.values() if rep is not None]
+    if progress is not None and results:
+        progress(len(results))
     if todo:
         with contextlib.ExitStack() as stack:
             ex = executor or stack.enter_context(
@@ -247,7 +289,7 @@ def evaluate(
             futures = [
                 ex.submit(run_replication, scenario, seed, r, windows, keep_daily) for r in todo
             ]
-            fresh = [f.result() for f in futures]
+            fresh = [_finished(f, progress) for f in futures]
         for rep in fresh:
             if cache is not None:
                 cache.put(key, seed=seed, replication=rep)
@@ -255,6 +297,14 @@ def evaluate(
     ev = collect(scenario, seed, results, windows)
     ev.cache_hits = len(reps) - len(todo)
     return ev
+
+
+def _finished(future: Future, progress: Callable[[int], None] | None) -> Replication:
+    """The future's replication, counted on ``progress`` once it is in."""
+    rep = future.result()
+    if progress is not None:
+        progress(1)
+    return rep
 
 
 def collect(
@@ -293,6 +343,11 @@ def collect(
         if all(getattr(r, "inventory", None) is not None for r in ok)
         else None
     )
+    market = (
+        pd.concat([r.market for r in ok], ignore_index=True)
+        if all(getattr(r, "market", None) is not None for r in ok)
+        else None
+    )
     return Evaluation(
         scenario,
         seed,
@@ -304,4 +359,5 @@ def collect(
         flows,
         cohorts,
         inventory=inventory,
+        market=market,
     )

@@ -16,7 +16,7 @@ import pandas as pd
 from sim.core.ledger import cohort_repurchase, family_flows
 from sim.core.model import simulate
 from sim.kpis import compute_kpis
-from sim.scenario import Scenario
+from sim.scenario import Scenario, apply_overrides, parameter_draw
 
 Window = tuple[int, int]
 
@@ -34,6 +34,7 @@ class Replication:
     flows: pd.DataFrame | None = None  # family → family moves (sim.core.ledger.family_flows)
     cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.core.ledger.cohort_repurchase)
     inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
+    market: pd.DataFrame | None = None  # one row per day: the ledger's market-wide stocks
 
 
 def run_replication(
@@ -43,14 +44,23 @@ def run_replication(
     windows: Sequence[Window] = (),
     keep_daily: bool = True,
 ) -> Replication:
-    """Simulate one replication and reduce it to KPIs in the worker (ledgers stay there)."""
+    """Simulate one replication and reduce it to KPIs in the worker (ledgers stay there).
+
+    With parameter uncertainty (``scenario.uncertainty``) the replication first takes its row of
+    posterior draws (:func:`sim.scenario.parameter_draw`, a function of seed and replication:
+    a plan and its baseline share it): second-order Monte Carlo.
+    """
     try:
+        _, values = parameter_draw(scenario, seed, replication)
+        if values:
+            scenario = apply_overrides(scenario, {**values, "uncertainty.enabled": False})
         ledger = simulate(scenario, seed=seed, replication=replication)
         rep = Replication(replication, kpis=compute_kpis(ledger))
         rep.window_kpis = {tuple(w): compute_kpis(ledger, window=tuple(w)) for w in windows}
         if keep_daily:
             rep.daily = ledger.daily.assign(replication=replication)
             rep.journeys = ledger.journeys.assign(replication=replication)
+            rep.market = ledger.market.assign(replication=replication)
             rep.flows = family_flows(ledger).assign(replication=replication)
             rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
             inv = ledger.extra.get("inventory")

@@ -66,6 +66,7 @@ from sim.experiments.sweep_dir import (
     sweep_state,
 )
 from sim.results import locked
+from sim.results.columns import write_columns
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 
 __all__ = [
@@ -348,6 +349,7 @@ def consolidate(out: str | Path, design: Design) -> pd.DataFrame:
     table = tidy_table(journal, points, design)
     _write_table(out, "results", table)
     _write_table(out, "point_summary", point_summary(table, design))
+    write_columns(out, sweep_parameters=tuple(design.names))  # columns.csv: the dictionary
     return table
 
 

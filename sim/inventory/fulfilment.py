@@ -23,8 +23,10 @@ Three hooks, called by the choice and purchase phases when ``model.warehouse`` e
   - backorder: the order counts (revenue, units) but waits about one replenishment lead time
     more, which lowers its satisfaction through the delivery-days penalty.
 
-Everything is vectorised over the day's orders; the randomness is one fixed-size block of three
-rows of uniforms per day from the ``inventory`` stream (common random numbers).
+Everything is vectorised over the day's orders; the randomness is counter-based uniforms
+(``inventory.sku``, ``inventory.outcome``, ``inventory.order`` in
+:class:`sim.core.streams.Draws`) drawn for the day's shoppers and buyers only (common random
+numbers: a customer's number never depends on who else shops).
 """
 
 from __future__ import annotations
@@ -63,11 +65,10 @@ def sku_factor(
     """Draw the SKU each shopper wants; return what multiplies the channel's (levers') unit
     price for it: ``sku.price / guide_price × clearance multiplier``."""
     w = model.warehouse
-    w.u = model.uniforms(w.stream, 3)  # today's block: SKU, stockout outcome, service order
     if len(shoppers) == 0:
         return np.ones(0)
     cum = w.cum_share[channel, seg]  # shoppers × SKUs
-    target = w.u[0][shoppers][:, None] * cum[:, -1:]
+    target = model.draws.u("inventory.sku", shoppers)[:, None] * cum[:, -1:]
     sku = np.minimum((cum <= target).sum(axis=1), cum.shape[1] - 1)
     w.sku_of[shoppers] = sku
     mult = w.inventory.price_multiplier(model.day)[channel, sku]  # clearance discounts
@@ -131,8 +132,10 @@ def fulfil(
     q = np.maximum(1, np.rint(units * w.scale)).astype(np.int64)
     open_ = ~w.closed[channel, seg]  # a levers-locked channel may still list nothing for them
     idx = np.flatnonzero(open_)
-    idx = idx[np.argsort(w.u[2][buyers[idx]], kind="stable")]  # a random service order
-    res = w.inventory.fulfil(channel[idx], sku[idx], q[idx], w.u[1][buyers[idx]])
+    order = model.draws.u("inventory.order", buyers[idx])
+    idx = idx[np.argsort(order, kind="stable")]  # a random service order
+    outcome_u = model.draws.u("inventory.outcome", buyers[idx])
+    res = w.inventory.fulfil(channel[idx], sku[idx], q[idx], outcome_u)
     outcome = np.full(len(buyers), SWITCH, dtype=np.int8)
     outcome[idx] = res.outcome
     days = np.full(len(buyers), np.nan)

@@ -43,9 +43,9 @@ class Warehouse(mesa.Agent):
     """Stock of every SKU at every location, felt by the customers of ``model``.
 
     Randomness: the reserved ``inventory`` stream of :mod:`sim.core.streams`. A spawned child drives
-    the engine (lead times, drawn for the whole horizon at once); the stream itself gives one
-    fixed-size block of uniforms per day (SKU choice, stockout outcome, service order), used or
-    not, so a plan and its baseline keep common random numbers.
+    the engine (lead times, drawn for the whole horizon at once); the customers' SKU choice,
+    stockout outcome and service order are counter-based uniforms of the model's ``draws``
+    (:mod:`sim.inventory.fulfilment`), so a plan and its baseline keep common random numbers.
     """
 
     def __init__(self, model: mesa.Model, spec: InventorySpec) -> None:
@@ -91,7 +91,6 @@ class Warehouse(mesa.Agent):
         self.channel_delivery = np.array([c.service.delivery_days for c in sc.channels])
         self.sku_of = np.zeros(n, dtype=np.int16)  # today's SKU per shopper
         self.sku_of_orders = np.zeros(0, dtype=np.int64)  # SKU of today's orders that count
-        self.u: np.ndarray | None = None  # today's uniforms (sim.inventory.fulfilment.sku_factor)
         self.avoid_channel = np.full(n, -1, dtype=np.int8)  # channel a switcher avoids ...
         self.avoid_until = np.zeros(n, dtype=np.int32)  # ... until this day (exclusive)
         self.demand_units = np.zeros((days, n_ch))  # real units asked, to share the costs

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from sim.levers.state import Levers
 
 
-def follow_up(model: ChannelMarket, rng: np.random.Generator) -> None:
+def follow_up(model: ChannelMarket) -> None:
     """Record what the levers did today and move their state on."""
-    del rng  # all lever draws come from the day's block drawn in :func:`promote`
     lv, pop, rec, day, t = model.levers, model.pop, model.recorder, model.day, model.today
     buyers, channel = t.buyers, t.buy_channel
     revenue = t.units * t.price
@@ -61,7 +60,7 @@ def _samples(model: ChannelMarket, lv: Levers, who: np.ndarray, channel: np.ndar
     rec.add("cogs", day, channel, cost[channel] - sc.market.unit_cost)
     after = np.array([c.trial.after_days if c.trial else 0 for c in sc.channels])[channel]
     to_full = np.array([c.trial.to_full if c.trial else 0.0 for c in sc.channels])[channel]
-    wants = lv.u[9, who] < to_full
+    wants = model.draws.u("levers.sample", who) < to_full
     model.pop.next_need[who[wants]] = day + after[wants]
 
 
@@ -71,7 +70,7 @@ def _redeem(model: ChannelMarket, lv: Levers, buyers, channel, revenue) -> None:
     book, day = lv.coupons, model.day
     k = book.active(buyers, day)
     ok = (k != NO_COUPON) & book.valid_at[k, channel] & (revenue >= book.min_spend[k])
-    ok &= lv.u[8, buyers] < book.redeem_p[k]
+    ok[ok] = model.draws.u("levers.redeem", buyers[ok]) < book.redeem_p[k[ok]]
     model.recorder.add("coupon_cost", day, channel[ok], book.value[k[ok]])
     model.recorder.add("coupons_redeemed", day, channel[ok])
     book.held[buyers[ok]] = NO_COUPON
@@ -89,13 +88,10 @@ def _subscriptions(model: ChannelMarket, lv: Levers, buyers, channel) -> None:
     rec.add("subscription_orders", day, channel[shipped])
     who = buyers[shipped]
     hazard = sub.cancel * (1.0 + sub.cancel_dissatisfied * (1.0 - pop.satisfaction[who]))
-    cancel = who[lv.u[6, who] < hazard]
+    cancel = who[model.draws.u("levers.cancel", who) < hazard]
     lv.lock_kind[cancel] = NONE
-    new = buyers[
-        (channel == lv.sub_channel)
-        & (lv.lock_kind[buyers] == NONE)
-        & (lv.u[5, buyers] < sub.uptake)
-    ]
+    new = buyers[(channel == lv.sub_channel) & (lv.lock_kind[buyers] == NONE)]
+    new = new[model.draws.u("levers.uptake", new) < sub.uptake]
     lv.lock_kind[new] = SUBSCRIPTION
     lv.lock_channel[new] = lv.sub_channel
     lv.lock_p[new] = sub.ship_success
@@ -137,7 +133,8 @@ def _group_buys(model: ChannelMarket, lv: Levers, buyers, channel) -> None:
         return
     gb, pop = lv.promo.group_buys[g], model.pop
     chans = [lv.ids.index(c) for c in gb.channels] if gb.channels else list(range(len(lv.ids)))
-    opens = np.isin(channel, chans) & (lv.u[7, buyers] < gb.initiate)
+    opens = np.isin(channel, chans)
+    opens[opens] = model.draws.u("levers.group", buyers[opens]) < gb.initiate
     who, where = buyers[opens], channel[opens]
     friends = pop.friends[who, : gb.group_size - 1]
     by = np.repeat(where, friends.shape[1])

@@ -1,7 +1,7 @@
 """Phase 1b, promote (after exposure, before needs): today's promotion prices and the price
 band; pre-sale deposits, pulled-forward needs, attention from events, repurchase reminders and
-coupon pulls bring customers' needs forward. All draws come from one block per day
-(:data:`sim.levers.state.N_DRAWS` rows), drawn only when a lever is on.
+coupon pulls bring customers' needs forward. Each decision draws counter-based uniforms
+(``levers.<decision>``) for the customers it concerns only.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import numpy as np
 from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE
 from sim.levers.coupons import NO_COUPON
 from sim.levers.pricing import band_violation
-from sim.levers.state import DEPOSIT, N_DRAWS, NONE, Levers, issue_coupon
+from sim.levers.state import DEPOSIT, NONE, Levers, issue_coupon
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 
-def promote(model: ChannelMarket, rng: np.random.Generator) -> None:
+def promote(model: ChannelMarket) -> None:
     """Today's promotion prices; deposits, pulls, reminders and coupon pulls bring needs forward."""
     lv, day, pop = model.levers, model.day, model.pop
     disc = lv.cal.discount[day]
@@ -34,7 +34,6 @@ def promote(model: ChannelMarket, rng: np.random.Generator) -> None:
     )
     if not lv.active:
         return
-    lv.u = rng.random((N_DRAWS, pop.n), dtype=np.float32)
     lv.pool_before = pop.in_private.copy()
     _deposits(model, lv)
     _pulls(model, lv)
@@ -69,7 +68,8 @@ def _deposits(model: ChannelMarket, lv: Levers) -> None:
         p = 1.0 - (1.0 - ev.deposit_take) ** (1.0 / ev.presale_days)
         horizon = sale_day + ev.days - 1 + ev.pull_days
         eligible = (pop.stage == CUSTOMER) & (lv.lock_kind == NONE) & (pop.next_need <= horizon)
-        who = np.flatnonzero(eligible & (lv.u[0] < p))
+        who = np.flatnonzero(eligible)
+        who = who[model.draws.u("levers.deposit", who) < p]
         last = pop.last_channel[who]
         lv.lock_channel[who] = np.where(np.isin(last, chans), last, chans[0])
         lv.lock_kind[who] = DEPOSIT
@@ -87,17 +87,18 @@ def _pulls(model: ChannelMarket, lv: Levers) -> None:
         soon = _free(model, lv) & (pop.next_need > day) & (pop.next_need <= day + pull_days)
         if pool_only:
             soon &= pop.in_private
-        _bring(model, np.flatnonzero(soon & (lv.u[1] < share)), channel)
+        soon = np.flatnonzero(soon)
+        _bring(model, soon[model.draws.u("levers.pull", soon) < share], channel)
 
 
 def _attention(model: ChannelMarket, lv: Levers) -> None:
-    """Event traffic: prospects become interested (row 1 is shared with pulls, which only ever
-    concern customers, so the two never read the same uniform)."""
+    """Event traffic: prospects become interested."""
     pop, day = model.pop, model.day
     for d, channel, hazard in lv.cal.attention:
         if d != day:
             continue
-        new = np.flatnonzero((pop.stage == PROSPECT) & (lv.u[1] < hazard))
+        new = np.flatnonzero(pop.stage == PROSPECT)
+        new = new[model.draws.u("levers.attention", new) < hazard]
         pop.stage[new] = INTERESTED
         pop.source[new] = SOURCE_CODE["organic"]
         _bring(model, new, channel)
@@ -118,7 +119,7 @@ def _reminders(model: ChannelMarket, lv: Levers) -> None:
     if rem.coupon is not None and lv.coupons is not None:
         k = [c.id for c in lv.promo.coupons].index(rem.coupon)
         issue_coupon(model, lv, sent, k, ch)
-    _bring(model, sent[lv.u[2, sent] < rem.response], ch, touch=True)
+    _bring(model, sent[model.draws.u("levers.reminder", sent) < rem.response], ch, touch=True)
 
 
 def _coupon_pulls(model: ChannelMarket, lv: Levers) -> None:
@@ -128,7 +129,9 @@ def _coupon_pulls(model: ChannelMarket, lv: Levers) -> None:
     pop, day, book = model.pop, model.day, lv.coupons
     cand = np.flatnonzero(_free(model, lv) & (pop.next_need <= day + 7))
     k = book.active(cand, day)
-    go = cand[(k != NO_COUPON) & (lv.u[3, cand] < book.pull_p[k])]
+    held = k != NO_COUPON
+    cand, k = cand[held], k[held]
+    go = cand[model.draws.u("levers.coupon_pull", cand) < book.pull_p[k]]
     kk = book.active(go, day)
     first_valid = np.argmax(book.valid_at, axis=1)
     for k_id in np.unique(kk):

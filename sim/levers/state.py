@@ -8,9 +8,9 @@ membership levels: ~20 bytes per customer) and offers the hooks the core phases 
 
 The two lever phases of the day are :func:`sim.levers.promote.promote` (before needs) and
 :func:`sim.levers.follow_up.follow_up` (after post-purchase). With no lever configured every
-hook returns its input unchanged and no random number is drawn; all lever randomness comes from
-the ``promotions`` stream in a fixed block of ``N_DRAWS × n`` uniforms a day, so switching a
-lever on never changes another phase's luck.
+hook returns its input unchanged and no random number is drawn. Each lever decision has its own
+counter-based uniforms (``levers.<decision>`` in :class:`sim.core.streams.Draws`), drawn only for
+the customers it concerns, so switching a lever on never changes another phase's luck.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 NONE, DEPOSIT, SUBSCRIPTION = 0, 1, 2
-# Rows of the daily uniform block: deposit, pull, reminder, coupon pull, add-on, subscription
-# uptake, cancel, group, redeem, sample → full size.
-N_DRAWS = 10
 
 
 class Levers:
@@ -88,7 +85,6 @@ class Levers:
         sub = sc.promotions.subscription
         self.sub_channel = self.ids.index(sub.channel) if sub else NO_CHANNEL
         self._price_factors(model)
-        self.u = np.zeros((N_DRAWS, 0), dtype=np.float32)
         self.pool_before = pop.in_private
 
     def _price_factors(self, model: ChannelMarket) -> None:
@@ -241,7 +237,8 @@ class Levers:
         has_next = nxt < len(spends)
         target = spends[np.minimum(nxt, len(spends) - 1)]
         near = on & has_next & (value < target) & ((target - value) <= fr.near * target)
-        adds = near & (self.u[4, buyers] < fr.add_on)
+        adds = near.copy()
+        adds[near] = model.draws.u("levers.add_on", buyers[near]) < fr.add_on
         units = np.where(adds, np.ceil(target / price - 1e-9).astype(units.dtype), units)
         value = units * price
         reached = np.searchsorted(spends, value + 1e-9, side="right") - 1

@@ -5,17 +5,17 @@ Each function takes plain tables (already averaged over replications by
 units. Money is in CNY.
 
     >>> import pandas as pd
-    >>> png = diff_forest(pd.DataFrame({"plan": ["p"], "kpi": ["revenue"], "relative": [0.1],
-    ...     "paired_low": [90.0], "paired_high": [110.0], "welch_low": [50.0],
-    ...     "welch_high": [150.0], "baseline": [1000.0]}))
-    >>> png[:4] == b"\\x89PNG"
-    True
+    >>> png = flow_matrices({"p": pd.DataFrame([[12.0, 250_000.0]], index=["public"],
+    ...                                        columns=["private", "public"])})
+    >>> png[:4] == b"\\x89PNG", count(12.0), count(250_000.0), count(0.0)
+    (True, '12', '250k', '0')
+
+The forest plot of differences is :mod:`sim.reports.forest`.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 
 import matplotlib
 
@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 FAMILY_COLOURS = {
     "public": "#1f77b4",
@@ -30,15 +31,44 @@ FAMILY_COLOURS = {
     "social": "#d62728",
     "offline": "#7f7f7f",
 }
-DPI = 80
+DPI = 96
+#: At most this many lines share one panel; more are split into small multiples.
+MAX_LINES = 6
+THOUSANDS = FuncFormatter(lambda v, _pos: f"{v:,.0f}")
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig, *, tight: bool = True) -> bytes:
     buf = io.BytesIO()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
+
+
+_png = png_bytes
+
+
+def count(v: float) -> str:
+    """A count for a small cell: ``0``, ``12``, ``8,400``, ``250k``, ``1.2M`` — never ``0.0k``
+    for a small non-zero value."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:,.1f}M"
+    if a >= 1e5:
+        return f"{v / 1e3:,.0f}k"
+    return f"{v:,.0f}" if a >= 1 or v == 0 else f"{v:.2g}"
+
+
+def _text_colour(rgba) -> str:
+    """White or black, whichever contrasts more with the cell (WCAG relative luminance: the
+    two contrast ratios are equal at L ≈ 0.179)."""
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.179 else "black"
+
+
+def _chunks(columns: list, size: int = MAX_LINES) -> list[list]:
+    return [columns[i : i + size] for i in range(0, len(columns), size)] or [[]]
 
 
 def revenue_by_family(
@@ -62,7 +92,8 @@ def revenue_by_family(
             + (" (promotions shaded)" if promotions.get(name) else ""),
             fontsize=10,
         )
-        ax.set_ylabel("k CNY / day")
+        ax.set_ylabel("thousand CNY per day")
+        ax.yaxis.set_major_formatter(THOUSANDS)
         ax.legend(fontsize=8, loc="upper left")
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("week starting (date)")
@@ -70,44 +101,59 @@ def revenue_by_family(
 
 
 def flow_matrices(flows: dict[str, pd.DataFrame]) -> bytes:
-    """Heatmaps of moves between families (mean per replication, real customers/orders)."""
+    """Heatmaps of moves between families (mean per replication, real customers/orders); each
+    number is written in a colour that contrasts with its cell."""
     names = list(flows)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.2), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         m = flows[name]
-        ax.imshow(np.log1p(m.to_numpy(dtype=float)), cmap="Blues", aspect="auto")
+        values = np.log1p(m.to_numpy(dtype=float))
+        image = ax.imshow(values, cmap="Blues", aspect="auto")
         ax.set_xticks(
-            range(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right", fontsize=8
+            range(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right", fontsize=9
         )
-        ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=8)
+        ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=9)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m.iat[i, j] / 1e3:,.1f}k", ha="center", va="center", fontsize=7)
-        ax.set_title(f"{name}: moves (thousands)", fontsize=10)
+                colour = _text_colour(image.cmap(image.norm(values[i, j])))
+                ax.text(
+                    j, i, count(m.iat[i, j]), ha="center", va="center", fontsize=9, color=colour
+                )
+        ax.set_title(f"{name}: moves per horizon", fontsize=10)
         ax.set_xlabel("to (family of the order / pool joined)")
         ax.set_ylabel("from (where the customer last bought)")
     return _png(fig)
 
 
-def private_pool(series: dict[str, pd.DataFrame]) -> bytes:
-    """Private pool (and tier sizes, where recorded) over time, one line per scenario/tier."""
-    fig, ax = plt.subplots(figsize=(9, 3.4))
-    styles = ["-", "--", ":", "-."]
-    for k, (name, frame) in enumerate(series.items()):
-        for col in frame.columns:
-            label = name if col == "private_pool" else f"{name}: {col}"
+def private_pool(series: dict[str, pd.DataFrame], words: dict[str, str]) -> bytes:
+    """Private pool (and tier sizes, where recorded) over time: one panel per scenario, at
+    most :data:`MAX_LINES` lines each; ``words`` names each column in plain words."""
+    return small_multiples(
+        series, words, "members at the end of the day", "Private pool and its tiers"
+    )
+
+
+def small_multiples(
+    series: dict[str, pd.DataFrame], words: dict[str, str], ylabel: str, title: str
+) -> bytes:
+    """One panel per scenario × group of at most :data:`MAX_LINES` columns, sharing the y
+    axis; thousands separators on it, the columns' plain words in the legend."""
+    panels = [(n, cols) for n, f in series.items() for cols in _chunks(list(f.columns))]
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(10, 2.8 * len(panels) + 0.4), sharex=True, squeeze=False
+    )
+    for ax, (name, cols) in zip(axes[:, 0], panels, strict=True):
+        frame = series[name]
+        for k, col in enumerate(cols):
             ax.plot(
-                frame.index,
-                frame[col] / 1e3,
-                styles[k % len(styles)],
-                label=label,
-                lw=2 if col == "private_pool" else 1,
+                frame.index, frame[col], label=words.get(col, str(col)), lw=2 if k == 0 else 1.2
             )
-    ax.set_title("Private pool members over time (mean over replications)")
-    ax.set_xlabel("date")
-    ax.set_ylabel("members (thousands)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+        ax.set_title(f"{name}: {title[:1].lower()}{title[1:]}", fontsize=10, loc="left")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("date")
     return _png(fig)
 
 
@@ -145,70 +191,7 @@ def spend_by_channel(spend: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def inventory(series: dict[str, pd.DataFrame], column: str, unit: str) -> bytes:
-    """An inventory measure over time, one line per scenario (× SKU class where recorded)."""
-    fig, ax = plt.subplots(figsize=(9, 3.4))
-    for name, frame in series.items():
-        for col in frame.columns:
-            ax.plot(frame.index, frame[col], label=f"{name}" if col == column else f"{name}: {col}")
-    ax.set_title(f"{column} over time (mean over replications)")
-    ax.set_xlabel("date")
-    ax.set_ylabel(unit)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _png(fig)
-
-
-def diff_forest(diffs: pd.DataFrame, kpis: Sequence[str] | None = None) -> bytes:
-    """Plan − baseline in % of the baseline: paired (thick) and Welch (thin) 95 % intervals."""
-    d = diffs if kpis is None else diffs[diffs["kpi"].isin(kpis)]
-    d = d[np.isfinite(d["relative"].to_numpy(dtype=float))]
-    fig, ax = plt.subplots(figsize=(9, 0.32 * max(4, len(d)) + 1.2))
-    base = d["baseline"].abs().to_numpy(dtype=float)
-    y = np.arange(len(d))[::-1]
-    pct = 100 / np.where(base > 0, base, np.nan)
-    ax.hlines(
-        y,
-        d["welch_low"] * pct,
-        d["welch_high"] * pct,
-        color="#999",
-        lw=1.5,
-        label="unpaired (Welch) 95 % CI",
-    )
-    ax.hlines(
-        y,
-        d["paired_low"] * pct,
-        d["paired_high"] * pct,
-        color="#1f77b4",
-        lw=5,
-        label="paired (CRN) 95 % CI",
-    )
-    ax.plot(d["relative"] * 100, y, "k|", ms=10)
-    ax.axvline(0, color="k", lw=0.8)
-    # one KPI with a huge relative change (a pool growing from almost nothing) must not squash
-    # the others: clip the axis and say so in the title
-    ends = np.abs(
-        np.concatenate(
-            [
-                (d["welch_low"] * pct).to_numpy(dtype=float),
-                (d["welch_high"] * pct).to_numpy(dtype=float),
-            ]
-        )
-    )
-    ends = ends[np.isfinite(ends)]
-    clip = None
-    if len(ends):
-        lim = max(10.0, 2 * float(np.percentile(ends, 75)))
-        if ends.max() > lim:
-            clip = lim
-            ax.set_xlim(-lim, lim)
-    ax.set_yticks(y, [f"{p}: {k}" for p, k in zip(d["plan"], d["kpi"], strict=True)], fontsize=7)
-    ax.set_title(
-        "Plan − baseline, % of the baseline mean"
-        + (f" (axis clipped at ±{clip:.0f} %)" if clip else "")
-    )
-    ax.set_xlabel("difference (% of baseline)")
-    ax.set_ylabel("plan: KPI")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, axis="x")
-    return _png(fig)
+def inventory(series: dict[str, pd.DataFrame], title: str, unit: str) -> bytes:
+    """An inventory measure over time: one panel per scenario (× at most :data:`MAX_LINES` SKU
+    classes), titled in words (``units on hand``)."""
+    return small_multiples(series, {}, unit, title)

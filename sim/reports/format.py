@@ -35,6 +35,21 @@ def fmt(x: Any, *, pct: bool = False) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
+def mcny(x: Any) -> str:
+    """CNY as millions, with digits that matter: ``409.9``, ``1.25``, ``0.0452`` (the table's
+    header says ``M CNY``).
+
+    >>> mcny(409_852_000), mcny(1_250_000), mcny(45_200), mcny(0)
+    ('409.9', '1.25', '0.0452', '0')
+    """
+    if x is None or not math.isfinite(float(x)):
+        return "n/a"
+    m = float(x) / 1e6
+    if m == 0:
+        return "0"
+    return f"{m:,.1f}" if abs(m) >= 10 else f"{m:,.2f}" if abs(m) >= 0.1 else f"{m:.3g}"
+
+
 def ci(lo: Any, hi: Any) -> str:
     """An interval, ``[low, high]``, both ends through :func:`fmt`."""
     return f"[{fmt(lo)}, {fmt(hi)}]"

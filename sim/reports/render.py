@@ -22,10 +22,18 @@ figure{margin:1rem 0}img{max-width:100%}figcaption{font-style:italic;color:#444}
 .met{background:#d9f2d9}.undecided,.at-risk{background:#fff2cc}.missed{background:#f8d0d0}
 .undefined{background:#e4e4e4}
 nav a{margin-right:.8rem}
+.scroll{overflow-x:auto;max-width:100%;margin:.5rem 0 1rem}.scroll table{margin:0}
+td{max-width:32rem}td.met,td.undecided,td.missed,td.undefined{white-space:nowrap}
+.subtitle{color:#444;max-width:60rem}
+#summary p{font-size:1.05rem;line-height:1.5}
+@media print{body{max-width:none;margin:0;font-size:10pt}nav{display:none}
+.scroll{overflow:visible}table{font-size:8pt}td{max-width:none}
+section{break-inside:auto}h2{break-after:avoid}figure,tr{break-inside:avoid}
+img{max-width:100%!important}}
 """
 
 
-def render_html(title: str, st: Stored, blocks: list[Block]) -> str:
+def render_html(title: str, st: Stored, blocks: list[Block], subtitle: str = "") -> str:
     """One self-contained page: inline CSS, base64 PNGs, every text HTML-escaped, no script."""
     e = html.escape
     out = [
@@ -33,6 +41,7 @@ def render_html(title: str, st: Stored, blocks: list[Block]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
+        f'<p class="subtitle">{e(subtitle)}</p>' if subtitle else "",
         "<nav>" + "".join(f'<a href="#{b.id}">{e(b.title)}</a>' for b in blocks) + "</nav>",
     ]
     for b in blocks:
@@ -63,13 +72,14 @@ def _html_table(t: Table) -> str:
     cap = f"<caption>{e(t.caption)}</caption>" if t.caption else ""
     empty = "" if t.rows else f'<tr><td colspan="{len(t.columns)}">(none)</td></tr>'
     return (
-        f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table>"
+        f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}{empty}</tbody></table></div>"
     )
 
 
-def render_md(title: str, st: Stored, blocks: list[Block]) -> str:
+def render_md(title: str, st: Stored, blocks: list[Block], subtitle: str = "") -> str:
     """The same report in Markdown (figures linked from ``figures/``)."""
-    out = [f"# {_md(title)}", ""]
+    out = [f"# {_md(title)}", ""] + ([_md(subtitle), ""] if subtitle else [])
     for b in blocks:
         out += [f"## {b.title}", "", _md(b.intro), ""]
         for t in b.tables:

@@ -16,7 +16,7 @@ from typing import Any
 from sim.experiments.comparison import Comparison
 from sim.reports.render import render_html, render_md
 from sim.reports.sections import build
-from sim.reports.store import load_results, store_comparison
+from sim.reports.store import Stored, load_results, store_comparison
 from sim.results.directories import atomic_dir
 
 
@@ -39,14 +39,33 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     for b in blocks:
         for fig in b.figures:
             (figs / f"{fig.slug}.png").write_bytes(fig.png)
-    title = (
-        f"Plan comparison: {' vs '.join(stored.names[1:]) or 'baseline'} against {stored.names[0]}"
-    )
+    title, subtitle = report_title(stored)
     for name, text in (
-        ("report.html", render_html(title, stored, blocks)),
-        ("report.md", render_md(title, stored, blocks)),
+        ("report.html", render_html(title, stored, blocks, subtitle)),
+        ("report.md", render_md(title, stored, blocks, subtitle)),
     ):
         tmp = d / f".{name}.tmp"  # atomic: a reader never sees half a report
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, d / name)
     return d / "report.html", d / "report.md"
+
+
+def report_title(st: Stored) -> tuple[str, str]:
+    """The plan's own name and description (the scenarios' ``name``/``description``), not file
+    names: ``six_schemes against baseline`` and the plans' descriptions as the subtitle."""
+    names = st.names
+    titled = [str(st.scenarios.get(n, {}).get("name") or n) for n in names]
+    if len(names) == 1:
+        title = f"{titled[0]}: {st.summary.get('replications', '?')} replications"
+    else:
+        title = f"{' and '.join(titled[1:])} against {titled[0]}"
+    described = names[1:] or names
+    desc = [
+        " ".join(str(st.scenarios.get(n, {}).get("description") or "").split()) for n in described
+    ]
+    subtitle = " ".join(
+        (f"{t}: {d}" if len(described) > 1 else d)
+        for t, d in zip(described, desc, strict=True)
+        if d
+    )
+    return title, subtitle

@@ -9,6 +9,9 @@ rendered from. Files of a comparison run::
     scenarios.json   every resolved scenario (what the differences section is computed from)
     kpis.csv/.parquet  one row per scenario × replication
     daily.parquet    the tidy daily ledger of every replication, with a ``scenario`` column
+    market.csv/.parquet  market-wide end-of-day stocks (private pool, tiers…), one row per
+                     scenario × replication × day
+    columns.csv      table, column, unit and meaning of every column of these tables
     flows.csv        family → family moves per replication (sim.core.ledger.family_flows)
     cohorts.csv      repurchase by cohort per replication (sim.core.ledger.cohort_repurchase)
     inventory.csv    day × SKU inventory records per replication (only when the runs have them)
@@ -29,7 +32,9 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.comparison import Comparison
+from sim.results.columns import write_columns
 from sim.results.directories import versions, write_json, write_table
+from sim.results.provenance import command_line, reproducibility
 
 #: Optional per-replication tables stored as CSV when every scenario has one.
 TABLES = ("flows", "cohorts", "inventory")
@@ -49,10 +54,13 @@ def store_comparison(cmp: Comparison, directory: Path, **manifest_extra: Any) ->
         _stack({n: ev.daily for n, ev in evs.items()}).to_parquet(
             directory / "daily.parquet", index=False
         )
+    if all(ev.market is not None for ev in evs.values()):
+        write_table(directory, "market", _stack({n: ev.market for n, ev in evs.items()}))
     for table in TABLES:
         frames = {n: getattr(ev, table) for n, ev in evs.items()}
         if all(f is not None for f in frames.values()):
             _stack(frames).to_csv(directory / f"{table}.csv", index=False)
+    write_columns(directory)  # the data dictionary of exactly the tables written above
 
 
 def _manifest(cmp: Comparison, extra: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +86,9 @@ def _manifest(cmp: Comparison, extra: dict[str, Any]) -> dict[str, Any]:
         "cache_hits": cmp.cache_hits,
         "code_version": code_version(),
         "versions": versions(),
+        "command": command_line(),
         **extra,
+        "reproduce": reproducibility(),
     }
 
 
@@ -97,6 +107,7 @@ class Stored:
     flows: pd.DataFrame | None
     cohorts: pd.DataFrame | None
     inventory: pd.DataFrame | None = None  # day × SKU inventory records (inventory.csv)
+    market: pd.DataFrame | None = None  # day × replication market-wide stocks (market.parquet)
 
     @property
     def names(self) -> list[str]:
@@ -113,29 +124,60 @@ class Stored:
 
 
 def load_results(directory: str | Path) -> Stored:
-    """Read a comparison results directory (``FileNotFoundError`` / ``ValueError`` if it is
-    not one)."""
+    """Read a results directory of ``channelsim compare`` or ``channelsim run`` (a run is read
+    as a comparison with no plans); ``FileNotFoundError`` / ``ValueError`` if it is neither."""
     d = Path(directory)
     for name in ("manifest.json", "summary.json", "scenarios.json"):
         if not (d / name).is_file():
-            raise FileNotFoundError(f"{d}: no {name} (not a `channelsim compare` results dir)")
+            raise FileNotFoundError(
+                f"{d}: no {name} (not a results directory of `channelsim compare` or `run`)"
+            )
     summary = _read_json(d / "summary.json")
+    manifest = _read_json(d / "manifest.json")
+    if "scenarios" not in summary and "kpis" in summary and manifest.get("scenario"):
+        summary = _run_as_comparison(summary, manifest)
     if "scenarios" not in summary or "baseline" not in summary:
-        raise ValueError(f"{d / 'summary.json'}: not a comparison summary")
+        raise ValueError(f"{d / 'summary.json'}: not a comparison or run summary")
+    name = summary["baseline"]
 
-    def opt_csv(name: str) -> pd.DataFrame | None:
-        return pd.read_csv(d / name) if (d / name).is_file() else None
+    def tagged(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or "scenario" in frame.columns:
+            return frame
+        return frame.assign(scenario=name)  # a run's tables hold one scenario
+
+    def opt_csv(file: str) -> pd.DataFrame | None:
+        return tagged(pd.read_csv(d / file)) if (d / file).is_file() else None
 
     daily = pd.read_parquet(d / "daily.parquet") if (d / "daily.parquet").is_file() else None
     return Stored(
-        manifest=_read_json(d / "manifest.json"),
+        manifest=manifest,
         summary=summary,
         scenarios=_read_json(d / "scenarios.json"),
-        daily=daily,
+        daily=tagged(daily),
         flows=opt_csv("flows.csv"),
         cohorts=opt_csv("cohorts.csv"),
         inventory=opt_csv("inventory.csv"),
+        market=tagged(pd.read_parquet(d / "market.parquet"))
+        if (d / "market.parquet").is_file()
+        else None,
     )
+
+
+def _run_as_comparison(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``summary.json`` in a comparison's shape: its one scenario as the baseline."""
+    from sim.reports.summary import as_comparison
+
+    name = str(manifest["scenario"])
+    out = as_comparison(summary, name)
+    out["scenarios"][name]["replications"] = manifest.get("replications", 1)
+    if summary.get("spread_sources"):  # parameter draws: the uncertainty section reads it
+        out["scenarios"][name]["spread_sources"] = summary["spread_sources"]
+    out.update(
+        seed=manifest.get("seed"),
+        replications=manifest.get("replications", 1),
+        required_probability=summary.get("required_probability", 0.8),
+    )
+    return out
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import math
 import os
 import platform
 import secrets
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pandas as pd
 from sim.results.atomic import atomic_dir, leftovers
 from sim.results.locks import lock_path
 from sim.results.names import safe_name
+from sim.results.provenance import command_line, reproducibility
 from sim.scenario import Scenario
 
 __all__ = [  # atomic_dir is re-exported: commands import it from here
@@ -115,9 +115,10 @@ def manifest(scenario: Scenario, *, seed: int, replications: int, **extra: Any) 
         "seed": seed,
         "replications": replications,
         "versions": versions(),
-        "command": " ".join(sys.argv),
+        "command": command_line(),
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         **extra,
+        "reproduce": reproducibility(),
     }
 
 

@@ -10,7 +10,9 @@ carry an ``id`` (channels, segments) are merged by id, everything else is replac
 * :mod:`sim.scenario.loading` — YAML → merged dict → overrides → validated :class:`Scenario`;
 * :mod:`sim.scenario.paths` — dotted paths (``--set market.customers=5000``), ``extends`` merging;
 * :mod:`sim.scenario.yaml_io` — reading YAML from others: no aliases, deep nesting, repeated keys;
-* :mod:`sim.scenario.resources` — the memory a run needs (a population too big is refused).
+* :mod:`sim.scenario.resources` — the memory a run needs (a population too big is refused);
+* :mod:`sim.scenario.budget_fields`, :mod:`sim.scenario.spend` — budgets over time (periods, a
+  spend file) as one day × channel × lever array; :mod:`sim.scenario.draws` — parameter draws.
 
     >>> from sim.scenario import load_scenario
     >>> sc = load_scenario("scenarios/baseline.yaml", overrides={"horizon.days": 30})
@@ -19,6 +21,8 @@ carry an ``id`` (channels, segments) are merged by id, everything else is replac
 """
 
 from sim.errors import ScenarioError
+from sim.scenario.budget_fields import LEVERS, BudgetPeriod, ObservedRange, Uncertainty
+from sim.scenario.draws import draw_row, parameter_draw
 from sim.scenario.kpi_names import kpi_names
 from sim.scenario.loading import apply_overrides, build_scenario, load_raw, load_scenario
 from sim.scenario.market import Market, Segment, Service
@@ -36,16 +40,20 @@ from sim.scenario.schema import (
     ServiceLevel,
     Target,
 )
+from sim.scenario.spend import daily_budget, is_flighted, period_days
 
 __all__ = [
     "FAMILIES",
+    "LEVERS",
     "ONLINE_FAMILIES",
     "SOURCES",
     "Budget",
+    "BudgetPeriod",
     "Channel",
     "Decision",
     "Horizon",
     "Market",
+    "ObservedRange",
     "Response",
     "Scenario",
     "ScenarioError",
@@ -53,13 +61,19 @@ __all__ = [
     "Service",
     "ServiceLevel",
     "Target",
+    "Uncertainty",
     "apply_overrides",
     "build_scenario",
+    "daily_budget",
+    "draw_row",
+    "is_flighted",
     "kpi_names",
     "load_raw",
     "load_scenario",
     "merge",
+    "parameter_draw",
     "parse_set_options",
+    "period_days",
     "resolve_path",
     "set_path",
 ]

@@ -96,6 +96,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     data = read_yaml(path)  # refuses non-UTF-8, aliases, deep nesting, repeated keys
     if not isinstance(data, dict):
         raise ScenarioError([f"{path}: a scenario must be a mapping, got {type(data).__name__}"])
+    _data_paths_from(data, path.parent)
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
@@ -103,6 +104,16 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     merged = merge(load_raw(base_path, (*_seen, path)), data)
     merged["extends"] = str(base_path)
     return merged
+
+
+def _data_paths_from(data: dict[str, Any], folder: Path) -> None:
+    """Data files a scenario names (``spend_file``, ``uncertainty.draws``) are relative to the
+    file that names them, as ``extends`` is: resolved here, before files merge."""
+    unc = data.get("uncertainty")
+    for node, key in ((data, "spend_file"), (unc if isinstance(unc, dict) else {}, "draws")):
+        value = node.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            node[key] = str((folder / value).resolve())
 
 
 def _format_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:

@@ -41,12 +41,55 @@ class Segment(_Frozen):
     reservation_spread: float = Field(default=0.2, ge=0, description="lognormal sigma")
     basket_units: float = Field(default=1.5, ge=1, description="mean units per order")
     purchase_cycle_days: float = Field(default=30, gt=0, description="mean days between needs")
-    cycle_cv: float = Field(default=0.3, ge=0, le=3, description="spread of the cycle")
+    cycle_cv: float = Field(default=0.3, ge=0, le=10, description="spread of the cycle")
     affinity: dict[Family, float] = Field(
         default_factory=dict, description="utility offset per channel family"
     )
     content_response: float = Field(default=1.0, ge=0, description="× effect of ads/seeding")
     referral_response: float = Field(default=1.0, ge=0, description="× referral propensity")
+    # Heterogeneity within the segment (docs/calibration.md): real customers differ far more
+    # than one cycle and one hazard allow. Each is off (None) by default: then no per-customer
+    # array is allocated and the run is exactly the homogeneous one.
+    cycle_distribution: Literal["lognormal", "exponential"] = Field(
+        default="lognormal",
+        description="need gaps: lognormal with cycle_cv, or exponential (Poisson needs, "
+        "as in NBD models; cycle_cv unused)",
+    )
+    rate_shape: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e4,
+        description="gamma shape of each customer's purchase-rate multiplier (mean 1); "
+        "cycle of a customer = purchase_cycle_days ÷ multiplier",
+    )
+    churn_shape: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e4,
+        description="gamma shape of each customer's churn-hazard multiplier (mean 1): "
+        "Pareto/NBD lifetimes",
+    )
+    dropout_a: float | None = Field(
+        default=None, gt=0, le=1e4, description="beta a of each customer's dropout chance"
+    )
+    dropout_b: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e6,
+        description="beta b: after each repeat purchase the customer leaves with probability "
+        "p ~ Beta(a, b) (BG/NBD)",
+    )
+
+    @model_validator(mode="after")
+    def _dropout_pair(self) -> Segment:
+        if (self.dropout_a is None) != (self.dropout_b is None):
+            raise ValueError("dropout_a and dropout_b: give both or neither")
+        return self
+
+    @property
+    def has_spread(self) -> bool:
+        """Whether customers of this segment carry their own rate, lifetime or dropout."""
+        return any(v is not None for v in (self.rate_shape, self.churn_shape, self.dropout_a))
 
 
 class Service(_Frozen):

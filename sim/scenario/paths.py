@@ -60,7 +60,9 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
             if last:
                 node[part] = value
                 return
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # an absent or off (null) section: start it
+                node[part] = {}
+            node = node[part]
         else:
             raise KeyError(f"{dotted}: '{'.'.join(walked)}' is a value, not a section")
         walked.append(part)

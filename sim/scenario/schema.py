@@ -25,9 +25,12 @@ from sim.inventory.schema import InventorySpec
 from sim.levers.pricing import PriceBand, Trial, band_breaches
 from sim.levers.promotions import Promotions, promotion_problems, promotion_warnings
 from sim.levers.tiers import TIER_IDS, Membership, Tiers
+from sim.scenario.budget_fields import BudgetPeriod, ObservedRange, Uncertainty
+from sim.scenario.draws import draw_problems, file_digests
 from sim.scenario.kpi_names import RESERVED_CHANNEL_IDS, kpi_names, kpi_problem
 from sim.scenario.market import Family, Market, is_number
 from sim.scenario.paths import resolve_path
+from sim.scenario.spend import budget_problems, budget_warnings
 
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
 ONLINE_FAMILIES: tuple[str, ...] = ("public", "private", "social")
@@ -49,6 +52,12 @@ class Budget(_Frozen):
     paid: float = Field(default=0, ge=0, description="paid traffic (public channels)")
     seeding: float = Field(default=0, ge=0, description="content seeding (social channels)")
     private_ops: float = Field(default=0, ge=0, description="private-pool operations")
+    periods: list[BudgetPeriod] = Field(
+        default_factory=list, description="flighting: amounts that override these between dates"
+    )
+    observed: ObservedRange | None = Field(
+        default=None, description="[min, max] daily spend the history covered (calibrate)"
+    )
 
 
 class Response(_Frozen):
@@ -207,6 +216,12 @@ class Scenario(_Frozen):
     decisions: list[Decision] = Field(
         default_factory=list, description="decision variables for optimize search"
     )
+    spend_file: str | None = Field(
+        default=None, description="daily spend rows (day × channel × lever) over the budgets"
+    )
+    uncertainty: Uncertainty | None = Field(
+        default=None, description="posterior draws of parameters, one per replication"
+    )
     _notes: list[str] = PrivateAttr(default_factory=list)  # from loading: deprecated keys
 
     @field_validator("name")
@@ -315,6 +330,7 @@ class Scenario(_Frozen):
         problems = promotion_problems(
             self.promotions, channels=families, selling=[c.id for c in self.channels if c.sells]
         )
+        problems += budget_problems(self) + draw_problems(self)
         coupons = {c.id for c in self.promotions.coupons}
         for i, c in enumerate(self.promotions.coupons):
             bad = sorted(set(c.tiers or []) - set(TIER_IDS))
@@ -344,7 +360,7 @@ class Scenario(_Frozen):
         """Legal but suspicious settings: deprecated keys (notes made when the file loaded), a
         resolution too coarse for the stock, channels whose list price breaks the price band,
         dated promotions the horizon cuts."""
-        out = [*self._notes]
+        out = [*self._notes, *budget_warnings(self)]
         if self.inventory is not None:
             out += self.market.stock_warnings()
         out += promotion_warnings(self.promotions, start=self.horizon.start, days=self.horizon.days)
@@ -361,6 +377,8 @@ class Scenario(_Frozen):
     def content_hash(self) -> str:
         """SHA-256 of the fully resolved scenario (where it came from does not count)."""
         data = self.model_dump(mode="json", exclude={"extends"})
+        if digests := file_digests(self):  # the files it reads count, not only their names
+            data["files read"] = digests
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

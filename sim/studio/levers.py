@@ -262,6 +262,8 @@ def plan_levers(plan: dict[str, Any], base: dict[str, Any]) -> list[Lever]:
     for ch in plan["channels"]:
         cid, name = ch["id"], ch.get("name") or ch["id"]
         for lever, spend in ch["budget"].items():
+            if not isinstance(spend, int | float):  # periods, observed: not a single number
+                continue
             if spend or lever == BUDGET_BY_FAMILY.get(ch["family"]):
                 out.append(
                     make_lever(f"channels.{cid}.budget.{lever}", GROUPS[0], name, plan, base)

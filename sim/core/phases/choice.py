@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 
-def choice(model: ChannelMarket, rng: np.random.Generator) -> None:
+def choice(model: ChannelMarket) -> None:
     pop, rec, day, m = model.pop, model.recorder, model.day, model.scenario.market
-    u = model.uniforms(rng)
     shoppers = np.flatnonzero(pop.in_market)
     model.today.shoppers = shoppers
     if len(shoppers) == 0:
@@ -49,7 +48,8 @@ def choice(model: ChannelMarket, rng: np.random.Generator) -> None:
     util -= util.max(axis=1, keepdims=True)
     prob = np.exp(util)
     prob /= prob.sum(axis=1, keepdims=True)
-    pick = (prob.cumsum(axis=1) < u[shoppers][:, None]).sum(axis=1)
+    u = model.draws.u("choice.channel", shoppers)
+    pick = (prob.cumsum(axis=1) < u[:, None]).sum(axis=1)
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel

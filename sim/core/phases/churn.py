@@ -17,27 +17,31 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 
-def churn(model: ChannelMarket, rng: np.random.Generator) -> None:
+def churn(model: ChannelMarket) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
-    u_churn, u_lapse = model.uniforms(rng, 2)
 
     # No hazard exceeds the least satisfied customer's: only draws below it (plus a margin for
     # float32 rounding) can churn anyone, so exact hazards are computed for those few.
     worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - float(pop.satisfaction.min())))
-    customers = np.flatnonzero((u_churn < worst * 1.0001) & (pop.stage == CUSTOMER))
+    worst *= pop.max_churn_multiplier  # 1.0 unless customers carry their own hazard
+    customers = np.flatnonzero(pop.stage == CUSTOMER)
+    u_churn = model.draws.u("churn.churn", customers)
+    close = pop.churn_candidates(u_churn < worst * 1.0001, customers, model.today)
+    customers, u_churn = customers[close], u_churn[close]
     hazard = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - pop.satisfaction[customers]))
     hazard = np.where(pop.in_private[customers], hazard * m.private_retention, hazard)
-    gone = customers[u_churn[customers] < hazard]
+    hazard = pop.own_hazard(customers, hazard, m, model.today)  # spread, dropout
+    gone = customers[u_churn < hazard]
     pop.stage[gone] = CHURNED
     pop.in_private[gone] = False
     pop.in_market[gone] = False
     model.recorder.journey(day, gone, "churned")
 
     shopping = np.flatnonzero(pop.in_market)
-    lapse = shopping[u_lapse[shopping] < m.interest_lapse]
+    lapse = shopping[model.draws.u("churn.lapse", shopping) < m.interest_lapse]
     prospects = lapse[pop.stage[lapse] == INTERESTED]
     pop.stage[prospects] = PROSPECT
     pop.in_market[lapse] = False
     repeaters = lapse[pop.stage[lapse] == CUSTOMER]
-    cycle = pop.seg_cycle[pop.segment[repeaters]]
+    cycle = pop.retry_wait(repeaters, model.draws)  # own cycle; exponential if so stated
     pop.next_need[repeaters] = day + np.maximum(1, cycle).astype(np.int32)

@@ -1,9 +1,10 @@
 """Phase 1, exposure: paid traffic, seeding content and private-pool touches reach customers.
 
-Each lever has one uniform per customer per day. Channels of the same lever share it by
-splitting [0, 1) into consecutive intervals of width = the channel's reach, so a customer sees
-at most one ad (and one seeding post, one private touch) a day, and the position of the uniform
-inside its interval decides the follow-up (a click) without another draw.
+Each lever has one uniform per customer per day (paid and seeding: every customer; private
+touches: pool members). Channels of the same lever share it by splitting [0, 1) into
+consecutive intervals of width = the channel's reach, so a customer sees at most one ad (and one
+seeding post, one private touch) a day, and the position of the uniform inside its interval
+decides the follow-up (a click) without another draw.
 """
 
 from __future__ import annotations
@@ -18,25 +19,60 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 
-def exposure(model: ChannelMarket, rng: np.random.Generator) -> None:
+def exposure(model: ChannelMarket) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
-    u_paid, u_seed, u_touch = model.uniforms(rng, 3)
     decay = model.scenario.market.interest_decay
     pop.interest_paid *= decay  # adstock: yesterday's interest carries over, fading
     pop.interest_seed *= decay
     pop.landing[:] = NO_CHANNEL
     pop.touched[:] = False
 
-    for ch in model.channel_agents:
-        paid, seeding, ops = ch.daily_spend()
-        rec.spend["spend_paid"][day, ch.index] = paid
-        rec.spend["spend_seeding"][day, ch.index] = seeding
-        rec.spend["spend_private_ops"][day, ch.index] = ops
-        rec.spend["service_cost"][day, ch.index] = ch.spec.service.cost_per_day
+    model.join_p = float(model.join_p_by_day[day])  # private-ops budgets may move by day
+    plan = model.exposure_plan
+    spend, levers = plan.today(model, day)
+    rec.spend["spend_paid"][day] = spend[:, 0]
+    rec.spend["spend_seeding"][day] = spend[:, 1]
+    rec.spend["spend_private_ops"][day] = spend[:, 2]
+    rec.spend["service_cost"][day] = plan.service
 
-    _reach(model, u_paid, "paid", lambda ch: ch.paid_reach())
-    _reach(model, u_seed, "seeding", lambda ch: ch.seeding_reach())
-    _touch(model, u_touch)
+    _reach(model, "paid", levers["paid"])
+    _reach(model, "seeding", levers["seeding"])
+    _touch(model, levers["touch"])
+
+
+class ExposurePlan:
+    """Each lever's slices of [0, 1) as arrays, built once per distinct day's spend (most plans
+    spend the same every day) instead of asking every channel agent for its reach every day.
+
+    A channel's reach, seeding reach and touch share are functions of its day's spend
+    (:class:`sim.core.agents.ChannelAgent`), so days with equal spend share their slices; the
+    agents compute them, on the first day with that spend.
+    """
+
+    def __init__(self, model: ChannelMarket):
+        self.service = np.array([a.spec.service.cost_per_day for a in model.channel_agents])
+        self._levers: dict[tuple, tuple[np.ndarray, dict[str, tuple | None]]] = {}
+
+    def today(self, model: ChannelMarket, day: int) -> tuple[np.ndarray, dict[str, tuple | None]]:
+        """The day's spend (channels × paid, seeding, private_ops) and lever slices
+        ``{"paid": …, "seeding": …, "touch": …}`` (None: the lever reaches nobody)."""
+        key = tuple(a.daily_spend(day) for a in model.channel_agents)
+        known = self._levers.get(key)
+        if known is None:
+            d = day  # the first day with this spend
+            levers = {
+                "paid": _arrays(model, _slices(model, lambda ch: ch.paid_reach(d)), "paid"),
+                "seeding": _arrays(
+                    model, _slices(model, lambda ch: ch.seeding_reach(d)), "seeding"
+                ),
+                "touch": _arrays(
+                    model,
+                    _slices(model, lambda ch: ch.touch_share(d), private_only=True),
+                    "touch",
+                ),
+            }
+            known = self._levers[key] = (np.array(key), levers)
+        return known
 
 
 def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> list[tuple]:
@@ -51,44 +87,65 @@ def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> li
     return slices
 
 
-def _reach(model: ChannelMarket, u: np.ndarray, lever: str, reach_of) -> None:
-    pop, rec, day = model.pop, model.recorder, model.day
-    slices = _slices(model, reach_of)
+def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | None:
+    """A lever's slices as arrays: ``(end, lo, channel, click_below, impact, land)``."""
     if not slices:
-        return
-    # Only draws below the end of the last slice hit anyone: work on those few customers.
+        return None
+    resp = [ch.spec.response for ch, _, _ in slices]
+    paid = lever == "paid"
+    impact = np.array([x.paid_impact if paid else x.seeding_impact for x in resp], np.float32)
+    land = np.array(
+        [
+            ch.index
+            if lever != "seeding"
+            else model.channel_index.get(ch.spec.links_to, NO_CHANNEL)
+            for ch, _, _ in slices
+        ]
+    )
     _, lo, r = slices[-1]
-    near = np.flatnonzero(u < lo + r)
+    return (
+        lo + r,
+        np.array([s[1] for s in slices]),
+        np.array([ch.index for ch, _, _ in slices]),
+        np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
+        impact,
+        land,
+    )
+
+
+def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> None:
+    pop, rec, day = model.pop, model.recorder, model.day
+    u = model.draws.everyone(f"exposure.{lever}")  # drawn every day, reach or not (CRN)
+    if slices is None:
+        return
+    end, lo, chans, click_below, impact, land = slices
+    # Only draws below the end of the last slice hit anyone: work on those few customers.
+    near = np.flatnonzero(u < end)
     near = near[pop.stage[near] != CHURNED]
     u_near = u[near]
-    for ch, lo, r in slices:
-        hit = near[(u_near >= lo) & (u_near < lo + r)]
-        resp = ch.spec.response
-        content = pop.seg_content[pop.segment[hit]]
-        if lever == "paid":
-            pop.interest_paid[hit] += resp.paid_impact * content
-            land = ch.index
-        else:
-            pop.interest_seed[hit] += resp.seeding_impact * content
-            land = model.channel_index.get(ch.spec.links_to, NO_CHANNEL)
-        if land != NO_CHANNEL:
-            pop.landing[hit] = land
-            pop.landing_source[hit] = SOURCE_CODE[lever]
-        clicks = np.count_nonzero(u[hit] - lo < r * resp.click_through)
-        rec.flow["visits"][day, ch.index] += clicks
+    # Every channel's slice at once (a handful of calls, whatever the number of channels):
+    # the slices are consecutive, so the slice a draw falls in is a sorted search of the starts.
+    k = np.searchsorted(lo, u_near, side="right") - 1
+    adstock = pop.interest_paid if lever == "paid" else pop.interest_seed
+    adstock[near] += impact[k] * pop.seg_content[pop.segment[near]]
+    lands = land[k] != NO_CHANNEL
+    pop.landing[near[lands]] = land[k[lands]]
+    pop.landing_source[near[lands]] = SOURCE_CODE[lever]
+    clicked = u_near - lo[k] < click_below[k]
+    rec.flow["visits"][day] += np.bincount(chans[k[clicked]], minlength=len(model.channel_agents))
 
 
-def _touch(model: ChannelMarket, u: np.ndarray) -> None:
+def _touch(model: ChannelMarket, slices: tuple | None) -> None:
     """Private operations touch pool members only: content, perks, 1-to-1 messages."""
-    pop = model.pop
-    slices = _slices(model, lambda ch: ch.touch_share(), private_only=True)
-    if not slices:
+    if slices is None:
         return
-    _, lo, r = slices[-1]
-    near = np.flatnonzero((u < lo + r) & pop.in_private)
-    u_near = u[near]
-    for ch, lo, r in slices:
-        hit = near[(u_near >= lo) & (u_near < lo + r)]
-        pop.touched[hit] = True
-        pop.landing[hit] = ch.index
-        pop.landing_source[hit] = SOURCE_CODE["private"]
+    pop = model.pop
+    end, lo, chans = slices[:3]
+    members = np.flatnonzero(pop.in_private)
+    u_members = model.draws.u("exposure.touch", members)
+    close = u_members < end
+    near, u_near = members[close], u_members[close]
+    k = np.searchsorted(lo, u_near, side="right") - 1
+    pop.touched[near] = True
+    pop.landing[near] = chans[k]
+    pop.landing_source[near] = SOURCE_CODE["private"]

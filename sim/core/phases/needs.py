@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 
-def needs(model: ChannelMarket, rng: np.random.Generator) -> None:
+def needs(model: ChannelMarket) -> None:
     pop, day, m = model.pop, model.day, model.scenario.market
-    u = model.uniforms(rng)
+    u = model.draws.everyone("needs.interest")  # prospects are most of the market
 
     organic = m.organic_interest + m.word_of_mouth * pop.adopter_share()
     # 1 − e^(−x) ≤ x: only prospects drawing below their total rate can be hit, so the exact

@@ -18,15 +18,19 @@ from sim.core.population import INTERESTED, PROSPECT, SOURCE_CODE
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
+POST_PURCHASE_DRAWS = ("post_purchase.satisfied", "post_purchase.join", "post_purchase.referral")
 
-def post_purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
+
+def post_purchase(model: ChannelMarket) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
-    u_sat, u_join, u_ref = model.uniforms(rng, 3)
     buyers, channel = model.today.buyers, model.today.buy_channel
+    if len(buyers) == 0:  # nobody bought: nothing to satisfy, join or refer today
+        return
+    u_sat, u_join, u_ref = model.draws.rows(POST_PURCHASE_DRAWS, buyers)
 
     # with a warehouse, each order's delivery days depend on the location that served it
     p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today.sat_p
-    satisfied = u_sat[buyers] < p_sat
+    satisfied = u_sat < p_sat
     pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
     rec.add("satisfied_orders", day, channel[satisfied])
     t = model.today
@@ -43,18 +47,18 @@ def post_purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
     )
 
     outside = ~pop.in_private[buyers]
-    joins = outside & (u_join[buyers] < model.join_p)
+    joins = outside & (u_join < model.join_p)
     pop.in_private[buyers[joins]] = True
     rec.add("joined_private", day, channel[joins])
     rec.journey(day, buyers[joins], "joined_private", channel[joins])
 
     p_ref = model.referral_p[channel] * pop.seg_referral[pop.segment[buyers]]
-    refers = satisfied & (u_ref[buyers] < p_ref)
+    refers = satisfied & (u_ref < p_ref)
     if not refers.any():
         return
     who = buyers[refers]
     slot = np.minimum(
-        (u_ref[who] / p_ref[refers] * pop.friends.shape[1]).astype(int), pop.friends.shape[1] - 1
+        (u_ref[refers] / p_ref[refers] * pop.friends.shape[1]).astype(int), pop.friends.shape[1] - 1
     )  # position in the hit interval picks the friend
     friend = pop.friends[who, slot]
     fresh = pop.stage[friend] == PROSPECT

@@ -20,10 +20,22 @@ from sim.inventory.fulfilment import settle, sku_factor
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
+ORDER_MEASURES = (
+    "orders",
+    "units",
+    "revenue",
+    "cogs",
+    "commission",
+    "new_customers",
+    "repeat_orders",
+)
+# by order source code (SOURCE_CODE's order)
+SOURCE_ORDERS = tuple(f"orders_{name}" for name in SOURCE_CODE)
+SOURCE_REVENUE = tuple(f"revenue_{name}" for name in SOURCE_CODE)
 
-def purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
-    pop, day = model.pop, model.day
-    u_conv, u_units, u_cycle = model.uniforms(rng, 3)
+
+def purchase(model: ChannelMarket) -> None:
+    pop, day, draws = model.pop, model.day, model.draws
     shoppers, channel = model.today.shoppers, model.today.channel
     seg = pop.segment[shoppers]
     price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
@@ -34,9 +46,9 @@ def purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
     over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
     p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
-    buy = u_conv[shoppers] < p_buy
+    buy = draws.u("purchase.conversion", shoppers) < p_buy
     buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
-    units = _geometric(u_units[buyers], pop.seg_units[seg])
+    units = _geometric(draws.u("purchase.units", buyers), pop.seg_units[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
         buyers, channel, seg, units, price = settle(
@@ -60,8 +72,8 @@ def purchase(model: ChannelMarket, rng: np.random.Generator) -> None:
     pop.channels_mask[buyers] |= np.uint32(1) << channel.astype(np.uint32)
     pop.in_market[buyers] = False
     sigma = np.sqrt(np.log1p(pop.seg_cycle_cv[seg] ** 2))
-    z = ndtri(np.clip(u_cycle[buyers], 1e-7, 1 - 1e-7))
-    gap = pop.seg_cycle[seg] * np.exp(sigma * z - sigma**2 / 2)
+    z = ndtri(np.clip(draws.u("purchase.cycle", buyers), 1e-7, 1 - 1e-7))
+    gap = pop.need_gap(buyers, seg, z, sigma)  # each customer's own cycle, if spread
     pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
     _record(model, buyers, channel, units, revenue, first)
 
@@ -88,17 +100,17 @@ def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
 
 def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> None:
     rec, day, m = model.recorder, model.day, model.scenario.market
-    rec.add("orders", day, channel)
-    rec.add("units", day, channel, units)
-    rec.add("revenue", day, channel, revenue)
     unit_cost = m.unit_cost if model.today.unit_cost is None else model.today.unit_cost
-    rec.add("cogs", day, channel, units * unit_cost)  # per SKU with inventory
-    rec.add("commission", day, channel, revenue * model.commission[channel])
-    rec.add("new_customers", day, channel[first])
-    rec.add("repeat_orders", day, channel[~first])
-    source = model.today.order_source
-    for name, code in SOURCE_CODE.items():
-        sel = source == code
-        rec.add(f"orders_{name}", day, channel[sel])
-        rec.add(f"revenue_{name}", day, channel[sel], revenue[sel])
+    weights = np.empty((len(ORDER_MEASURES), len(channel)))
+    weights[0] = 1.0
+    weights[1] = units
+    weights[2] = revenue
+    weights[3] = units * unit_cost  # per SKU with inventory
+    weights[4] = revenue * model.commission[channel]
+    weights[5] = first
+    weights[6] = ~first
+    rec.add_many(day, channel, ORDER_MEASURES, weights)  # one bincount for all seven
+    source = model.today.order_source.astype(np.int64)
+    rec.add_by(day, channel, source, SOURCE_ORDERS)
+    rec.add_by(day, channel, source, SOURCE_REVENUE, revenue)
     rec.journey(day, buyers, "order", channel)

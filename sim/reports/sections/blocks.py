@@ -4,7 +4,7 @@ One :class:`Block` per section, in :data:`SECTIONS` order; the renderers
 (:mod:`sim.reports.render`) turn them into HTML or Markdown.
 
     >>> SECTIONS[0]
-    'targets'
+    'summary'
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 #: Section ids of the report, in order (HTML ``<section id=...>``; Markdown headings).
 SECTIONS: tuple[str, ...] = (
+    "summary",
     "targets",
     "kpis",
     "revenue",
@@ -21,10 +22,13 @@ SECTIONS: tuple[str, ...] = (
     "cohorts",
     "spend-roi",
     "inventory",
+    "uncertainty",
     "differences",
+    "glossary",
     "manifest",
 )
 TITLES = {
+    "summary": "In one minute",
     "targets": "Targets",
     "kpis": "KPIs and paired differences vs the baseline",
     "revenue": "Revenue by channel family over time",
@@ -33,8 +37,10 @@ TITLES = {
     "cohorts": "Repurchase by cohort",
     "spend-roi": "Spend and ROI by channel and lever",
     "inventory": "Stock and stockouts",
+    "uncertainty": "Where the spread comes from: parameters vs luck",
     "differences": "What each plan changes",
-    "manifest": "Manifest",
+    "glossary": "What the KPI names mean",
+    "manifest": "Manifest: how to reproduce these results",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.reports.format import fmt
+from sim.reports.format import fmt, mcny
 from sim.reports.sections.blocks import TITLES, Block, Figure, Table, empty
 from sim.reports.store import Stored
 
@@ -31,11 +31,20 @@ COSTS = (
     "coupon_cost",
     "inventory_cost",
 )
+#: Cost columns of the daily table in words.
+COST_WORDS = {
+    "spend_paid": "paid traffic",
+    "spend_seeding": "seeding",
+    "spend_private_ops": "private operations",
+    "service_cost": "customer service",
+    "coupon_cost": "coupons redeemed",
+    "inventory_cost": "inventory costs",
+}
 SPEND_INTRO = (
-    "Totals over the horizon, mean per replication, CNY. Channel ROI = channel revenue "
-    "÷ channel marketing spend (a social channel that only seeds has no revenue of its "
-    "own: its orders land on the channel it links to, see the lever table). Lever ROI = "
-    "revenue of orders from that source ÷ that lever's spend."
+    "Totals over the horizon, mean per replication, in M CNY (million CNY). Channel ROI = "
+    "channel revenue ÷ channel marketing spend (a social channel that only seeds has no "
+    "revenue of its own: its orders land on the channel it links to, see the lever table). "
+    "Lever ROI = revenue of orders from that source ÷ that lever's spend."
 )
 
 
@@ -54,12 +63,12 @@ def revenue_block(st: Stored) -> Block:
         f"{n}: " + ", ".join(f"{f} {shares[n].get(f, 0.0):.0%}" for f in fams) for n in st.names
     )
     totals = {n: st.daily_of(n).groupby("family")["revenue"].sum() / st.reps(n) for n in st.names}
-    rows = [[n, *(fmt(totals[n].get(f, 0.0)) for f in fams)] for n in st.names]
+    rows = [[n, *(mcny(totals[n].get(f, 0.0)) for f in fams)] for n in st.names]
     return Block(
         "revenue",
         TITLES["revenue"],
         _revenue_intro(sum(len(v) for v in promos.values())),
-        [Table(["scenario", *(f"{f} revenue (CNY)" for f in fams)], rows)],
+        [Table(["scenario", *(f"{f} revenue (M CNY)" for f in fams)], rows)],
         [
             Figure(
                 "revenue_by_family",
@@ -150,7 +159,7 @@ def spend_block(st: Stored) -> Block:
             by_channel.append(_channel_row(name, str(ch), r, costs))
         lever_rows += _lever_rows(st, name)
         totals.append(_total_text(st, name))
-    spend = pd.DataFrame(stacked).T
+    spend = pd.DataFrame(stacked).T.rename(columns=COST_WORDS)
     spend = spend.loc[:, spend.sum() > 0] if len(spend) else spend
     return Block(
         "spend-roi",
@@ -172,8 +181,8 @@ def _channel_row(name: str, ch: str, r: pd.Series, costs: list[str]) -> list[str
     return [
         name,
         ch,
-        *(fmt(r[c]) for c in costs),
-        fmt(r["revenue"]),
+        *(mcny(r[c]) for c in costs),
+        mcny(r["revenue"]),
         fmt(_div(r["revenue"], r["spend"])),
         fmt(_div(r["revenue_paid"], r["spend_paid"])),
     ]
@@ -193,8 +202,8 @@ def _lever_rows(st: Stored, name: str) -> list[list[str]]:
         [
             name,
             lever,
-            fmt(tot[sp]),
-            fmt(tot.get(rev, float("nan"))),
+            mcny(tot[sp]),
+            mcny(tot.get(rev, float("nan"))),
             fmt(_div(tot.get(rev, float("nan")), tot[sp])),
         ]
         for lever, (sp, rev) in LEVERS.items()
@@ -205,7 +214,7 @@ def _lever_rows(st: Stored, name: str) -> list[list[str]]:
 def _total_text(st: Stored, name: str) -> str:
     d = st.daily_of(name)
     return (
-        f"{name} {fmt(d['spend'].sum() / st.reps(name))} CNY "
+        f"{name} {mcny(d['spend'].sum() / st.reps(name))} M CNY "
         f"(ROI {fmt(_div(d['revenue'].sum(), d['spend'].sum()))})"
     )
 
@@ -218,8 +227,8 @@ def _spend_tables(
             [
                 "scenario",
                 "channel",
-                *(f"{c} (CNY)" for c in costs),
-                "revenue (CNY)",
+                *(f"{COST_WORDS.get(c, c)} (M CNY)" for c in costs),
+                "revenue (M CNY)",
                 "ROI (revenue ÷ spend)",
                 "paid ROI",
             ],
@@ -227,7 +236,7 @@ def _spend_tables(
             caption="By channel",
         ),
         Table(
-            ["scenario", "lever", "spend (CNY)", "attributed revenue (CNY)", "ROI"],
+            ["scenario", "lever", "spend (M CNY)", "attributed revenue (M CNY)", "ROI"],
             lever_rows,
             caption="By lever",
         ),

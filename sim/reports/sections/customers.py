@@ -14,6 +14,14 @@ from sim.reports.format import fmt
 from sim.reports.sections.blocks import TITLES, Block, Figure, Table, empty
 from sim.reports.store import Stored
 
+#: The pool's daily series in words (figure legends).
+POOL_WORDS = {
+    "private_pool": "all pool members",
+    "tier_new": "tier: new",
+    "tier_potential": "tier: potential",
+    "tier_high_value": "tier: high value",
+    "subscribers": "subscribers",
+}
 FLOW_INTRO = (
     "Each order is a move from where its customer last bought (or how a new customer "
     "arrived) to the family it was placed in; joins to the private pool are moves to "
@@ -76,20 +84,20 @@ def _cell(m: pd.DataFrame, i: str, j: str) -> float:
 
 # ---- private pool ------------------------------------------------------------------------------
 def pool_block(st: Stored) -> Block:
-    if st.daily is None or "private_pool" not in st.daily.columns:
-        return empty("private-pool", "No private-pool series was stored.")
+    if st.market is None or "private_pool" not in st.market.columns:
+        return empty("private-pool", "No private-pool series was stored (market table).")
     from sim.reports import figures as F
 
     tiers = [
         c
-        for c in st.daily.columns
+        for c in st.market.columns
         if (c.startswith(("tier_", "pool_")) or c == "subscribers")
-        and float(st.daily[c].abs().sum()) > 0
+        and float(st.market[c].abs().sum()) > 0
     ]  # all-zero: the scenarios have no tiers
     series = {n: _market_series(st, n, ["private_pool", *tiers]) for n in st.names}
     ends = ", ".join(f"{n} {fmt(s['private_pool'].iloc[-1])}" for n, s in series.items())
     intro = "Members of the private pool at the end of each day (real customers)." + (
-        f" Tier sizes recorded: {', '.join(tiers)}."
+        f" Also recorded: {', '.join(POOL_WORDS.get(t, t) for t in tiers)}."
         if tiers
         else " The daily table records no tier sizes for these scenarios."
     )
@@ -106,7 +114,7 @@ def pool_block(st: Stored) -> Block:
             Figure(
                 "private_pool",
                 "Private pool over time",
-                F.private_pool(series),
+                F.private_pool(series, POOL_WORDS),
                 f"Pool at the end of the horizon: {ends}.",
             )
         ],
@@ -114,8 +122,8 @@ def pool_block(st: Stored) -> Block:
 
 
 def _market_series(st: Stored, name: str, cols: list[str]) -> pd.DataFrame:
-    d = st.daily_of(name)
-    # market-wide measures are repeated on every channel row: average them per date
+    """The market table's ``cols`` of scenario ``name`` per date, mean over replications."""
+    d = st.market[st.market["scenario"] == name]
     return d.groupby(pd.to_datetime(d["date"]))[cols].mean()
 
 

@@ -11,6 +11,8 @@ from sim.experiments.comparison import HEADLINE
 from sim.reports.format import ci, fmt, p_meet
 from sim.reports.sections.blocks import TITLES, Block, Figure, Table
 from sim.reports.store import Stored
+from sim.reports.summary import interval
+from sim.scenario.kpi_labels import change, label, show, unit
 
 TARGET_COLUMNS = (
     "scenario",
@@ -79,7 +81,7 @@ def kpis_block(st: Stored) -> Block:
 
 
 def _kpi_columns(base: str, plans: list[str]) -> list[str]:
-    cols = ["KPI", f"{base} (baseline) mean [95 % CI]"]
+    cols = ["KPI (unit)", "code name", f"{base} mean [95 % CI]"]
     for p in plans:
         cols += [
             f"{p} mean [95 % CI]",
@@ -90,25 +92,41 @@ def _kpi_columns(base: str, plans: list[str]) -> list[str]:
 
 
 def _kpi_row(sc: dict[str, Any], k: str, base: str, plans: list[str]) -> list[str]:
-    row = [k, _kpi_cell(sc[base]["kpis"][k])]
+    row = [_named(k), k, _kpi_cell(k, sc[base]["kpis"][k])]
     for p in plans:
         v = sc[p]["kpis"].get(k, {})
         d = sc[p]["paired_diffs"].get(k, {})
         row += [
-            _kpi_cell(v),
-            f"{fmt(d.get('diff'))} ({fmt(d.get('relative'), pct=True)}) "
-            f"{ci(d.get('paired_low'), d.get('paired_high'))}",
-            f"{ci(d.get('welch_low'), d.get('welch_high'))}",
+            _kpi_cell(k, v),
+            f"{change(k, d.get('diff'), d.get('relative'))} "
+            f"{interval(k, d.get('paired_low'), d.get('paired_high'))}",
+            interval(k, d.get("welch_low"), d.get("welch_high")) or "n/a",
         ]
     return row
 
 
-def _kpi_cell(v: dict[str, Any]) -> str:
-    """``mean [low, high]``; an undefined KPI says so and why (summary.json's ``undefined``)."""
+def _kpi_cell(k: str, v: dict[str, Any]) -> str:
+    """``mean [low, high]`` in the KPI's unit; an undefined KPI says so and why (summary.json's
+    ``undefined``)."""
     if "mean" not in v and "undefined" in v:
         return f"undefined: {v['undefined']}"
-    cell = f"{fmt(v.get('mean'))} {ci(v.get('ci_low'), v.get('ci_high'))}"
+    cell = f"{show(k, v.get('mean'))} {_range(k, v.get('ci_low'), v.get('ci_high'))}"
     return f"{cell} (undefined in some: {v['undefined']})" if "undefined" in v else cell
+
+
+def _named(k: str) -> str:
+    """``revenue (M CNY)``: the KPI in words with its unit (unless the words say it)."""
+    words, u = label(k), unit(k)
+    return words if u in words else f"{words} ({u})"
+
+
+def _range(k: str, lo: Any, hi: Any) -> str:
+    """``[low, high]`` of a level (not a change), numbers only: the unit is beside the mean."""
+    if lo is None or hi is None:
+        return ""
+    u = f" {unit(k)}"
+    a, b = show(k, lo), show(k, hi)
+    return f"[{a.removesuffix(u)}, {b.removesuffix(u)}]"
 
 
 def _paired_figure(sc: dict[str, Any], plans: list[str], names: list[str]) -> list[Figure]:
@@ -125,15 +143,18 @@ def _paired_figure(sc: dict[str, Any], plans: list[str], names: list[str]) -> li
         return []
     diffs = diffs.reindex(columns=[*diffs.columns.difference(DIFF_FLOATS), *DIFF_FLOATS])
     diffs = diffs.astype(dict.fromkeys(DIFF_FLOATS, float))  # an undefined one is left out
-    from sim.reports import figures as F
+    from sim.reports.forest import diff_forest
 
+    png, clipped = diff_forest(diffs)
+    reading = (
+        f"Pairing replications (common random numbers) makes the 95 % intervals a median "
+        f"{fmt(_narrowing(diffs))}× narrower than unpaired ones."
+    )
+    if clipped:
+        reading += " Beyond the clipped axis: " + "; ".join(clipped) + "."
     return [
         Figure(
-            "paired_differences",
-            "Plan − baseline with paired and unpaired intervals",
-            F.diff_forest(diffs),
-            f"Pairing replications (common random numbers) makes the 95 % "
-            f"intervals a median {fmt(_narrowing(diffs))}× narrower than unpaired ones.",
+            "paired_differences", "Plan − baseline with paired and unpaired intervals", png, reading
         )
     ]
 

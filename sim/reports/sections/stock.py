@@ -74,7 +74,7 @@ def _daily_measure(st: Stored, col: str) -> tuple[Figure, list[list[str]]]:
     return Figure(
         f"inventory_{col}",
         f"{col} over time",
-        F.inventory(series, col, f"{col} (units / day)"),
+        F.inventory(series, col.replace("_", " "), "units per day"),
         reading,
     ), rows
 
@@ -152,7 +152,7 @@ def _record_figures(
             Figure(
                 "inventory_on_hand",
                 "Stock on hand by SKU class",
-                F.inventory(on_hand, "on_hand", "units on hand (end of day)"),
+                F.inventory(on_hand, "Units on hand by SKU class", "units on hand (end of day)"),
                 "Stock on hand per SKU class; stockout rates are in the table.",
             )
         )
@@ -161,7 +161,7 @@ def _record_figures(
             Figure(
                 "inventory_lost",
                 "Lost sales by SKU class",
-                F.inventory(lost, "lost", "units lost / day"),
+                F.inventory(lost, "Units lost to stockouts by SKU class", "units lost per day"),
                 "Units demanded but not served from stock (lost), per SKU class.",
             )
         )

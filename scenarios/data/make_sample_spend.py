@@ -1,0 +1,30 @@
+"""Regenerate scenarios/data/sample_spend.csv and sample_spend_orders.csv: one run of the
+simulator with known response parameters (sim.calibration.spend_sample.generator_raw) and a
+flighted spend history (always-on, pre-sale bursts before 618 and Double 11).
+
+    python scenarios/data/make_sample_spend.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.calibration.spend_sample import generator_raw, generator_spend, simulate_history
+
+DAYS = 546  # 52 weeks of calibration + 26 of holdout, as the order sample
+PEOPLE = 30000  # one agent per person, so the orders are an export's
+
+
+def main() -> None:
+    here = Path(__file__).parent
+    raw = generator_raw(DAYS, customers=PEOPLE, real_customers=PEOPLE)
+    spend = generator_spend(DAYS)
+    orders = simulate_history(raw, spend, seed=raw["seed"])
+    spend.assign(date=spend["date"].dt.strftime("%Y-%m-%d")).to_csv(
+        here / "sample_spend.csv", index=False
+    )
+    orders.to_csv(here / "sample_spend_orders.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()
