@@ -204,7 +204,9 @@ def cdnow():
     if lifetimes_datasets() is None:
         pytest.skip("CDNOW comes with `lifetimes` (pip install lifetimes==0.11.3 --no-deps)")
     table = _table(cdnow_orders("sample"))
-    return table, calibrate(table, start="1997-01-01", end="1997-09-30", families={"cdnow": "public"})
+    return table, calibrate(
+        table, start="1997-01-01", end="1997-09-30", families={"cdnow": "public"}
+    )
 
 
 def test_cdnow_fits_match_the_published_ones(cdnow):
@@ -226,9 +228,7 @@ def test_cdnow_holdout_simulator_tracks_as_well_as_the_bgnbd(cdnow):
     from sim.calibration.validation import validate_holdout
 
     table, cal = cdnow
-    v = validate_holdout(
-        table, cal, holdout=(date(1997, 10, 1), date(1998, 6, 30)), replications=2
-    )
+    v = validate_holdout(table, cal, holdout=(date(1997, 10, 1), date(1998, 6, 30)), replications=2)
     m = v.metrics
     assert m["holdout_repeat_actual"] == 1882  # counted from the file, per purchase day
     assert m["weekly_mape_pct"] <= m["weekly_mape_pct_bgnbd"] + 3.0

@@ -417,6 +417,13 @@ def test_manifest_says_how_to_reproduce_the_directory(cmp_dir, run_dir):
     assert (cmp_dir[0] / "scenarios.json").is_file() and (run_dir[0] / "scenarios.json").is_file()
 
 
+def test_a_sweep_says_how_to_reproduce_it_too(sweep_dir):
+    rep = json.loads((sweep_dir / "reproduce.json").read_text())
+    assert rep["scenario"]["market"]["customers"] == 800  # the resolved scenario
+    assert rep["reproduce"]["python"]["version"] == platform.python_version()
+    assert rep["reproduce"]["distributions"]["numpy"] == metadata.version("numpy")
+
+
 def test_code_hash_covers_every_source_file_of_sim_and_optimizers():
     from sim.results.provenance import reproducibility
 

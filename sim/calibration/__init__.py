@@ -9,7 +9,14 @@ months (see docs/calibration.md).
   :mod:`~sim.calibration.acquisition` (arrivals), :mod:`~sim.calibration.baskets`,
   :mod:`~sim.calibration.segments`, :mod:`~sim.calibration.channels`, and
   :mod:`~sim.calibration.mapping` (fits → scenario);
-* :mod:`sim.calibration.validation` — the holdout report (:func:`validate_holdout`).
+* :mod:`sim.calibration.validation` — the holdout report (:func:`validate_holdout`);
+* fitting response from spend (``calibrate --spend``): :mod:`~sim.calibration.response_fit`
+  (``fit_response``: indirect inference with the simulator, posterior draws),
+  :mod:`~sim.calibration.response_model` (its auxiliary model),
+  :mod:`~sim.calibration.spend_history`, :mod:`~sim.calibration.response_scenario`,
+  :mod:`~sim.calibration.response_backtest` (backtest), :mod:`~sim.calibration.mmm` (the MMM
+  benchmark), :mod:`~sim.calibration.spend_sample` (synthetic flighted histories); import them
+  from their modules (they need the process pool and matplotlib, the order reader does not).
 
 The validation names are imported on first use: that module draws with matplotlib, which the
 rest of the package (and the CLI that reads orders) does not need.

@@ -138,7 +138,7 @@ def map_market(cal: Calibration, raw, ids, max_customers, horizon_days, override
     user's ``overrides`` win over fitted values."""
     m = raw["market"]
     over = overrides or {}
-    for key, value in _market_values(cal, raw, max_customers).items():
+    for key, value in _market_values(cal, raw, max_customers, horizon_days).items():
         if f"market.{key}" not in over:
             m[key] = float(f"{value:.6g}") if key != "customers" else value
     segs = _segments(cal, raw, ids)
@@ -157,12 +157,12 @@ def map_market(cal: Calibration, raw, ids, max_customers, horizon_days, override
         set_path(raw, key, value)
 
 
-def _market_values(cal: Calibration, raw, max_customers) -> dict[str, float]:
+def _market_values(cal: Calibration, raw, max_customers, horizon_days) -> dict[str, float]:
     """The real market size and the simulated agents (at most ``max_customers``: a
     resolution), initial customers and members, organic interest, churn."""
-    alive = cal.alive  # spread: the alive weighted by their posterior rates (heterogeneity.py)
+    alive = cal.alive  # spread: as many as buy what the alive are expected to (heterogeneity.py)
     if cal.spread is not None and cal.spread.winner != "none":
-        alive = min(effective_alive(cal.spread, cal.customers), cal.alive)
+        alive = effective_alive(cal.spread, cal.customers, horizon_days)
     total = max(cal.market_size - len(cal.customers), 0.0) + alive  # prospects + alive
     sim_n = int(min(max_customers, max(round(total), 1)))
     pi_first = _first_buy_chance(cal, raw)

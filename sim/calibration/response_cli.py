@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class SpendResponse:
         """response.json, draws.csv, the curves, fitted vs actual per channel and, with a
         holdout, the backtest next to the MMM benchmark (backtest.csv, backtest.png)."""
         folder.mkdir(parents=True, exist_ok=True)
+        began = time.perf_counter()
         bt = backtest(
             self.fitted,
             orders,
@@ -72,7 +74,9 @@ class SpendResponse:
             workers=args.workers,
         )
         self.backtest = bt
+        self.summary["seconds"]["backtest"] = round(time.perf_counter() - began, 1)
         write_json(folder / "response.json", self.summary | {"backtest": bt.metrics or None})
+        _print_summary(self.summary, bt.metrics)
         self.fit.draws.to_csv(folder / "draws.csv", index=False)
         bt.channels.to_csv(folder / "weekly_by_channel.csv", index=False)
         self._curves(folder / "response_curves.png")
@@ -110,6 +114,27 @@ class SpendResponse:
         fig.tight_layout()
         fig.savefig(path, dpi=90)
         plt.close(fig)
+
+
+def _print_summary(summary: dict[str, Any], metrics: dict[str, Any]) -> None:
+    m = summary["market_size"]
+    lo, hi = m["interval_95"]
+    print(
+        f"response fit ({summary['seconds']['fit']:.0f} s): market {m['with_spend']:,.0f} "
+        f"(95 % {lo:,.0f} … {hi:,.0f}; orders alone {m['orders_only']:,.0f})"
+    )
+    for path, value in summary["estimate"].items():
+        lo, hi = summary["interval_95"][path]
+        flag = "" if summary["identified"][path] else "  (not identified)"
+        print(f"  {path} = {value:.4g}  [{lo:.3g} … {hi:.3g}]{flag}")
+    if metrics:
+        sim, mmm = metrics["simulator"], metrics["mmm"]
+        print(
+            f"backtest ({summary['seconds']['backtest']:.0f} s), holdout revenue: simulator "
+            f"weekly MAPE {sim['weekly_mape_pct']:.1f} %, "
+            f"cumulative {sim['cumulative_error_pct']:+.1f} %; "
+            f"MMM {mmm['weekly_mape_pct']:.1f} %, {mmm['cumulative_error_pct']:+.1f} %"
+        )
 
 
 def _channel_figure(frame: pd.DataFrame, path: Path, hold) -> None:
@@ -155,6 +180,7 @@ def _backtest_figure(weekly: pd.DataFrame, path: Path) -> None:
 def fit_spend(cal, orders: pd.DataFrame, spend: pd.DataFrame, args) -> SpendResponse:
     """Fit the acquisition side on the calibration window and put it into ``cal.raw``."""
     ids = channel_ids(list(cal.families))
+    began = time.perf_counter()
     fit, fitted, summary = fit_from_history(
         cal.raw,
         orders,
@@ -168,6 +194,7 @@ def fit_spend(cal, orders: pd.DataFrame, spend: pd.DataFrame, args) -> SpendResp
         seed=args.seed,
         workers=args.workers,
     )
+    summary["seconds"] = {"fit": round(time.perf_counter() - began, 1)}
     names = [next(k for k, v in ids.items() if v == c["id"]) for c in fitted["channels"]]
     response = SpendResponse(
         fit, summary, fitted, ids, spend, cal.start, cal.end, names, args.max_customers
@@ -176,4 +203,10 @@ def fit_spend(cal, orders: pd.DataFrame, spend: pd.DataFrame, args) -> SpendResp
     cal.raw.update(copy.deepcopy(fitted))
     for note in summary["warnings"]:
         print(f"warning: {note}", file=sys.stderr)
+    if args.holdout_period:
+        print(
+            "note: validation/ simulates the order fit's market at a constant budget; the "
+            "backtest with the holdout's actual spend is in response/",
+            file=sys.stderr,
+        )
     return response

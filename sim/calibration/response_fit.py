@@ -135,7 +135,7 @@ def fit_response(
         before = sc.market.initial_customers * sc.market.real_customers
     x, names = _inputs(sc, spend[:days], new_daily[:days], before)
     selling = [i for i, c in enumerate(sc.channels) if c.sells]
-    bounds = _bounds(x, spend)
+    bounds = _bounds(x, spend, new_daily[:days, selling])
     theta0 = _start(x, new_daily[:days, selling], spend)
     data_fit = fit_aux(new_daily[:days, selling], x, theta0, bounds)
     s = x.structural
@@ -222,17 +222,21 @@ def _inputs(sc, spend, new_daily, before: float) -> tuple[AuxInputs, list[str]]:
     return x, names
 
 
-def _bounds(x: AuxInputs, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bounds(x: AuxInputs, spend: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Box of the search and of the draws. Rates are capped at a few times the highest average
+    hazard the history allows (its new customers ÷ the fewest prospects it can have had): an
+    unidentified rate then spreads over what the data do not rule out, not up to 20 %/day."""
     k = len(x.pairs)
+    last = max(float(x.bought[-1]), 1.0)
+    top = float(new.sum() / max(np.sum(last * 1.02 - x.bought), 1.0))
     lo, hi = np.full(x.size, -12.0), np.full(x.size, 12.0)
-    lo[0], hi[0] = np.log(1e-7), np.log(0.2)
-    lo[1], hi[1] = np.log(WOM_OFFSET), np.log(1.0)
-    lo[2 : 2 + k], hi[2 : 2 + k] = np.log(1e-8), np.log(0.5)
+    lo[0], hi[0] = np.log(1e-7), np.log(max(3.0 * top, 2e-7))
+    lo[1], hi[1] = np.log(WOM_OFFSET), np.log(min(150.0 * top, 1.0) + WOM_OFFSET)
+    lo[2 : 2 + k], hi[2 : 2 + k] = np.log(1e-8), np.log(max(3.0 * top, 2e-8))
     for j, (c, lv) in enumerate(x.pairs):
         s = spend[:, c, lv]
         lo[2 + k + j] = np.log(max(s[s > 0].min(), 1.0) * 0.05)
         hi[2 + k + j] = np.log(s.max() * 20.0)
-    last = max(float(x.bought[-1]), 1.0)
     lo[2 + 2 * k], hi[2 + 2 * k] = np.log(last * 1.02), np.log(last * 50.0)
     lo[-1], hi[-1] = -6.0, 6.0
     return lo, hi

@@ -39,7 +39,7 @@ CHANNELS: dict[str, dict[str, Any]] = {
     "douyin": {
         "family": "public",
         "lever": "paid",
-        "spend": 10000.0,
+        "spend": 20000.0,
         "response": {"paid_reach_max": 0.04, "paid_saturation": 30000.0, "paid_impact": 0.008},
     },
     "xiaohongshu": {
@@ -60,8 +60,8 @@ def flighted_spend(
     days: int, start: str | dt.date, channels: dict[str, tuple[str, float]], *, seed: int = 0
 ) -> pd.DataFrame:
     """Daily spend rows (date, channel, lever, spend): each channel's always-on level × the
-    pre-sale bursts × its own weekly wobble (lognormal, σ 0.35), and the first channel's
-    always-on level doubles from day 180 (a step the history can learn saturation from)."""
+    pre-sale bursts × its own weekly wobble (lognormal, σ 0.6: strong weeks and weak ones), and
+    the first channel's always-on level doubles from day 180 (a step to learn saturation from)."""
     rng = np.random.default_rng([seed, 618])
     dates = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
     burst = np.ones(days)
@@ -70,7 +70,7 @@ def flighted_spend(
         burst[(md >= m0 * 100 + d0) & (md <= m1 * 100 + d1)] = factor
     rows = []
     for i, (ch, (lever, level)) in enumerate(channels.items()):
-        weekly = np.exp(rng.normal(-0.06, 0.35, days // 7 + 1))[np.arange(days) // 7]
+        weekly = np.exp(rng.normal(-0.18, 0.6, days // 7 + 1))[np.arange(days) // 7]
         step = np.where((np.arange(days) >= 180) & (i == 0), 2.0, 1.0)
         flight = burst if lever != "private_ops" else np.ones(days)
         spend = np.round(level * flight * weekly * step, 2)

@@ -65,8 +65,12 @@ def validate_holdout(
     replications: int = 5,
     seed: int = 0,
     workers: int | None = 1,
+    published: dict[str, float] | None = None,
 ) -> Validation:
-    """Simulate the calibrated market over calibration + holdout and compare with the orders."""
+    """Simulate the calibrated market over calibration + holdout and compare with the orders.
+
+    ``published``: BG/NBD parameters published for this data set (r, alpha, a, b in weeks),
+    shown next to the project's fit."""
     c_start = pd.Timestamp(cal.start)
     h_start, h_end = pd.Timestamp(holdout[0]), pd.Timestamp(holdout[1])
     cal_days = int((pd.Timestamp(cal.end) - c_start).days) + 1
@@ -96,6 +100,7 @@ def validate_holdout(
         simulated_cohort_per_replication=float(
             len(sim_cust) / replications * scenario.market.scale
         ),
+        models=_models(cal, published),
     )
     return Validation(weekly=weekly, conditional=conditional, metrics=metrics)
 
@@ -220,6 +225,16 @@ def _metrics(weekly, actual, sim, bg, hold) -> dict[str, float]:
     }
 
 
+def _models(cal: Calibration, published: dict[str, float] | None) -> dict[str, Any]:
+    """The models fitted on the calibration period: the BG/NBD (weeks, with the published
+    values when given) and the heterogeneity variants with their criteria."""
+    return {
+        "bgnbd_weeks": cal.bgnbd.params(),
+        "bgnbd_published": published,
+        "heterogeneity": cal.spread.summary() if cal.spread is not None else None,
+    }
+
+
 def _mape_pct(weeks: pd.DataFrame, col: str) -> float:
     """Mean absolute percentage error of ``col`` against ``actual``, over weeks with orders."""
     ok = weeks["actual"] > 0
@@ -323,6 +338,7 @@ def _markdown(v: Validation) -> str:
         f"| error of the cumulative total since the start | "
         f"{m['cumulative_since_start_error_pct']:+.1f} % | |",
         "",
+        *_models_markdown(m.get("models", {})),
         "![weekly](tracking_weekly.png)",
         "",
         "![cumulative](tracking_cumulative.png)",
@@ -348,6 +364,40 @@ def _markdown(v: Validation) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _models_markdown(models: dict[str, Any]) -> list[str]:
+    """The fitted models: which heterogeneity variant the BIC chose, and the BG/NBD."""
+    lines = []
+    het = models.get("heterogeneity")
+    if het:
+        lines += [
+            "## Models fitted on the calibration period",
+            "",
+            f"Customer heterogeneity: **{het['chosen']}** simulated ({het['criterion']}).",
+            "",
+            "| variant | log-likelihood (per day) | parameters | AIC | BIC |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in het["variants"].items():
+            mark = " ←" if name == het["chosen"] else ""
+            lines.append(
+                f"| {name}{mark} | {row['loglik']:,.1f} | {row['parameters']} | "
+                f"{row['aic']:,.1f} | {row['bic']:,.1f} |"
+            )
+        lines.append("")
+    bg, pub = models.get("bgnbd_weeks"), models.get("bgnbd_published")
+    if bg:
+        lines += ["| BG/NBD (weeks) | r | α | a | b |", "|---|---|---|---|---|"]
+        lines.append(
+            "| this fit | " + " | ".join(f"{bg[k]:.3f}" for k in "r alpha a b".split()) + " |"
+        )
+        if pub:
+            lines.append(
+                "| published | " + " | ".join(f"{pub[k]:.3f}" for k in "r alpha a b".split()) + " |"
+            )
+        lines.append("")
+    return lines
 
 
 def _f(x) -> str:

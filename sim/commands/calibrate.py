@@ -73,6 +73,13 @@ def register(sub) -> None:
         help="calibration/validation directory (default results/calibrate-NAME-TIME)",
     )
     p.add_argument("--replications", "-r", type=int, default=5, help="for the holdout check")
+    p.add_argument(
+        "--published-bgnbd",
+        default=None,
+        metavar="r=R,alpha=A,a=A,b=B",
+        help="BG/NBD parameters published for this data set (weeks), shown next to the fit "
+        "in the holdout report (e.g. CDNOW: r=0.243,alpha=4.414,a=0.793,b=2.426)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument(
@@ -239,12 +246,24 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
                 replications=args.replications,
                 seed=args.seed,
                 workers=args.workers,
+                published=_published(args.published_bgnbd),
             )
             write_report(v, tmp / "validation")
             metrics = v.metrics
         if response is not None:
             response.write_report(tmp / "response", orders.table, hold, args)
     return metrics
+
+
+def _published(text: str | None) -> dict[str, float] | None:
+    """--published-bgnbd as {r, alpha, a, b} (checked in :func:`_check_numbers`)."""
+    if text is None:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        out[key.strip()] = float(value)
+    return out
 
 
 def _set_aside_notes(orders) -> list[str]:
@@ -267,6 +286,16 @@ def _check_numbers(args, error) -> None:
     ):
         if value < low:
             raise error(f"{flag}: must be ≥ {low}, got {value}")
+    if args.published_bgnbd is not None:
+        try:
+            pub = _published(args.published_bgnbd)
+        except ValueError:
+            pub = None
+        if pub is None or set(pub) != {"r", "alpha", "a", "b"} or min(pub.values()) <= 0:
+            raise error(
+                f"--published-bgnbd: expected r=…,alpha=…,a=…,b=… (positive numbers), "
+                f"got {args.published_bgnbd!r}"
+            )
     if args.guide_price is not None and args.guide_price <= 0:
         raise error(f"--guide-price: must be > 0, got {args.guide_price}")
 
@@ -350,6 +379,17 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     if cal.spread is not None:
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.spread.table.items())
         print(f"  heterogeneity: {cal.spread.winner} (BIC {bic})")
+        seg = cal.raw["market"]["segments"][0]
+        if cal.spread.winner != "none":
+            spread = ", ".join(
+                f"{k} {seg[k]:g}"
+                for k in ("rate_shape", "churn_shape", "dropout_a", "dropout_b")
+                if k in seg
+            )
+            print(
+                f"  simulated: exponential needs, cycle {seg['purchase_cycle_days']:g} days, "
+                f"{spread}, churn {m['churn']:g}/day"
+            )
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:

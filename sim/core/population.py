@@ -162,7 +162,13 @@ class CustomerPopulation:
         customers can drop out after a purchase."""
         if self.dropout_p is None:
             return close
-        return close | np.isin(customers, today.buyers[~today.first])
+        return close | self._repeat_buyers(today)[customers]
+
+    def _repeat_buyers(self, today) -> np.ndarray:
+        """A mask over all customers: who made a repeat purchase today."""
+        mask = np.zeros(self.n, dtype=bool)
+        mask[today.buyers[~today.first]] = True
+        return mask
 
     def own_hazard(self, idx: np.ndarray, hazard: np.ndarray, market, today) -> np.ndarray:
         """Today's churn probability of customers ``idx``: the market's ``hazard`` (with the
@@ -174,7 +180,7 @@ class CustomerPopulation:
             levers = (1.0 + market.dissatisfied_churn * (1.0 - self.satisfaction[idx])) * np.where(
                 self.in_private[idx], market.private_retention, 1.0
             )
-            bought = np.isin(idx, today.buyers[~today.first])
+            bought = self._repeat_buyers(today)[idx]
             p = np.where(bought, np.minimum(self.dropout_p[idx] * levers, 1.0), 0.0)
             hazard = 1.0 - (1.0 - hazard) * (1.0 - p)
         return hazard

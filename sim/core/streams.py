@@ -114,6 +114,7 @@ class Draws:
         self._base = splitmix64(splitmix64(self.seed & _MASK64) ^ (self.replication & _MASK64))
         self.day = 0
         self._keys: dict[str, int] = {}
+        self._decision_keys: dict[str, int] = {}  # per run: a decision's key before the day
         # decision -> (generator, block buffer, last day drawn)
         self._blocks: dict[str, list] = {}
 
@@ -125,8 +126,11 @@ class Draws:
         """Today's 64-bit key of ``decision`` (cached for the day)."""
         k = self._keys.get(decision)
         if k is None:
-            k = splitmix64(splitmix64(self._base ^ decision_id(decision)) ^ self.day)
-            self._keys[decision] = k
+            run_key = self._decision_keys.get(decision)
+            if run_key is None:
+                run_key = splitmix64(self._base ^ decision_id(decision))
+                self._decision_keys[decision] = run_key
+            k = self._keys[decision] = splitmix64(run_key ^ self.day)
         return k
 
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:

@@ -67,6 +67,8 @@ from sim.experiments.sweep_dir import (
 )
 from sim.results import locked
 from sim.results.columns import write_columns
+from sim.results.directories import write_json
+from sim.results.provenance import reproducibility
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 
 __all__ = [
@@ -214,6 +216,13 @@ def run_sweep(
             for rows in _run_bounded(ex, batches, _slots(ex, workers)):
                 write_journal(out, rows, state["sweep"])
                 bar.update(len({r["point"] for r in rows}))
+        write_json(  # how to reproduce the directory (the design is in sweep.json)
+            out / "reproduce.json",
+            {
+                "scenario": scenario.model_dump(mode="json") if scenario is not None else None,
+                "reproduce": reproducibility(),
+            },
+        )
         return consolidate(out, design)
 
 

@@ -29,7 +29,8 @@ td{max-width:32rem}td.met,td.undecided,td.missed,td.undefined{white-space:nowrap
 @media print{body{max-width:none;margin:0;font-size:10pt}nav{display:none}
 .scroll{overflow:visible}table{font-size:8pt}td{max-width:none}
 section{break-inside:auto}h2{break-after:avoid}figure,tr{break-inside:avoid}
-img{max-width:100%!important}}
+img{max-width:100%!important}
+td{-webkit-print-color-adjust:exact;print-color-adjust:exact}#summary p{font-size:11pt}}
 """
 
 

@@ -149,18 +149,31 @@ def load_results(directory: str | Path) -> Stored:
         return tagged(pd.read_csv(d / file)) if (d / file).is_file() else None
 
     daily = pd.read_parquet(d / "daily.parquet") if (d / "daily.parquet").is_file() else None
+    market = pd.read_parquet(d / "market.parquet") if (d / "market.parquet").is_file() else None
+    daily, market = tagged(daily), tagged(market)
+    if market is None and daily is not None and "private_pool" in daily.columns:
+        daily, market = _split_market(daily)  # written before the market table existed
     return Stored(
         manifest=manifest,
         summary=summary,
         scenarios=_read_json(d / "scenarios.json"),
-        daily=tagged(daily),
+        daily=daily,
         flows=opt_csv("flows.csv"),
         cohorts=opt_csv("cohorts.csv"),
         inventory=opt_csv("inventory.csv"),
-        market=tagged(pd.read_parquet(d / "market.parquet"))
-        if (d / "market.parquet").is_file()
-        else None,
+        market=market,
     )
+
+
+def _split_market(daily: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An older directory's daily table, whose channel rows repeat the market-wide stocks:
+    the channel measures, and the stocks once per scenario × replication × day."""
+    from sim.core.ledger import MARKET_MEASURES
+
+    cols = [c for c in MARKET_MEASURES if c in daily.columns]
+    keys = [c for c in ("scenario", "replication", "day", "date") if c in daily.columns]
+    market = daily.groupby(keys, as_index=False, sort=False)[cols].first()
+    return daily.drop(columns=cols), market
 
 
 def _run_as_comparison(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:

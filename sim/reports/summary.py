@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.experiments.comparison import HEADLINE
-from sim.scenario.kpi_labels import change, kind, label, show, unit
+from sim.scenario.kpi_labels import change, label, show
 
 VERDICTS = ("met", "undecided", "missed", "undefined")
 #: Changes shown beside the largest ones when present: money first, then what it cost.
@@ -122,7 +122,13 @@ def sentences(summary: Mapping[str, Any]) -> list[str]:
         earned = [f"{label(k)} {money[k]}" for k in ("revenue", "profit") if k in money]
         if earned:
             text += " " + _cap(", ".join(earned))
-            text += f" for {money['spend']} of marketing spend." if "spend" in money else "."
+            spent = summary["scenarios"][p]["paired_diffs"].get("spend", {}).get("diff", 0)
+            if "spend" not in money:
+                text += "."
+            elif spent > 0:
+                text += f" for {money['spend']} of marketing spend."
+            else:
+                text += f", with marketing spend {money['spend']}."
         big = [(k, t) for k, t in largest_changes(summary, p, exclude=MONEY)]
         if big:
             text += " Largest other changes: "
@@ -162,16 +168,13 @@ def change_rows(summary: Mapping[str, Any], plan: str) -> list[list[str]]:
 
 
 def interval(k: str, lo: Any, hi: Any) -> str:
-    """``[+320.0, +350.0] M CNY``: a 95 % interval of a change in the KPI's unit."""
+    """``[+320.0, +350.0] M CNY``: a 95 % interval of a change in the KPI's unit (the unit
+    once, after the bracket, when both ends have the same)."""
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
     a, b = show(k, lo, signed=True), show(k, hi, signed=True)
-    u = f" {unit(k)}" if kind(k) not in ("ratio",) else ""
-    if kind(k) == "rate":
-        u = " pts"
-    if u and a.endswith(u) and b.endswith(u):
-        return f"[{a[: -len(u)]}, {b[: -len(u)]}]{u}"
-    return f"[{a}, {b}]"
+    (na, _, ua), (nb, _, ub) = a.partition(" "), b.partition(" ")
+    return f"[{na}, {nb}] {ua}".rstrip() if ua == ub else f"[{a}, {b}]"
 
 
 def console_summary(summary: Mapping[str, Any], width: int = WIDTH) -> str:

@@ -37,7 +37,7 @@ money totals in M CNY (million CNY).
 | `flows.csv`, `cohorts.csv`, `journeys.csv`, `inventory.csv` | see below | customer moves, repurchase cohorts, sampled journeys, stock records |
 | sweep `results.parquet` / `point_summary.parquet` | point × replication / point × KPI | a sweep's KPIs per design point |
 | `columns.csv` | table × column | this dictionary, for the files of that directory |
-| `manifest.json`, `scenarios.json` | — | how to reproduce the directory (README, *Reproducing a results directory*) |
+| `manifest.json` (`reproduce` block), `scenarios.json`; a sweep's `reproduce.json` | — | how to reproduce the directory: command, git commit, code hash, versions, resolved scenario(s) |
 
 **Market-wide measures have their own table.** Before issue 16 `private_pool`, `interested`,
 `customers`, `churned`, `subscribers` and `tier_*` were repeated on every channel row of `daily`,

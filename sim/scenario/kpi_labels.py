@@ -181,5 +181,7 @@ def change(name: str, diff: Any, relative: Any = None) -> str:
     ``+335.0 M CNY (+77 %)``; rates change in percentage points (``pts``)."""
     text = show(name, diff, signed=True)
     if relative is not None and math.isfinite(float(relative)):
-        text += f" ({float(relative) * 100:+.0f} %)"
+        pct = float(relative) * 100
+        digits = 0 if abs(pct) >= 0.5 else 1
+        text += f" ({pct:+.{digits}f} %)" if abs(pct) >= 0.05 or pct == 0 else " (≈ 0 %)"
     return text

@@ -53,6 +53,7 @@ def choice(model: ChannelMarket) -> None:
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel
-    rec.add("sessions", day, channel)
-    rec.add("visits", day, channel)
+    sessions = np.bincount(channel, minlength=len(model.channel_agents))
+    rec.flow["sessions"][day] += sessions
+    rec.flow["visits"][day] += sessions  # a session is also a visit (as are ad clicks)
     rec.journey(day, shoppers, "visit", channel)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.comparison import HEADLINE
-from sim.reports.format import ci, fmt, p_meet
+from sim.reports.format import fmt, p_meet
 from sim.reports.sections.blocks import TITLES, Block, Figure, Table
 from sim.reports.store import Stored
 from sim.reports.summary import interval
@@ -60,15 +60,25 @@ def _target_row(name: str, t: dict[str, Any]) -> list[str]:
     rel = " × baseline" if t["relative_to"] else ""
     win = f", days {t['window'][0]}–{t['window'][1] - 1}" if t["window"] else ""  # both included
     what = f"{t['kpi']} {op} {t['threshold']:g}{rel}{win}"
+    words = f"{label(t['kpi'])} {op} {_level(t, t['threshold'])}{rel}"
+    estimate = _level(t, t.get("estimate"))
     return [
         name,
-        t["label"] or what,
-        what,
-        fmt(t.get("estimate")) if "estimate" in t or not t.get("undefined") else "undefined",
-        ci(t.get("ci_low"), t.get("ci_high")),
+        t["label"] or words,
+        f"{words} ({what})",
+        estimate if "estimate" in t or not t.get("undefined") else "undefined",
+        f"[{_level(t, t.get('ci_low'))}, {_level(t, t.get('ci_high'))}]",
         p_meet(t),
         t["verdict"],
     ]
+
+
+def _level(t: dict[str, Any], x: Any) -> str:
+    """A target's threshold or estimate: a ratio to the baseline as it is (``1.79``), an
+    absolute one in the KPI's unit (``28.8 %``)."""
+    if x is None:
+        return "n/a"
+    return fmt(x) if t["relative_to"] else show(t["kpi"], x)
 
 
 def kpis_block(st: Stored) -> Block:
@@ -77,7 +87,8 @@ def kpis_block(st: Stored) -> Block:
     names = [k for k in HEADLINE if k in sc[base]["kpis"]]
     table = Table(_kpi_columns(base, plans), [_kpi_row(sc, k, base, plans) for k in names])
     figures = _paired_figure(sc, plans, names)
-    return Block("kpis", TITLES["kpis"], _kpis_intro(st), [table], figures)
+    title = TITLES["kpis"] if plans else "KPIs with their 95 % intervals"  # a run: no plans
+    return Block("kpis", title, _kpis_intro(st), [table], figures)
 
 
 def _kpi_columns(base: str, plans: list[str]) -> list[str]:
