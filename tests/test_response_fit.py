@@ -174,3 +174,27 @@ def test_backtest_holdout_revenue_within_5_percent_and_mmm_reported(histories):
     assert hold["actual"].sum() == pytest.approx(actual.sum(), rel=0.02)  # complete weeks only
     assert abs(bt.metrics["simulator"]["cumulative_error_pct"]) <= 5.0, bt.metrics
     assert np.isfinite(bt.metrics["mmm"]["cumulative_error_pct"])
+
+
+def test_reach_maximum_is_read_off_clicks():
+    """With daily clicks = market × click_through × reach × (1 − exp(−spend/saturation)), the
+    reach maximum comes back exactly (least squares through the origin, closed form)."""
+    from sim.calibration.response_fit import _inputs, _reach_from_clicks
+    from sim.scenario import build_scenario
+
+    raw = generator_raw(56, customers=1000, real_customers=50000)
+    sc = build_scenario(raw)
+    ids = [c.id for c in sc.channels]
+    s = spend_array(generator_spend(56, seed=5), ids, START, 56)
+    x, _ = _inputs(sc, s, np.zeros((56, len(ids))), 0.0)
+    theta = np.zeros(x.size)
+    theta[2 + len(x.pairs) : 2 + 2 * len(x.pairs)] = np.log(
+        [sc.channels[c].response.paid_saturation if lv == 0 else 1e4 for c, lv in x.pairs]
+    )
+    clicks = np.full((56, len(ids)), np.nan)
+    c = ids.index("jd")
+    r = sc.channels[c].response
+    clicks[:, c] = 50000 * r.click_through * 0.037 * -np.expm1(-s[:, c, 0] / r.paid_saturation)
+    reach = _reach_from_clicks(sc, x, clicks, theta, 50000.0)
+    assert reach["channels.jd.response.paid_reach_max"] == pytest.approx(0.037, rel=1e-9)
+    assert reach["channels.tmall.response.paid_reach_max"] == 0.03  # no clicks: held

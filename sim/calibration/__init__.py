@@ -5,6 +5,8 @@ months (see docs/calibration.md).
 * :mod:`sim.calibration.fitting` — :func:`calibrate` and its result, :class:`Calibration`;
 * the fits it runs: :mod:`~sim.calibration.histories` (the cohort),
   :mod:`~sim.calibration.renewal` (the simulator's repeat process),
+  :mod:`~sim.calibration.heterogeneity` (customers who differ: NBD rates, Pareto/NBD, BG/NBD
+  dropout, and the BIC's choice), :mod:`~sim.calibration.public_data` (CDNOW),
   :mod:`~sim.calibration.bgnbd` (the BG/NBD reference model),
   :mod:`~sim.calibration.acquisition` (arrivals), :mod:`~sim.calibration.baskets`,
   :mod:`~sim.calibration.segments`, :mod:`~sim.calibration.channels`, and
@@ -36,6 +38,7 @@ from sim.calibration.bgnbd import (
 )
 from sim.calibration.channels import channel_stats, fit_private_joining, infer_families
 from sim.calibration.fitting import Calibration, calibrate
+from sim.calibration.heterogeneity import ParetoNBD, fit_pareto_nbd, select_variant
 from sim.calibration.histories import customer_histories
 from sim.calibration.orders import (
     Orders,
@@ -64,6 +67,7 @@ __all__ = [
     "LatentRenewal",
     "Orders",
     "OrdersError",
+    "ParetoNBD",
     "RenewalFit",
     "Validation",
     "bgnbd_loglik",
@@ -75,6 +79,7 @@ __all__ = [
     "fit_bgnbd",
     "fit_latent_renewal",
     "fit_lognormal",
+    "fit_pareto_nbd",
     "fit_private_joining",
     "fit_renewal",
     "gap_pmf",
@@ -83,6 +88,7 @@ __all__ = [
     "parse_columns",
     "read_orders",
     "sample_bgnbd",
+    "select_variant",
     "validate_holdout",
     "write_report",
 ]

@@ -93,7 +93,8 @@ class ParetoNBD:
 
 
 def _arrays(x, t_x, T):
-    return (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    """x, t_x, T as float arrays of one shape (scalars become length-1 arrays)."""
+    return np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, T)))
 
 
 def _pareto_terms(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +326,7 @@ def effective_alive(choice: Choice, customers: pd.DataFrame, horizon_days: float
     unit = fit.unit_days if choice.winner == "rate+dropout" else 1.0
     h = horizon_days / unit
     expected = float(fit.conditional_expected(h, x, t_x / unit, T / unit).sum())
-    fresh = float(np.asarray(fit.conditional_expected(h, 0.0, 0.0, 0.0)))
+    fresh = float(np.sum(fit.conditional_expected(h, 0.0, 0.0, 0.0)))
     return expected / fresh if fresh > 0 else float(customers["p_alive"].sum())
 
 

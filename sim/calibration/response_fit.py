@@ -6,7 +6,8 @@ Method (why: the simulator is the model of record, yet it is too slow to sit ins
 least-squares loop; indirect inference keeps it the model and needs a handful of runs):
 
 1. Fit the auxiliary model (:mod:`sim.calibration.response_model`) to the history's weekly new
-   customers per channel → β̂ (transformed: logs of rates and saturations).
+   customers per channel → β̂ (transformed: logs of rates, saturations and the market size M,
+   which the order fit alone overstates when a growing budget drives adoption).
 2. What the auxiliary model leaves out — shoppers who give up before buying (``interest_lapse``
    against the day's conversion), the days between interest and order — is a near-constant
    factor π on every rate. Simulate the history's spend with the simulator at θ_k
@@ -19,7 +20,7 @@ least-squares loop; indirect inference keeps it the model and needs a handful of
 3. Uncertainty: the Laplace (Gauss–Newton) covariance of β̂, quasi-Poisson scaled, plus the
    simulation noise of β(θ) (the same covariance × agents' scale ÷ replications); θ draws are
    multivariate normal in the transformed space (so rates stay positive). An ABC/SMC posterior
-   would need thousands of simulated years; this needs ``(iterations + 1) × replications``.
+   would need thousands of simulated years; this needs ``iterations × replications``.
 
 Identifiability: without clicks, a lever's reach and its impact enter only as their product E
 (= reach × impact × content response): E and the saturation are fitted, the reach is kept at

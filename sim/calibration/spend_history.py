@@ -128,28 +128,18 @@ def simulate_with_spend(
     per channel and ``spend`` as recorded, in real units. A module-level function, so a
     process pool can run it.
 
-    The day's budget is set on each channel agent before its step (the model reads the
-    agent's spec), then checked against the ledger's recorded spend, so a model that reads
-    its budget elsewhere fails loudly instead of ignoring the history.
+    The history is set as each channel agent's day × lever budget (what a scenario's
+    ``spend_file`` would give it) and checked against the ledger's recorded spend, so a model
+    that reads its budget elsewhere fails loudly instead of ignoring the history.
     """
     from sim.core.model import ChannelMarket
     from sim.scenario import build_scenario
 
     model = ChannelMarket(build_scenario(raw), seed=seed, replication=replication)
     days = model.scenario.horizon.days
-    base = [ch.spec for ch in model.channel_agents]
-    by_day = hasattr(model.channel_agents[0], "budget")  # agents that read a (days, 3) budget
     for i, ch in enumerate(model.channel_agents):
-        if by_day:
-            ch.budget = np.asarray(spend[:days, i, :], dtype=float)
+        ch.budget = np.asarray(spend[:days, i, :], dtype=float)  # (days, 3): the day's budget
     while model.running:
-        if not by_day:  # agents that read their spec's constant budget: set the day's
-            d = min(model.day, days - 1)
-            for i, ch in enumerate(model.channel_agents):
-                budget = dict(zip(LEVERS, (float(v) for v in spend[d, i]), strict=True))
-                ch.spec = base[i].model_copy(
-                    update={"budget": base[i].budget.model_copy(update=budget)}
-                )
         model.step()
     ledger = model.recorder.finish()
     ids = [c.id for c in model.scenario.channels]

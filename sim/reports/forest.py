@@ -18,6 +18,8 @@ squash the others — every interval the clip cuts is marked at the edge with it
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -87,20 +89,41 @@ def _panel(ax, d: pd.DataFrame, plan: str, lim: float | None) -> list[str]:
     if lim is not None:
         ax.set_xlim(-lim, lim)
         for yy, (_, r) in zip(y, d.iterrows(), strict=True):
-            hi, lo = max(r["welch_high"], r["relative"]), min(r["welch_low"], r["relative"])
-            if hi > lim or lo < -lim:
-                side = 1 if r["relative"] > 0 else -1
-                text = f"{r['relative']:+,.0f} %"
-                ax.annotate(
-                    f"{text} →" if side > 0 else f"← {text}",
-                    (side * lim, yy),
-                    xytext=(-4 * side, 0),
-                    textcoords="offset points",
-                    ha="right" if side > 0 else "left",
-                    va="center",
-                    fontsize=9,
-                    fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
-                )
-                clipped.append(f"{plan}: {label(str(r['kpi']))} {text}")
+            clipped += _mark_clipped(ax, yy, r, plan, lim)
     return clipped
+
+
+def _mark_clipped(ax, yy: float, r: pd.Series, plan: str, lim: float) -> list[str]:
+    """Write at the axis edge what the clip cut off: the mean itself when it is beyond the
+    axis (bold), else how far the interval reaches on each side it is cut."""
+    name = label(str(r["kpi"]))
+    mean = float(r["relative"])
+    if abs(mean) > lim:
+        side = 1 if mean > 0 else -1
+        _edge_text(ax, yy, side, lim, f"{mean:+,.0f} %", bold=True)
+        return [f"{plan}: {name} {mean:+,.0f} %"]
+    out = []
+    ends = [float(r[c]) for c in ("paired_low", "paired_high", "welch_low", "welch_high")]
+    ends = [e for e in ends if math.isfinite(e)]
+    for side in (1, -1):
+        beyond = [e for e in ends if side * e > lim]
+        if beyond:
+            far = max(beyond, key=abs)
+            _edge_text(ax, yy, side, lim, f"to {far:+,.0f} %", bold=False)
+            out.append(f"{plan}: {name} interval to {far:+,.0f} %")
+    return out
+
+
+def _edge_text(ax, yy: float, side: int, lim: float, text: str, *, bold: bool) -> None:
+    ax.annotate(
+        f"{text} →" if side > 0 else f"← {text}",
+        (side * lim, yy),
+        xytext=(-4 * side, 0),
+        textcoords="offset points",
+        ha="right" if side > 0 else "left",
+        va="center",
+        fontsize=9 if bold else 8,
+        fontweight="bold" if bold else "normal",
+        color="black" if bold else "#333",
+        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+    )

@@ -161,8 +161,14 @@ def _paired_figure(sc: dict[str, Any], plans: list[str], names: list[str]) -> li
         f"Pairing replications (common random numbers) makes the 95 % intervals a median "
         f"{fmt(_narrowing(diffs))}× narrower than unpaired ones."
     )
-    if clipped:
-        reading += " Beyond the clipped axis: " + "; ".join(clipped) + "."
+    means = [c for c in clipped if " interval to " not in c]
+    if means:
+        reading += " Beyond the clipped axis: " + "; ".join(means) + "."
+    if len(clipped) > len(means):
+        reading += (
+            f" {len(clipped) - len(means)} interval end(s) reach past the axis: each is written "
+            "at the edge with how far it goes."
+        )
     return [
         Figure(
             "paired_differences", "Plan − baseline with paired and unpaired intervals", png, reading
