@@ -233,3 +233,25 @@ def test_cdnow_holdout_simulator_tracks_as_well_as_the_bgnbd(cdnow):
     assert m["holdout_repeat_actual"] == 1882  # counted from the file, per purchase day
     assert m["weekly_mape_pct"] <= m["weekly_mape_pct_bgnbd"] + 3.0
     assert abs(m["cumulative_error_pct"]) <= abs(m["cumulative_error_pct_bgnbd"]) + 3.0
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--published-bgnbd", "r=0.2,alpha=4"], "--published-bgnbd"),
+        (["--published-bgnbd", "r=0.2,alpha=4,a=x,b=1"], "--published-bgnbd"),
+        (["--heterogeneity", "gamma"], "--heterogeneity"),
+    ],
+)
+def test_bad_heterogeneity_flags_exit_2(tmp_path, capsys, flags, expected):
+    from sim.commands.cli import main
+
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,buyer,paid_at,total,shop\n1,A,2025-01-02,99,tmall\n")
+    out = tmp_path / "x.yaml"
+    try:
+        rc = main(["calibrate", str(path), "--out", str(out), *flags])
+    except SystemExit as exc:  # argparse's own refusal of a choice
+        rc = exc.code
+    assert rc == 2 and expected in capsys.readouterr().err
+    assert not out.exists()

@@ -27,8 +27,8 @@ by Gauss–Legendre quadrature in log(α + τ) on 4 panels of 8 nodes (32 × 16 
 
     >>> import numpy as np
     >>> fit = ParetoNBD(r=0.5, alpha=50.0, s=1.0, beta=300.0)
-    >>> float(np.round(fit.p_alive(0, 0.0, 10.0), 3))  # no repeat yet, 10 days old
-    0.967
+    >>> fit.p_alive([0, 3], [0.0, 5.0], [10.0, 60.0]).round(3)  # x, t_x, T in days
+    array([0.966, 0.583])
 """
 
 from __future__ import annotations
@@ -144,17 +144,22 @@ def pareto_nll(x, t_x, T, *, spread_lifetime: bool):
     return nll
 
 
-def fit_pareto_nbd(x, t_x, T, *, spread_lifetime: bool, start: tuple[float, float]) -> ParetoNBD:
+def fit_pareto_nbd(
+    x, t_x, T, *, spread_lifetime: bool, start: tuple[float, float], hazard: float | None = None
+) -> ParetoNBD:
     """MLE of the Pareto/NBD (``spread_lifetime``) or of NBD rates with one daily hazard, on
-    histories in days; ``start`` = (r, α) to start from (e.g. the BG/NBD's, in days)."""
+    histories in days; ``start`` = (r, α) to start from (e.g. the BG/NBD's, in days). Given
+    ``hazard`` (the one-hazard fit's μ), the Pareto/NBD starts from there only (s = 1, β = 1/μ):
+    half the work, the same optimum on CDNOW."""
     nll = pareto_nll(x, t_x, T, spread_lifetime=spread_lifetime)
     r0, a0 = start
     mean_T = float(np.mean(T))
-    inits = (
-        [[r0, a0, 1.0, mean_T], [r0, a0, 0.5, 4 * mean_T]]
-        if spread_lifetime
-        else [[r0, a0, 1 / mean_T], [r0, a0, 0.2 / mean_T]]
-    )
+    if spread_lifetime and hazard:
+        inits = [[r0, a0, 1.0, 1.0 / hazard]]
+    elif spread_lifetime:
+        inits = [[r0, a0, 1.0, mean_T], [r0, a0, 0.5, 4 * mean_T]]
+    else:
+        inits = [[r0, a0, 1 / mean_T], [r0, a0, 0.2 / mean_T]]
     best = None
     for init in inits:
         res = optimize.minimize(
@@ -200,10 +205,14 @@ def select_variant(hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto") ->
     n = len(x)
     unit = bgnbd.unit_days
     start = (bgnbd.r, bgnbd.alpha * unit)
+    rate = fit_pareto_nbd(x, t_x, T, spread_lifetime=False, start=start)
+    lifetime = fit_pareto_nbd(
+        x, t_x, T, spread_lifetime=True, start=(rate.r, rate.alpha), hazard=rate.beta
+    )
     fits: dict[str, object] = {
         "none": renewal,
-        "rate": fit_pareto_nbd(x, t_x, T, spread_lifetime=False, start=start),
-        "rate+lifetime": fit_pareto_nbd(x, t_x, T, spread_lifetime=True, start=start),
+        "rate": rate,
+        "rate+lifetime": lifetime,
         "rate+dropout": bgnbd,
     }
     ll = {

@@ -3,7 +3,8 @@
 A Python object per customer cannot reach a million customers over a year in seconds, so the
 population keeps each attribute as one array. Every customer still has its own
 state and its own random decisions; the phases in :mod:`sim.phases` update the arrays in bulk.
-Memory is about 60 bytes per customer plus ``4 × friends`` for the social graph.
+Memory is about 60 bytes per customer plus ``4 × friends`` for the social graph, and 4 more
+for each kind of spread a segment states (own rate, own hazard, own dropout; none by default).
 """
 
 from __future__ import annotations
