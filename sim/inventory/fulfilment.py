@@ -173,7 +173,7 @@ def _lost(model: ChannelMarket, who: np.ndarray) -> None:
     pop = model.pop
     pop.satisfaction[who] *= LOST_SATISFACTION
     pop.in_market[who] = False
-    cycle = pop.seg_cycle[pop.segment[who]]
+    cycle = pop.cycle_of(who)  # the customer's own cycle when rates are spread
     pop.next_need[who] = model.day + np.maximum(1, np.rint(cycle)).astype(np.int32)
 
 
