@@ -22,6 +22,7 @@ LAYER = {
     "core": 2,
     "levers": 2,
     "inventory": 2,
+    "rules": 2,
     "kpis": 3,
     "results": 3,
     "experiments": 4,

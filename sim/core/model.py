@@ -42,6 +42,7 @@ from sim.inventory.warehouse import Warehouse
 from sim.levers.follow_up import follow_up
 from sim.levers.promote import promote
 from sim.levers.state import Levers
+from sim.rules import RuleEngine
 from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
 from sim.scenario.spend import daily_budget
 
@@ -110,7 +111,9 @@ class ChannelMarket(mesa.Model):
         self.scenario = scenario
         self.day = 0
         self.today = Today()
-        budget = daily_budget(scenario)  # days × channels × levers: flighting, spend files
+        # days × channels × levers: flighting, spend files; the agents read views of it and
+        # review rules (sim.rules) write it from the day they decide on
+        self.budget = budget = daily_budget(scenario)
         for i, spec in enumerate(scenario.channels):
             ChannelAgent(self, spec, i, budget[:, i, :])
         self.channel_agents: list[ChannelAgent] = sorted(
@@ -118,6 +121,7 @@ class ChannelMarket(mesa.Model):
         )
         self.channel_index = {a.spec.id: a.index for a in self.channel_agents}
         self._channel_arrays()
+        self.rules = RuleEngine(self) if scenario.rules else None  # pilots write their budget
         self.exposure_plan = ExposurePlan(self)  # spend and reach slices per budget row
         self.pop = CustomerPopulation(scenario, self.streams["init"])
         # every decision's uniforms: u = f(seed, replication, decision, day, customer)
@@ -192,6 +196,8 @@ class ChannelMarket(mesa.Model):
         self.draws.set_day(self.day)
         self.today = Today()  # what the phases hand each other; nothing outlives the day
         self.price_today = self.list_price.copy()
+        if self.rules is not None:
+            self.rules.review(self)  # sees the ledger to yesterday; moves budgets from today
         if self.warehouse is not None:
             self.warehouse.begin_day(self.day)  # arrivals, reviews, replenishment orders
         exposure(self)
@@ -225,11 +231,12 @@ class ChannelMarket(mesa.Model):
         """Simulate the (rest of the) horizon and return the ledger."""
         while self.running:
             self.step()
-        if self.warehouse is None:
-            return self.recorder.finish()
-        records = self.warehouse.charge_costs(self.recorder)
+        records = None if self.warehouse is None else self.warehouse.charge_costs(self.recorder)
         ledger = self.recorder.finish()
-        ledger.extra["inventory"] = records
+        if records is not None:
+            ledger.extra["inventory"] = records
+        if self.rules is not None:
+            ledger.extra["decisions"] = self.rules.log()
         return ledger
 
 

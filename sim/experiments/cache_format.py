@@ -35,7 +35,7 @@ from sim.experiments.replication import Replication
 
 MAGIC = b"channelsim-cache-entry 1"
 #: The optional tables of a :class:`Replication`, stored as Parquet.
-TABLES = ("daily", "journeys", "flows", "cohorts", "inventory", "market")
+TABLES = ("daily", "journeys", "flows", "cohorts", "inventory", "market", "decisions")
 
 
 class BadEntry(Exception):

@@ -402,6 +402,7 @@ def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
         cache_hits=a.cache_hits + b.cache_hits,
         inventory=cat(a.inventory, b.inventory),
         market=cat(a.market, b.market),
+        decisions=cat(a.decisions, b.decisions),
     )
 
 

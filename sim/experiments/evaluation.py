@@ -207,6 +207,7 @@ class Evaluation:
     cache_hits: int = 0  # replications read from the result cache instead of simulated
     inventory: pd.DataFrame | None = None  # day × SKU inventory records, when the run has them
     market: pd.DataFrame | None = None  # day × replication market-wide stocks (ledger.market)
+    decisions: pd.DataFrame | None = None  # review rules' decisions per replication (sim.rules)
 
     @property
     def replications(self) -> int:
@@ -348,6 +349,11 @@ def collect(
         if all(getattr(r, "market", None) is not None for r in ok)
         else None
     )
+    decisions = (
+        pd.concat([r.decisions for r in ok], ignore_index=True)
+        if ok and all(getattr(r, "decisions", None) is not None for r in ok)
+        else None
+    )
     return Evaluation(
         scenario,
         seed,
@@ -360,4 +366,5 @@ def collect(
         cohorts,
         inventory=inventory,
         market=market,
+        decisions=decisions,
     )

@@ -35,6 +35,7 @@ class Replication:
     cohorts: pd.DataFrame | None = None  # repurchase by cohort (sim.core.ledger.cohort_repurchase)
     inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
     market: pd.DataFrame | None = None  # one row per day: the ledger's market-wide stocks
+    decisions: pd.DataFrame | None = None  # review rules' log, ledger.extra["decisions"]
 
 
 def run_replication(
@@ -63,6 +64,8 @@ def run_replication(
             rep.market = ledger.market.assign(replication=replication)
             rep.flows = family_flows(ledger).assign(replication=replication)
             rep.cohorts = cohort_repurchase(ledger).assign(replication=replication)
+            if isinstance(log := ledger.extra.get("decisions"), pd.DataFrame):
+                rep.decisions = log.assign(replication=replication)
             inv = ledger.extra.get("inventory")
             if isinstance(inv, pd.DataFrame) and {"day", "sku"} <= set(inv.columns):
                 keys = [c for c in ("day", "sku", "location") if c in inv.columns]

@@ -30,6 +30,7 @@ from sim.scenario.draws import draw_problems, file_digests
 from sim.scenario.kpi_names import RESERVED_CHANNEL_IDS, kpi_names, kpi_problem
 from sim.scenario.market import Family, Market, is_number
 from sim.scenario.paths import resolve_path
+from sim.scenario.rules import Rule, rule_problems
 from sim.scenario.spend import budget_problems, budget_warnings
 
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
@@ -222,6 +223,9 @@ class Scenario(_Frozen):
     uncertainty: Uncertainty | None = Field(
         default=None, description="posterior draws of parameters, one per replication"
     )
+    rules: list[Rule] = Field(
+        default_factory=list, description="review rules applied during the run (sim.rules)"
+    )
     _notes: list[str] = PrivateAttr(default_factory=list)  # from loading: deprecated keys
 
     @field_validator("name")
@@ -331,6 +335,7 @@ class Scenario(_Frozen):
             self.promotions, channels=families, selling=[c.id for c in self.channels if c.sells]
         )
         problems += budget_problems(self) + draw_problems(self)
+        problems += rule_problems(self.rules, families, self.horizon.start, self.horizon.days)
         coupons = {c.id for c in self.promotions.coupons}
         for i, c in enumerate(self.promotions.coupons):
             bad = sorted(set(c.tiers or []) - set(TIER_IDS))
