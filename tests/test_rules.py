@@ -204,3 +204,13 @@ def test_evaluate_keeps_every_replications_decisions_also_through_the_cache(tmp_
             direct = ChannelMarket(sc, seed=4, replication=rep).run().extra["decisions"]
             got = ev.decisions.query("replication == @rep").drop(columns="replication")
             pd.testing.assert_frame_equal(got.reset_index(drop=True), direct)
+
+
+def test_rule_parameters_are_decisions_and_overrides_like_any_other():
+    from sim.scenario import apply_overrides
+
+    decisions = [{"path": "rules.0.share", "low": 0.05, "high": 0.5}]
+    sc = scenario(rules=[REALLOCATE], decisions=decisions)
+    assert apply_overrides(sc, {"rules.0.share": 0.4}).rules[0].share == 0.4
+    with pytest.raises(ScenarioError, match=r"decisions\[0\]\.path: rules\.1\.share"):
+        scenario(rules=[REALLOCATE], decisions=[{**decisions[0], "path": "rules.1.share"}])
