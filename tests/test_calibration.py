@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +316,11 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
     assert np.allclose(after.sum(axis=1), 1.0)
     assert "miniprogram" in after.columns  # buyers move to the pool after their first order
     assert "family_active_share" in cal_json["channels"]
+    # the calibration can be reproduced from its own directory: command, code, environment
+    rep = cal_json["reproduce"]
+    assert "calibrate" in rep["command"] and str(report) in rep["command"]
+    assert rep["python"]["version"] == platform.python_version()
+    assert rep["distributions"]["pandas"] == pd.__version__
 
 
 # ---- malformed inputs ----------------------------------------------------------------------

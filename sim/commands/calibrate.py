@@ -24,6 +24,7 @@ from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
 from sim.results import claim
 from sim.results.directories import atomic_dir, default_run_dir, write_json
+from sim.results.provenance import reproducibility
 from sim.scenario import FAMILIES, parse_set_options
 
 
@@ -231,6 +232,8 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
             "skipped_examples": orders.skipped,
             "rows_set_aside": orders.n_set_aside,
             "set_aside": [{"rows": n, "why": why} for n, why in orders.set_aside],
+            # command, git commit + dirty flag, code hash, every dependency, Python, OS
+            "reproduce": reproducibility(),
         }
         write_json(tmp / "calibration.json", summary)
         cal.channels["switching"].to_csv(tmp / "switching.csv")

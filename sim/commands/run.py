@@ -162,6 +162,8 @@ def run(args) -> int:
         ev.journeys.to_csv(tmp / "journeys.csv", index=False)
         if ev.inventory is not None:  # daily stock, on order, demand per SKU × location
             ev.inventory.to_csv(tmp / "inventory.csv", index=False)
+        if ev.decisions is not None and len(ev.decisions):  # the review rules' decisions
+            ev.decisions.to_csv(tmp / "decisions.csv", index=False)
         for name in ("flows", "cohorts"):  # what the report's customer sections read
             if getattr(ev, name) is not None:
                 getattr(ev, name).to_csv(tmp / f"{name}.csv", index=False)

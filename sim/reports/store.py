@@ -15,6 +15,7 @@ rendered from. Files of a comparison run::
     flows.csv        family → family moves per replication (sim.core.ledger.family_flows)
     cohorts.csv      repurchase by cohort per replication (sim.core.ledger.cohort_repurchase)
     inventory.csv    day × SKU inventory records per replication (only when the runs have them)
+    decisions.csv    what the scenario's review rules decided, per replication (only with rules)
     figures/*.png    the report's figures (also embedded in report.html as base64)
     report.html      one self-contained file (no script, no external resource)
     report.md        the same tables and readings in Markdown
@@ -60,6 +61,11 @@ def store_comparison(cmp: Comparison, directory: Path, **manifest_extra: Any) ->
         frames = {n: getattr(ev, table) for n, ev in evs.items()}
         if all(f is not None for f in frames.values()):
             _stack(frames).to_csv(directory / f"{table}.csv", index=False)
+    logs = {n: ev.decisions for n, ev in evs.items() if getattr(ev, "decisions", None) is not None}
+    if any(len(log) for log in logs.values()):  # review rules (sim.rules) took decisions
+        _stack({n: log for n, log in logs.items() if len(log)}).to_csv(
+            directory / "decisions.csv", index=False
+        )
     write_columns(directory)  # the data dictionary of exactly the tables written above
 
 

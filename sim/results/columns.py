@@ -108,6 +108,20 @@ OTHER: dict[str, dict[str, tuple[str, str]]] = {
         "repurchased": ("customers", "of the observable, those who ordered again in time"),
         "within_days": ("days", "the repurchase window"),
     },
+    "decisions": {
+        "rule": ("", "the rule's name (or kind and position in the scenario's rules: block)"),
+        "kind": ("", "rule kind: reallocate or pilot"),
+        "channel": ("", "channel whose budget the decision set"),
+        "lever": ("", "budget lever set: paid"),
+        "seen": ("", "what the rule saw, in words: the ledger days it read and the values"),
+        "metric": (
+            "CNY/CNY or CNY",
+            "the channel's measured paid ROI, or a pilot's CAC per new customer",
+        ),
+        "before": ("CNY/day", "the lever's daily budget before the decision"),
+        "after": ("CNY/day", "the daily budget from the decision day on"),
+        "note": ("", "the decision in words"),
+    },
     "inventory": {
         "sku": ("", "SKU id"),
         "location": ("", "stock location id"),
@@ -204,6 +218,7 @@ RAW_UNITS = {
 }
 #: Table files a results directory may hold, by table name.
 TABLES = ("daily", "market", "kpis", "journeys", "flows", "cohorts", "inventory", "results")
+TABLES += ("decisions",)
 TABLES += ("point_summary",)
 
 
