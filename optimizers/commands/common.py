@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from sim.commands import add_override_options
 from sim.errors import UsageError
 from sim.results import claim, default_run_dir, manifest, write_json
 from sim.scenario import Scenario, load_raw, load_scenario, parse_set_options, resolve_path
@@ -78,22 +79,7 @@ def add_common_arguments(p, *, replications: int) -> None:
         help="baseline scenario for the verification and relative targets "
         "(default: the root of the scenario's extends chain, if any)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a value (in the scenario and its baseline)",
-    )
-    p.add_argument(
-        "--no-parameter-uncertainty",
-        dest="overrides",
-        action="append_const",
-        const="uncertainty.enabled=false",
-        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
-        "uncertainty.enabled=false)",
-    )
+    add_override_options(p, help="override a value (in the scenario and its baseline)")
     p.add_argument("--out", default=None, help="results directory")
 
 

@@ -22,6 +22,7 @@ import yaml
 
 from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
+from sim.commands.options import add_override_options
 from sim.results import claim
 from sim.results.directories import atomic_dir, default_run_dir, write_json
 from sim.results.provenance import reproducibility
@@ -102,14 +103,11 @@ def register(sub) -> None:
         action="store_true",
         help="replace an existing --out file and --report directory (default: refuse, exit 2)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
+    add_override_options(
+        p,
         help="hold a behaviour constant at another value, e.g. "
         "market.interest_lapse=0.3 (the fit accounts for it)",
+        uncertainty=False,
     )
     p.add_argument(
         "--skip-bad-rows",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.commands.options import add_override_options
 from sim.commands.progress import ProgressBar, add_progress_option
 from sim.commands.run import add_required_probability, check_required_probability
 from sim.errors import UsageError
@@ -68,22 +69,7 @@ def register(sub) -> None:
     add_progress_option(p)
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
     p.add_argument("--cache-dir", default="results/.cache", help="result cache directory")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a value in every scenario, e.g. market.customers=5000",
-    )
-    p.add_argument(
-        "--no-parameter-uncertainty",
-        dest="overrides",
-        action="append_const",
-        const="uncertainty.enabled=false",
-        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
-        "uncertainty.enabled=false)",
-    )
+    add_override_options(p, help="override a value in every scenario, e.g. market.customers=5000")
     p.add_argument("--out", default=None, help="results directory (default results/compare-TIME)")
     p.add_argument(
         "--force",

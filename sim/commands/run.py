@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from sim.commands.options import add_override_options
 from sim.commands.progress import ProgressBar, add_progress_option
 from sim.errors import UsageError
 from sim.experiments.comparison import HEADLINE, judge_run_targets
@@ -34,22 +35,7 @@ def add_common_options(p) -> None:
     """Options shared by every command that simulates."""
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--replications", "-r", type=int, default=10)
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario value, e.g. channels.tmall.budget.paid=3000",
-    )
-    p.add_argument(
-        "--no-parameter-uncertainty",
-        dest="overrides",
-        action="append_const",
-        const="uncertainty.enabled=false",
-        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
-        "uncertainty.enabled=false)",
-    )
+    add_override_options(p, help="override a scenario value, e.g. channels.tmall.budget.paid=3000")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: cores)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://host:8786")
     p.add_argument("--out", default=None, help="results directory (default results/NAME-TIME)")

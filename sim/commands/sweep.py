@@ -14,6 +14,7 @@ import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from sim.commands.options import add_override_options
 from sim.experiments.design import build_design, load_design, points_count
 from sim.experiments.sweep import journaled_points, run_sweep
 from sim.scenario import load_scenario, parse_set_options
@@ -46,22 +47,7 @@ def register(sub) -> None:
         default=None,
         help="replications per point (overrides the design's)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario value for every point",
-    )
-    p.add_argument(
-        "--no-parameter-uncertainty",
-        dest="overrides",
-        action="append_const",
-        const="uncertainty.enabled=false",
-        help="fixed parameters: ignore the scenario's uncertainty.draws (= --set "
-        "uncertainty.enabled=false)",
-    )
+    add_override_options(p, help="override a scenario value for every point")
     p.add_argument("--batch-size", type=int, default=None, help="points per task (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from sim.commands.options import add_override_options
 from sim.experiments.design import build_design, kpi_problems, load_design
 from sim.scenario import ScenarioError, apply_overrides, build_scenario, load_raw
 from sim.scenario.kinds import file_kind, inventory_only_problems
@@ -36,13 +37,8 @@ def register(sub) -> None:
         metavar="DESIGN",
         help="also check a sweep design against each scenario (parameters, KPI names)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="check the scenarios with this override, as run --set applies it",
+    add_override_options(
+        p, help="check the scenarios with this override, as run --set applies it", uncertainty=False
     )
     p.set_defaults(func=run)
 
