@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy.optimize import minimize_scalar
 
+from sim.commands.cli import main
 from sim.core.model import ChannelMarket
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario
 
+ROOT = Path(__file__).resolve().parents[1]
 BASE = {"market.customers": 2000, "horizon.days": 42, "inventory": None, "targets": []}
 REALLOCATE = {"kind": "reallocate", "channels": ["tmall", "jd"], "every_days": 7, "share": 0.2}
 
@@ -214,3 +218,28 @@ def test_rule_parameters_are_decisions_and_overrides_like_any_other():
     assert apply_overrides(sc, {"rules.0.share": 0.4}).rules[0].share == 0.4
     with pytest.raises(ScenarioError, match=r"decisions\[0\]\.path: rules\.1\.share"):
         scenario(rules=[REALLOCATE], decisions=[{**decisions[0], "path": "rules.1.share"}])
+
+
+def test_run_writes_the_decisions_as_a_table_with_a_dictionary(tmp_path):
+    """``channelsim run`` on a scenario with rules writes ``decisions.csv``: the same decisions
+    as the model's log, and every column described in ``columns.csv``."""
+    path = tmp_path / "pilot.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "extends": str(ROOT / "scenarios" / "baseline.yaml"),
+                "name": "pilot",
+                "rules": [_pilot(1e12)],
+            }
+        )
+    )
+    sets = ["--set", "market.customers=2000", "--set", "horizon.days=28", "--set", "inventory=null"]
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-r", "2", "--no-progress", "--out", str(out), *sets]) == 0
+    written = pd.read_csv(out / "decisions.csv")
+    assert sorted(written["replication"].unique()) == [0, 1]
+    scaled = written.query("note != 'pilot starts'")
+    assert scaled["day"].tolist() == [21, 21] and (scaled["after"] == 60000.0).all()
+    cols = pd.read_csv(out / "columns.csv").query("table == 'decisions'")
+    assert set(cols["column"]) == set(written.columns)
+    assert not cols["meaning"].str.contains("UNDOCUMENTED").any()
