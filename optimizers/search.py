@@ -39,6 +39,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from optimizers.search_space import SearchSpace, search_space
 from optimizers.studies import StudyLock, counts, heartbeat, open_storage, reserve
 from sim.errors import UsageError
 from sim.experiments import Evaluation, evaluate, evaluate_targets, make_executor, windows_for
@@ -143,6 +144,8 @@ def search(
     executor: Executor | None = None,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     log: Callable[[str], None] | None = None,
+    by_period: str | None = None,
+    total: float | None = None,
 ) -> SearchResult:
     """Search the scenario's decisions for the plan maximising ``objectives`` under its targets.
 
@@ -153,8 +156,14 @@ def search(
     simulation seed shared by every trial; ``sampler_seed`` makes the sampler reproducible.
     ``baseline`` is needed by targets relative to the baseline. ``log`` receives what the user
     should know (a resumed study, trials failed); by default Python's logging.
+
+    ``by_period="month"`` makes each decision on a channel budget one decision per calendar
+    month, written into the scenario as ``budget.periods``; ``total`` (CNY/day) caps the mean
+    daily spend of the budget decisions over the horizon, a constraint like the targets
+    (:mod:`optimizers.search_space`).
     """
     _check_arguments(scenario, objectives, confidence, replications, baseline)
+    space = search_space(scenario, by_period=by_period, total=total)
     seed = scenario.seed if seed is None else seed
     say = log or _log
     name = study_name or f"{scenario.name}-{'-'.join(objectives)}"
@@ -167,6 +176,8 @@ def search(
         "seed": seed,
         "confidence": confidence,
     }
+    if by_period or total is not None:  # absent otherwise: studies stored before still resume
+        identity.update(by_period=by_period, total=total)
     lock = StudyLock(storage, name)
     store = open_storage(storage, lock)
     smp = make_sampler(sampler, seed=sampler_seed, objectives=len(objectives))
@@ -181,6 +192,7 @@ def search(
         )
         objective = _Objective(
             scenario,
+            space,
             list(objectives),
             replications,
             seed,
@@ -191,7 +203,7 @@ def search(
             use_constraints=sampler != "cmaes",
         )
         _run_trials(study, store, lock, objective, trials, timeout, callbacks, say)
-    return summarise(study, scenario, list(objectives))
+    return summarise(study, scenario, list(objectives), space)
 
 
 def _log(text: str) -> None:
@@ -337,6 +349,7 @@ class _Objective:
     def __init__(
         self,
         scenario,
+        space: SearchSpace,
         objectives,
         replications,
         seed,
@@ -347,16 +360,16 @@ class _Objective:
         *,
         use_constraints: bool,
     ):
-        self.scenario, self.objectives = scenario, objectives
+        self.scenario, self.space, self.objectives = scenario, space, objectives
         self.replications, self.seed, self.confidence = replications, seed, confidence
         self.windows, self.base_ev, self.ex = windows, base_ev, executor
         self.use_constraints = use_constraints  # CMA-ES ignores them (and warns): keep attrs
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
-        params = {d.path: suggest(trial, d) for d in self.scenario.decisions}
+        params = {d.path: suggest(trial, d) for d in self.space.decisions}
         ev = evaluate(
             self.scenario,
-            overrides=params,
+            overrides=self.space.overrides(params),
             replications=self.replications,
             seed=self.seed,
             windows=self.windows,
@@ -365,9 +378,13 @@ class _Objective:
         values = [kpi_mean(ev, k) for k in self.objectives]
         probs = [r.probability for r in evaluate_targets(self.scenario.targets, ev, self.base_ev)]
         slack = [self.confidence - (p if math.isfinite(p) else 0.0) for p in probs]
+        if self.space.total is not None:  # relative excess over the total: ≤ 0 is within it
+            spend = self.space.spend(params)
+            trial.set_user_attr("spend", spend)
+            slack.append(spend / self.space.total - 1.0)
         if self.use_constraints:
             for j, s in enumerate(slack):
-                trial.set_constraint(f"target_{j}", s)
+                trial.set_constraint(f"target_{j}" if j < len(probs) else "total", s)
         trial.set_user_attr("probabilities", probs)
         trial.set_user_attr("feasible", all(s <= 0 for s in slack))
         return values[0] if len(values) == 1 else values
@@ -397,6 +414,8 @@ def trials_table(
         for j, p in enumerate(probs):
             label = targets[j] if j < len(targets) else f"target_{j}"
             row[f"P({label})"] = p
+        if "spend" in t.user_attrs:  # a search with a total: the budget decisions' CNY/day
+            row["spend_per_day"] = t.user_attrs["spend"]
         row["feasible"] = (
             bool(t.user_attrs.get("feasible", False)) and t.state == TrialState.COMPLETE
         )
@@ -417,7 +436,15 @@ def pareto_front(table: pd.DataFrame, objectives: Sequence[str]) -> pd.DataFrame
     return feas[np.array(keep, dtype=bool)] if len(feas) else feas
 
 
-def summarise(study: optuna.Study, scenario: Scenario, objectives: list[str]) -> SearchResult:
+def summarise(
+    study: optuna.Study,
+    scenario: Scenario,
+    objectives: list[str],
+    space: SearchSpace | None = None,
+) -> SearchResult:
+    """The study as a :class:`SearchResult`: the best feasible trial's decisions (named as
+    the trials table names them: ``PATH@YYYY-MM`` by period) applied to the scenario."""
+    space = space or search_space(scenario)
     labels = [t.label or t.kpi for t in scenario.targets]
     table = trials_table(study, objectives, labels)
     feas = table[table["feasible"]] if len(table) else table
@@ -425,18 +452,26 @@ def summarise(study: optuna.Study, scenario: Scenario, objectives: list[str]) ->
     sc = scenario
     if len(feas):
         row = feas.loc[feas[objectives[0]].idxmax()]
-        best = {d.path: _plain(row[d.path]) for d in scenario.decisions}
+        best = {d.path: _plain(row[d.path]) for d in space.decisions}
         best_values = [float(row[k]) for k in objectives]
-        sc = apply_overrides(scenario, best)
+        sc = apply_overrides(scenario, space.overrides(best))
     closest = None
     done = table[table["state"] == "COMPLETE"] if len(table) else table
     if best is None and len(done):
-        # Nearest to feasible: the highest worst-target probability, then the objective.
+        # Nearest to feasible: within the total, the highest worst-target probability, then
+        # the objective.
         probs = done[[c for c in done.columns if c.startswith("P(")]]
         worst = probs.min(axis=1) if probs.shape[1] else pd.Series(1.0, index=done.index)
-        row = done.loc[max(done.index, key=lambda i: (worst[i], done.loc[i, objectives[0]]))]
-        closest = {d.path: _plain(row[d.path]) for d in scenario.decisions}
-        sc = apply_overrides(scenario, closest)
+        within = (
+            done["spend_per_day"] <= space.total * (1 + 1e-9)
+            if space.total is not None and "spend_per_day" in done
+            else pd.Series(True, index=done.index)
+        )
+        row = done.loc[
+            max(done.index, key=lambda i: (within[i], worst[i], done.loc[i, objectives[0]]))
+        ]
+        closest = {d.path: _plain(row[d.path]) for d in space.decisions}
+        sc = apply_overrides(scenario, space.overrides(closest))
     front = pareto_front(table, objectives) if len(table) else table
     return SearchResult(study, objectives, table, best, best_values, front, sc, closest)
 

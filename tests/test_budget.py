@@ -11,6 +11,7 @@ from sim.experiments import make_executor
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS
+from .test_tool_columns import assert_every_column_described
 
 TINY = {"market.customers": 1500, "horizon.days": 45, "market.scale": 1000}
 LEVERS = ["tmall.paid", "douyin.paid"]
@@ -402,6 +403,8 @@ def test_nothing_says_feasible_when_verification_misses_a_target(tmp_path, capsy
         / cmp.evaluations[cmp.names[0]].kpis["revenue"]
     )
     assert (ratio < 3.0).all() and target.verdict != "met"
+    cols = assert_every_column_described(out)  # the loop's and the verified tables (issue 16)
+    assert {"iterations", "curves", "samples", "candidates", "constraints"} <= set(cols["table"])
 
 
 def test_the_loops_results_survive_a_failing_verification(tmp_path, monkeypatch, capsys):

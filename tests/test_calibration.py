@@ -22,6 +22,8 @@ from sim.commands.cli import main
 from sim.core.model import simulate
 from sim.scenario import apply_overrides, build_scenario, load_scenario
 
+from .test_tool_columns import assert_every_column_described
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "scenarios" / "data"
 SAMPLE_COLUMNS = {"customer": "customer_id", "date": "order_date", "order_id": "order_id"}
@@ -321,6 +323,8 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
     assert "calibrate" in rep["command"] and str(report) in rep["command"]
     assert rep["python"]["version"] == platform.python_version()
     assert rep["distributions"]["pandas"] == pd.__version__
+    tables = set(assert_every_column_described(report)["table"])  # columns.csv (issue 16)
+    assert {"customers", "switching", "validation/weekly"} <= tables
 
 
 # ---- malformed inputs ----------------------------------------------------------------------

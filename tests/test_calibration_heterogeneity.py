@@ -14,12 +14,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from scipy import integrate, stats
 
 from sim.calibration import calibrate
-from sim.calibration.heterogeneity import pareto_loglik
+from sim.calibration.bgnbd import bgnbd_orders, fit_bgnbd, sample_bgnbd
+from sim.calibration.heterogeneity import log_covariance, pareto_loglik
+from sim.calibration.latent import class_standard_errors, fit_latent_bgnbd, mixture_nll
 from sim.calibration.orders import orders_from_ledger, read_orders
 from sim.calibration.public_data import CDNOW_PUBLISHED, cdnow_orders, lifetimes_datasets
 from sim.core.day import Today
@@ -185,7 +188,7 @@ def test_forced_variant_is_reported_with_every_criterion(spread_history):
     cal = calibrate(table, end="2025-12-30", heterogeneity="rate+lifetime")
     s = cal.summary()["heterogeneity"]
     assert s["chosen"] == "rate+lifetime"
-    assert set(s["variants"]) == {"none", "rate", "rate+lifetime", "rate+dropout"}
+    assert set(s["variants"]) == {"none", "rate", "rate+lifetime", "rate+dropout", "latent"}
     for row in s["variants"].values():
         assert row["bic"] - row["aic"] == pytest.approx(
             row["parameters"] * (math.log(s_customers(cal)) - 2)
@@ -196,6 +199,120 @@ def test_forced_variant_is_reported_with_every_criterion(spread_history):
 
 def s_customers(cal) -> int:
     return len(cal.customers)
+
+
+# ---- latent classes: a mixture of BG/NBD classes ------------------------------------------
+# Two well separated classes (weeks): 70 % slow buyers (mean 0.05/week), 30 % fast ones
+# (0.5/week) who drop out less per purchase.
+CLASSES = [
+    (0.7, {"r": 3.0, "alpha": 60.0, "a": 1.0, "b": 3.0}),
+    (0.3, {"r": 3.0, "alpha": 6.0, "a": 1.0, "b": 9.0}),
+]
+
+
+def test_mixture_gradient_matches_finite_differences():
+    """The analytic gradient of the mixture likelihood against scipy's finite differences."""
+    from scipy import optimize
+
+    rng = np.random.default_rng(0)
+    h = sample_bgnbd(400, r=1.0, alpha=10.0, a=1.0, b=3.0, T=rng.uniform(20, 39, 400), rng=rng)
+    for k in (1, 2, 3):
+        both = mixture_nll(h["x"], h["t_x"], h["T"], k, gradient=True)
+        theta = np.concatenate([np.tile(np.log([1.0, 10.0, 1.0, 2.0]), k), np.zeros(k - 1)])
+        theta += rng.normal(0, 0.5, theta.size)
+        numeric = optimize.approx_fprime(theta, lambda t: both(t)[0], 1e-6)  # noqa: B023
+        assert np.allclose(both(theta)[1], numeric, rtol=1e-4, atol=1e-3), k
+
+
+def test_latent_mixture_recovers_known_classes_within_standard_errors():
+    """Histories drawn exactly from a known 2-class BG/NBD mixture: every class field (share,
+    rate shape, mean weeks per purchase α/r, dropout a and b) within 2 standard errors, and
+    the shares and cycles determined (SE < 15 % of the value)."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for w, p in CLASSES:
+        m = round(w * 2000)
+        parts.append(sample_bgnbd(m, T=rng.uniform(26, 39, m), rng=rng, **p))
+    h = pd.concat(parts)
+    fit = fit_latent_bgnbd(
+        h["x"], h["t_x"], h["T"], classes=2, start=fit_bgnbd(h["x"], h["t_x"], h["T"])
+    )
+    se = class_standard_errors(fit, h["x"], h["t_x"], h["T"], 1.0 / 7, log_covariance)
+    for j, (w, p) in enumerate(CLASSES):
+        c, name = fit.classes[j], f"class{j + 1}"
+        got = {"share": fit.weights[j], "rate_shape": c.r, "purchase_cycle_days": c.alpha / c.r}
+        got |= {"dropout_a": c.a, "dropout_b": c.b}
+        true = {"share": w, "rate_shape": p["r"], "purchase_cycle_days": p["alpha"] / p["r"]}
+        true |= {"dropout_a": p["a"], "dropout_b": p["b"]}
+        for key, value in got.items():
+            assert abs(value - true[key]) < 2 * se[f"{name}.{key}"], (name, key)
+        for key in ("share", "purchase_cycle_days"):
+            assert se[f"{name}.{key}"] < 0.15 * true[key], (name, key)
+
+
+def _mixture_orders(classes, n: int) -> pd.DataFrame:
+    """An order export of ``n`` customers split over BG/NBD ``classes`` (weekly parameters)."""
+    frames = []
+    for j, (w, p) in enumerate(classes):
+        f = bgnbd_orders(round(w * n), days=364, channels={"shop": 1.0}, seed=j + 1, **p)
+        frames.append(f.assign(customer_id=f"K{j}" + f["customer_id"]))
+    out = pd.concat(frames, ignore_index=True)
+    out["order_id"] = [f"O{i:07d}" for i in range(len(out))]
+    return out
+
+
+def test_bic_picks_latent_classes_and_the_scenario_runs_them():
+    """Well separated classes: the BIC picks ``latent`` with 2 classes, and the scenario has one
+    segment per class with its share (within 2 SE of the truth), exponential needs, its own
+    rate and dropout spread, and churn 0."""
+    cal = calibrate(_table(_mixture_orders(CLASSES, 1500)), end="2025-12-30")
+    table = cal.spread.table
+    assert cal.spread.winner == "latent" == min(table, key=lambda v: table[v]["bic"])
+    assert table["latent"]["classes"] == 2
+    sc = cal.scenario()
+    assert sc.market.churn == 0 and [s.id for s in sc.market.segments] == ["class1", "class2"]
+    fit = cal.spread.fits["latent"]
+    for j, (seg, (w, _)) in enumerate(zip(sc.market.segments, CLASSES, strict=True)):
+        assert seg.cycle_distribution == "exponential"
+        assert seg.dropout_a == pytest.approx(fit.classes[j].a, rel=1e-5)
+        assert abs(seg.share - w) < 2 * cal.spread_se[f"class{j + 1}.share"]
+    assert set(cal.customers["segment"]) == {"class1", "class2"}
+
+
+def test_bic_keeps_one_class_when_there_is_one():
+    one = [(1.0, {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 3.0})]
+    cal = calibrate(_table(_mixture_orders(one, 1500)), end="2025-12-30")
+    table = cal.spread.table
+    assert cal.spread.winner == "rate+dropout"
+    assert table["latent"]["bic"] > table["rate+dropout"]["bic"]
+    assert len(cal.scenario().market.segments) == 1
+
+
+# ---- spread within several segments ---------------------------------------------------------
+def test_several_segments_carry_their_own_spread():
+    """Two frequency segments of a 2-class BG/NBD mixture: the joint BIC picks a BG/NBD per
+    segment over segments without spread; each scenario segment carries its own fit's fields,
+    churn is 0, and the output says why only these two variants were compared. The ``none``
+    row is the sum of the segments' renewal maxima (computed by each segment's own fit)."""
+    cal = calibrate(_table(_mixture_orders(CLASSES, 1500)), end="2025-12-30", segments=2)
+    spread = cal.segment_spread
+    assert cal.spread is None and spread.winner == "rate+dropout"
+    none = sum(f.loglik for f in cal.segment_fits.values())
+    assert spread.table["none"]["loglik"] == pytest.approx(none, rel=1e-9)
+    sc = cal.scenario()
+    assert sc.market.churn == 0
+    for seg in sc.market.segments:
+        fit = spread.fits[seg.id]
+        assert seg.cycle_distribution == "exponential"
+        assert (seg.rate_shape, seg.dropout_a) == pytest.approx((fit.r, fit.a), rel=1e-5)
+    assert "market-wide" in cal.summary()["heterogeneity"]["why_only_these"]
+
+
+def test_several_segments_of_the_homogeneous_sample_carry_none():
+    table = read_orders(ROOT / "scenarios" / "data" / "sample_orders.csv", columns=COLUMNS).table
+    cal = calibrate(table, end="2025-12-30", segments=2)
+    assert cal.segment_spread.winner == "none"
+    assert all(not s.has_spread for s in cal.scenario().market.segments)
 
 
 # ---- CDNOW (the `lifetimes` wheel ships it) ----------------------------------------------------
@@ -241,6 +358,7 @@ def test_cdnow_holdout_simulator_tracks_as_well_as_the_bgnbd(cdnow):
         (["--published-bgnbd", "r=0.2,alpha=4"], "--published-bgnbd"),
         (["--published-bgnbd", "r=0.2,alpha=4,a=x,b=1"], "--published-bgnbd"),
         (["--heterogeneity", "gamma"], "--heterogeneity"),
+        (["--heterogeneity", "rate", "--segments", "2"], "--heterogeneity rate"),
     ],
 )
 def test_bad_heterogeneity_flags_exit_2(tmp_path, capsys, flags, expected):

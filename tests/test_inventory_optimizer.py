@@ -20,6 +20,7 @@ from sim.inventory import Inventory, InventorySpec
 from sim.inventory.theory import PoissonCosts, ss_cost, ss_fill_rate
 
 from .conftest import SCENARIOS
+from .test_tool_columns import assert_every_column_described
 
 
 def _single_sku(inst: PoissonCosts) -> InventorySpec:
@@ -212,3 +213,4 @@ def test_policies_are_written_before_verification_and_survive_its_failure(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verification"]["status"] == "failed"
     assert [p["sku"] for p in summary["policies"]] == ["item"]
+    assert set(assert_every_column_described(out)["table"]) == {"policies"}  # issue 16

@@ -17,10 +17,13 @@ from sim.scenario import load_scenario
 
 def test_calibrate_with_spend_writes_scenario_draws_and_report(tmp_path):
     days = 210
-    spend = generator_spend(days, seed=4)
-    orders = simulate_history(
-        generator_raw(days, customers=6000, real_customers=6000), spend, seed=4
+    spend = simulate_history(
+        generator_raw(days, customers=6000, real_customers=6000),
+        generator_spend(days, seed=4),
+        seed=4,
+        clicks=True,  # the run's ad clicks and visits per channel and day, in the spend file
     )
+    orders = spend.attrs.pop("orders")
     orders.to_csv(tmp_path / "orders.csv", index=False)
     spend.assign(date=spend["date"].dt.strftime("%Y/%m/%d")).rename(
         columns={"spend": "cost", "channel": "shop"}
@@ -73,3 +76,17 @@ def test_calibrate_with_spend_writes_scenario_draws_and_report(tmp_path):
     assert result["backtest"]["actual_total"] == pytest.approx(holdout["amount"].sum())  # 8 weeks
     for name in ("response_curves.png", "fitted_vs_actual.png", "backtest.png", "draws.csv"):
         assert (report / "response" / name).stat().st_size > 0
+    # the clicks are a fitted moment; orders and visits are shown next to the simulator's
+    assert any("clicks of tmall" in m for m in result["fitted_moments"]), result["fitted_moments"]
+    by_channel = pd.read_csv(report / "response" / "weekly_by_channel.csv")
+    assert set(by_channel["measure"]) == {"new_customers", "orders", "clicks", "visits"}
+    week = by_channel[(by_channel["measure"] == "visits") & (by_channel["channel"] == "jd")]
+    first_week = spend[(spend["channel"] == "jd") & (spend["date"] < "2025-01-08")]
+    assert week["actual"].iloc[0] == pytest.approx(first_week["visits"].sum())
+    # private operations are not fitted, and the report says so
+    assert any("wecom private_ops" in w and "NOT fitted" in w for w in result["warnings"])
+    # the order-side holdout simulates the spend fit with the actual spend, not the orders-only
+    # market at a constant budget (which read +72 % on the shipped sample)
+    validation = json.loads((report / "validation" / "validation.json").read_text("utf-8"))
+    assert validation["metrics"]["acquisition"].startswith("the spend fit"), validation
+    assert abs(validation["metrics"]["cumulative_error_pct"]) < 15, validation["metrics"]

@@ -18,7 +18,7 @@ import pytest
 
 from sim.calibration.response_backtest import backtest
 from sim.calibration.response_fit import fit_response
-from sim.calibration.spend_history import first_orders, spend_array
+from sim.calibration.spend_history import first_orders, per_channel_day, spend_array
 from sim.calibration.spend_sample import generator_raw, generator_spend, simulate_history
 
 DAYS, HOLDOUT = 364, 91  # a year to fit, a quarter to predict
@@ -66,18 +66,25 @@ def _held_reach(raw: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def histories():
-    """Per seed: the spend, the orders and the fit on the first DAYS days."""
+    """Per seed: the spend (with the run's daily ad clicks), the orders, the fit on the first
+    DAYS days without the clicks and the fit with them."""
     out = {}
     for seed in SEEDS:
-        spend = generator_spend(DAYS + HOLDOUT, seed=seed)
         truth_raw = generator_raw(DAYS + HOLDOUT, customers=PEOPLE, real_customers=PEOPLE)
-        orders = _orders(simulate_history(truth_raw, spend, seed=seed))
+        spend = simulate_history(
+            truth_raw, generator_spend(DAYS + HOLDOUT, seed=seed), seed=seed, clicks=True
+        )
+        orders = _orders(spend.attrs.pop("orders"))
         fit_raw = _held_reach(generator_raw(DAYS, customers=3000, real_customers=PEOPLE))
         ids = [c["id"] for c in fit_raw["channels"]]
         s = spend_array(spend, ids, START, DAYS)
         new, before = first_orders(orders, ids, START, DAYS)
         fit = fit_response(fit_raw, s, new, replications=3, seed=seed, before=before)
-        out[seed] = (spend, orders, fit)
+        clicks = per_channel_day(spend, "clicks", ids, START, DAYS)
+        with_clicks = fit_response(
+            fit_raw, s, new, clicks=clicks, replications=3, seed=seed, before=before
+        )
+        out[seed] = (spend, orders, fit, with_clicks)
     return out
 
 
@@ -93,7 +100,7 @@ def _effects(values: dict[str, float]) -> dict[str, float]:
 def test_each_identified_parameter_is_inside_its_interval_over_seeds(histories):
     truth = _truth()
     checked, missed, identified = 0, [], 0
-    for seed, (_, _, fit) in histories.items():
+    for seed, (_, _, fit, _) in histories.items():
         draws = fit.draws.copy()
         for col in [c for c in draws if c.endswith("_impact")]:
             draws[col.removesuffix("_impact") + "_effect"] = TEMPLATE_REACH * draws[col]
@@ -114,9 +121,10 @@ def test_each_identified_parameter_is_inside_its_interval_over_seeds(histories):
 
 def test_market_size_is_inside_its_interval(histories):
     inside = [
-        fit.market_interval[0] <= PEOPLE <= fit.market_interval[1] for *_, fit in histories.values()
+        fit.market_interval[0] <= PEOPLE <= fit.market_interval[1]
+        for *_, fit, _ in histories.values()
     ]
-    assert sum(inside) >= len(SEEDS) - 1, [fit.market_interval for *_, fit in histories.values()]
+    assert sum(inside) >= len(SEEDS) - 1, [fit.market_interval for *_, fit, _ in histories.values()]
 
 
 def test_marginal_response_at_current_spend_covered_and_median_within_20_percent(histories):
@@ -130,7 +138,7 @@ def test_marginal_response_at_current_spend_covered_and_median_within_20_percent
     truth = _truth()
     ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
     errors = []
-    for seed, (spend, _, fit) in histories.items():
+    for seed, (spend, _, fit, _) in histories.items():
         s = spend_array(spend, ids, START, DAYS)
         draws = fit.draws.copy()
         for col in [c for c in draws if c.endswith("_impact")]:
@@ -153,7 +161,7 @@ def test_marginal_response_at_current_spend_covered_and_median_within_20_percent
 def test_backtest_holdout_revenue_within_5_percent_and_mmm_reported(histories):
     """Fit on the year, simulate the next quarter with its actual spend; the customer side is
     the generator's (the order fit is tested in test_calibration.py)."""
-    spend, orders, fit = histories[SEEDS[0]]
+    spend, orders, fit, _ = histories[SEEDS[0]]
     fitted = fit.apply(_held_reach(generator_raw(DAYS + HOLDOUT)))
     ids = [c["id"] for c in fitted["channels"]]
     bt = backtest(
@@ -198,3 +206,37 @@ def test_reach_maximum_is_read_off_clicks():
     reach = _reach_from_clicks(sc, x, clicks, theta, 50000.0)
     assert reach["channels.jd.response.paid_reach_max"] == pytest.approx(0.037, rel=1e-9)
     assert reach["channels.tmall.response.paid_reach_max"] == 0.03  # no clicks: held
+
+
+def test_with_clicks_marginal_response_of_each_channel_within_20_percent(histories):
+    """With the daily ad clicks per channel, the reach curve's shape is read off thousands of
+    clicks a week instead of hundreds of first orders: the issue's bar — each channel's
+    marginal response at current spend within 20 % of the truth — holds in at least 11 of the
+    12 channel-seeds (measured 12 of 12, worst 19 %; 48 of 48 over 12 seeds,
+    benchmarks/response_recovery.py --clicks), all within 30 %; the draws' 95 % interval
+    covers the truth in at least 11 of 12, and the saturations are pinned (within 15 %)."""
+    truth = _truth()
+    ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
+    errors, covered, sats = [], 0, []
+    for spend, _, _, fit in histories.values():
+        assert any("clicks" in m for m in fit.moments), fit.moments
+        s = spend_array(spend, ids, START, DAYS)
+        for pre in sorted({k.removesuffix("_effect") for k in truth if k.endswith("_effect")}):
+            cid, lever = pre.split(".")[1], pre.split(".")[-1]
+            current = s[-28:, ids.index(cid), ("paid", "seeding").index(lever)].mean()
+            reach = fit.reach[f"{pre}_reach_max"]  # read off the clicks, not the template
+
+            def marginal(effect, sat, current=current):
+                return effect * np.exp(-current / sat) / sat
+
+            true = marginal(truth[f"{pre}_effect"], truth[f"{pre}_saturation"])
+            est = marginal(reach * fit.estimate[f"{pre}_impact"], fit.estimate[f"{pre}_saturation"])
+            draws = marginal(reach * fit.draws[f"{pre}_impact"], fit.draws[f"{pre}_saturation"])
+            lo, hi = np.quantile(draws, [0.025, 0.975])
+            covered += bool(lo <= true <= hi)
+            errors.append(abs(est / true - 1))
+            sats.append(fit.estimate[f"{pre}_saturation"] / truth[f"{pre}_saturation"])
+    assert sum(e <= 0.20 for e in errors) >= len(errors) - 1, sorted(errors)
+    assert max(errors) <= 0.30, sorted(errors)
+    assert covered >= len(errors) - 1, covered
+    assert all(abs(r - 1) <= 0.15 for r in sats), sats

@@ -48,9 +48,12 @@ def _step_to(model: ChannelMarket, day: int) -> None:
         model.step()
 
 
-@pytest.mark.parametrize("lag", [0, 3])
-def test_a_decision_never_sees_today_or_the_future(lag):
-    rule = {**REALLOCATE, "lag_days": lag}
+@pytest.mark.parametrize(
+    ("lag", "attribution"), [(0, "ad_channel"), (3, "ad_channel"), (3, "order_channel")]
+)
+def test_a_decision_never_sees_today_or_the_future(lag, attribution):
+    rule = {**REALLOCATE, "lag_days": lag, "attribution": attribution}
+    measure = {"ad_channel": "revenue_paid_ad", "order_channel": "revenue_paid"}[attribution]
     day = 14
     a = ChannelMarket(scenario(rules=[rule]), seed=5)
     _step_to(a, day + 1)
@@ -61,7 +64,7 @@ def test_a_decision_never_sees_today_or_the_future(lag):
         # a recorder that says today's loser earns a fortune from ``write_from`` on
         m = ChannelMarket(scenario(rules=[rule]), seed=5)
         _step_to(m, day)
-        m.recorder.flow["revenue_paid"][write_from:, m.channel_index[loser]] = 1e9
+        m.recorder.flow[measure][write_from:, m.channel_index[loser]] = 1e9
         m.step()
         return m.rules.log()
 
@@ -243,3 +246,236 @@ def test_run_writes_the_decisions_as_a_table_with_a_dictionary(tmp_path):
     cols = pd.read_csv(out / "columns.csv").query("table == 'decisions'")
     assert set(cols["column"]) == set(written.columns)
     assert not cols["meaning"].str.contains("UNDOCUMENTED").any()
+    # the report lists them: the first replication's two, and counts over both replications
+    report = (out / "report.md").read_text(encoding="utf-8")
+    section = report.split("## What the review rules decided")[1].split("\n## ")[0]
+    assert "| pilot | 21 | 2026-01-22 | rules[0] | pilot | douyin | paid | 30,000 → 60,000 |" in (
+        section
+    )
+    assert "| pilot | rules[0] | pilot | douyin | paid | 2 of 2 | 2 |" in section
+    assert (out / "figures" / "decisions.png").is_file()
+
+
+# ---- ad-channel attribution -------------------------------------------------------------------
+def test_ad_channel_revenue_equals_an_independent_recount_of_the_last_paid_ad():
+    """``revenue_paid_ad`` / ``orders_paid_ad`` credit each paid-sourced order to the channel of
+    the last paid ad that reached its buyer. Recounted here from the orders table and the
+    exposure draws alone: each day's paid uniform (the same counter-based stream, drawn by a
+    separate ``Draws``) falls in the slice of [0, 1) of the channel whose ad reached the
+    customer, slices laid out from the channel agents' paid reach, churned customers unreached."""
+    from sim.core.streams import Draws
+    from sim.scenario import SOURCES
+
+    sc = scenario(**{"horizon.days": 28})
+    m = ChannelMarket(sc, seed=9)
+    draws = Draws(9, 0, m.pop.n)
+    last_ad = np.full(m.pop.n, -1)
+    by_day = []
+    while m.running:
+        d = m.day
+        churned = m.pop.stage == 3  # CHURNED, before the day's exposure
+        m.step()
+        draws.set_day(d)
+        u = draws.everyone("exposure.paid")
+        lo = 0.0
+        for ch in m.channel_agents:  # consecutive slices, as wide as each channel's reach
+            r = min(ch.paid_reach(d), 1.0 - lo)
+            if r > 0:
+                last_ad[(u >= lo) & (u < lo + r) & ~churned] = ch.index
+                lo += r
+        by_day.append(last_ad.copy())
+    ledger = m.run()
+    o = ledger.orders[ledger.orders["source"] == SOURCES.index("paid")]
+    ad = np.array([by_day[d][c] for d, c in zip(o["day"], o["customer"], strict=True)])
+    assert (ad >= 0).all()  # every paid-sourced buyer was reached by some paid ad
+    recount = (
+        o.assign(ad=np.asarray(sc.channel_ids())[ad], n=1.0)
+        .groupby(["day", "ad"])[["n", "revenue"]]
+        .sum()
+        .mul(ledger.scale)
+    )
+    got = ledger.daily.set_index(["day", "channel"])[["orders_paid_ad", "revenue_paid_ad"]]
+    got = got[got["orders_paid_ad"] > 0].sort_index()
+    assert list(got.index) == list(recount.index)
+    np.testing.assert_array_equal(got["orders_paid_ad"], recount["n"])
+    np.testing.assert_allclose(got["revenue_paid_ad"], recount["revenue"], rtol=1e-6)
+    # the two attributions share the total but not the split: here is what the rule reads
+    d = ledger.daily.groupby("channel")[["revenue_paid", "revenue_paid_ad"]].sum()
+    assert d["revenue_paid_ad"].sum() == pytest.approx(d["revenue_paid"].sum(), rel=1e-9)
+    assert (d["revenue_paid_ad"] - d["revenue_paid"]).abs().max() > 0.05 * d["revenue_paid"].sum()
+
+
+# ---- stock rule -------------------------------------------------------------------------------
+STOCK = {"kind": "stock", "every_days": 7, "window_days": 7, "threshold": 0.05, "step": 0.2}
+
+
+def stock_scenario(rules, *, starve: bool = False, **overrides):
+    """The six-schemes plan's forecast policies (k = 1); ``starve``: a prior of one unit a day
+    and a 20-day lead time, so every SKU is certainly out of stock in the first weeks."""
+    over = {"market.customers": 2000, "horizon.days": 28, "targets": [], "rules": rules}
+    if starve:
+        pols = load_scenario("scenarios/six_schemes.yaml").inventory.policies
+        over["inventory.policies"] = [
+            {
+                **p.model_dump(exclude_none=True, by_alias=True),
+                "initial_forecast": 1,
+                "lead_time": 20,
+            }
+            for p in pols
+        ]
+    return load_scenario("scenarios/six_schemes.yaml", overrides={**over, **overrides})
+
+
+def _stockout_recount(records: pd.DataFrame, lo: int, hi: int) -> pd.Series:
+    """1 − served ÷ demanded per SKU over days [lo, hi), from the inventory table alone."""
+    w = records[(records["day"] >= lo) & (records["day"] < hi)].groupby("sku")
+    return 1.0 - w["served"].sum() / w["demand"].sum()
+
+
+def test_a_stock_rule_that_never_fires_leaves_the_ledger_bit_identical():
+    plain = ChannelMarket(stock_scenario([]), seed=3).run()
+    for rule in ({**STOCK, "every_days": 1000}, {**STOCK, "threshold": 0.999}):
+        ruled = ChannelMarket(stock_scenario([rule]), seed=3).run()
+        for t in ("daily", "orders", "market"):
+            assert table_hash(getattr(ruled, t)) == table_hash(getattr(plain, t))
+        assert table_hash(ruled.extra["inventory"]) == table_hash(plain.extra["inventory"])
+        assert ruled.extra["decisions"].empty
+
+
+@pytest.mark.parametrize("lag", [0, 2])
+def test_a_certain_stockout_raises_every_safety_factor_on_the_review_days(lag):
+    sc = stock_scenario([{**STOCK, "lag_days": lag}], starve=True)
+    for rep in range(3):
+        m = ChannelMarket(sc, seed=5, replication=rep)
+        ledger = m.run()
+        log = ledger.extra["decisions"]
+        records = ledger.extra["inventory"]
+        skus = m.warehouse.inventory.sku_ids
+        assert sorted(set(log["day"])) == [7, 14, 21]  # the review days
+        for day in (7, 14, 21):
+            rows = log.query("day == @day").set_index("target")
+            rate = _stockout_recount(records, day - 7 - lag, day - lag).dropna()  # asked for
+            assert len(rate) >= 3 and (rate > 0.99).all()  # out of stock: certain
+            assert sorted(rows.index) == sorted(rate.index)  # every SKU asked for, that day
+            assert (rows["lever"] == "safety_factor").all()
+            assert rows["metric"].to_dict() == pytest.approx(rate.to_dict())
+        for sku in skus:  # k = 1 + 0.2 per raise, in the engine the next review uses
+            raises = len(log.query("target == @sku"))
+            assert raises >= 2
+            assert m.warehouse.inventory.safety_factor(sku) == pytest.approx(1 + 0.2 * raises)
+        # the review of the decision day already orders up to the higher level
+        plain = ChannelMarket(stock_scenario([], starve=True), seed=5, replication=rep).run()
+        raised = log.query("day == 7")["target"].tolist()
+        ordered = {
+            name: led.extra["inventory"].query("day == 7").groupby("sku")["ordered_units"].sum()
+            for name, led in (("ruled", ledger), ("plain", plain))
+        }
+        assert (ordered["ruled"][raised] > ordered["plain"][raised]).all()
+        others = [s for s in skus if s not in raised]
+        assert (ordered["ruled"][others] == ordered["plain"][others]).all()
+
+
+def test_a_safety_factor_exists_only_on_forecast_policies():
+    m = ChannelMarket(
+        load_scenario("scenarios/baseline.yaml", overrides={"market.customers": 1000})
+    )
+    inv = m.warehouse.inventory  # the baseline's (s, S) policies
+    assert np.isnan(inv.safety_factor("serum"))
+    with pytest.raises(ValueError, match="'serum' has no forecast policy"):
+        inv.set_safety_factor("serum", 1.2)
+    with pytest.raises(ValueError, match="unknown SKU 'nope'"):
+        inv.set_safety_factor("nope", 1.2)
+
+
+def test_a_stock_decision_never_sees_today_or_the_future():
+    from sim.inventory.records import F
+
+    lag, day = 2, 14
+    rule = {**STOCK, "lag_days": lag, "threshold": 0.5}
+    sc = stock_scenario([rule])
+
+    def decided(write_from: int | None) -> pd.DataFrame:
+        m = ChannelMarket(sc, seed=5)
+        _step_to(m, day)
+        if write_from is not None:  # serum's records say it was never served from write_from on
+            recs = m.warehouse.inventory._records._rec
+            recs[write_from:, F["demand"], 0] += 1e9
+        m.step()
+        return m.rules.log()
+
+    plain = decided(None)
+    assert plain.query("day == @day").empty  # the plan itself does not trigger here
+    assert decided(day - lag).equals(plain)  # today − lag and later: not reported yet
+    flipped = decided(day - lag - 1).query("day == @day")  # a day earlier is seen: it fires
+    assert flipped["target"].tolist() == ["serum"]
+
+
+# ---- promotion extension ----------------------------------------------------------------------
+GROUP = {"id": "spring", "channels": ["tmall"], "discount": 0.3}
+GROUP_DATES = {"start": "2026-01-15", "end": "2026-01-28"}  # days 14-27
+
+
+def promo_scenario(rule: dict | None, **group):
+    rules = [] if rule is None else [{"kind": "extend_promotion", "promotion": "spring", **rule}]
+    gb = {**GROUP, **GROUP_DATES, **group}
+    return scenario(**{"horizon.days": 49, "promotions.group_buys": [gb], "rules": rules})
+
+
+def test_a_promotion_rule_that_never_fires_leaves_the_ledger_bit_identical():
+    plain = ChannelMarket(promo_scenario(None), seed=3).run()
+    ruled = ChannelMarket(promo_scenario({"uplift": 1e9}), seed=3).run()
+    for t in ("daily", "orders", "market"):
+        assert table_hash(getattr(ruled, t)) == table_hash(getattr(plain, t))
+    assert ruled.extra["decisions"]["note"].str.endswith("not extended").all()
+
+
+@pytest.mark.parametrize(("lag", "extended"), [(0, True), (3, True), (0, False)])
+def test_a_promotion_is_extended_or_not_on_its_stated_day(lag, extended):
+    """Week 1 = days 14-20 on tmall; the forecast = mean tmall orders of days 0-13 × 7 (× a tiny
+    or a huge expected lift makes the outcome certain); decided on day 14 + 7 + lag."""
+    rule = {"lag_days": lag, "expected_lift": 1e-6 if extended else 1e6, "extend_days": 10}
+    sc = promo_scenario(rule)
+    for rep in range(3):
+        ledger = ChannelMarket(sc, seed=8, replication=rep).run()
+        row = ledger.extra["decisions"]
+        assert row["day"].tolist() == [21 + lag]
+        tmall = ledger.daily.query("channel == 'tmall'").set_index("day")
+        week, base = tmall.loc[14:20, "orders"].sum(), tmall.loc[0:13, "orders"].sum() / 14
+        assert row["metric"].item() == pytest.approx(week / (base * 7 * rule["expected_lift"]))
+        assert row["before"].item() == 27
+        end = 37 if extended else 27
+        assert row["after"].item() == end
+        price = tmall["price"]
+        np.testing.assert_allclose(price.loc[14:end], 150 * 0.7, rtol=1e-12)  # the lever follows
+        assert (price.loc[end + 1 :] == 150).all() and (price.loc[:13] == 150).all()
+
+
+def test_a_promotion_decision_never_sees_today_or_the_future():
+    lag = 2
+    day = 21 + lag
+    sc = promo_scenario({"lag_days": lag, "uplift": 10.0})
+
+    def decided(write_from: int | None) -> pd.DataFrame:
+        m = ChannelMarket(sc, seed=5)
+        _step_to(m, day)
+        if write_from is not None:
+            m.recorder.flow["orders"][write_from:, m.channel_index["tmall"]] += 1e6
+        m.step()
+        return m.rules.log()
+
+    plain = decided(None)
+    assert plain["note"].item().endswith("not extended")
+    assert decided(day - lag).equals(plain)
+    assert decided(day - lag - 1)["note"].item().endswith("extended to 2026-02-04")
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"kind": "stock", "skus": ["nope"]}, "rules[0](stock).skus"),
+        ({"kind": "extend_promotion", "promotion": "nope"}, "rules[0](extend_promotion).promotion"),
+    ],
+)
+def test_a_bad_stock_or_promotion_rule_is_refused_naming_its_field(rule, field):
+    with pytest.raises(ScenarioError, match=re.escape(field)):
+        stock_scenario([rule])

@@ -11,6 +11,7 @@ from optimizers.search import check_decisions, pareto_front, search
 from sim.scenario import ScenarioError, load_scenario
 
 from .conftest import SCENARIOS
+from .test_tool_columns import assert_every_column_described
 
 TINY = {"market.customers": 1000, "horizon.days": 40, "market.scale": 1000}
 JD = {"path": "channels.jd.budget.paid", "low": 0, "high": 60_000}
@@ -161,6 +162,7 @@ def test_cli_search_writes_results_and_resumes(tmp_path, capsys):
     ):
         assert (out / name).is_file(), name
     assert "Verification" in (out / "report.md").read_text()
+    assert_every_column_described(out)  # trials, pareto: columns.csv (issue 16)
     bad = ["optimize", "search", str(plan), "--trials", "0", "--out", str(out)]
     assert main(bad) == 2
     assert "--trials: must be ≥ 1" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from optimizers.commands.common import (
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import atomic_dir, write_json, write_table
+from sim.results import atomic_dir, write_json, write_table, write_tool_columns
 
 
 def add_parser(osub) -> None:
@@ -259,6 +259,7 @@ def _write_loop_results(out: Path, res, sc, args, seed: int) -> None:
         figs = _loop_figures(res, tmp, figures)
         figs.append(figures.split_figure(res.start_spend, res.spend, tmp / "figures" / "split.png"))
         write_text(tmp / "report.md", budget_report.report(res, None, figs, tmp, args.replications))
+        write_tool_columns(tmp)  # columns.csv: every column of the tables above
 
 
 def _loop_figures(res, root: Path, figures) -> list[Path]:
@@ -288,3 +289,4 @@ def _write_verified(out: Path, res, choice, args) -> None:
     ver_summary = choice.verification.summary()
     write_json(out / "summary.json", budget_report.summary(res, choice, ver_summary))
     write_text(out / "report.md", budget_report.report(res, choice, figs, out, args.replications))
+    write_tool_columns(out)  # now with candidates and constraints

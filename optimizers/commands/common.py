@@ -26,6 +26,7 @@ from sim.scenario import Scenario, load_raw, load_scenario, parse_set_options, r
 #: Library argument names (the prefix of their ``ValueError`` s) → the flag the user typed.
 FLAG_OF = {
     "total": "--total",
+    "by_period": "--by-period",
     "objective": "--objective",
     "levers": "--levers",
     "bounds": "--bound",

@@ -26,7 +26,7 @@ from optimizers.commands.common import (
 )
 from sim.commands import ProgressBar, add_progress_option
 from sim.errors import UsageError
-from sim.results import atomic_dir, write_json, write_table
+from sim.results import atomic_dir, write_json, write_table, write_tool_columns
 
 
 def add_parser(osub) -> None:
@@ -121,6 +121,7 @@ def _write_results(out: Path, table, ver, sc, args, seed: int) -> None:
         write_manifest(tmp, sc, args, seed, "inventory")
         write_json(tmp / "summary.json", _summary(table, ver))
         write_table(tmp, "policies", table)
+        write_tool_columns(tmp)  # columns.csv: every column of policies.csv
         write_text(tmp / "report.md", _report(sc, table, ver))
 
 

@@ -41,7 +41,14 @@ from optimizers.commands.common import (
     write_verification,
 )
 from sim.errors import UsageError
-from sim.results import ResultsBusyError, locked, safe_name, write_json, write_table
+from sim.results import (
+    ResultsBusyError,
+    locked,
+    safe_name,
+    write_json,
+    write_table,
+    write_tool_columns,
+)
 
 
 def add_parser(osub) -> None:
@@ -76,6 +83,20 @@ def add_parser(osub) -> None:
         type=float,
         default=0.8,
         help="a trial is feasible when every target's P(met) ≥ this (default 0.8)",
+    )
+    p.add_argument(
+        "--by-period",
+        choices=("month",),
+        default=None,
+        help="one decision per channel budget and calendar month, written back as "
+        "budget.periods (PATH@YYYY-MM in the trials table)",
+    )
+    p.add_argument(
+        "--total",
+        type=float,
+        default=None,
+        help="CNY/day: the budget decisions' mean daily spend over the horizon must stay "
+        "within it (a constraint, like the targets)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_search)
@@ -143,6 +164,8 @@ def run_search(args) -> int:
             workers=args.workers,
             callbacks=[progress],
             log=lambda text: print(text, file=sys.stderr),
+            by_period=args.by_period,
+            total=args.total,
         )
     except ValueError as exc:
         raise usage_error(exc, "search") from None
@@ -210,13 +233,14 @@ def _write_results(out: Path, res, ver, sc, args, seed: int, objectives: list[st
                 storage=args.storage or "sqlite:///study.db",
                 study_name=res.study.study_name,
             )
-            write_json(tmp / "summary.json", _summary(res, ver, objectives))
+            write_json(tmp / "summary.json", _summary(res, ver, objectives, args))
             write_table(tmp, "trials", res.trials)
             res.pareto.to_csv(tmp / "pareto.csv", index=False)
             figs = _search_figures(res, tmp)
             if ver is not None:
                 write_verification(ver, tmp)
             (tmp / "report.md").write_text(_search_report(res, ver, figs, tmp), encoding="utf-8")
+            write_tool_columns(tmp)  # columns.csv: trials and pareto, column by column
             for item in sorted(tmp.iterdir()):
                 _put(item, out / item.name)
         finally:
@@ -254,10 +278,12 @@ def _put(src: Path, dst: Path) -> None:
         os.replace(src, dst)
 
 
-def _summary(res, ver, objectives: list[str]) -> dict[str, Any]:
+def _summary(res, ver, objectives: list[str], args=None) -> dict[str, Any]:
     return {
         "optimizer": "search",
         "objectives": objectives,
+        "by_period": getattr(args, "by_period", None),
+        "total": getattr(args, "total", None),
         "study": res.study.study_name,
         "trials": _complete(res),
         "failed_trials": int((res.trials["state"] == "FAIL").sum()) if len(res.trials) else 0,

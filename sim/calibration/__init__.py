@@ -6,7 +6,9 @@ months (see docs/calibration.md).
 * the fits it runs: :mod:`~sim.calibration.histories` (the cohort),
   :mod:`~sim.calibration.renewal` (the simulator's repeat process),
   :mod:`~sim.calibration.heterogeneity` (customers who differ: NBD rates, Pareto/NBD, BG/NBD
-  dropout, and the BIC's choice), :mod:`~sim.calibration.public_data` (CDNOW),
+  dropout, and the BIC's choice), :mod:`~sim.calibration.latent` (latent classes: a mixture
+  of BG/NBD classes), :mod:`~sim.calibration.segment_spread` (a BG/NBD per segment with
+  ``--segments N``), :mod:`~sim.calibration.public_data` (CDNOW),
   :mod:`~sim.calibration.bgnbd` (the BG/NBD reference model),
   :mod:`~sim.calibration.acquisition` (arrivals), :mod:`~sim.calibration.baskets`,
   :mod:`~sim.calibration.segments`, :mod:`~sim.calibration.channels`, and
@@ -40,6 +42,7 @@ from sim.calibration.channels import channel_stats, fit_private_joining, infer_f
 from sim.calibration.fitting import Calibration, calibrate
 from sim.calibration.heterogeneity import ParetoNBD, fit_pareto_nbd, select_variant
 from sim.calibration.histories import customer_histories
+from sim.calibration.latent import LatentBGNBD, fit_latent_bgnbd
 from sim.calibration.orders import (
     Orders,
     OrdersError,
@@ -64,6 +67,7 @@ __all__ = [
     "BGNBD",
     "BGNBDLimitWarning",
     "Calibration",
+    "LatentBGNBD",
     "LatentRenewal",
     "Orders",
     "OrdersError",
@@ -77,6 +81,7 @@ __all__ = [
     "customer_histories",
     "fit_arrivals",
     "fit_bgnbd",
+    "fit_latent_bgnbd",
     "fit_latent_renewal",
     "fit_lognormal",
     "fit_pareto_nbd",

@@ -30,6 +30,7 @@ onto a scenario; :class:`Calibration` holds the fits, the scenario and the summa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import warnings
 from dataclasses import dataclass, field
@@ -57,7 +58,8 @@ from sim.calibration.mapping import (
     template_scenario,
 )
 from sim.calibration.renewal import RenewalFit, fit_renewal
-from sim.calibration.segments import Segments, fit_segments
+from sim.calibration.segment_spread import WHY, SegmentSpread, fit_segment_spread
+from sim.calibration.segments import Segments, class_baskets, fit_segments
 from sim.scenario import Scenario, build_scenario
 
 BGNBD_UNIT_DAYS = 7.0  # the BG/NBD is fitted in weeks, as in the literature
@@ -85,6 +87,7 @@ class Calibration:
     max_customers: int = 20000
     notes: list[str] = field(default_factory=list)
     spread: Choice | None = None  # the heterogeneity variants and the one chosen (1 segment)
+    segment_spread: SegmentSpread | None = None  # the same with several segments
     spread_se: dict[str, float] = field(default_factory=dict)  # its fields' standard errors
 
     def scenario(self) -> Scenario:
@@ -137,11 +140,16 @@ class Calibration:
         }
 
     def _spread_summary(self) -> dict[str, Any]:
-        if self.spread is None:
-            return {"chosen": "none", "why": "not compared with --segments > 1"}
-        seg = self.raw.get("market", {}).get("segments", [{}])[0]
+        if self.spread is None and self.segment_spread is None:
+            return {"chosen": "none", "why": "not compared"}
         keys = ("cycle_distribution", "purchase_cycle_days", "rate_shape", "churn_shape")
-        mapped = {k: seg[k] for k in (*keys, "dropout_a", "dropout_b") if k in seg}
+        keys = ("id", "share", *keys, "dropout_a", "dropout_b", "basket_units")
+        mapped = [
+            {k: seg[k] for k in keys if k in seg}
+            for seg in self.raw.get("market", {}).get("segments", [{}])
+        ]
+        if self.spread is None:  # several segments: a BG/NBD per segment, or none
+            return self.segment_spread.summary() | {"scenario_segments": mapped}
         fits = {
             v: f.params() | {"loglik_own_units": f.loglik}
             for v, f in self.spread.fits.items()
@@ -149,7 +157,8 @@ class Calibration:
         }
         return self.spread.summary() | {
             "fits": fits,
-            "scenario_segment": mapped,
+            "scenario_segment": mapped[0],  # the first; every one (latent classes) below
+            "scenario_segments": mapped,
             "standard_errors": self.spread_se,
         }
 
@@ -321,6 +330,7 @@ def _fit(
     bg = _fit_bgnbd(hist, notes)
     market_size, hazard = fit_arrivals(hist["first"].to_numpy(), window.days + 1)
     joining = _fit_joining(window.cohort_orders, hist.index, setup.families)
+    unit_price = sum(setup.stats["order_share"][c] * setup.prices[c] for c in window.channels)
     segs = fit_segments(
         window.cohort_orders,
         hist,
@@ -329,7 +339,7 @@ def _fit(
         segments=segments,
         by=segment_by,
         renewal=renewal,
-        unit_price=sum(setup.stats["order_share"][c] * setup.prices[c] for c in window.channels),
+        unit_price=unit_price,
     )
     spread = select_variant(hist, renewal, bg, only=heterogeneity) if segments == 1 else None
     p_alive, se = segs.p_alive, {}
@@ -337,6 +347,25 @@ def _fit(
         p_alive = variant_p_alive(spread, hist, window.silences)
         c, lapse = renewal.conversion, renewal.lapse
         se = standard_errors(spread, hist, pi=c / (c + (1 - c) * lapse))
+    if spread is not None and spread.winner == "latent":  # one segment per class
+        segs = _class_segments(spread, hist, window.cohort_orders, segs, unit_price)
+    seg_spread = None
+    if segments > 1:
+        if heterogeneity not in ("auto", "none", "rate+dropout"):
+            raise ValueError(f"--heterogeneity {heterogeneity}: not with --segments > 1 ({WHY})")
+        seg_spread = fit_segment_spread(
+            hist,
+            segs.labels,
+            window.cohort_orders,
+            window.start,
+            window.silences,
+            segs.fits,
+            unit_days=BGNBD_UNIT_DAYS,
+            only=heterogeneity,
+        )
+        notes += seg_spread.notes
+        if seg_spread.winner == "rate+dropout":
+            p_alive = seg_spread.p_alive(hist, segs.labels)
     return Calibration(
         start=window.start.date(),
         end=window.end.date(),
@@ -355,7 +384,19 @@ def _fit(
         max_customers=max_customers,
         spread=spread,
         spread_se=se,
+        segment_spread=seg_spread,
     )
+
+
+def _class_segments(spread: Choice, hist, orders, segs: Segments, unit_price) -> Segments:
+    """The latent classes' baskets (responsibility-weighted) and each customer's most likely
+    class, next to the pooled segment's fit (kept for the renewal summary)."""
+    fit = spread.fits["latent"]
+    u = fit.unit_days
+    resp = fit.responsibilities(hist["x"], hist["t_x"] / u, hist["T"] / u)
+    names = [f"class{j + 1}" for j in range(fit.k)]
+    baskets, labels = class_baskets(orders, hist, resp, names, unit_price)
+    return dataclasses.replace(segs, labels=labels, baskets=segs.baskets | baskets)
 
 
 def _fit_bgnbd(hist: pd.DataFrame, notes: list[str]) -> BGNBD:

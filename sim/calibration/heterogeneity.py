@@ -11,7 +11,10 @@ customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamm
 * ``rate+lifetime``: μ ~ Gamma(s, β) per customer (``churn`` = s/β, ``churn_shape`` = s) —
   the Pareto/NBD (Schmittlein, Morrison & Colombo 1987);
 * ``rate+dropout``: after each repeat purchase, leave with p ~ Beta(a, b) (``dropout_a``,
-  ``dropout_b``, ``churn`` 0) — the BG/NBD (Fader, Hardie & Lee 2005).
+  ``dropout_b``, ``churn`` 0) — the BG/NBD (Fader, Hardie & Lee 2005);
+* ``latent``: K latent classes, each a BG/NBD with its own (r, α, a, b) and a share
+  (:mod:`sim.calibration.latent`; K = 2 or 3, the lower BIC), simulated as one segment per
+  class.
 
 So each variant's likelihood of a customer's (x, t_x, T) is the closed form of its model, in
 days; "none" is today's homogeneous renewal process (:mod:`sim.calibration.renewal`, exact
@@ -40,7 +43,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout")
+from sim.calibration.latent import (
+    class_segments,
+    class_standard_errors,
+    fit_latent_bgnbd,
+)
+
+VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout", "latent")
+LATENT_CLASSES = (2, 3)  # the K tried for ``latent``; its BIC row is the best K's
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
 _PANELS = 4
 
@@ -194,12 +204,15 @@ class Choice:
         }
 
 
-def select_variant(hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto") -> Choice:
+def select_variant(
+    hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto", classes=LATENT_CLASSES
+) -> Choice:
     """Fit every variant on the cohort's (x, t_x, T) in days and pick by BIC (n = customers).
 
     ``renewal`` is the fitted homogeneous process ("none", its exact day-level likelihood);
     ``bgnbd`` the BG/NBD fit (in its own unit: its likelihood is moved to days here).
-    ``only`` forces a variant (still reporting every criterion).
+    ``only`` forces a variant (still reporting every criterion). ``classes``: the numbers of
+    latent classes tried (the best by BIC is the ``latent`` row; each K's BIC is reported).
     """
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     n = len(x)
@@ -209,19 +222,28 @@ def select_variant(hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto") ->
     lifetime = fit_pareto_nbd(
         x, t_x, T, spread_lifetime=True, start=(rate.r, rate.alpha), hazard=rate.beta
     )
+    latent = [
+        fit_latent_bgnbd(x, t_x / unit, T / unit, classes=c, start=bgnbd, unit_days=unit)
+        for c in classes
+    ]
+    per_day = float(x.sum()) * math.log(unit)  # weekly densities → densities per day
+    tried = {f.k: f.parameters * math.log(n) - 2 * (f.loglik - per_day) for f in latent}
+    best = min(latent, key=lambda f: tried[f.k])
     fits: dict[str, object] = {
         "none": renewal,
         "rate": rate,
         "rate+lifetime": lifetime,
         "rate+dropout": bgnbd,
+        "latent": best,
     }
     ll = {
         "none": renewal.loglik,
         "rate": fits["rate"].loglik,
         "rate+lifetime": fits["rate+lifetime"].loglik,
-        "rate+dropout": bgnbd.loglik - float(x.sum()) * math.log(unit),  # density per day
+        "rate+dropout": bgnbd.loglik - per_day,
+        "latent": best.loglik - per_day,
     }
-    k = {"none": 3, "rate": 3, "rate+lifetime": 4, "rate+dropout": 4}
+    k = {"none": 3, "rate": 3, "rate+lifetime": 4, "rate+dropout": 4, "latent": best.parameters}
     table = {
         v: {
             "loglik": ll[v],
@@ -231,6 +253,7 @@ def select_variant(hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto") ->
         }
         for v in VARIANTS
     }
+    table["latent"] |= {"classes": best.k, "bic_by_classes": {str(c): b for c, b in tried.items()}}
     winner = min(VARIANTS, key=lambda v: table[v]["bic"]) if only == "auto" else only
     return Choice(winner=winner, table=table, fits=fits)
 
@@ -261,6 +284,9 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
         return {}
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     fit = choice.fits[v]
+    if v == "latent":
+        u = fit.unit_days
+        return class_standard_errors(fit, x, t_x / u, T / u, pi, log_covariance)
     if v == "rate+dropout":
         from sim.calibration.bgnbd import _negative_loglik
 
@@ -310,12 +336,28 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     return out
 
 
+def spread_segments(choice: Choice, pi: float) -> list[dict[str, float | str]]:
+    """The scenario segments' spread fields: one per latent class (with ``id`` and ``share``),
+    else the one segment's :func:`spread_fields`."""
+    if choice.winner == "latent":
+        return class_segments(choice.fits["latent"], pi)
+    return [spread_fields(choice, pi)]
+
+
+def _unit(choice: Choice) -> float:
+    """Days per time unit of the chosen fit (BG/NBD-type fits are in weeks, the rest in days)."""
+    return choice.fits[choice.winner].unit_days if choice.winner in _WEEKLY else 1.0
+
+
+_WEEKLY = ("rate+dropout", "latent")
+
+
 def variant_churn(choice: Choice) -> float | None:
     """The market's daily churn for the chosen variant (None: the renewal fit's, as before)."""
     v = choice.winner
     if v == "none":
         return None
-    if v == "rate+dropout":
+    if v in _WEEKLY:
         return 0.0
     return choice.fits[v].churn
 
@@ -332,7 +374,7 @@ def effective_alive(choice: Choice, customers: pd.DataFrame, horizon_days: float
     head count is what gives, and the timing within the horizon is the prior's)."""
     fit = choice.fits[choice.winner]
     x, t_x, T = (customers[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    unit = fit.unit_days if choice.winner == "rate+dropout" else 1.0
+    unit = _unit(choice)
     h = horizon_days / unit
     expected = float(fit.conditional_expected(h, x, t_x / unit, T / unit).sum())
     fresh = float(np.sum(fit.conditional_expected(h, 0.0, 0.0, 0.0)))
@@ -346,7 +388,5 @@ def variant_p_alive(choice: Choice, hist: pd.DataFrame, silences) -> np.ndarray:
     if v == "none":
         return fit.p_alive(silences)
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    if v == "rate+dropout":
-        u = fit.unit_days
-        return fit.p_alive(x, t_x / u, T / u)
-    return fit.p_alive(x, t_x, T)
+    u = _unit(choice)
+    return fit.p_alive(x, t_x / u, T / u)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.calibration.heterogeneity import effective_alive, spread_fields, variant_churn
+from sim.calibration.heterogeneity import effective_alive, spread_segments, variant_churn
 from sim.calibration.renewal import MAX_CV
 from sim.scenario import FAMILIES, set_path
 
@@ -163,6 +163,9 @@ def _market_values(cal: Calibration, raw, max_customers, horizon_days) -> dict[s
     alive = cal.alive  # spread: as many as buy what the alive are expected to (heterogeneity.py)
     if cal.spread is not None and cal.spread.winner != "none":
         alive = effective_alive(cal.spread, cal.customers, horizon_days)
+    if _segment_spread(cal):
+        shares = {s: cal.baskets[s]["share"] for s in cal.segment_fits}
+        alive = cal.segment_spread.effective_alive(cal.customers, shares, horizon_days)
     total = max(cal.market_size - len(cal.customers), 0.0) + alive  # prospects + alive
     sim_n = int(min(max_customers, max(round(total), 1)))
     pi_first = _first_buy_chance(cal, raw)
@@ -181,7 +184,14 @@ def _market_values(cal: Calibration, raw, max_customers, horizon_days) -> dict[s
     }
 
 
+def _segment_spread(cal: Calibration) -> bool:
+    """Whether the segments carry their own BG/NBD spread (several segments)."""
+    return cal.segment_spread is not None and cal.segment_spread.winner != "none"
+
+
 def _fitted_hazard(cal: Calibration) -> float:
+    if _segment_spread(cal):
+        return 0.0  # dropout after purchases, per segment
     spread = variant_churn(cal.spread) if cal.spread is not None else None
     return next(iter(cal.segment_fits.values())).hazard if spread is None else spread
 
@@ -204,8 +214,15 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
                 "affinity": dict(affinity),
             }
         )
-    if cal.spread is not None and len(segs) == 1:  # the chosen heterogeneity variant
-        segs[0].update(spread_fields(cal.spread, _first_buy_chance(cal, raw)))
+    if cal.spread is not None and len(segs) == 1:  # the chosen variant; latent: one per class
+        spread = spread_segments(cal.spread, _first_buy_chance(cal, raw))
+        pooled = cal.baskets[next(iter(cal.segment_fits))]
+        segs = [{**copy.deepcopy(segs[0]), **fields} for fields in spread]
+        for seg in segs:  # the class's basket (responsibility-weighted), when fitted
+            seg["basket_units"] = round(cal.baskets.get(seg["id"], pooled)["basket_units"], 4)
+    if _segment_spread(cal):  # a BG/NBD per segment
+        for seg in segs:
+            seg.update(cal.segment_spread.fields(seg["id"], _first_buy_chance(cal, raw)))
     drift = 1.0 - sum(s["share"] for s in segs)
     segs[0]["share"] = round(segs[0]["share"] + drift, 6)
     return segs

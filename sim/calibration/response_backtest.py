@@ -73,7 +73,7 @@ def backtest(
         futures = [ex.submit(simulate_with_spend, run, s, seed, r) for r in range(replications)]
         runs = [f.result() for f in futures]
     revenue = np.stack([r["revenue"].sum(axis=1) for r in runs])  # (R, days)
-    channels = _per_channel(runs, orders, names, start, days)
+    channels = _per_channel(runs, orders, names, start, days, spend)
     day = (orders["date"] - pd.Timestamp(start)).dt.days.to_numpy()
     ok = (day >= 0) & (day < days)
     actual = np.bincount(day[ok], weights=orders["amount"].to_numpy()[ok], minlength=days)
@@ -117,17 +117,30 @@ def backtest(
     return Backtest(weekly, metrics, channels)
 
 
-def _per_channel(runs, orders: pd.DataFrame, names, start: dt.date, days: int) -> pd.DataFrame:
-    """Weekly new customers and orders per channel: actual (from the orders) vs simulated."""
+def _per_channel(
+    runs, orders: pd.DataFrame, names, start: dt.date, days: int, spend: pd.DataFrame
+) -> pd.DataFrame:
+    """Weekly new customers and orders per channel: actual (from the orders) vs simulated;
+    and ad clicks and visits when the spend file reports them (weeks with a day missing are
+    left out of the actual)."""
+    from sim.calibration.spend_history import per_channel_day
+
     orders = orders.sort_values("date", kind="stable")
     day = (orders["date"] - pd.Timestamp(start)).dt.days.to_numpy()
     col = orders["channel"].map({n: i for i, n in enumerate(names)}).to_numpy()
     first = ~orders["customer"].duplicated().to_numpy()  # orders are in date order
     ok = (day >= 0) & (day < days) & ~pd.isna(col)
     frames = []
+    measured = {}
     for measure, rows in (("new_customers", ok & first), ("orders", ok)):
         actual = np.zeros((days, len(names)))
         np.add.at(actual, (day[rows], col[rows].astype(int)), 1.0)
+        measured[measure] = actual
+    for measure in ("clicks", "visits"):
+        given = per_channel_day(spend, measure, names, start, days)
+        if given is not None:
+            measured[measure] = given
+    for measure, actual in measured.items():
         simulated = np.mean([r[measure] for r in runs], axis=0)
         a, m = _weeks(actual), _weeks(simulated)
         weeks = pd.date_range(pd.Timestamp(start), periods=len(a), freq="7D")

@@ -22,9 +22,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.calibration.mapping import channel_ids  # noqa: E402
-from sim.calibration.response_backtest import backtest  # noqa: E402
+from sim.calibration.response_backtest import backtest, from_start  # noqa: E402
 from sim.calibration.response_fit import ResponseFit  # noqa: E402
 from sim.calibration.response_scenario import attach_draws, fit_from_history  # noqa: E402
+from sim.calibration.spend_history import spend_array  # noqa: E402
+from sim.calibration.validation import SpendRun  # noqa: E402
 from sim.results.directories import write_json  # noqa: E402
 
 
@@ -40,6 +42,23 @@ class SpendResponse:
     names: list[str]  # the files' channel names, in the fitted scenario's channel order
     max_customers: int
     backtest: Any = None
+
+    def validation_run(self, orders: pd.DataFrame, hold: tuple[dt.date, dt.date]) -> SpendRun:
+        """What the order-side holdout validation simulates for a spend fit: this fit's market
+        and acquisition from the window's first day, with the actual daily spend through the
+        holdout (not the orders-only market at a constant budget)."""
+        days = (hold[1] - self.start).days + 1
+        before = float(orders.loc[orders["date"] < pd.Timestamp(self.start), "customer"].nunique())
+        raw = from_start(
+            self.fitted,
+            start=self.start,
+            days=days,
+            market=self.fit.market_size,
+            before=before,
+            agents=min(self.max_customers, 10000),
+        )
+        spend = spend_array(self.spend, self.names, self.start, days)
+        return SpendRun(raw, spend, self.fit.market_size)
 
     def draws_name(self, out: Path) -> str:
         return f"{out.stem}_draws.csv"
@@ -138,13 +157,18 @@ def _print_summary(summary: dict[str, Any], metrics: dict[str, Any]) -> None:
 
 
 def _channel_figure(frame: pd.DataFrame, path: Path, hold) -> None:
-    """Weekly new customers and orders per channel: actual vs the simulator at the fit."""
+    """Weekly new customers, orders and (when the spend file has them) ad clicks and visits
+    per channel: actual vs the simulator at the fit."""
     chans = [c for c in frame["channel"].unique() if frame.loc[frame.channel == c, "actual"].any()]
+    measures = list(frame["measure"].unique())
     fig, axes = plt.subplots(
-        2, max(len(chans), 1), figsize=(3.6 * max(len(chans), 1), 5), squeeze=False
+        len(measures),
+        max(len(chans), 1),
+        figsize=(3.6 * max(len(chans), 1), 2.5 * len(measures)),
+        squeeze=False,
     )
     for j, ch in enumerate(chans):
-        for i, measure in enumerate(("new_customers", "orders")):
+        for i, measure in enumerate(measures):
             d = frame[(frame.channel == ch) & (frame.measure == measure)]
             ax = axes[i][j]
             ax.plot(d["week_start"], d["actual"], ".", ms=3, label="actual")
@@ -203,10 +227,4 @@ def fit_spend(cal, orders: pd.DataFrame, spend: pd.DataFrame, args) -> SpendResp
     cal.raw.update(copy.deepcopy(fitted))
     for note in summary["warnings"]:
         print(f"warning: {note}", file=sys.stderr)
-    if args.holdout_period:
-        print(
-            "note: validation/ simulates the order fit's market at a constant budget; the "
-            "backtest with the holdout's actual spend is in response/",
-            file=sys.stderr,
-        )
     return response

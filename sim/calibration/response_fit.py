@@ -69,6 +69,7 @@ class ResponseFit:
     market_size: float = 0.0  # M: everyone who would ever buy, from the first day (real)
     market_interval: tuple[float, float] = (0.0, 0.0)  # its 95 % interval
     factors: list[float] = field(default_factory=list)  # π of each step (simulated ÷ auxiliary)
+    moments: list[str] = field(default_factory=list)  # what the fit matched
 
     def interval(self, path: str, level: float = 0.95) -> tuple[float, float]:
         q = (1 - level) / 2
@@ -135,14 +136,24 @@ def fit_response(
     if before is None:
         before = sc.market.initial_customers * sc.market.real_customers
     x, names = _inputs(sc, spend[:days], new_daily[:days], before)
+    _add_clicks(x, sc, None if clicks is None else clicks[:days])
     selling = [i for i, c in enumerate(sc.channels) if c.sells]
     bounds = _bounds(x, spend, new_daily[:days, selling])
     theta0 = _start(x, new_daily[:days, selling], spend)
+    if x.clicked:  # the reach maxima's start: clicks through the origin at the start's curves
+        m0 = float(np.exp(theta0[2 + 2 * len(x.pairs)]))
+        start_reach = _reach_from_clicks(sc, x, clicks[:days], theta0, m0)
+        theta0[x.reach_at : x.reach_at + len(x.clicked)] = np.log(
+            [start_reach[f"{names[j]}_reach_max"] for j in x.clicked]
+        )
     data_fit = fit_aux(new_daily[:days, selling], x, theta0, bounds)
     s = x.structural
     m_at = 2 + 2 * len(x.pairs)  # log M in theta
     market = float(np.exp(data_fit.theta[m_at]))
-    reach = _reach_from_clicks(sc, x, clicks, data_fit.theta, market)
+    reach = _held_reach(sc, x)
+    fitted_reach = unpack(data_fit.theta, x)["reach"]
+    for i, j in enumerate(x.clicked):  # read off the clicks, jointly with the curves
+        reach[f"{names[j]}_reach_max"] = float(fitted_reach[i])
     theta = data_fit.theta.copy()
     rates = np.r_[0, 2 : 2 + len(x.pairs)]  # organic and effects: scaled by the factor
     factors: list[float] = []
@@ -163,10 +174,13 @@ def fit_response(
                 ex.submit(simulate_with_spend, run_raw, spend[:days], seed, r)
                 for r in range(replications)
             ]
-            sim_new = np.mean([f.result()["new_customers"] for f in futures], axis=0)
+            runs = [f.result()["new_customers"] for f in futures]
+            sim_new = np.mean(runs, axis=0)
             xs = _inputs(sc, spend[:days], sim_new, before)[0]
             expected = predict_daily(theta, xs).sum()
             factor = float(sim_new[:, selling].sum() / max(expected, 1e-9))
+            each = [r[:, selling].sum() / max(expected, 1e-9) for r in runs]
+            var_log_factor = float(np.var(np.log(np.maximum(each, 1e-12)), ddof=1)) / len(runs)
             factors.append(factor)
             theta[rates] = np.clip(
                 data_fit.theta[rates] - np.log(factor), bounds[0][rates], bounds[1][rates]
@@ -174,8 +188,24 @@ def fit_response(
             wom = max(np.exp(data_fit.theta[1]) - WOM_OFFSET, 0.0) / factor
             theta[1] = np.log(wom + WOM_OFFSET)
             history.append(_natural(theta, x, names, content, reach))
-    cov = data_fit.cov[:s, :s] * (1.0 + market / sc.market.customers / replications)
+    # π's simulation noise moves every rate together (one factor): it adds to their common
+    # direction only; the saturations, the market size and the shares do not depend on it.
+    # Without clicks the Laplace covariance alone is overconfident (the saturation sits in a
+    # flat, skewed valley: measured 40 of 48 marginal responses covered, benchmarks/
+    # response_recovery.py), so it keeps the conservative widening × (1 + M ÷ (agents × R)).
+    cov = data_fit.cov[:s, :s].copy()
+    if not x.clicked:
+        cov *= 1.0 + market / sc.market.customers / replications
+    if iterations and replications > 1:
+        u = np.zeros(s)
+        u[rates] = 1.0
+        u[1] = 1.0  # log(q + offset) ≈ log q for the q the data can see
+        cov += var_log_factor * np.outer(u, u)
     sample, markets = _draws(theta[:s], cov, x, names, content, reach, draws, seed, bounds)
+    moments = ["weekly new customers per selling channel"] + [
+        f"weekly ad clicks of {names[j].split('.')[1]} ({names[j].rsplit('.', 1)[1]})"
+        for j in x.clicked
+    ]
     notes = []
     if data_fit.dispersion > 3:
         notes.append(
@@ -193,6 +223,7 @@ def fit_response(
         market,
         (float(np.quantile(markets, 0.025)), float(np.quantile(markets, 0.975))),
         factors,
+        moments,
     )
 
 
@@ -223,6 +254,37 @@ def _inputs(sc, spend, new_daily, before: float) -> tuple[AuxInputs, list[str]]:
     return x, names
 
 
+def _add_clicks(x: AuxInputs, sc, clicks: np.ndarray | None) -> None:
+    """Clicks per channel and day become a fitted moment of the channel's one lever (a channel
+    with paid and seeding both has clicks that cannot be split between them: not used)."""
+    if clicks is None:
+        return
+    chans = [c for c, _ in x.pairs]
+    keep = [
+        j
+        for j, (c, _) in enumerate(x.pairs)
+        if chans.count(c) == 1 and not np.isnan(clicks[:, c]).all()
+    ]
+    x.clicked = keep
+    x.clicks = np.stack([clicks[:, x.pairs[j][0]] for j in keep], axis=1) if keep else None
+    x.click_through = np.array([sc.channels[x.pairs[j][0]].response.click_through for j in keep])
+    churned = np.zeros(len(x.bought))  # the scenario's churn hazard on the buyers so far
+    for t in range(1, len(churned)):
+        churned[t] = churned[t - 1] + sc.market.churn * (x.bought[t - 1] - churned[t - 1])
+    x.churned = churned
+
+
+def _held_reach(sc, x: AuxInputs) -> dict[str, float]:
+    """Every fitted lever's reach maximum at the scenario's value (without clicks, reach and
+    impact enter only as their product)."""
+    out = {}
+    for c, lv in x.pairs:
+        ch, lever = sc.channels[c], LEVERS[lv]
+        name = f"channels.{ch.id}.response.{PREFIX[lever]}_reach_max"
+        out[name] = float(getattr(ch.response, f"{PREFIX[lever]}_reach_max"))
+    return out
+
+
 def _bounds(x: AuxInputs, spend: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Box of the search and of the draws. Rates are capped at a few times the highest average
     hazard the history allows (its new customers ÷ the fewest prospects it can have had): an
@@ -239,6 +301,8 @@ def _bounds(x: AuxInputs, spend: np.ndarray, new: np.ndarray) -> tuple[np.ndarra
         lo[2 + k + j] = np.log(max(s[s > 0].min(), 1.0) * 0.05)
         hi[2 + k + j] = np.log(s.max() * 20.0)
     lo[2 + 2 * k], hi[2 + 2 * k] = np.log(last * 1.02), np.log(last * 50.0)
+    n_c = len(x.clicked)
+    lo[x.reach_at : x.reach_at + n_c], hi[x.reach_at : x.reach_at + n_c] = np.log(1e-6), 0.0
     lo[-1], hi[-1] = -6.0, 6.0
     return lo, hi
 
@@ -257,6 +321,7 @@ def _start(x: AuxInputs, new: np.ndarray, spend: np.ndarray) -> np.ndarray:
     ]
     share = np.maximum(new.sum(axis=0), 1.0)
     theta[x.structural : x.structural + x.selling - 1] = np.log(share[1:] / share[0])
+    theta[x.reach_at : x.reach_at + len(x.clicked)] = np.log(0.01)
     theta[-1] = 1.0
     return theta
 

@@ -27,7 +27,7 @@ adoption curve look like a bigger market.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -52,6 +52,10 @@ class AuxInputs:
     land: list[int]
     pairs: list[tuple[int, int]]
     selling: int = 1
+    clicked: list[int] = field(default_factory=list)  # pairs whose channel reports ad clicks
+    clicks: np.ndarray | None = None  # (days, len(clicked)) ad clicks, NaN: not reported
+    click_through: np.ndarray | None = None  # per clicked pair: exposed who click (held)
+    churned: np.ndarray | None = None  # (days,) customers churned before each day: not reached
 
     @property
     def structural(self) -> int:
@@ -60,8 +64,14 @@ class AuxInputs:
 
     @property
     def size(self) -> int:
-        """Structural + nuisance (w logits of all but the first selling channel, ℓ logit)."""
-        return self.structural + (self.selling - 1) + 1
+        """Structural + nuisance (w logits of all but the first selling channel, the log
+        reach maximum of each clicked pair, ℓ logit)."""
+        return self.structural + (self.selling - 1) + len(self.clicked) + 1
+
+    @property
+    def reach_at(self) -> int:
+        """Where the clicked pairs' log reach maxima start in theta."""
+        return self.structural + self.selling - 1
 
 
 def adstock(x: np.ndarray, decay: float) -> np.ndarray:
@@ -86,6 +96,7 @@ def unpack(theta: np.ndarray, x: AuxInputs) -> dict[str, np.ndarray | float]:
         "saturation": np.exp(theta[2 + k : 2 + 2 * k]),
         "market": float(np.exp(theta[2 + 2 * k])),
         "w": w / w.sum(),
+        "reach": np.exp(theta[x.reach_at : x.reach_at + len(x.clicked)]),
         "land": float(1.0 / (1.0 + np.exp(-theta[-1]))) if x.size > x.structural else 1.0,
     }
 
@@ -109,6 +120,24 @@ def predict_daily(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
     return out
 
 
+def predict_clicks(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
+    """Expected ad clicks per day of the clicked pairs, ``(days, clicked)``: everyone in the
+    market M can be reached (the simulator's exposure ignores only the churned, few), a share
+    ``reach_max × (1 − exp(−spend / saturation))`` is, and ``click_through`` of them click.
+    The churned are never reached: as customers accumulate and churn the reachable market
+    shrinks, and a curve fitted without that would read the shrinking as saturation."""
+    p = unpack(theta, x)
+    k = len(x.pairs)
+    days = len(x.bought)
+    reachable = p["market"] - (0.0 if x.churned is None else x.churned[:days])
+    out = np.empty((days, len(x.clicked)))
+    for i, j in enumerate(x.clicked):
+        c, lv = x.pairs[j]
+        share = -np.expm1(-x.spend[:days, c, lv] / np.exp(theta[2 + k + j]))
+        out[:, i] = reachable * x.click_through[i] * p["reach"][i] * share
+    return out
+
+
 def weekly_sum(daily: np.ndarray) -> np.ndarray:
     weeks = len(daily) // 7
     return daily[: weeks * 7].reshape(weeks, 7, *daily.shape[1:]).sum(axis=1)
@@ -118,25 +147,60 @@ def weekly_sum(daily: np.ndarray) -> np.ndarray:
 class AuxFit:
     theta: np.ndarray  # transformed parameters (see :func:`unpack`)
     cov: np.ndarray  # Laplace covariance of theta (quasi-Poisson scaled)
-    dispersion: float  # Pearson χ² / (n − p): 1 for Poisson counts
+    dispersion: float  # Pearson χ² / (n − p) of the new customers: 1 for Poisson counts
     fitted: np.ndarray  # weekly expected new customers
+    click_dispersion: float = 1.0  # the same for the ad clicks (when given)
+    fitted_clicks: np.ndarray | None = None  # weekly expected clicks of the clicked pairs
 
 
 def fit_aux(new_daily: np.ndarray, x: AuxInputs, theta0: np.ndarray, bounds) -> AuxFit:
-    """Least squares on weekly new customers per selling channel, Pearson residuals
-    ``(observed − expected) / √max(expected, 1)`` (counts: variance ≈ mean). The covariance is
-    the Gauss–Newton (Laplace) one, ``dispersion × (JᵀJ)⁻¹``, dispersion estimated from the
-    residuals so that over-dispersed counts widen it."""
+    """Least squares on weekly new customers per selling channel and, when the history
+    reports them, weekly ad clicks of the clicked pairs; Pearson residuals
+    ``(observed − expected) / √max(expected, 1)`` (counts: variance ≈ mean).
+
+    Why clicks: a lever's new customers are a few hundred a week, its clicks thousands — the
+    shape of the reach curve (the saturation) is read off them far more precisely, and the
+    new customers then only need to tell the effect per reached person. The two blocks are
+    weighted by their own dispersion (a second pass divides each block's residuals by
+    √(its Pearson χ² ÷ its degrees of freedom)), so a block noisier than counts — real clicks
+    vary by weekday and campaign — cannot dominate. The covariance is the Gauss–Newton
+    (Laplace) one, ``(JᵀJ)⁻¹`` of the weighted residuals."""
     observed = weekly_sum(new_daily)
+    clicks = None if not x.clicked else weekly_sum(x.clicks)  # a NaN day: a NaN week
+    ok = None if clicks is None else ~np.isnan(clicks)
+    scale = np.ones(2)
 
     def residuals(theta):
         expected = weekly_sum(predict_daily(theta, x))
-        return ((observed - expected) / np.sqrt(np.maximum(expected, 1.0))).ravel()
+        r = ((observed - expected) / np.sqrt(np.maximum(expected, 1.0))).ravel() / scale[0]
+        if clicks is None:
+            return r
+        e = weekly_sum(predict_clicks(theta, x))
+        rc = (clicks[ok] - e[ok]) / np.sqrt(np.maximum(e[ok], 1.0)) / scale[1]
+        return np.concatenate([r, rc])
 
     lo, hi = bounds
-    res = least_squares(residuals, np.clip(theta0, lo + 1e-9, hi - 1e-9), bounds=bounds)
+    start = np.clip(theta0, lo + 1e-9, hi - 1e-9)
+    res = least_squares(residuals, start, bounds=bounds)
     n, k = res.fun.size, len(res.x)
-    dispersion = max(float(res.fun @ res.fun) / max(n - k, 1), 1e-9)
-    jtj = res.jac.T @ res.jac
-    cov = dispersion * np.linalg.pinv(jtj + 1e-12 * np.eye(k))
-    return AuxFit(res.x, cov, dispersion, weekly_sum(predict_daily(res.x, x)))
+    n_new = observed.size
+    if clicks is None:
+        dispersion = max(float(res.fun @ res.fun) / max(n - k, 1), 1e-9)
+        click_dispersion = 1.0
+        cov = dispersion * np.linalg.pinv(res.jac.T @ res.jac + 1e-12 * np.eye(k))
+    else:
+        share = n_new / n  # degrees of freedom lost, split by block size
+        rn, rc = res.fun[:n_new], res.fun[n_new:]
+        dispersion = max(float(rn @ rn) / max(n_new - k * share, 1), 1e-9)
+        click_dispersion = max(float(rc @ rc) / max(rc.size - k * (1 - share), 1), 1e-9)
+        scale = np.sqrt([dispersion, click_dispersion])
+        res = least_squares(residuals, res.x, bounds=bounds)
+        cov = np.linalg.pinv(res.jac.T @ res.jac + 1e-12 * np.eye(k))
+    return AuxFit(
+        res.x,
+        cov,
+        dispersion,
+        weekly_sum(predict_daily(res.x, x)),
+        click_dispersion,
+        None if clicks is None else weekly_sum(predict_clicks(res.x, x)),
+    )

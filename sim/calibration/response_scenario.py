@@ -119,7 +119,8 @@ def fit_from_history(
         "simulator_vs_auxiliary": fit.factors,
         "interval_95": {k: list(fit.interval(k)) for k in fit.estimate},
         "reach_max": fit.reach,
-        "held_by_reach": "from clicks" if clicks is not None else "scenario values (no clicks)",
+        "held_by_reach": "fitted from clicks where a channel reports them and has one "
+        "fitted lever; else the scenario's value",
         "dispersion": fit.aux.dispersion,
         "iterations": fit.iterations,
         "observed_spend": ranges,
@@ -132,10 +133,25 @@ def fit_from_history(
             for k in fit.estimate
             if not fit.identified(k)
             for lo, hi in [fit.interval(k)]
-        ],
+        ]
+        + _private_ops_notes(s, [c["id"] for c in raw["channels"]]),
+        "fitted_moments": fit.moments,
+        "click_dispersion": fit.aux.click_dispersion,
         "weekly_fitted_new_customers": np.round(fit.aux.fitted, 2).tolist(),
     }
     return fit, fitted, summary
+
+
+def _private_ops_notes(spend: np.ndarray, ids: list[str]) -> list[str]:
+    """Private operations spend is not fitted: say so, per channel that spent on it."""
+    k = LEVERS.index("private_ops")
+    return [
+        f"{cid} private_ops: the private pool's join response to this spend is NOT fitted "
+        "(not identified by this estimator: it fits first orders and clicks); the scenario "
+        "keeps the order fit's join rate per order, the same at any private_ops spend"
+        for c, cid in enumerate(ids)
+        if spend[:, c, k].max() > 0
+    ]
 
 
 def resize_market(raw: dict[str, Any], old: float, new: float, max_agents: int) -> dict:

@@ -127,3 +127,20 @@ def _latent_basket(orders, members, resp: np.ndarray, per_cust: pd.DataFrame) ->
         (resp * per_cust["sum"]).sum() / max((resp * per_cust["size"]).sum(), 1e-9)
     )
     return basket
+
+
+def class_baskets(
+    orders: pd.DataFrame, hist: pd.DataFrame, resp: np.ndarray, names: list[str], unit_price
+) -> tuple[dict[str, dict[str, float]], pd.Series]:
+    """Baskets of latent classes from the cohort's ``orders`` and each customer's class
+    responsibilities ``resp`` (n × K, rows of ``hist``), and the most likely class of each
+    customer. ``share`` is the mean responsibility (the fitted weight when the fit converged)."""
+    labels = pd.Series(np.asarray(names)[resp.argmax(axis=1)], index=hist.index)
+    per_cust = orders.groupby("customer")["amount"].agg(["sum", "size"]).reindex(hist.index)
+    baskets = {}
+    for j, name in enumerate(names):
+        b = _latent_basket(orders, hist.index[labels == name], resp[:, j], per_cust)
+        b["share"] = float(resp[:, j].mean())
+        b["basket_units"] = max(1.0, b["responsibility_weighted_mean"] / unit_price)
+        baskets[name] = b
+    return baskets, labels

@@ -124,30 +124,49 @@ def simulate_with_spend(
     raw: dict[str, Any], spend: np.ndarray, seed: int, replication: int
 ) -> dict[str, np.ndarray]:
     """One simulator run of scenario ``raw`` with the daily spend ``(days, channels, 3)`` (the
-    scenario's channel order): daily ``new_customers``, ``orders``, ``revenue``, ``visits``
-    per channel and ``spend`` as recorded, in real units. A module-level function, so a
-    process pool can run it.
+    scenario's channel order): daily ``new_customers``, ``orders``, ``revenue``, ``visits``,
+    ``sessions``, ``clicks`` (visits from an ad or a note) per channel and ``spend`` as
+    recorded, in real units. A module-level function, so a process pool can run it.
 
     The history is set as each channel agent's day × lever budget (what a scenario's
     ``spend_file`` would give it) and checked against the ledger's recorded spend, so a model
     that reads its budget elsewhere fails loudly instead of ignoring the history.
     """
-    from sim.core.model import ChannelMarket
     from sim.scenario import build_scenario
 
-    model = ChannelMarket(build_scenario(raw), seed=seed, replication=replication)
-    days = model.scenario.horizon.days
-    for i, ch in enumerate(model.channel_agents):
-        ch.budget = np.asarray(spend[:days, i, :], dtype=float)  # (days, 3): the day's budget
-    while model.running:
-        model.step()
-    ledger = model.recorder.finish()
-    ids = [c.id for c in model.scenario.channels]
-    daily = ledger.daily
+    sc = build_scenario(raw)
+    days = sc.horizon.days
+    daily = run_with_spend(sc, spend, seed, replication).daily
+    ids = [c.id for c in sc.channels]
     out = {}
-    for measure in ("new_customers", "orders", "revenue", "visits", "spend_paid"):
+    for measure in ("new_customers", "orders", "revenue", "visits", "sessions", "spend_paid"):
         table = daily.pivot_table(index="day", columns="channel", values=measure, aggfunc="sum")
         out[measure] = table.reindex(index=range(days), columns=ids).fillna(0.0).to_numpy()
+    out["clicks"] = out["visits"] - out["sessions"]  # visits from an ad or a note
     if not np.allclose(out["spend_paid"], spend[:days, :, 0], rtol=1e-9, atol=1e-6):
         raise RuntimeError("the model did not spend the history's paid budget day by day")
     return out
+
+
+def run_with_spend(scenario, spend: np.ndarray, seed: int, replication: int):
+    """One run of ``scenario`` (a :class:`~sim.scenario.Scenario`) whose budget is the daily
+    ``spend`` ``(days, channels, 3)`` in its channel order; its ledger.
+
+    The spend replaces the model's day × channel × lever budget in place (the channel agents
+    read views of it), and the private pool's daily joining chance is recomputed from it:
+    the model derives that from the budget when it is built, so private operations that move
+    by day would otherwise be ignored."""
+    import math
+
+    from sim.core.model import ChannelMarket
+
+    model = ChannelMarket(scenario, seed=seed, replication=replication)
+    days = scenario.horizon.days
+    model.budget[:] = np.asarray(spend[:days], dtype=float)
+    private = [a for a in model.channel_agents if a.family == "private"]
+    if private:  # the model's rule: a buyer stays outside only if every private channel fails
+        model.join_p_by_day = np.array(
+            [1.0 - math.prod(1.0 - a.join_probability(d) for a in private) for d in range(days)]
+        )
+        model.join_p = float(model.join_p_by_day[0])
+    return model.run()

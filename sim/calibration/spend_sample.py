@@ -139,18 +139,37 @@ def generator_spend(days: int = 546, *, seed: int = 2025) -> pd.DataFrame:
     return flighted_spend(days, "2025-01-01", chans, seed=seed)
 
 
-def simulate_history(raw: dict[str, Any], spend: pd.DataFrame, *, seed: int) -> pd.DataFrame:
+def simulate_history(
+    raw: dict[str, Any], spend: pd.DataFrame, *, seed: int, clicks: bool = False
+) -> pd.DataFrame:
     """One run of ``raw`` (one agent per person) with the daily ``spend`` rows: its orders as
-    an export shows them (order_id, customer_id, order_date, amount, channel)."""
+    an export shows them (order_id, customer_id, order_date, amount, channel). With
+    ``clicks``, ``spend`` is returned instead, with the run's ad clicks and visits per channel
+    and day added as the ad platforms and shop back-ends report them (``clicks``: visits that
+    came from an ad or a note; ``visits``: those and the shopping sessions) in columns
+    ``clicks`` and ``visits`` of each channel's first lever row; the orders are in
+    ``.attrs["orders"]``."""
     from sim.calibration.orders import orders_from_ledger
-    from sim.calibration.spend_history import spend_array
-    from sim.core.model import ChannelMarket
+    from sim.calibration.spend_history import run_with_spend, spend_array
     from sim.scenario import build_scenario
 
     sc = build_scenario(raw)
     ids = [c.id for c in sc.channels]
     s = spend_array(spend, ids, sc.horizon.start, sc.horizon.days)
-    model = ChannelMarket(sc, seed=seed)
-    for i, ch in enumerate(model.channel_agents):
-        ch.budget = s[:, i, :]  # the history's day-by-day budget
-    return orders_from_ledger(model.run(), sc)
+    ledger = run_with_spend(sc, s, seed, 0)  # the history's day-by-day budget
+    orders = orders_from_ledger(ledger, sc)
+    if not clicks:
+        return orders
+    daily = ledger.daily.assign(
+        date=pd.Timestamp(sc.horizon.start) + pd.to_timedelta(ledger.daily["day"], unit="D")
+    )
+    flows = daily.groupby(["date", "channel"])[["visits", "sessions"]].sum()
+    flows["clicks"] = flows["visits"] - flows["sessions"]
+    out = spend.copy()
+    first = ~out.duplicated(["date", "channel"])
+    keyed = flows.reindex(pd.MultiIndex.from_frame(out.loc[first, ["date", "channel"]]))
+    for col in ("clicks", "visits"):
+        out[col] = np.nan
+        out.loc[first, col] = keyed[col].to_numpy()
+    out.attrs["orders"] = orders
+    return out

@@ -34,12 +34,41 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.calibration.fitting import Calibration  # noqa: E402
+from sim.calibration.spend_history import run_with_spend  # noqa: E402
 from sim.core.model import simulate  # noqa: E402
 from sim.experiments.evaluation import make_executor  # noqa: E402
 from sim.results.directories import write_json  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
 
 X_CAP = 7  # conditional expectation groups: 0, 1, …, 6, 7+
+ORDERS_ONLY = (
+    "the order fit's market size and acquisition, at the scenario's constant budget "
+    "(no spend history given)"
+)
+
+
+@dataclass
+class SpendRun:
+    """What a spend fit changes in the holdout simulation: the scenario dict to simulate from
+    the calibration window's first day (the spend fit's market size, organic interest, word of
+    mouth and responses; customers who bought before the window as ``initial_customers``) and
+    the history's actual daily spend ``(days, channels, 3)`` over calibration + holdout, so
+    the cohort is acquired as the spend acquired it (:mod:`sim.calibration.response_cli`)."""
+
+    raw: dict[str, Any]
+    spend: np.ndarray
+    market: float
+
+    def scenario(self, days: int) -> Scenario:
+        from sim.scenario import build_scenario
+
+        return build_scenario({**self.raw, "horizon": {**self.raw["horizon"], "days": days}})
+
+    def describe(self) -> str:
+        return (
+            f"the spend fit: market {self.market:,.0f} people, fitted acquisition, the "
+            "spend file's actual daily spend through the holdout"
+        )
 
 
 @dataclass
@@ -66,20 +95,26 @@ def validate_holdout(
     seed: int = 0,
     workers: int | None = 1,
     published: dict[str, float] | None = None,
+    spend_run: SpendRun | None = None,
 ) -> Validation:
     """Simulate the calibrated market over calibration + holdout and compare with the orders.
 
     ``published``: BG/NBD parameters published for this data set (r, alpha, a, b in weeks),
-    shown next to the project's fit."""
+    shown next to the project's fit. ``spend_run``: with a spend fit, the market to simulate
+    (its fitted size and acquisition) and the actual daily spend of calibration + holdout;
+    without it, the order fit's market at the scenario's constant budget."""
     c_start = pd.Timestamp(cal.start)
     h_start, h_end = pd.Timestamp(holdout[0]), pd.Timestamp(holdout[1])
     cal_days = int((pd.Timestamp(cal.end) - c_start).days) + 1
     h_lo, h_hi = int((h_start - c_start).days), int((h_end - c_start).days) + 1
-    scenario = cal.scenario_from_start(h_hi)
+    if spend_run is None:
+        scenario, spend = cal.scenario_from_start(h_hi), None
+    else:
+        scenario, spend = spend_run.scenario(h_hi), spend_run.spend[:h_hi]
     actual_daily, actual_cust = _actual(table, cal, c_start, cal_days, (h_lo, h_hi))
     with make_executor(workers=workers) as ex:
         futures = [
-            ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi))
+            ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi), spend)
             for r in range(replications)
         ]
         reps = [f.result() for f in futures]
@@ -101,6 +136,7 @@ def validate_holdout(
             len(sim_cust) / replications * scenario.market.scale
         ),
         models=_models(cal, published),
+        acquisition=ORDERS_ONLY if spend_run is None else spend_run.describe(),
     )
     return Validation(weekly=weekly, conditional=conditional, metrics=metrics)
 
@@ -126,10 +162,19 @@ def _actual(table, cal, c_start, cal_days, hold) -> tuple[np.ndarray, pd.DataFra
 
 
 def _replicate(
-    scenario: Scenario, seed: int, replication: int, cal_days: int, hold: tuple[int, int]
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    cal_days: int,
+    hold: tuple[int, int],
+    spend: np.ndarray | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """One simulated run reduced to the cohort's daily repeats and per-customer (x, holdout)."""
-    o = simulate(scenario, seed=seed, replication=replication).orders
+    """One simulated run reduced to the cohort's daily repeats and per-customer (x, holdout);
+    with ``spend`` (days × channels × levers) the run spends it day by day."""
+    if spend is None:
+        o = simulate(scenario, seed=seed, replication=replication).orders
+    else:
+        o = run_with_spend(scenario, spend, seed, replication).orders
     firsts = o.loc[o["first"].astype(bool) & (o["day"] < cal_days), ["customer", "day"]]
     cohort = o[o["customer"].isin(firsts["customer"])]
     repeat = cohort[~cohort["first"].astype(bool)]
@@ -325,6 +370,8 @@ def _markdown(v: Validation) -> str:
         f"(cohort: {m['cohort']} customers whose first order falls in it); holdout "
         f"{m['holdout_period'][0]} … {m['holdout_period'][1]}; {m['replications']} simulator "
         f"replications (seed {m['seed']}).",
+        "",
+        f"Simulated acquisition: {m.get('acquisition', ORDERS_ONLY)}.",
         "",
         "| figure | simulator | BG/NBD |",
         "|---|---|---|",

@@ -23,7 +23,7 @@ import yaml
 from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
 from sim.commands.options import add_override_options
-from sim.results import claim
+from sim.results import claim, write_tool_columns
 from sim.results.directories import atomic_dir, default_run_dir, write_json
 from sim.results.provenance import reproducibility
 from sim.scenario import FAMILIES, parse_set_options
@@ -52,7 +52,7 @@ def register(sub) -> None:
     p.add_argument("--segment-by", choices=("frequency", "spend", "latent"), default="frequency")
     p.add_argument(
         "--heterogeneity",
-        choices=("auto", "none", "rate", "rate+lifetime", "rate+dropout"),
+        choices=("auto", "none", "rate", "rate+lifetime", "rate+dropout", "latent"),
         default="auto",
         help="customers' spread of purchase rates and dropout: auto = the variant with the "
         "lowest BIC on the calibration period (one segment only; docs/calibration.md)",
@@ -248,11 +248,14 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
                 seed=args.seed,
                 workers=args.workers,
                 published=_published(args.published_bgnbd),
+                # a spend fit's holdout: its market, the actual spend (not a constant budget)
+                spend_run=None if response is None else response.validation_run(orders.table, hold),
             )
             write_report(v, tmp / "validation")
             metrics = v.metrics
         if response is not None:
             response.write_report(tmp / "response", orders.table, hold, args)
+        write_tool_columns(tmp)  # columns.csv: every column of every table written above
     return metrics
 
 
@@ -299,6 +302,11 @@ def _check_numbers(args, error) -> None:
             )
     if args.guide_price is not None and args.guide_price <= 0:
         raise error(f"--guide-price: must be > 0, got {args.guide_price}")
+    if args.segments > 1 and args.heterogeneity not in ("auto", "none", "rate+dropout"):
+        raise error(
+            f"--heterogeneity {args.heterogeneity}: not with --segments {args.segments} (one "
+            "churn hazard for the market: only auto, none or rate+dropout per segment)"
+        )
 
 
 def _period(text: str | None, flag: str, error) -> tuple[dt.date, dt.date] | None:
@@ -379,18 +387,25 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         )
     if cal.spread is not None:
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.spread.table.items())
+        if "latent" in cal.spread.table:
+            bic += f" with {cal.spread.table['latent']['classes']} classes"
         print(f"  heterogeneity: {cal.spread.winner} (BIC {bic})")
-        seg = cal.raw["market"]["segments"][0]
-        if cal.spread.winner != "none":
+        for seg in cal.raw["market"]["segments"] if cal.spread.winner != "none" else []:
             spread = ", ".join(
                 f"{k} {seg[k]:g}"
-                for k in ("rate_shape", "churn_shape", "dropout_a", "dropout_b")
+                for k in ("share", "rate_shape", "churn_shape", "dropout_a", "dropout_b")
                 if k in seg
             )
             print(
-                f"  simulated: exponential needs, cycle {seg['purchase_cycle_days']:g} days, "
-                f"{spread}, churn {m['churn']:g}/day"
+                f"  simulated {seg['id']}: exponential needs, cycle "
+                f"{seg['purchase_cycle_days']:g} days, {spread}, churn {m['churn']:g}/day"
             )
+    if cal.segment_spread is not None:  # several segments: a BG/NBD per segment, or none
+        bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.segment_spread.table.items())
+        print(
+            f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}; only these "
+            "two: market.churn is market-wide)"
+        )
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:
@@ -399,4 +414,5 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
             f"{metrics['cumulative_error_pct']:+.1f} % (BG/NBD "
             f"{metrics['cumulative_error_pct_bgnbd']:+.1f} %)"
         )
+        print(f"  (repeat orders of the calibration cohort; simulated: {metrics['acquisition']})")
     print(f"scenario written to {out}; calibration report in {report}")

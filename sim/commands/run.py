@@ -150,6 +150,8 @@ def run(args) -> int:
             ev.inventory.to_csv(tmp / "inventory.csv", index=False)
         if ev.decisions is not None and len(ev.decisions):  # the review rules' decisions
             ev.decisions.to_csv(tmp / "decisions.csv", index=False)
+        if ev.ab_tests is not None and len(ev.ab_tests):  # A/B tests' outcomes
+            ev.ab_tests.to_csv(tmp / "ab_tests.csv", index=False)
         for name in ("flows", "cohorts"):  # what the report's customer sections read
             if getattr(ev, name) is not None:
                 getattr(ev, name).to_csv(tmp / f"{name}.csv", index=False)

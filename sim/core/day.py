@@ -39,3 +39,8 @@ class Today:
     # Post-purchase: satisfied private buyers who referred a friend, and the friends.
     referrers: np.ndarray | None = None
     referred: np.ndarray | None = None
+    # Uniforms hashed ahead, in one pass with an earlier decision about the same customers
+    # (sim.core.streams.Draws.rows; the same numbers): purchase.conversion per shopper (drawn
+    # in choice) and the post-purchase rows per buyer (drawn in purchase, without stock).
+    u_conversion: np.ndarray | None = None
+    u_post: np.ndarray | None = None

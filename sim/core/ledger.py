@@ -8,7 +8,8 @@ Four tables, all tidy:
     units, revenue (net of discounts, currency), cogs, commission, discount, spend_paid,
     spend_seeding, spend_private_ops, spend (sum of the three), service_cost, new_customers,
     repeat_orders, satisfied_orders, joined_private, referrals, orders_<source> and
-    revenue_<source> for each order source (paid, organic, seeding, private, referral);
+    revenue_<source> for each order source (paid, organic, seeding, private, referral),
+    orders_paid_ad and revenue_paid_ad (the paid-sourced ones by the last paid ad's channel);
     the levers' measures (:mod:`sim.levers.state`): promo_revenue, coupon_cost,
     coupons_issued, coupons_redeemed, subscription_orders, reminders, group_invites, and the
     unscaled per-channel levels price (shelf price today) and band_violation (0/1); with an
@@ -60,6 +61,9 @@ FLOW_MEASURES: tuple[str, ...] = (
     "reminders",
     "group_invites",
     "samples",
+    # paid-sourced orders credited to the last paid ad's channel (sim.core.phases.purchase)
+    "orders_paid_ad",
+    "revenue_paid_ad",
 )
 SPEND_MEASURES: tuple[str, ...] = (
     "spend_paid",
@@ -209,20 +213,24 @@ class LedgerRecorder:
         n_ch = len(sc.channels)
         start = np.datetime64(sc.horizon.start)
         days = np.repeat(np.arange(self.days), n_ch)
-        daily = pd.DataFrame(
-            {
-                "day": days,
-                "date": (start + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
-                "channel": np.tile([c.id for c in sc.channels], self.days),
-                "family": np.tile([c.family for c in sc.channels], self.days),
-                "core": np.tile([c.core for c in sc.channels], self.days),
-            }
-        )
+        # All columns first, then one DataFrame: inserting ~45 columns one by one costs more
+        # than the rest of a small run's ledger.
+        columns = {
+            "day": days,
+            "date": (start + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
+            "channel": np.tile([c.id for c in sc.channels], self.days),
+            "family": np.tile([c.family for c in sc.channels], self.days),
+            "core": np.tile([c.core for c in sc.channels], self.days),
+        }
         for m, arr in self.flow.items():
-            daily[m] = arr.ravel() * scale
+            columns[m] = arr.ravel() * scale
         for m, arr in self.spend.items():
-            daily[m] = arr.ravel()
-        daily["spend"] = daily["spend_paid"] + daily["spend_seeding"] + daily["spend_private_ops"]
+            columns[m] = arr.ravel()
+        columns["spend"] = columns["spend_paid"] + columns["spend_seeding"]
+        columns["spend"] += columns["spend_private_ops"]
+        for m, arr in self.level.items():
+            columns[m] = arr.ravel()
+        daily = pd.DataFrame(columns)
         market = pd.DataFrame(
             {
                 "day": np.arange(self.days),
@@ -232,8 +240,6 @@ class LedgerRecorder:
                 **{m: arr * scale for m, arr in self.market.items()},
             }
         )
-        for m, arr in self.level.items():
-            daily[m] = arr.ravel()
         order_cols = [
             "day",
             "customer",
@@ -264,10 +270,12 @@ class LedgerRecorder:
         else:
             journeys = pd.DataFrame(columns=["day", "customer", "event", "channel"])
         channels = pd.DataFrame(
-            [
-                {"id": c.id, "family": c.family, "core": c.core, "sells": c.sells}
-                for c in sc.channels
-            ]
+            {
+                "id": [c.id for c in sc.channels],
+                "family": [c.family for c in sc.channels],
+                "core": [c.core for c in sc.channels],
+                "sells": [c.sells for c in sc.channels],
+            }
         )
         return Ledger(
             daily=daily,

@@ -36,7 +36,13 @@ from sim.core.phases.exposure import ExposurePlan, exposure
 from sim.core.phases.needs import needs
 from sim.core.phases.post_purchase import post_purchase
 from sim.core.phases.purchase import purchase
-from sim.core.population import CHURNED, CUSTOMER, INTERESTED, CustomerPopulation
+from sim.core.population import (
+    CHURNED,
+    CUSTOMER,
+    INTERESTED,
+    PRIVATE_FAMILY,
+    CustomerPopulation,
+)
 from sim.core.streams import Draws, phase_streams
 from sim.inventory.warehouse import Warehouse
 from sim.levers.follow_up import follow_up
@@ -61,8 +67,8 @@ def daily_reporters() -> dict[str, Any]:
     def flow(measure: str, family: int | None = None):
         def read(mdl: ChannelMarket) -> float:
             row = mdl.recorder.flow[measure][mdl.day]
-            if family is not None:
-                row = row[mdl.family_index == family]
+            if family is not None:  # the family's channels, in order (as a mask would pick them)
+                row = row[mdl.family_channels[family]]
             return float(row.sum() * mdl.scenario.market.scale)
 
         return read
@@ -145,6 +151,11 @@ class ChannelMarket(mesa.Model):
         svc = m.service
         self.selling = np.array([a.index for a in agents if a.spec.sells], dtype=np.int64)
         self.family_index = np.array([a.family_index for a in agents])
+        fams = range(len(FAMILIES))
+        self.family_channels = [np.flatnonzero(self.family_index == f) for f in fams]
+        self.private_selling = self.family_index[self.selling] == PRIVATE_FAMILY
+        self.has_private_seller = bool(self.private_selling.any())
+        self.choice_base: tuple[bytes, np.ndarray] | None = None  # sim.core.phases.choice
         self.commission = np.array([a.spec.commission for a in agents])
         self.service_score = np.array([a.service_score() for a in agents])
         self.list_price = np.array([a.unit_price(m.guide_price) for a in agents])
@@ -237,6 +248,8 @@ class ChannelMarket(mesa.Model):
             ledger.extra["inventory"] = records
         if self.rules is not None:
             ledger.extra["decisions"] = self.rules.log()
+            if self.rules.ab.rows:  # A/B tests decided in this run (sim.rules.ab)
+                ledger.extra["ab_tests"] = self.rules.ab.table()
         return ledger
 
 

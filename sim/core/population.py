@@ -3,7 +3,7 @@
 A Python object per customer cannot reach a million customers over a year in seconds, so the
 population keeps each attribute as one array. Every customer still has its own
 state and its own random decisions; the phases in :mod:`sim.phases` update the arrays in bulk.
-Memory is about 60 bytes per customer plus ``4 × friends`` for the social graph, and 4 more
+Memory is about 61 bytes per customer plus ``4 × friends`` for the social graph, and 4 more
 for each kind of spread a segment states (own rate, own hazard, own dropout; none by default).
 """
 
@@ -75,6 +75,9 @@ class CustomerPopulation:
         self.interest_seed = np.zeros(n, dtype=np.float32)  # adstock from seeding content
         self.landing = np.full(n, NO_CHANNEL, dtype=np.int8)  # where today's ad/link lands
         self.landing_source = np.zeros(n, dtype=np.int8)
+        # the channel of the last paid ad that reached each customer (an ad platform's
+        # last-touch credit; kept across days, unlike ``landing``): revenue_paid_ad's channel
+        self.landing_channel = np.full(n, NO_CHANNEL, dtype=np.int8)
         self.source = np.full(n, SOURCE_CODE["organic"], dtype=np.int8)  # why interested
         self.next_need = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
         self.n_orders = np.zeros(n, dtype=np.int32)

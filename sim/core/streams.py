@@ -61,6 +61,18 @@ def splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _splitmix64_array(x: np.ndarray) -> np.ndarray:
+    """:func:`splitmix64` elementwise on uint64 (NumPy's uint64 arithmetic wraps, as the
+    ``& _MASK64`` does on Python ints): the same numbers, for a whole table of days at once."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 def decision_id(name: str) -> int:
     """A stable number for a decision's name (CRC-32: the same in every process and version)."""
     return zlib.crc32(name.encode())
@@ -92,7 +104,16 @@ def hash_uniforms(customers: np.ndarray, key: int | Sequence[int]) -> np.ndarray
     else:
         lo = np.array([[k & 0xFFFFFFFF] for k in key], dtype=np.uint32)
         hi = np.array([[k >> 32] for k in key], dtype=np.uint32)
-    x = np.bitwise_xor(np.asarray(customers).astype(np.uint32, copy=False), lo)  # a new array
+    return keyed_uniforms(customers, lo, hi)
+
+
+def keyed_uniforms(customers: np.ndarray, lo, hi) -> np.ndarray:
+    """:func:`hash_uniforms` with the key's halves given as uint32 scalars or arrays that
+    broadcast against ``customers`` (one key per element hashes several decisions' customers in
+    one pass, :meth:`Draws.many`). At a few hundred customers a call costs its ~20 NumPy calls,
+    not its arithmetic, so fewer, larger passes are what make a small population's day fast."""
+    # the cast to uint32 (wrapping, as ``astype``) happens inside the xor: one call, a new array
+    x = np.bitwise_xor(customers, lo, dtype=np.uint32, casting="unsafe")
     tmp = np.empty_like(x)
     x *= _GOLDEN32
     _fmix32(x, tmp)
@@ -115,6 +136,7 @@ class Draws:
         self.day = 0
         self._keys: dict[str, int] = {}
         self._decision_keys: dict[str, int] = {}  # per run: a decision's key before the day
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key halves by day
         # decision -> (generator, block buffer, last day drawn)
         self._blocks: dict[str, list] = {}
 
@@ -133,18 +155,48 @@ class Draws:
             k = self._keys[decision] = splitmix64(run_key ^ self.day)
         return k
 
+    def _halves(self, decision: str) -> tuple[np.uint32, np.uint32]:
+        """Today's :meth:`key` of ``decision`` as its low and high uint32 halves, read from a
+        table over days built once per run (a vectorised SplitMix64), not computed per day."""
+        table = self._tables.get(decision)
+        if table is None or len(table[0]) <= self.day:
+            run_key = self._decision_keys.get(decision)
+            if run_key is None:
+                run_key = splitmix64(self._base ^ decision_id(decision))
+                self._decision_keys[decision] = run_key
+            days = np.arange(max(512, 2 * self.day + 1), dtype=np.uint64)
+            keys = _splitmix64_array(np.uint64(run_key) ^ days)
+            table = ((keys & _LOW32).astype(np.uint32), (keys >> np.uint64(32)).astype(np.uint32))
+            self._tables[decision] = table
+        return table[0][self.day], table[1][self.day]
+
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
         """Today's uniform of ``decision`` for each of ``customers`` (aligned with them)."""
         if len(customers) == 0:
             return np.zeros(0, dtype=np.float32)
-        return hash_uniforms(customers, self.key(decision))
+        return keyed_uniforms(customers, *self._halves(decision))
 
     def rows(self, decisions: Sequence[str], customers: np.ndarray) -> np.ndarray:
         """``u`` of several decisions about the same customers at once: ``(decisions, m)``,
         row ``j`` equal to ``u(decisions[j], customers)`` (one pass instead of one each)."""
         if len(customers) == 0:
             return np.zeros((len(decisions), 0), dtype=np.float32)
-        return hash_uniforms(customers, [self.key(d) for d in decisions])
+        halves = [self._halves(d) for d in decisions]
+        lo = np.array([[h[0]] for h in halves], dtype=np.uint32)
+        hi = np.array([[h[1]] for h in halves], dtype=np.uint32)
+        return keyed_uniforms(customers, lo, hi)
+
+    def many(self, pairs: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        """``u(decision, customers)`` for several ``(decision, customers)`` pairs in one pass:
+        each element carries its own decision's key, so every number equals a separate call's
+        (used where one phase decides about two different groups, e.g. churn and lapse)."""
+        sizes = [len(c) for _, c in pairs]
+        halves = [self._halves(d) for d, _ in pairs]
+        lo = np.repeat(np.array([h[0] for h in halves], dtype=np.uint32), sizes)
+        hi = np.repeat(np.array([h[1] for h in halves], dtype=np.uint32), sizes)
+        u = keyed_uniforms(np.concatenate([c for _, c in pairs]), lo, hi)
+        ends = np.cumsum(sizes).tolist()
+        return [u[end - size : end] for size, end in zip(sizes, ends, strict=True)]
 
     def everyone(self, decision: str) -> np.ndarray:
         """Today's uniform of ``decision`` for every customer: ``(n,)`` float32.

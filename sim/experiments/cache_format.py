@@ -36,6 +36,7 @@ from sim.experiments.replication import Replication
 MAGIC = b"channelsim-cache-entry 1"
 #: The optional tables of a :class:`Replication`, stored as Parquet.
 TABLES = ("daily", "journeys", "flows", "cohorts", "inventory", "market", "decisions")
+TABLES += ("ab_tests",)
 
 
 class BadEntry(Exception):

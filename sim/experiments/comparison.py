@@ -403,6 +403,7 @@ def merge_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
         inventory=cat(a.inventory, b.inventory),
         market=cat(a.market, b.market),
         decisions=cat(a.decisions, b.decisions),
+        ab_tests=cat(a.ab_tests, b.ab_tests),
     )
 
 

@@ -208,6 +208,7 @@ class Evaluation:
     inventory: pd.DataFrame | None = None  # day × SKU inventory records, when the run has them
     market: pd.DataFrame | None = None  # day × replication market-wide stocks (ledger.market)
     decisions: pd.DataFrame | None = None  # review rules' decisions per replication (sim.rules)
+    ab_tests: pd.DataFrame | None = None  # A/B tests' outcomes per replication (sim.rules.ab)
 
     @property
     def replications(self) -> int:
@@ -367,4 +368,12 @@ def collect(
         inventory=inventory,
         market=market,
         decisions=decisions,
+        ab_tests=_ab_tests(ok),
     )
+
+
+def _ab_tests(ok: list[Replication]) -> pd.DataFrame | None:
+    """Every replication's A/B test outcomes, stacked (None unless every one has a table)."""
+    if ok and all(getattr(r, "ab_tests", None) is not None for r in ok):
+        return pd.concat([r.ab_tests for r in ok], ignore_index=True)
+    return None

@@ -36,6 +36,7 @@ class Replication:
     inventory: pd.DataFrame | None = None  # day × SKU × location ledger.extra["inventory"]
     market: pd.DataFrame | None = None  # one row per day: the ledger's market-wide stocks
     decisions: pd.DataFrame | None = None  # review rules' log, ledger.extra["decisions"]
+    ab_tests: pd.DataFrame | None = None  # A/B tests decided, ledger.extra["ab_tests"]
 
 
 def run_replication(
@@ -58,6 +59,8 @@ def run_replication(
         ledger = simulate(scenario, seed=seed, replication=replication)
         rep = Replication(replication, kpis=compute_kpis(ledger))
         rep.window_kpis = {tuple(w): compute_kpis(ledger, window=tuple(w)) for w in windows}
+        if isinstance(ab := ledger.extra.get("ab_tests"), pd.DataFrame):  # small: always kept
+            rep.ab_tests = ab.assign(replication=replication)
         if keep_daily:
             rep.daily = ledger.daily.assign(replication=replication)
             rep.journeys = ledger.journeys.assign(replication=replication)

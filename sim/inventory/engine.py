@@ -39,7 +39,7 @@ from sim.inventory.clearance import Clearance
 from sim.inventory.draws import draw_demand, draw_lead_times, streams
 from sim.inventory.forecast import DemandHistory
 from sim.inventory.records import DayRecords, F
-from sim.inventory.replenishment import Policies, Replenisher
+from sim.inventory.replenishment import _FC, Policies, Replenisher
 from sim.inventory.schema import InventorySpec
 from sim.inventory.stock import Stock
 from sim.inventory.transfers import Rebalancer
@@ -235,6 +235,34 @@ class Inventory:
     def reserved(self) -> np.ndarray:
         """(SKUs x locations x channels) units still reserved for each core channel today."""
         return self._allocator.reserved.copy()
+
+    # ---- what review rules read and set (sim.rules) -----------------------------------------
+    def recorded(self, fields: Sequence[str], lo: int, hi: int) -> np.ndarray:
+        """(fields x SKUs) sums over locations of the daily records of days ``[lo, hi)``; only
+        days already closed (a rule reads the past, never today)."""
+        if not 0 <= lo <= hi <= self._next_day:
+            raise ValueError(f"recorded: days [{lo}, {hi}) are not all closed ({self._next_day})")
+        return self._records.window(fields, lo, hi)
+
+    def safety_factor(self, sku: str) -> float:
+        """The safety factor ``k`` of ``sku``'s forecast policies (the largest over locations)."""
+        row = self.sku_ids.index(sku)
+        fc = self._policies.kind[row] == _FC
+        return float(self._policies.k[row, fc].max()) if fc.any() else float("nan")
+
+    def set_safety_factor(self, sku: str, k: float) -> None:
+        """Set ``k`` of ``sku``'s forecast policies at every location, from the next review on
+        (the order-up-to level ``mu (L + R) + safety`` is recomputed at each review from ``k``).
+        Only forecast policies have a safety factor; ``(s, S)`` and the others have none."""
+        if sku not in self.sku_ids:
+            raise ValueError(f"set_safety_factor: unknown SKU '{sku}' (known: {self.sku_ids})")
+        if not k >= 0:
+            raise ValueError(f"set_safety_factor: k must be >= 0, got {k}")
+        row = self.sku_ids.index(sku)
+        fc = self._policies.kind[row] == _FC
+        if not fc.any():
+            raise ValueError(f"set_safety_factor: SKU '{sku}' has no forecast policy")
+        self._policies.k[row, fc] = k
 
     # ---- outputs ----------------------------------------------------------------------------
     def records(self) -> pd.DataFrame:

@@ -8,6 +8,8 @@ costs charged when something happens (ordering, purchase, transfer) are recorded
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -99,6 +101,13 @@ class DayRecords:
         self.row[list(STATE)] = on_hand, on_order, back
         if day >= self.warmup:
             self._tot += self.row
+
+    def window(self, fields: Sequence[str], lo: int, hi: int) -> np.ndarray:
+        """(fields x SKUs) sums over every location of the recorded days ``[lo, hi)``."""
+        if not self.record:
+            raise ValueError("records: this run kept no daily records (record=False)")
+        rows = [F[f] for f in fields]
+        return self._rec[lo:hi][:, rows].sum(axis=(0, 3))
 
     def derive(self, arr: np.ndarray) -> np.ndarray:
         """Fill the fields that are linear in recorded ones (``arr``: ... x fields x K x L):

@@ -25,6 +25,8 @@ def follow_up(model: ChannelMarket) -> None:
     lv, pop, rec, day, t = model.levers, model.pop, model.recorder, model.day, model.today
     buyers, channel = t.buyers, t.buy_channel
     revenue = t.units * t.price
+    if lv.arms is not None:  # the orders an A/B test's team reads (sim.rules.ab)
+        lv.arms.record(day, buyers, revenue)
     sample = t.sample if lv.has_trial else None
     cut = np.maximum(t.units * (model.list_price[channel] - t.price), 0.0)
     rec.add("discount", day, channel, cut if sample is None else np.where(sample, 0.0, cut))

@@ -318,6 +318,26 @@ class Calendar:
     group: np.ndarray  # int: index into promotions.group_buys active that day, −1 none
 
 
+def splice_calendar(old: Calendar, new: Calendar, day: int) -> Calendar:
+    """``old`` before ``day``, ``new`` from ``day`` on: a calendar a review rule changed
+    (sim.rules.promotion) keeps what already happened."""
+    keep = lambda a, b: [x for x in a if x[0] < day] + [x for x in b if x[0] >= day]  # noqa: E731
+    out = Calendar(
+        discount=old.discount.copy(),
+        promo=old.promo.copy(),
+        pulls=keep(old.pulls, new.pulls),
+        attention=keep(old.attention, new.attention),
+        presale=keep(old.presale, new.presale),
+        group=old.group.copy(),
+    )
+    out.discount[day:], out.promo[day:], out.group[day:] = (
+        new.discount[day:],
+        new.promo[day:],
+        new.group[day:],
+    )
+    return out
+
+
 def _active_days(kind: str, ev, dates: list[dt.date]) -> list[int]:
     if kind == "mega_sale":
         sale = set(ev.sale_dates())

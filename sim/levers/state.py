@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.core.population import NO_CHANNEL
+from sim.levers.arms import ArmBook
 from sim.levers.coupons import CouponBook
 from sim.levers.pricing import keep_share
-from sim.levers.promotions import compile_calendar
+from sim.levers.promotions import Promotions, compile_calendar, splice_calendar
 from sim.levers.tiers import TIER_IDS, Tiers
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ class Levers:
             or bool(sc.tiers and sc.tiers.perks)
             or self.has_trial
         )
+        # A/B tests (sim.rules.ab) set per-customer price multipliers during the run
+        ab = any(r.kind == "ab_test" for r in sc.rules)
+        self.arms = ArmBook(len(chans)) if ab else None
+        self.active = self.active or ab
         self.tier = np.full(n, -1, dtype=np.int8)
         self.coupons = (
             CouponBook(sc.promotions.coupons, n=n, channels=self.ids, private=self.private)
@@ -86,6 +91,21 @@ class Levers:
         self.sub_channel = self.ids.index(sub.channel) if sub else NO_CHANNEL
         self._price_factors(model)
         self.pool_before = pop.in_private
+
+    def set_promotions(self, model: ChannelMarket, promotions: Promotions) -> None:
+        """A review rule changed the promotions (sim.rules.promotion): the calendar compiled
+        from ``promotions`` holds from today on, the days before stay as they were."""
+        sc = model.scenario
+        new = compile_calendar(
+            promotions,
+            start=sc.horizon.start,
+            days=sc.horizon.days,
+            channels=self.ids,
+            families=[c.family for c in sc.channels],
+            sells=[c.sells for c in sc.channels],
+        )
+        self.cal = splice_calendar(self.cal, new, model.day)
+        self.promo = promotions
 
     def _price_factors(self, model: ChannelMarket) -> None:
         """Per level × channel and tier × channel price multipliers and utility bonuses."""
@@ -215,6 +235,8 @@ class Levers:
             ship = (self.lock_kind[who] == SUBSCRIPTION) & (self.lock_day[who] == model.day)
             ship = (ship[:, None] if channel.ndim == 2 else ship) & (channel == self.sub_channel)
             price = np.where(ship, price * (1.0 - sub.discount), price)
+        if self.arms is not None:
+            price = price * self.arms.factor(who, channel)
         if self.has_trial and trial:
             price = np.where(self._sampling(model, who, channel), self.trial_price[channel], price)
         if coupons and self.coupons is not None:

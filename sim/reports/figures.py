@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.dates import ConciseDateFormatter  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 FAMILY_COLOURS = {
@@ -74,9 +75,11 @@ def _chunks(columns: list, size: int = MAX_LINES) -> list[list]:
 def revenue_by_family(
     weekly: dict[str, pd.DataFrame],
     promotions: dict[str, list[tuple[pd.Timestamp, pd.Timestamp, str]]],
+    decisions: dict[str, list[pd.Timestamp]] | None = None,
 ) -> bytes:
     """One panel per scenario: revenue per day (CNY, weekly means) per family; promotion
-    spans shaded."""
+    spans shaded; the days review rules decided something (``decisions``, the first
+    replication's) as dotted vertical lines."""
     names = list(weekly)
     fig, axes = plt.subplots(
         len(names), 1, figsize=(9, 2.6 * len(names)), sharex=True, sharey=True, squeeze=False
@@ -87,6 +90,9 @@ def revenue_by_family(
             ax.plot(frame.index, frame[fam] / 1e3, label=fam, color=FAMILY_COLOURS.get(str(fam)))
         for start, end, _label in promotions.get(name, []):
             ax.axvspan(start, end, color="orange", alpha=0.25, lw=0)
+        for k, day in enumerate((decisions or {}).get(name, [])):
+            label = "rule decision (replication 0)" if k == 0 else None
+            ax.axvline(day, color="black", ls=":", lw=0.8, alpha=0.7, label=label)
         ax.set_title(
             f"{name}: revenue per day by channel family, weekly mean"
             + (" (promotions shaded)" if promotions.get(name) else ""),
@@ -195,3 +201,40 @@ def inventory(series: dict[str, pd.DataFrame], title: str, unit: str) -> bytes:
     """An inventory measure over time: one panel per scenario (× at most :data:`MAX_LINES` SKU
     classes), titled in words (``units on hand``)."""
     return small_multiples(series, {}, unit, title)
+
+
+def decisions_over_time(
+    series: dict[str, tuple[pd.DataFrame, str]], marks: dict[str, pd.DataFrame]
+) -> bytes:
+    """One panel per scenario: the levers review rules set, day by day (``series``: a frame
+    with one column per lever, e.g. paid budget per channel, and its y-axis label), with each
+    decision (``marks``: date, label) as a vertical line labelled at the top."""
+    names = list(series)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(10, 2.9 * len(names) + 0.4), sharex=True, squeeze=False
+    )
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        frame, ylabel = series[name]
+        for col in frame.columns:
+            ax.plot(frame.index, frame[col], label=str(col), lw=1.5, drawstyle="steps-post")
+        for _, m in marks.get(name, pd.DataFrame(columns=["date", "label"])).iterrows():
+            ax.axvline(m["date"], color="black", ls=":", lw=0.8, alpha=0.7)
+            ax.annotate(
+                m["label"],
+                (m["date"], 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=6,
+                va="top",
+                ha="right",
+            )
+        ax.set_title(f"{name}: levers set by review rules (replication 0)", fontsize=10, loc="left")
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.set_ylabel(ylabel, fontsize=9)
+        if len(frame.columns):
+            if frame.to_numpy().max() > 100:  # budgets in CNY; a safety factor keeps decimals
+                ax.yaxis.set_major_formatter(THOUSANDS)
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("date")
+    return _png(fig)

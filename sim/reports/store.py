@@ -16,6 +16,7 @@ rendered from. Files of a comparison run::
     cohorts.csv      repurchase by cohort per replication (sim.core.ledger.cohort_repurchase)
     inventory.csv    day × SKU inventory records per replication (only when the runs have them)
     decisions.csv    what the scenario's review rules decided, per replication (only with rules)
+    ab_tests.csv     each A/B test's outcome per replication (only with ab_test rules)
     figures/*.png    the report's figures (also embedded in report.html as base64)
     report.html      one self-contained file (no script, no external resource)
     report.md        the same tables and readings in Markdown
@@ -66,6 +67,11 @@ def store_comparison(cmp: Comparison, directory: Path, **manifest_extra: Any) ->
         _stack({n: log for n, log in logs.items() if len(log)}).to_csv(
             directory / "decisions.csv", index=False
         )
+    abs_ = {n: ev.ab_tests for n, ev in evs.items() if getattr(ev, "ab_tests", None) is not None}
+    if any(len(t) for t in abs_.values()):  # A/B tests (sim.rules.ab) were decided
+        _stack({n: t for n, t in abs_.items() if len(t)}).to_csv(
+            directory / "ab_tests.csv", index=False
+        )
     write_columns(directory)  # the data dictionary of exactly the tables written above
 
 
@@ -114,6 +120,8 @@ class Stored:
     cohorts: pd.DataFrame | None
     inventory: pd.DataFrame | None = None  # day × SKU inventory records (inventory.csv)
     market: pd.DataFrame | None = None  # day × replication market-wide stocks (market.parquet)
+    ab_tests: pd.DataFrame | None = None  # A/B test outcomes per replication (ab_tests.csv)
+    decisions: pd.DataFrame | None = None  # review rules' decisions (decisions.csv)
 
     @property
     def names(self) -> list[str]:
@@ -168,6 +176,8 @@ def load_results(directory: str | Path) -> Stored:
         cohorts=opt_csv("cohorts.csv"),
         inventory=opt_csv("inventory.csv"),
         market=market,
+        ab_tests=opt_csv("ab_tests.csv"),
+        decisions=opt_csv("decisions.csv"),
     )
 
 

@@ -17,6 +17,7 @@ from sim.results.atomic import (
     leftovers,
     recover,
 )
+from sim.results.columns_tools import write_tool_columns
 from sim.results.directories import (
     default_run_dir,
     kpi_summary_dict,
@@ -46,4 +47,5 @@ __all__ = [
     "versions",
     "write_json",
     "write_table",
+    "write_tool_columns",
 ]

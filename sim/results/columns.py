@@ -65,6 +65,8 @@ DAILY: dict[str, tuple[str, str]] = {
     "reminders": ("messages", "repurchase reminders sent"),
     "group_invites": ("customers", "buyers invited into a group"),
     "samples": ("orders", "trial-size (sample) orders"),
+    "orders_paid_ad": ("orders", "paid-traffic orders by the channel of the last paid ad seen"),
+    "revenue_paid_ad": ("CNY", "revenue of paid-traffic orders by the last paid ad's channel"),
     "stockouts": ("orders", "orders that met an empty shelf"),
     "lost_orders": ("orders", "orders lost to a stockout"),
     "switched_orders": ("orders", "orders that switched to another channel on a stockout"),
@@ -110,16 +112,24 @@ OTHER: dict[str, dict[str, tuple[str, str]]] = {
     },
     "decisions": {
         "rule": ("", "the rule's name (or kind and position in the scenario's rules: block)"),
-        "kind": ("", "rule kind: reallocate or pilot"),
-        "channel": ("", "channel whose budget the decision set"),
-        "lever": ("", "budget lever set: paid"),
+        "kind": ("", "rule kind: reallocate, pilot, stock, extend_promotion or ab_test"),
+        "channel": ("", "channel whose budget the decision set ('' for stock and promotion rules)"),
+        "lever": ("", "what was set: paid (budget), safety_factor, promotion_end or price (A/B)"),
+        "target": (
+            "",
+            "what it set: a channel, SKU or promotion id, or an A/B arm (arm B, everyone)",
+        ),
         "seen": ("", "what the rule saw, in words: the ledger days it read and the values"),
         "metric": (
-            "CNY/CNY or CNY",
-            "the channel's measured paid ROI, or a pilot's CAC per new customer",
+            "CNY/CNY, CNY, share or ratio",
+            "the channel's measured paid ROI, a pilot's CAC per new customer, a SKU's stockout "
+            "rate, a promotion's week-1 orders ÷ forecast, or an A/B test's p-value",
         ),
-        "before": ("CNY/day", "the lever's daily budget before the decision"),
-        "after": ("CNY/day", "the daily budget from the decision day on"),
+        "before": (
+            "CNY/day, k, day or × price",
+            "the budget, k, last day or price multiplier before",
+        ),
+        "after": ("CNY/day, k, day or × price", "the same from the decision day on"),
         "note": ("", "the decision in words"),
     },
     "inventory": {
@@ -205,6 +215,29 @@ SUMMARY: dict[str, tuple[str, str]] = {
     "paired_diffs.*.n": ("replications", "pairs both defined"),
 }
 #: Units of a KPI value as stored (the reports convert: M CNY, %).
+#: ab_tests.csv: one row per A/B test (sim.rules.ab) per replication.
+OTHER["ab_tests"] = {
+    "rule": ("", "the test's name (or rules[i])"),
+    "metric": ("", "what the team compared: conversion or revenue_per_customer"),
+    "test": ("", "z: two-sided pooled two-proportion z-test; welch: two-sided Welch t-test"),
+    "alpha": ("fraction (0–1)", "the test's level: a p-value below it declares a winner"),
+    "start_day": ("day", "first day of the test (arms see their settings)"),
+    "decision_day": ("day", "the first day after the test: read, decided, rolled out"),
+    "days_seen": ("days", "test days the team had seen on the decision day (days − lag)"),
+    "n_a": ("customers", "simulated customers in arm A (the test's sample; not real units)"),
+    "n_b": ("customers", "simulated customers in arm B"),
+    "value_a": ("as metric", "arm A's metric: buyers ÷ customers, or CNY per customer"),
+    "value_b": ("as metric", "arm B's metric"),
+    "sd_a": ("as metric", "arm A's per-customer standard deviation"),
+    "sd_b": ("as metric", "arm B's per-customer standard deviation"),
+    "statistic": ("", "the z or t statistic of B − A"),
+    "p_value": ("fraction (0–1)", "two-sided p-value"),
+    "winner": ("", "A or B (significant, higher metric) or none"),
+    "price_a": ("× price", "arm A's price multiplier during the test"),
+    "price_b": ("× price", "arm B's price multiplier during the test"),
+    "price_after": ("× price", "the multiplier everyone sees from the decision day on"),
+    "min_effect": ("as metric", "the smallest B − A difference the plan wants to detect"),
+}
 RAW_UNITS = {
     "money": "CNY",
     "cny": "CNY",
@@ -219,6 +252,7 @@ RAW_UNITS = {
 #: Table files a results directory may hold, by table name.
 TABLES = ("daily", "market", "kpis", "journeys", "flows", "cohorts", "inventory", "results")
 TABLES += ("decisions",)
+TABLES += ("ab_tests",)
 TABLES += ("point_summary",)
 
 

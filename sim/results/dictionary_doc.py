@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sim.results.columns import COMMON, DAILY, MARKET, OTHER, RAW_UNITS, SUMMARY, describe
+from sim.results.columns_tools import tool_markdown
 from sim.scenario.kpi_labels import LABELS, UNITS
 
 PATH = Path("docs") / "data-dictionary.md"
@@ -35,6 +36,7 @@ money totals in M CNY (million CNY).
 | `kpis.parquet` / `kpis.csv` | scenario × replication | every KPI over the whole horizon |
 | `summary.json` | — | KPI means and intervals, targets with P(meet) and verdicts, paired differences |
 | `flows.csv`, `cohorts.csv`, `journeys.csv`, `inventory.csv` | see below | customer moves, repurchase cohorts, sampled journeys, stock records |
+| `ab_tests.csv` (only with `ab_test` rules) | scenario × replication × A/B test | arm sizes, each arm's metric, p-value, winner, the price multiplier rolled out ([ab_tests.md](ab_tests.md)) |
 | sweep `results.parquet` / `point_summary.parquet` | point × replication / point × KPI | a sweep's KPIs per design point |
 | `columns.csv` | table × column | this dictionary, for the files of that directory |
 | `manifest.json` (`reproduce` block), `scenarios.json`; a sweep's `reproduce.json` | — | how to reproduce the directory: command, git commit, code hash, versions, resolved scenario(s) |
@@ -88,9 +90,10 @@ def markdown() -> str:
     out += ["", SUMMARY_INTRO]
     out += [f"| `{f}` | {u} | {t} |" for f, (u, t) in SUMMARY.items()]
     out.append("")
-    for name in ("flows", "cohorts", "journeys", "inventory", "point_summary"):
+    for name in ("flows", "cohorts", "journeys", "inventory", "point_summary", "ab_tests"):
         out += _table(name, [*(["day"] if name in ("journeys", "inventory") else []), *OTHER[name]])
     out.append(SWEEP)
+    out += ["", *tool_markdown()]
     return "\n".join(out) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""The rule engine: each morning, the due rules read the ledger so far and move budgets.
+"""The rule engine: each morning, the due rules read the ledger so far and move levers.
 
 What a rule may read is cut here, once: :meth:`RuleEngine.seen` sums a recorder measure over
 days before ``today − lag_days`` only, so no rule can look at today, the future, or anything the
@@ -6,8 +6,11 @@ recorder does not hold (the population's hidden state is never passed in). What 
 write is the model's paid budget from today on (``model.budget[day:, channel, 0]``); the
 channel agents read that array, so tomorrow's exposure follows the decision.
 
-Only the paid lever moves: the private-ops budget also sets the pool's join probability, which
-the model precomputes per day, so rules leave it alone.
+Of the budgets only the paid lever moves: the private-ops budget also sets the pool's join
+probability, which the model precomputes per day, so rules leave it alone. Stock rules
+(:mod:`sim.rules.stock`) read the warehouse's daily records to yesterday and set a SKU's safety
+factor; promotion rules (:mod:`sim.rules.promotion`) read the ledger's orders and move a
+promotion's end day.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.scenario.rules import WEEKDAYS, Pilot, Reallocate, rule_day
+from sim.rules.ab import AbTests
+from sim.rules.promotion import decision_day, extend_promotion
+from sim.rules.stock import stock_review
+from sim.scenario.rules import WEEKDAYS, ExtendPromotion, Pilot, Reallocate, Stock, rule_day
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
@@ -31,6 +37,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "kind",
     "channel",
     "lever",
+    "target",
     "seen",
     "metric",
     "before",
@@ -51,6 +58,7 @@ class RuleEngine:
         self.index = dict(model.channel_index)
         self.rules = [(r.name or f"rules[{i}]", r) for i, r in enumerate(sc.rules)]
         self.rows: list[dict] = []
+        self.ab = AbTests(self)  # A/B tests: arms, reading, rollout (sim.rules.ab)
         for name, r in self.rules:  # a pilot's budget is part of the plan from day 0
             if isinstance(r, Pilot):
                 first = rule_day(r.start, self.start)
@@ -58,7 +66,9 @@ class RuleEngine:
                 ch = self.index[r.channel]
                 before = float(model.budget[first, ch, PAID])
                 model.budget[first:last, ch, PAID] = r.budget
-                self._log(first, name, r, r.channel, "", np.nan, before, r.budget, "pilot starts")
+                self.note_decision(
+                    first, name, r, r.channel, "", np.nan, before, r.budget, "pilot starts"
+                )
 
     # ---- what the team sees -----------------------------------------------------------------
     def seen(
@@ -81,8 +91,17 @@ class RuleEngine:
             if isinstance(r, Reallocate):
                 if self._due(r, model.day):
                     self._reallocate(model, name, r)
-            elif model.day == rule_day(r.start, self.start) + 7 * r.weeks:
-                self._pilot(model, name, r)
+            elif isinstance(r, Pilot):
+                if model.day == rule_day(r.start, self.start) + 7 * r.weeks:
+                    self._pilot(model, name, r)
+            elif isinstance(r, Stock):
+                if model.day > 0 and model.day % r.every_days == 0:
+                    stock_review(self, model, name, r)
+            elif isinstance(r, ExtendPromotion):
+                if model.day == decision_day(model, r):
+                    extend_promotion(self, model, name, r)
+            elif r.kind == "ab_test":
+                self.ab.review(model, name, r)
 
     def _due(self, r: Reallocate, day: int) -> bool:
         if day == 0:
@@ -92,7 +111,10 @@ class RuleEngine:
         return (self.start + dt.timedelta(days=day)).weekday() == WEEKDAYS.index(r.weekday)
 
     def _reallocate(self, model: ChannelMarket, name: str, r: Reallocate) -> None:
-        revenue, lo, hi = self.seen(model, "revenue_paid", r.window_days, r.lag_days)
+        # ad_channel: the revenue of paid-sourced orders by the channel whose ad reached the
+        # buyer (the ad platform's report); order_channel: by the channel they ordered in
+        measure = "revenue_paid_ad" if r.attribution == "ad_channel" else "revenue_paid"
+        revenue, lo, hi = self.seen(model, measure, r.window_days, r.lag_days)
         spend, _, _ = self.seen(model, "spend_paid", r.window_days, r.lag_days)
         if hi <= lo:
             return  # nothing reported yet
@@ -109,12 +131,14 @@ class RuleEngine:
         w_min = r.bounds.get(worst, (0.0, np.inf))[0]
         b_max = r.bounds.get(best, (0.0, np.inf))[1]
         amount = max(min(r.share * w_before, w_before - w_min, b_max - b_before), 0.0)
-        seen = f"paid ROI days {lo}-{hi - 1}: " + ", ".join(f"{c}={roi[c]:.3g}" for c in chans)
+        seen = f"paid ROI ({r.attribution}) days {lo}-{hi - 1}: " + ", ".join(
+            f"{c}={roi[c]:.3g}" for c in chans
+        )
         note = "at bounds: nothing moved" if amount == 0 else f"moved {amount:.6g}/day"
         budget[day:, w, PAID] = w_before - amount
         budget[day:, b, PAID] = b_before + amount
-        self._log(day, name, r, worst, seen, roi[worst], w_before, w_before - amount, note)
-        self._log(day, name, r, best, seen, roi[best], b_before, b_before + amount, note)
+        self.note_decision(day, name, r, worst, seen, roi[worst], w_before, w_before - amount, note)
+        self.note_decision(day, name, r, best, seen, roi[best], b_before, b_before + amount, note)
 
     def _pilot(self, model: ChannelMarket, name: str, r: Pilot) -> None:
         if model.day >= self.days:
@@ -132,10 +156,14 @@ class RuleEngine:
         note = f"CAC {cac:.4g} {'≤' if passed else '>'} {r.max_cac:g}: " + (
             "scale" if passed else "stop"
         )
-        self._log(model.day, name, r, r.channel, seen, cac, before, after, note)
+        self.note_decision(model.day, name, r, r.channel, seen, cac, before, after, note)
 
     # ---- the log ----------------------------------------------------------------------------
-    def _log(self, day, name, rule, channel, seen, metric, before, after, note) -> None:
+    def note_decision(
+        self, day, name, rule, channel, seen, metric, before, after, note, lever="paid", target=""
+    ) -> None:
+        """One decision row; ``target`` (default: ``channel``) is what it set: a channel's
+        budget, a SKU's safety factor or a promotion's end day."""
         self.rows.append(
             {
                 "day": day,
@@ -143,7 +171,8 @@ class RuleEngine:
                 "rule": name,
                 "kind": rule.kind,
                 "channel": channel,
-                "lever": "paid",
+                "lever": lever,
+                "target": target or channel,
                 "seen": seen,
                 "metric": float(metric),
                 "before": float(before),

@@ -49,9 +49,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         if isinstance(node, list):
             idx = _list_index(node, part)
             if idx is None:
-                known = [str(item.get("id")) for item in node if isinstance(item, dict)]
-                where = ".".join(walked)
-                raise KeyError(f"{dotted}: unknown id '{part}' in {where} (known: {known})")
+                raise KeyError(_unknown_item(dotted, part, ".".join(walked), node))
             if last:
                 node[idx] = value
                 return
@@ -77,8 +75,7 @@ def resolve_path(data: dict[str, Any], dotted: str) -> Any:
         if isinstance(node, list):
             idx = _list_index(node, part)
             if idx is None:
-                known = [str(item.get("id")) for item in node if isinstance(item, dict)]
-                raise KeyError(f"{dotted}: unknown id '{part}' in {where} (known: {known})")
+                raise KeyError(_unknown_item(dotted, part, where, node))
             node = node[idx]
         elif isinstance(node, dict):
             if part not in node:
@@ -88,6 +85,16 @@ def resolve_path(data: dict[str, Any], dotted: str) -> Any:
             raise KeyError(f"{dotted}: '{where}' is a value, not a section")
         walked.append(part)
     return node
+
+
+def _unknown_item(dotted: str, part: str, where: str, items: list[Any]) -> str:
+    """Why ``part`` names no item of ``items``: the ids it could be, or, for items without
+    ids (``rules``), the indices that exist."""
+    known = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+    if known:
+        return f"{dotted}: unknown id '{part}' in {where} (known: {known})"
+    have = f"indices 0 to {len(items) - 1}" if items else "no items"
+    return f"{dotted}: no item '{part}' in {where} (it has {have})"
 
 
 def _list_index(items: list[Any], key: str) -> int | None:

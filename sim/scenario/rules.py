@@ -12,7 +12,7 @@ a pilot, then scale"); these models state such a policy so the simulator can eva
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,7 +41,10 @@ class _Rule(BaseModel):
 class Reallocate(_Rule):
     """Every ``every_days`` (or each ``weekday``), move ``share`` of the paid budget of the
     channel with the lowest paid ROI over the last ``window_days`` to the one with the highest,
-    keeping each channel's paid budget within ``bounds``."""
+    keeping each channel's paid budget within ``bounds``. Paid ROI = paid-sourced revenue ÷
+    paid spend, the revenue credited by ``attribution``: to the channel whose ad reached the
+    buyer (default: what the team's ad reports show, and the channel whose spend earned it), or
+    to the channel the buyer ordered in (which credits a marketplace for another's ads)."""
 
     kind: Literal["reallocate"]
     channels: list[str] = Field(min_length=2, description="channels whose paid budgets move")
@@ -53,6 +56,12 @@ class Reallocate(_Rule):
     share: float = Field(gt=0, le=1, description="share of the worst channel's paid budget moved")
     bounds: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="channel: [min, max] paid currency per day"
+    )
+    attribution: Literal["ad_channel", "order_channel"] = Field(
+        default="ad_channel",
+        description="whose paid ROI: revenue credited to the channel whose ad reached the buyer "
+        "(revenue_paid_ad, an ad platform's report) or to the channel the buyer ordered in "
+        "(revenue_paid)",
     )
 
     @model_validator(mode="after")
@@ -81,7 +90,97 @@ class Pilot(_Rule):
     max_cac: float = Field(ge=0, description="currency per new customer to pass")
 
 
-Rule = Annotated[Reallocate | Pilot, Field(discriminator="kind")]
+class Stock(_Rule):
+    """Every ``every_days``, raise the safety factor of each SKU whose stockout rate (units not
+    served at once ÷ units demanded, all locations) over the last ``window_days`` exceeds
+    ``threshold`` by ``step``, up to ``max_k``. The safety factor is the ``k`` of forecast
+    policies (:meth:`sim.inventory.Inventory.set_safety_factor`)."""
+
+    kind: Literal["stock"]
+    skus: list[str] | None = Field(default=None, description="SKUs reviewed; None = every one")
+    every_days: int = Field(default=7, ge=1, description="review period in days")
+    window_days: int = Field(default=7, ge=1, description="days the stockout rate is taken over")
+    threshold: float = Field(default=0.05, ge=0, lt=1, description="stockout rate that triggers")
+    step: float = Field(default=0.2, gt=0, description="added to the safety factor k")
+    max_k: float = Field(default=10.0, gt=0, description="the safety factor never goes above")
+
+
+class ExtendPromotion(_Rule):
+    """Extend promotion ``promotion`` by ``extend_days`` when its week-1 orders (its channels,
+    its first 7 days) beat the forecast by ``uplift``. The forecast is what the team knew before
+    the promotion: the mean daily orders of the same channels over the ``baseline_days`` before
+    its first day × 7 × ``expected_lift`` (1: the promotion is forecast to sell as a normal
+    week). The decision falls on the promotion's day ``7 + lag_days``."""
+
+    kind: Literal["extend_promotion"]
+    promotion: str = Field(description="id of a mega-sale, dated group buy or full reduction")
+    uplift: float = Field(default=0.2, ge=0, description="share above the forecast to extend")
+    baseline_days: int = Field(default=28, ge=1, description="days before it the forecast uses")
+    expected_lift: float = Field(default=1.0, gt=0, description="forecast multiplier")
+    extend_days: int = Field(default=7, ge=1, le=366, description="days added to its end")
+
+
+class ArmSetting(BaseModel):
+    """What one arm of an A/B test sees: a price multiplier at the test's channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price: float = Field(
+        default=1.0, gt=0, le=3, description="× the unit price the customer would otherwise see"
+    )
+
+
+class AbTest(_Rule):
+    """From ``start`` for ``days``, customers in arm B (a ``share_b`` of them, by a hash of
+    their id and the test's name) see arm ``b``'s setting, the others arm ``a``'s (default: the
+    plan as it is). On the first day after the test the team reads ``metric`` per arm from the
+    orders it has seen (less ``lag_days``) and runs ``test`` at level ``alpha``: with
+    ``rollout: winner`` (the default) a significant winner's setting goes to everyone from that
+    day on, and without a significant difference everyone keeps A's; with ``rollout: none``
+    everyone goes back to A's. ``min_effect`` (metric units) is the difference the team wants
+    to detect: the report states the test's power for it (:mod:`sim.rules.ab_stats`)."""
+
+    kind: Literal["ab_test"]
+    start: DayOrDate = 0
+    days: int = Field(ge=1, le=3660, description="test length in days")
+    share_b: float = Field(default=0.5, gt=0, lt=1, description="share of customers in arm B")
+    channels: list[str] | None = Field(
+        default=None, description="where the arms' prices apply; None = every selling channel"
+    )
+    a: ArmSetting = Field(default_factory=ArmSetting, description="arm A (the control)")
+    b: ArmSetting = Field(description="arm B (the challenger)")
+    metric: Literal["conversion", "revenue_per_customer"] = Field(
+        default="conversion",
+        description="conversion: buyers ÷ customers in the arm; revenue_per_customer: CNY",
+    )
+    test: Literal["z", "welch"] | None = Field(
+        default=None,
+        description="z: two-sided two-proportion z-test (conversion only); welch: two-sided "
+        "Welch t-test on per-customer values; None: z for conversion, welch for revenue",
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="the test's level")
+    rollout: Literal["winner", "none"] = "winner"
+    min_effect: float | None = Field(
+        default=None, gt=0, description="smallest B − A difference worth detecting (power)"
+    )
+
+    @model_validator(mode="after")
+    def _test_fits_metric(self) -> AbTest:
+        if self.test == "z" and self.metric != "conversion":
+            raise ValueError(
+                f"test: z (two-proportion) needs metric conversion, got {self.metric}; "
+                "use test: welch"
+            )
+        return self
+
+    @property
+    def statistic(self) -> str:
+        """The test actually run: z for conversion unless stated otherwise, Welch otherwise."""
+        return self.test or ("z" if self.metric == "conversion" else "welch")
+
+
+Rule = Annotated[Reallocate | Pilot | Stock | ExtendPromotion | AbTest, Field(discriminator="kind")]
+AnyRule = Reallocate | Pilot | Stock | ExtendPromotion | AbTest
 
 
 def rule_day(x: DayOrDate, start: dt.date) -> int:
@@ -90,7 +189,7 @@ def rule_day(x: DayOrDate, start: dt.date) -> int:
 
 
 def rule_problems(
-    rules: list[Reallocate | Pilot], channels: dict[str, str], start: dt.date, days: int
+    rules: list[AnyRule], channels: dict[str, str], start: dt.date, days: int
 ) -> list[str]:
     """Rules naming unknown channels, or pilots outside the horizon; each names its field.
     ``channels`` maps id → family."""
@@ -98,6 +197,11 @@ def rule_problems(
     known = sorted(channels)
     for i, r in enumerate(rules):
         where = f"rules[{i}]({r.kind})"
+        if isinstance(r, Stock | ExtendPromotion):
+            continue  # checked with the inventory and promotions (rule_target_problems)
+        if isinstance(r, AbTest):
+            problems += ab_test_problems(where, r, known, start, days)
+            continue
         named = r.channels + list(r.bounds) if isinstance(r, Reallocate) else [r.channel]
         for cid in named:
             if cid not in channels:
@@ -107,5 +211,100 @@ def rule_problems(
             if not 0 <= first < days:
                 problems.append(
                     f"{where}.start: {r.start} is outside the horizon (days 0 to {days - 1})"
+                )
+    return problems
+
+
+def ab_test_problems(
+    where: str, r: AbTest, channels: list[str], start: dt.date, days: int
+) -> list[str]:
+    """An A/B test naming unknown channels, or whose decision day (its first day after the
+    test) falls outside the horizon, or whose team would see none of it (lag ≥ days)."""
+    problems = [
+        f"{where}.channels: unknown channel '{c}' (known: {channels})"
+        for c in r.channels or []
+        if c not in channels
+    ]
+    first = rule_day(r.start, start)
+    if not 0 <= first < days:
+        problems.append(f"{where}.start: {r.start} is outside the horizon (days 0 to {days - 1})")
+    elif first + r.days >= days:
+        problems.append(
+            f"{where}.days: a {r.days}-day test from day {first} is decided on day "
+            f"{first + r.days}, past the horizon's last day {days - 1}"
+        )
+    if r.lag_days >= r.days:
+        problems.append(
+            f"{where}.lag_days: {r.lag_days} ≥ days ({r.days}): the team would see none of the "
+            "test on its decision day"
+        )
+    return problems
+
+
+def promotion_span(promotions: Any, pid: str, start: dt.date) -> tuple[str, Any, int, int] | None:
+    """``(section, item, first day, days)`` of the dated promotion ``pid`` (a mega-sale, or a
+    group buy / full reduction with both ``start`` and ``end``); None if there is none."""
+    for e in promotions.events:
+        if e.id == pid:
+            return "events", e, (e.date - start).days, e.days
+    for section in ("group_buys", "full_reduction"):
+        for e in getattr(promotions, section):
+            if e.id == pid and e.start is not None and e.end is not None:
+                return section, e, (e.start - start).days, (e.end - e.start).days + 1
+    return None
+
+
+def rule_target_problems(
+    rules: list[AnyRule], inventory: Any, promotions: Any, start: dt.date, days: int
+) -> list[str]:
+    """Stock rules naming unknown SKUs or SKUs without a forecast policy (the only policy with
+    a safety factor), and promotion rules naming no dated promotion long enough to be read
+    after a week; each names its field."""
+    problems: list[str] = []
+    for i, r in enumerate(rules):
+        where = f"rules[{i}]({r.kind})"
+        if isinstance(r, Stock):
+            if inventory is None:
+                problems.append(f"{where}: a stock rule needs an inventory: section")
+                continue
+            known = [s.id for s in inventory.skus]
+            with_k = {
+                s.id
+                for s in inventory.skus
+                for loc in inventory.locations
+                if (p := inventory.policy_for(s, loc.id)) is not None and p.type == "forecast"
+            }
+            for sku in r.skus or known:
+                if sku not in known:
+                    problems.append(f"{where}.skus: unknown SKU '{sku}' (known: {known})")
+                elif sku not in with_k:
+                    problems.append(
+                        f"{where}.skus: SKU '{sku}' has no forecast policy (type: forecast), "
+                        "the only policy with a safety factor k"
+                    )
+        elif isinstance(r, ExtendPromotion):
+            span = promotion_span(promotions, r.promotion, start)
+            if span is None:
+                problems.append(
+                    f"{where}.promotion: no mega-sale, or group buy / full reduction with start "
+                    f"and end, has id '{r.promotion}'"
+                )
+                continue
+            _, _, first, length = span
+            if length < 7 + r.lag_days:
+                problems.append(
+                    f"{where}.promotion: '{r.promotion}' runs {length} days; its week 1 is "
+                    f"read on its day {7 + r.lag_days} (7 + lag_days), so it needs at least "
+                    f"{7 + r.lag_days} days"
+                )
+            elif first < 1:
+                problems.append(
+                    f"{where}.promotion: '{r.promotion}' starts on day {first}: no day before "
+                    "it to forecast week 1 from"
+                )
+            elif not first + 7 + r.lag_days < days:
+                problems.append(
+                    f"{where}.promotion: the decision day {first + 7 + r.lag_days} of "
+                    f"'{r.promotion}' is outside the horizon (days 0 to {days - 1})"
                 )
     return problems

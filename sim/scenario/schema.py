@@ -30,7 +30,7 @@ from sim.scenario.draws import draw_problems, file_digests
 from sim.scenario.kpi_names import RESERVED_CHANNEL_IDS, kpi_names, kpi_problem
 from sim.scenario.market import Family, Market, is_number
 from sim.scenario.paths import resolve_path
-from sim.scenario.rules import Rule, rule_problems
+from sim.scenario.rules import Rule, rule_problems, rule_target_problems
 from sim.scenario.spend import budget_problems, budget_warnings
 
 FAMILIES: tuple[str, ...] = ("public", "private", "social", "offline")
@@ -336,6 +336,9 @@ class Scenario(_Frozen):
         )
         problems += budget_problems(self) + draw_problems(self)
         problems += rule_problems(self.rules, families, self.horizon.start, self.horizon.days)
+        problems += rule_target_problems(
+            self.rules, self.inventory, self.promotions, self.horizon.start, self.horizon.days
+        )
         coupons = {c.id for c in self.promotions.coupons}
         for i, c in enumerate(self.promotions.coupons):
             bad = sorted(set(c.tiers or []) - set(TIER_IDS))

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.population import PRIVATE_FAMILY
 from sim.inventory.fulfilment import avoid
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
+
+CHOICE_DRAWS = ("choice.channel", "purchase.conversion")
 
 
 def choice(model: ChannelMarket) -> None:
@@ -28,16 +29,13 @@ def choice(model: ChannelMarket) -> None:
         return
     sell = model.selling  # channel indices that take orders
     seg = pop.segment[shoppers]
-    rel_price = model.price_today[sell] / m.guide_price - 1.0
-    util = pop.seg_affinity[seg][:, model.family_index[sell]]
-    util -= m.price_weight * pop.seg_sensitivity[seg][:, None] * rel_price[None, :]
-    util += m.service_weight * model.service_score[sell][None, :]
+    util = _segment_utility(model)[seg]  # a fresh shoppers × channels array
     util += m.loyalty * (pop.last_channel[shoppers][:, None] == sell[None, :])
     landed = pop.landing[shoppers][:, None] == sell[None, :]
     util += m.landing_bonus * landed
     util += model.levers.choice_utility(model, shoppers, sell, pop.seg_sensitivity[seg])
-    private = model.family_index[sell] == PRIVATE_FAMILY
-    if private.any():
+    private = model.private_selling  # per selling channel: private family?
+    if model.has_private_seller:
         member = pop.in_private[shoppers][:, None]
         bonus = m.private_bonus + m.touch_bonus * pop.touched[shoppers][:, None]
         util += np.where(private[None, :] & member, bonus, 0.0)
@@ -48,7 +46,8 @@ def choice(model: ChannelMarket) -> None:
     util -= util.max(axis=1, keepdims=True)
     prob = np.exp(util)
     prob /= prob.sum(axis=1, keepdims=True)
-    u = model.draws.u("choice.channel", shoppers)
+    # purchase's conversion draw is about the same shoppers: one hashing pass for both
+    u, model.today.u_conversion = model.draws.rows(CHOICE_DRAWS, shoppers)
     pick = (prob.cumsum(axis=1) < u[:, None]).sum(axis=1)
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
@@ -57,3 +56,21 @@ def choice(model: ChannelMarket) -> None:
     rec.flow["sessions"][day] += sessions
     rec.flow["visits"][day] += sessions  # a session is also a visit (as are ad clicks)
     rec.journey(day, shoppers, "visit", channel)
+
+
+def _segment_utility(model: ChannelMarket) -> np.ndarray:
+    """Segment × selling channel: family affinity − the price term + the service term, the part
+    of a shopper's utility that depends on their segment alone. Computed with the same
+    operations, in the same order and types, as per shopper (so every shopper's utility is
+    bit-identical), once per distinct shelf price instead of once per shopper and day."""
+    key = model.price_today.tobytes()
+    cached = model.choice_base
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    pop, m, sell = model.pop, model.scenario.market, model.selling
+    rel_price = model.price_today[sell] / m.guide_price - 1.0
+    base = pop.seg_affinity[:, model.family_index[sell]]
+    base -= m.price_weight * pop.seg_sensitivity[:, None] * rel_price[None, :]
+    base += m.service_weight * model.service_score[sell][None, :]
+    model.choice_base = (key, base)
+    return base

@@ -25,7 +25,10 @@ def churn(model: ChannelMarket) -> None:
     worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - float(pop.satisfaction.min())))
     worst *= pop.max_churn_multiplier  # 1.0 unless customers carry their own hazard
     customers = np.flatnonzero(pop.stage == CUSTOMER)
-    u_churn = model.draws.u("churn.churn", customers)
+    # Both decisions hashed in one pass (the same numbers as two calls): lapse for everyone in
+    # the market now; those who churn below leave the market and are dropped from it.
+    in_market = np.flatnonzero(pop.in_market)
+    u_churn, u_lapse = model.draws.many((("churn.churn", customers), ("churn.lapse", in_market)))
     close = pop.churn_candidates(u_churn < worst * 1.0001, customers, model.today)
     customers, u_churn = customers[close], u_churn[close]
     hazard = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - pop.satisfaction[customers]))
@@ -37,8 +40,8 @@ def churn(model: ChannelMarket) -> None:
     pop.in_market[gone] = False
     model.recorder.journey(day, gone, "churned")
 
-    shopping = np.flatnonzero(pop.in_market)
-    lapse = shopping[model.draws.u("churn.lapse", shopping) < m.interest_lapse]
+    still = pop.in_market[in_market]  # only ``gone`` left the market since
+    lapse = in_market[still & (u_lapse < m.interest_lapse)]
     prospects = lapse[pop.stage[lapse] == INTERESTED]
     pop.stage[prospects] = PROSPECT
     pop.in_market[lapse] = False

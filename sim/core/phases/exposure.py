@@ -51,12 +51,15 @@ class ExposurePlan:
 
     def __init__(self, model: ChannelMarket):
         self.service = np.array([a.spec.service.cost_per_day for a in model.channel_agents])
-        self._levers: dict[tuple, tuple[np.ndarray, dict[str, tuple | None]]] = {}
+        self._levers: dict[bytes, tuple[np.ndarray, dict[str, tuple | None]]] = {}
 
     def today(self, model: ChannelMarket, day: int) -> tuple[np.ndarray, dict[str, tuple | None]]:
         """The day's spend (channels × paid, seeding, private_ops) and lever slices
         ``{"paid": …, "seeding": …, "touch": …}`` (None: the lever reaches nobody)."""
-        key = tuple(a.daily_spend(day) for a in model.channel_agents)
+        # the agents read views of ``model.budget`` (ChannelAgent.daily_spend): its day's row is
+        # every agent's spend at once; + 0.0 makes −0.0 and 0.0 one key, as floats compare
+        spend = model.budget[day] + 0.0
+        key = spend.tobytes()
         known = self._levers.get(key)
         if known is None:
             d = day  # the first day with this spend
@@ -71,7 +74,7 @@ class ExposurePlan:
                     "touch",
                 ),
             }
-            known = self._levers[key] = (np.array(key), levers)
+            known = self._levers[key] = (spend, levers)
         return known
 
 
@@ -131,6 +134,8 @@ def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> None:
     lands = land[k] != NO_CHANNEL
     pop.landing[near[lands]] = land[k[lands]]
     pop.landing_source[near[lands]] = SOURCE_CODE[lever]
+    if lever == "paid":  # the ad platform's last touch (revenue_paid_ad, sim.core.phases.purchase)
+        pop.landing_channel[near] = chans[k]
     clicked = u_near - lo[k] < click_below[k]
     rec.flow["visits"][day] += np.bincount(chans[k[clicked]], minlength=len(model.channel_agents))
 

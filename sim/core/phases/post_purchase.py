@@ -26,7 +26,10 @@ def post_purchase(model: ChannelMarket) -> None:
     buyers, channel = model.today.buyers, model.today.buy_channel
     if len(buyers) == 0:  # nobody bought: nothing to satisfy, join or refer today
         return
-    u_sat, u_join, u_ref = model.draws.rows(POST_PURCHASE_DRAWS, buyers)
+    u_post = model.today.u_post  # hashed in purchase with its draws when no stock intervened
+    if u_post is None or u_post.shape[1] != len(buyers):
+        u_post = model.draws.rows(POST_PURCHASE_DRAWS, buyers)
+    u_sat, u_join, u_ref = u_post
 
     # with a warehouse, each order's delivery days depend on the location that served it
     p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today.sat_p

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
+from sim.core.phases.post_purchase import POST_PURCHASE_DRAWS
 from sim.core.population import CUSTOMER, SOURCE_CODE
 from sim.inventory.fulfilment import settle, sku_factor
 
@@ -32,6 +33,11 @@ ORDER_MEASURES = (
 # by order source code (SOURCE_CODE's order)
 SOURCE_ORDERS = tuple(f"orders_{name}" for name in SOURCE_CODE)
 SOURCE_REVENUE = tuple(f"revenue_{name}" for name in SOURCE_CODE)
+# paid-sourced orders by the channel of the last paid ad that reached the buyer (where the ad
+# platform credits them), not where they bought: what a team's per-channel ad ROI reads
+AD_MEASURES = ("orders_paid_ad", "revenue_paid_ad")
+# every uniform about a buyer, hashed in one pass when no stock can drop the order in between
+BUYER_DRAWS = ("purchase.units", "purchase.cycle", *POST_PURCHASE_DRAWS)
 
 
 def purchase(model: ChannelMarket) -> None:
@@ -46,9 +52,17 @@ def purchase(model: ChannelMarket) -> None:
     over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
     p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
-    buy = draws.u("purchase.conversion", shoppers) < p_buy
+    u_buy = model.today.u_conversion  # hashed with choice's draw (the same numbers)
+    if u_buy is None or len(u_buy) != len(shoppers):
+        u_buy = draws.u("purchase.conversion", shoppers)
+    buy = u_buy < p_buy
     buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
-    units = _geometric(draws.u("purchase.units", buyers), pop.seg_units[seg])
+    if model.warehouse is None:  # the buyers stay who they are: every per-buyer draw at once
+        per_buyer = draws.rows(BUYER_DRAWS, buyers)
+        u_units, u_cycle, model.today.u_post = per_buyer[0], per_buyer[1], per_buyer[2:]
+    else:  # fulfilment may drop orders: the renewal draw follows it (below)
+        u_units, u_cycle = draws.u("purchase.units", buyers), None
+    units = _geometric(u_units, pop.seg_units[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
         buyers, channel, seg, units, price = settle(
@@ -72,7 +86,9 @@ def purchase(model: ChannelMarket) -> None:
     pop.channels_mask[buyers] |= np.uint32(1) << channel.astype(np.uint32)
     pop.in_market[buyers] = False
     sigma = np.sqrt(np.log1p(pop.seg_cycle_cv[seg] ** 2))
-    z = ndtri(np.clip(draws.u("purchase.cycle", buyers), 1e-7, 1 - 1e-7))
+    if u_cycle is None:
+        u_cycle = draws.u("purchase.cycle", buyers)
+    z = ndtri(np.clip(u_cycle, 1e-7, 1 - 1e-7))
     gap = pop.need_gap(buyers, seg, z, sigma)  # each customer's own cycle, if spread
     pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
     _record(model, buyers, channel, units, revenue, first)
@@ -113,4 +129,9 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     source = model.today.order_source.astype(np.int64)
     rec.add_by(day, channel, source, SOURCE_ORDERS)
     rec.add_by(day, channel, source, SOURCE_REVENUE, revenue)
+    ad = model.pop.landing_channel[buyers]
+    paid = np.flatnonzero((source == SOURCE_CODE["paid"]) & (ad >= 0))
+    if len(paid):
+        weights = np.stack([np.ones(len(paid)), revenue[paid]])
+        rec.add_many(day, ad[paid].astype(np.int64), AD_MEASURES, weights)
     rec.journey(day, buyers, "order", channel)

@@ -8,6 +8,8 @@ id of :data:`SECTIONS`, each made by the module that knows its subject:
 * :mod:`~sim.reports.sections.channels` — revenue by channel family, spend and ROI;
 * :mod:`~sim.reports.sections.customers` — flows between families, private pool, cohorts;
 * :mod:`~sim.reports.sections.stock` — stock and stockouts;
+* :mod:`~sim.reports.sections.ab_tests` — A/B tests: winners, wrong winners, power;
+* :mod:`~sim.reports.sections.decisions` — the review rules' decisions, on the time series;
 * :mod:`~sim.reports.sections.uncertainty` — spread from parameter draws vs customer luck;
 * :mod:`~sim.reports.sections.provenance` — what each plan changes, and the manifest.
 """
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.reports.sections.ab_tests import ab_tests_block
 from sim.reports.sections.blocks import SECTIONS, Block
 from sim.reports.sections.channels import promotion_spans, revenue_block, spend_block
 from sim.reports.sections.customers import cohorts_block, flow_block, pool_block
+from sim.reports.sections.decisions import decisions_block
 from sim.reports.sections.headline import kpis_block, targets_block
 from sim.reports.sections.overview import glossary_block, summary_block
 from sim.reports.sections.provenance import differences_block, manifest_block
@@ -36,6 +40,8 @@ MAKERS: dict[str, Callable[[Stored], Block]] = {
     "cohorts": cohorts_block,
     "spend-roi": spend_block,
     "inventory": inventory_block,
+    "ab-tests": ab_tests_block,
+    "decisions": decisions_block,
     "uncertainty": uncertainty_block,
     "differences": differences_block,
     "glossary": glossary_block,

@@ -58,6 +58,7 @@ def revenue_block(st: Stored) -> Block:
     for name in st.names:
         weekly[name], shares[name] = _weekly_revenue(st, name)
     promos = {n: promotion_spans(st.scenarios.get(n, {})) for n in st.names}
+    decided = {n: decision_dates(st, n) for n in st.names}
     fams = sorted({f for s in shares.values() for f in s.index})
     reading = "Share of revenue by family — " + "; ".join(
         f"{n}: " + ", ".join(f"{f} {shares[n].get(f, 0.0):.0%}" for f in fams) for n in st.names
@@ -67,17 +68,34 @@ def revenue_block(st: Stored) -> Block:
     return Block(
         "revenue",
         TITLES["revenue"],
-        _revenue_intro(sum(len(v) for v in promos.values())),
+        _revenue_intro(sum(len(v) for v in promos.values()))
+        + (
+            " Dotted vertical lines: days a review rule decided something (first replication;"
+            " see the decisions section)."
+            if any(decided.values())
+            else ""
+        ),
         [Table(["scenario", *(f"{f} revenue (M CNY)" for f in fams)], rows)],
         [
             Figure(
                 "revenue_by_family",
                 "Weekly revenue by channel family",
-                F.revenue_by_family(weekly, promos),
+                F.revenue_by_family(weekly, promos, decided),
                 reading,
             )
         ],
     )
+
+
+def decision_dates(st: Stored, name: str) -> list[pd.Timestamp]:
+    """The days review rules decided something in scenario ``name``'s first replication."""
+    d = st.decisions
+    if d is None or d.empty:
+        return []
+    d = d[d["scenario"] == name]
+    if "replication" in d.columns and len(d):
+        d = d[d["replication"] == d["replication"].min()]
+    return sorted(pd.to_datetime(d["date"]).unique())
 
 
 def _weekly_revenue(st: Stored, name: str) -> tuple[pd.DataFrame, pd.Series]:
