@@ -108,6 +108,11 @@ def _check_flighting(scenario: Scenario, budget: dict[int, Lever], by_period: st
     monthly one replaces the channel's ``budget.periods``, so the periods of levers the search
     does not set would be lost. Both are refused, naming the lever."""
     decided = {(lv.channel, lv.lever) for lv in budget.values()}
+    if decided and scenario.spend_file and not by_period:
+        raise ValueError(
+            "decisions: the scenario's spend_file sets daily spends that override the budget "
+            "decisions on its days; remove spend_file to search budgets"
+        )
     problems = []
     for c in scenario.channels:
         for lever in LEVERS:

@@ -261,21 +261,38 @@ def _mixture_orders(classes, n: int) -> pd.DataFrame:
     return out
 
 
-def test_bic_picks_latent_classes_and_the_scenario_runs_them():
-    """Well separated classes: the BIC picks ``latent`` with 2 classes, and the scenario has one
-    segment per class with its share (within 2 SE of the truth), exponential needs, its own
-    rate and dropout spread, and churn 0."""
-    cal = calibrate(_table(_mixture_orders(CLASSES, 1500)), end="2025-12-30")
+# Two segments simulated by the simulator itself (days): 70 % slow buyers (cycle 120 days),
+# 30 % fast ones (15 days), both with rate shape 3 and their own dropout after purchases.
+SIM_CLASSES = [("slow", 0.7, 120.0, 1.0, 3.0), ("fast", 0.3, 15.0, 1.0, 9.0)]
+
+
+def test_bic_picks_latent_classes_on_simulated_segments_and_recovers_them():
+    """Orders the simulator generates from two known segments (3 000 agents): the BIC picks
+    ``latent`` with 2 classes, and every class field the scenario gets (share, cycle, rate
+    shape, dropout a and b) is within 2 standard errors of the segment that generated it; the
+    scenario runs one exponential segment per class with churn 0."""
+    raw = _raw()
+    base = raw["market"]["segments"][0]
+    raw["market"]["segments"] = [
+        base
+        | {"id": sid, "share": share, "cycle_distribution": "exponential"}
+        | {"purchase_cycle_days": cycle, "rate_shape": 3.0, "dropout_a": a, "dropout_b": b}
+        for sid, share, cycle, a, b in SIM_CLASSES
+    ]
+    raw["market"].update(customers=3000, churn=0.0)
+    sc = build_scenario(raw)
+    cal = calibrate(_table(orders_from_ledger(simulate(sc, seed=1), sc)), end="2025-12-30")
     table = cal.spread.table
     assert cal.spread.winner == "latent" == min(table, key=lambda v: table[v]["bic"])
     assert table["latent"]["classes"] == 2
-    sc = cal.scenario()
-    assert sc.market.churn == 0 and [s.id for s in sc.market.segments] == ["class1", "class2"]
-    fit = cal.spread.fits["latent"]
-    for j, (seg, (w, _)) in enumerate(zip(sc.market.segments, CLASSES, strict=True)):
+    got = cal.scenario()
+    assert got.market.churn == 0 and [s.id for s in got.market.segments] == ["class1", "class2"]
+    for j, (seg, true) in enumerate(zip(got.market.segments, sc.market.segments, strict=True)):
         assert seg.cycle_distribution == "exponential"
-        assert seg.dropout_a == pytest.approx(fit.classes[j].a, rel=1e-5)
-        assert abs(seg.share - w) < 2 * cal.spread_se[f"class{j + 1}.share"]
+        for key in ("share", "purchase_cycle_days", "rate_shape", "dropout_a", "dropout_b"):
+            se = cal.spread_se[f"class{j + 1}.{key}"]
+            assert abs(getattr(seg, key) - getattr(true, key)) < 2 * se, (j, key)
+        assert cal.spread_se[f"class{j + 1}.share"] < 0.1
     assert set(cal.customers["segment"]) == {"class1", "class2"}
 
 

@@ -83,8 +83,15 @@ def test_calibrate_with_spend_writes_scenario_draws_and_report(tmp_path):
     week = by_channel[(by_channel["measure"] == "visits") & (by_channel["channel"] == "jd")]
     first_week = spend[(spend["channel"] == "jd") & (spend["date"] < "2025-01-08")]
     assert week["actual"].iloc[0] == pytest.approx(first_week["visits"].sum())
-    # private operations are not fitted, and the report says so
-    assert any("wecom private_ops" in w and "NOT fitted" in w for w in result["warnings"])
+    # private operations moved (weekly wobble): the pool's join response is fitted, into the
+    # scenario and its draws
+    join = result["private_joining"]
+    assert join["channel"] == "wecom", join
+    wecom = by_id["wecom"].response
+    assert wecom.join_base == pytest.approx(join["estimate"]["join_base"])
+    assert wecom.ops_saturation == pytest.approx(join["estimate"]["ops_saturation"])
+    assert wecom.join_max >= wecom.join_base
+    assert "channels.wecom.response.join_max" in draws
     # the order-side holdout simulates the spend fit with the actual spend, not the orders-only
     # market at a constant budget (which read +72 % on the shipped sample)
     validation = json.loads((report / "validation" / "validation.json").read_text("utf-8"))

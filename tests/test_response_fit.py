@@ -240,3 +240,19 @@ def test_with_clicks_marginal_response_of_each_channel_within_20_percent(histori
     assert max(errors) <= 0.30, sorted(errors)
     assert covered >= len(errors) - 1, covered
     assert all(abs(r - 1) <= 0.15 for r in sats), sats
+
+
+def test_visits_stand_in_for_clicks_only_on_a_channel_that_sells_nothing():
+    """A selling channel's visits are clicks + shopping sessions: not clicks. A seeding
+    channel's visits are all clicks on its notes."""
+    from sim.calibration.response_scenario import ad_clicks
+
+    raw = generator_raw(14, customers=100, real_customers=100)
+    names = [c["id"] for c in raw["channels"]]
+    spend = generator_spend(14, seed=1).assign(visits=7.0)
+    got = ad_clicks(spend, raw, names, START, 14)
+    assert (got[:, names.index("xiaohongshu")] == 7.0).all()
+    assert np.isnan(np.delete(got, names.index("xiaohongshu"), axis=1)).all()
+    given = spend.assign(clicks=3.0)
+    assert (ad_clicks(given, raw, names, START, 14) == 3.0).all()  # clicks win where given
+    assert ad_clicks(generator_spend(14, seed=1), raw, names, START, 14) is None

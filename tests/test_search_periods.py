@@ -147,3 +147,45 @@ def test_cli_by_period_without_a_budget_decision_is_a_usage_error(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "--by-period: no decision is a channel budget" in err
+    assert not (tmp_path / "o").exists()  # refused before the results directory is made
+
+
+def test_cli_search_by_period_writes_the_months_and_describes_its_columns(tmp_path, capsys):
+    import json
+
+    from sim.commands.cli import main
+
+    from .test_tool_columns import assert_every_column_described
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f"name: monthly\nextends: {SCENARIOS / 'baseline.yaml'}\n"
+        "decisions:\n  - {path: channels.jd.budget.paid, low: 0, high: 40000}\n"
+        "targets:\n  - {kpi: revenue, relative_to: baseline, at_least: 0.5, label: half}\n"
+    )
+    out = tmp_path / "out"
+    sets = {"market.customers": 500, "horizon.days": 40, "inventory": "null"}
+    code = main(
+        ["optimize", "search", str(plan), "--by-period", "month", "--total", "15000"]
+        + ["--trials", "3", "-r", "1", "--verify-replications", "2", "--workers", "1"]
+        + ["--no-progress", "--out", str(out), *[f"--set={k}={v}" for k, v in sets.items()]]
+    )
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["by_period"] == "month" and summary["total"] == 15000
+    chosen = summary["best"] or summary["closest"]
+    assert set(chosen) == {"channels.jd.budget.paid@2026-01", "channels.jd.budget.paid@2026-02"}
+    # the verified plan runs the months as budget.periods (the resolved scenario, as written)
+    resolved = json.loads((out / "verification" / "scenarios.json").read_text())
+    [name] = [k for k in resolved if k.endswith("-optimised")]
+    [jd] = [c for c in resolved[name]["channels"] if c["id"] == "jd"]
+    assert [(p["start"], p["end"]) for p in jd["budget"]["periods"]] == [
+        ("2026-01-01", "2026-01-31"),
+        ("2026-02-01", "2026-02-09"),
+    ]
+    assert [p["paid"] for p in jd["budget"]["periods"]] == [
+        round(chosen["channels.jd.budget.paid@2026-01"], 2),
+        round(chosen["channels.jd.budget.paid@2026-02"], 2),
+    ]
+    cols = assert_every_column_described(out)
+    assert {"P(half)", "spend_per_day", "channels.jd.budget.paid@2026-02"} <= set(cols["column"])

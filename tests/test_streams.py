@@ -4,6 +4,8 @@ customers were drawn for, which is what keeps common random numbers exact."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -126,6 +128,30 @@ def test_plan_and_baseline_share_their_luck(baseline):
     led = [ChannelMarket(s, seed=4).run() for s in (sc, richer)]
     visits = [x.daily.loc[x.daily.channel == "tmall", "visits"].sum() for x in led]
     assert visits[1] > visits[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**63 - 1),
+    day=st.integers(0, 5000),
+    sizes=st.lists(st.integers(0, 30), min_size=1, max_size=4),
+)
+def test_one_pass_over_several_decisions_equals_separate_hashes(seed, day, sizes):
+    """``Draws.many`` (several decisions' customers in one pass) and the per-run tables of day
+    keys give exactly the numbers of ``hash_uniforms`` with the key computed the Python way,
+    SplitMix64 on integers: (seed, replication, decision) then the day."""
+    draws = Draws(seed, 3, N)
+    draws.set_day(day)
+    rng = np.random.default_rng(day)
+    pairs = [(f"d{j}", rng.choice(N, size=s, replace=False)) for j, s in enumerate(sizes)]
+    out = draws.many(pairs)
+    for (decision, customers), u in zip(pairs, out, strict=True):
+        run_key = splitmix64(
+            splitmix64(splitmix64(seed) ^ 3) ^ zlib.crc32(decision.encode())
+        )  # independent of Draws: the documented key
+        expected = hash_uniforms(customers, splitmix64(run_key ^ day))
+        np.testing.assert_array_equal(u, expected)
+        np.testing.assert_array_equal(draws.u(decision, customers), expected)
 
 
 def _at(draws: Draws, decision: str, day: int, customers) -> np.ndarray:

@@ -134,6 +134,7 @@ class _Progress:
 # --------------------------------------------------------------------------------------------
 def run_search(args) -> int:
     from optimizers.search import search
+    from optimizers.search_space import search_space
 
     check_args(args)
     if args.trials < 1:
@@ -142,6 +143,10 @@ def run_search(args) -> int:
         raise UsageError(f"--confidence: must be in (0, 1], got {args.confidence}")
     objectives = [s.strip() for s in args.objective.split(",") if s.strip()]
     sc, baseline, _ = load_plan(args)
+    try:  # before the results directory exists: a refused search leaves nothing behind
+        search_space(sc, by_period=args.by_period, total=args.total)
+    except ValueError as exc:
+        raise usage_error(exc, "search") from None
     out = Path(args.out or Path("results") / f"{safe_name(sc.name)}-search")
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)  # the study must outlive an interrupted run

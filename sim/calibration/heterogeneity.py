@@ -212,7 +212,8 @@ def select_variant(
     ``renewal`` is the fitted homogeneous process ("none", its exact day-level likelihood);
     ``bgnbd`` the BG/NBD fit (in its own unit: its likelihood is moved to days here).
     ``only`` forces a variant (still reporting every criterion). ``classes``: the numbers of
-    latent classes tried (the best by BIC is the ``latent`` row; each K's BIC is reported).
+    latent classes tried in order, each only while the previous one improved the BIC (the best
+    is the ``latent`` row; each tried K's BIC is reported).
     """
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     n = len(x)
@@ -222,12 +223,15 @@ def select_variant(
     lifetime = fit_pareto_nbd(
         x, t_x, T, spread_lifetime=True, start=(rate.r, rate.alpha), hazard=rate.beta
     )
-    latent = [
-        fit_latent_bgnbd(x, t_x / unit, T / unit, classes=c, start=bgnbd, unit_days=unit)
-        for c in classes
-    ]
     per_day = float(x.sum()) * math.log(unit)  # weekly densities → densities per day
-    tried = {f.k: f.parameters * math.log(n) - 2 * (f.loglik - per_day) for f in latent}
+    tried, latent = {1: 4 * math.log(n) - 2 * (bgnbd.loglik - per_day)}, []
+    for c in classes:  # forward: K + 1 classes only if K improved the BIC over K − 1
+        f = fit_latent_bgnbd(x, t_x / unit, T / unit, classes=c, start=bgnbd, unit_days=unit)
+        latent.append(f)
+        tried[c] = f.parameters * math.log(n) - 2 * (f.loglik - per_day)
+        if tried[c] >= min(v for k, v in tried.items() if k < c):
+            break
+    del tried[1]  # the one-class mixture is rate+dropout's row
     best = min(latent, key=lambda f: tried[f.k])
     fits: dict[str, object] = {
         "none": renewal,

@@ -94,6 +94,7 @@ class SpendResponse:
         )
         self.backtest = bt
         self.summary["seconds"]["backtest"] = round(time.perf_counter() - began, 1)
+        self.summary["fitted_vs_actual"] = _fit_check(bt.channels, self.end)
         write_json(folder / "response.json", self.summary | {"backtest": bt.metrics or None})
         _print_summary(self.summary, bt.metrics)
         self.fit.draws.to_csv(folder / "draws.csv", index=False)
@@ -135,6 +136,23 @@ class SpendResponse:
         plt.close(fig)
 
 
+def _fit_check(frame: pd.DataFrame, end: dt.date) -> dict[str, dict[str, dict[str, float]]]:
+    """Over the calibration weeks, per measure (new customers, orders, clicks, visits) and
+    channel: the weekly MAPE and the error of the total of the simulator at the fit against
+    the actual (weeks with a day missing in the file are left out)."""
+    cal = frame[(frame["week_start"] + pd.Timedelta(days=6) <= pd.Timestamp(end))].dropna()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (measure, channel), d in cal.groupby(["measure", "channel"]):
+        ok = d["actual"] > 0
+        if ok.sum() == 0:
+            continue
+        out.setdefault(measure, {})[channel] = {
+            "weekly_mape_pct": float((d["simulated"][ok] / d["actual"][ok] - 1).abs().mean() * 100),
+            "total_error_pct": float((d["simulated"].sum() / d["actual"].sum() - 1) * 100),
+        }
+    return out
+
+
 def _print_summary(summary: dict[str, Any], metrics: dict[str, Any]) -> None:
     m = summary["market_size"]
     lo, hi = m["interval_95"]
@@ -146,6 +164,14 @@ def _print_summary(summary: dict[str, Any], metrics: dict[str, Any]) -> None:
         lo, hi = summary["interval_95"][path]
         flag = "" if summary["identified"][path] else "  (not identified)"
         print(f"  {path} = {value:.4g}  [{lo:.3g} … {hi:.3g}]{flag}")
+    if join := summary.get("private_joining"):
+        for name, value in join["estimate"].items():
+            lo, hi = join["interval_95"][name]
+            flag = "" if join["identified"][name] else "  (not identified)"
+            print(f"  {join['channel']} joining {name} = {value:.4g}  [{lo:.3g} … {hi:.3g}]{flag}")
+    for measure, chans in summary.get("fitted_vs_actual", {}).items():
+        text = ", ".join(f"{c} {v['total_error_pct']:+.0f} %" for c, v in chans.items())
+        print(f"  calibration weeks, simulated vs actual {measure.replace('_', ' ')}: {text}")
     if metrics:
         sim, mmm = metrics["simulator"], metrics["mmm"]
         print(

@@ -73,7 +73,9 @@ def _sequences(orders: pd.DataFrame, private: set[str], start: pd.Timestamp):
     saw[codes[first_priv]] = True
     mmax = max(int(m.max()), 1)
     days = np.full((n, mmax), -1, dtype=np.int64)
-    pos = pd.Series(np.ones(before.sum())).groupby(codes[before]).cumsum().to_numpy().astype(int) - 1
+    pos = (
+        pd.Series(np.ones(before.sum())).groupby(codes[before]).cumsum().to_numpy().astype(int) - 1
+    )
     days[codes[before], pos] = day[before]
     return days, m, saw
 
@@ -115,9 +117,7 @@ def fit_join_response(
     spend_mean = float(max(ops[ops > 0].mean(), 1.0))
     x0 = np.array([special.logit(0.05), 0.0, np.log(spend_mean), 0.0])
     bounds = [(-9, 5), (-9, 9), (np.log(spend_mean) - 6, np.log(spend_mean) + 6), (-9, 9)]
-    res = optimize.minimize(
-        _nll, x0, args=(days, m, saw, ops), method="L-BFGS-B", bounds=bounds
-    )
+    res = optimize.minimize(_nll, x0, args=(days, m, saw, ops), method="L-BFGS-B", bounds=bounds)
     hess = _hessian(lambda x: _nll(x, days, m, saw, ops), res.x)
     cov = np.linalg.pinv(hess)
     rng = np.random.default_rng([seed, 4])

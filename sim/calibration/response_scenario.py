@@ -78,7 +78,7 @@ def fit_from_history(
     days = (end - start).days + 1
     s = spend_array(spend, names, start, days)
     new, before = first_orders(orders, names, start, days)
-    clicks = per_channel_day(spend, "clicks", names, start, days)
+    clicks = ad_clicks(spend, raw, names, start, days)
     fit_raw = copy.deepcopy(raw)
     fit_raw["market"].update(
         real_customers=float(market_size),
@@ -98,6 +98,12 @@ def fit_from_history(
         before=float(before),
     )
     fitted = resize_market(fit.apply(raw), market_size, fit.market_size, max_customers)
+    joining, join_notes = fit_joining(fitted, orders, names, s, start, end, seed)
+    if joining is not None:  # its draws travel with the acquisition draws
+        cid, join = joining
+        fit.draws = pd.concat(
+            [fit.draws, join.draws.add_prefix(f"channels.{cid}.response.")], axis=1
+        )
     ranges = observed_ranges(s, [c["id"] for c in raw["channels"]])
     for c, ch in enumerate(fitted["channels"]):
         current = s[-CURRENT_DAYS:, c, :].mean(axis=0)
@@ -134,7 +140,18 @@ def fit_from_history(
             if not fit.identified(k)
             for lo, hi in [fit.interval(k)]
         ]
-        + _private_ops_notes(s, [c["id"] for c in raw["channels"]]),
+        + join_notes,
+        "private_joining": None
+        if joining is None
+        else {
+            "channel": joining[0],
+            "estimate": {k: v for k, v in vars(joining[1].curve).items()},
+            "interval_95": {k: list(v) for k, v in joining[1].interval.items()},
+            "identified": {k: joining[1].identified(k) for k in joining[1].interval},
+            "customers": joining[1].customers,
+            "method": "hidden-state likelihood of the orders, join chance per order following "
+            "the day's private_ops spend (sim.calibration.response_private)",
+        },
         "fitted_moments": fit.moments,
         "click_dispersion": fit.aux.click_dispersion,
         "weekly_fitted_new_customers": np.round(fit.aux.fitted, 2).tolist(),
@@ -142,16 +159,71 @@ def fit_from_history(
     return fit, fitted, summary
 
 
-def _private_ops_notes(spend: np.ndarray, ids: list[str]) -> list[str]:
-    """Private operations spend is not fitted: say so, per channel that spent on it."""
+def ad_clicks(
+    spend: pd.DataFrame, raw: dict[str, Any], names: list[str], start: dt.date, days: int
+) -> np.ndarray | None:
+    """Daily ad clicks per channel: the file's ``clicks``; for a channel that sells nothing
+    (a seeding channel) its ``visits`` where it gives no clicks — every visit there came from a
+    note, as in the simulator, where visits are ad clicks + shopping sessions."""
+    clicks = per_channel_day(spend, "clicks", names, start, days)
+    visits = per_channel_day(spend, "visits", names, start, days)
+    if visits is None:
+        return clicks
+    out = np.full_like(visits, np.nan) if clicks is None else clicks
+    for c, ch in enumerate(raw["channels"]):
+        if ch.get("sells", True) is False and np.isnan(out[:, c]).all():
+            out[:, c] = visits[:, c]
+    return None if np.isnan(out).all() else out
+
+
+def fit_joining(
+    fitted: dict[str, Any],
+    orders: pd.DataFrame,
+    names: list[str],
+    spend: np.ndarray,
+    start: dt.date,
+    end: dt.date,
+    seed: int,
+) -> tuple[tuple[str, Any] | None, list[str]]:
+    """The private pool's join response to private-operations spend
+    (:mod:`sim.calibration.response_private`), set into ``fitted`` when the history can tell
+    it: one private channel, whose private_ops spend moved (coefficient of variation above
+    :data:`~sim.calibration.spend_history.FLAT_CV`), and customers first seen in the window.
+    Otherwise, and for what the fit leaves unidentified, a note says so."""
+    from sim.calibration.response_private import fit_join_response
+    from sim.calibration.spend_history import FLAT_CV
+
     k = LEVERS.index("private_ops")
-    return [
-        f"{cid} private_ops: the private pool's join response to this spend is NOT fitted "
-        "(not identified by this estimator: it fits first orders and clicks); the scenario "
-        "keeps the order fit's join rate per order, the same at any private_ops spend"
-        for c, cid in enumerate(ids)
-        if spend[:, c, k].max() > 0
+    private = [c for c, ch in enumerate(fitted["channels"]) if ch.get("family") == "private"]
+    spent = [c for c in range(spend.shape[1]) if spend[:, c, k].max() > 0]
+    ids = [ch["id"] for ch in fitted["channels"]]
+    keep = "; the scenario keeps the order fit's join rate per order at any private_ops spend"
+    if not spent:
+        return None, []
+    if len(private) != 1 or spent != private:
+        return None, [
+            f"{', '.join(ids[c] for c in spent)} private_ops: the join response is NOT fitted "
+            f"(it is fitted for one private channel with private_ops spend){keep}"
+        ]
+    c = private[0]
+    ops = spend[:, c, k]
+    if ops.std() <= FLAT_CV * ops.mean():
+        return None, [
+            f"{ids[c]} private_ops: spend never moved, the join response is not identifiable{keep}"
+        ]
+    first = orders.groupby("customer")["date"].transform("min")
+    window = orders[(first >= pd.Timestamp(start)) & (orders["date"] <= pd.Timestamp(end))]
+    join = fit_join_response(window, {names[c]}, ops, pd.Timestamp(start), seed=seed)
+    response = fitted["channels"][c].setdefault("response", {})
+    for name in ("join_base", "join_max", "ops_saturation"):
+        response[name] = float(getattr(join.curve, name))
+    notes = [
+        f"{ids[c]} private_ops {name}: not identified by this history (95 % interval "
+        f"{lo:.3g} … {hi:.3g}); the scenario carries the estimate, its draws the spread"
+        for name, (lo, hi) in join.interval.items()
+        if name != "p_private" and not join.identified(name)
     ]
+    return (ids[c], join), notes
 
 
 def resize_market(raw: dict[str, Any], old: float, new: float, max_agents: int) -> dict:

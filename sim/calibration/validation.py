@@ -276,7 +276,9 @@ def _models(cal: Calibration, published: dict[str, float] | None) -> dict[str, A
     return {
         "bgnbd_weeks": cal.bgnbd.params(),
         "bgnbd_published": published,
-        "heterogeneity": cal.spread.summary() if cal.spread is not None else None,
+        "heterogeneity": next(
+            (x.summary() for x in (cal.spread, cal.segment_spread) if x is not None), None
+        ),
     }
 
 
@@ -426,10 +428,13 @@ def _models_markdown(models: dict[str, Any]) -> list[str]:
             "| variant | log-likelihood (per day) | parameters | AIC | BIC |",
             "|---|---|---|---|---|",
         ]
+        if "why_only_these" in het:  # several segments
+            lines[-2:-2] = [f"Per segment: {het['why_only_these']}.", ""]
         for name, row in het["variants"].items():
             mark = " ←" if name == het["chosen"] else ""
+            k = f" ({row['classes']} classes)" if "classes" in row else ""
             lines.append(
-                f"| {name}{mark} | {row['loglik']:,.1f} | {row['parameters']} | "
+                f"| {name}{k}{mark} | {row['loglik']:,.1f} | {row['parameters']} | "
                 f"{row['aic']:,.1f} | {row['bic']:,.1f} |"
             )
         lines.append("")

@@ -355,6 +355,14 @@ def _write_yaml(out: Path, cal, args) -> None:
         "# Everything else is held at the calibration template (docs/calibration.md).\n"
         "# Budgets are zero: add your spend here or in a plan that extends this file.\n"
     )
+    if args.spend:  # the acquisition side and the budgets came from the spend history
+        header = header.replace(
+            "# Budgets are zero: add your spend here or in a plan that extends this file.\n",
+            f"# From the spend history {args.spend}: market size, organic_interest,\n"
+            "# word_of_mouth, each spending lever's response (and the private pool's join\n"
+            "# response when its spend moved), budgets = the last four weeks' mean spend,\n"
+            "# budget.observed = the spend range the history covered; draws in `uncertainty`.\n",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(

@@ -53,6 +53,7 @@ from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
 from sim.scenario.spend import daily_budget
 
 MARKETING_SPEND = ("spend_paid", "spend_seeding", "spend_private_ops")
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper (the same reduction)
 
 
 class HorizonError(RuntimeError):
@@ -69,17 +70,18 @@ def daily_reporters() -> dict[str, Any]:
             row = mdl.recorder.flow[measure][mdl.day]
             if family is not None:  # the family's channels, in order (as a mask would pick them)
                 row = row[mdl.family_channels[family]]
-            return float(row.sum() * mdl.scenario.market.scale)
+            return float(_sum(row) * mdl.scale)
 
         return read
 
     def stock(measure: str):
-        return lambda mdl: float(mdl.recorder.market[measure][mdl.day] * mdl.scenario.market.scale)
+        return lambda mdl: float(mdl.recorder.market[measure][mdl.day] * mdl.scale)
 
     def spend(mdl: ChannelMarket) -> float:
         # marketing spend, as the ledger's ``spend`` column (not service or inventory costs)
-        spend = mdl.recorder.spend
-        return float(sum(spend[m][mdl.day].sum() for m in MARKETING_SPEND))
+        spend, day = mdl.recorder.spend, mdl.day
+        paid, seeding, ops = (_sum(spend[m][day]) for m in MARKETING_SPEND)
+        return float(0 + paid + seeding + ops)  # as sum() adds them
 
     reporters: dict[str, Any] = {
         "revenue": flow("revenue"),
@@ -91,6 +93,23 @@ def daily_reporters() -> dict[str, Any]:
     for i, fam in enumerate(FAMILIES):
         reporters[f"orders_{fam}"] = flow("orders", i)
     return reporters
+
+
+class DailyCollector(mesa.DataCollector):
+    """Mesa's DataCollector for :func:`daily_reporters`: the same ``model_vars``, collected
+    without Mesa's deep copy of every value — each is a fresh float, which nothing can change
+    later — since at a small population the copies cost a few percent of a day. The first
+    collect (Mesa validates the reporters there) and any agent reporters go through Mesa."""
+
+    def collect(self, model: mesa.Model) -> None:
+        if not self.model_vars_started or self.agent_reporters:
+            super().collect(model)
+            self.model_vars_started = True
+            return
+        for var, reporter in self.model_reporters.items():
+            self.model_vars[var].append(reporter(model))
+
+    model_vars_started = False
 
 
 class ChannelMarket(mesa.Model):
@@ -115,6 +134,7 @@ class ChannelMarket(mesa.Model):
         self.streams = phase_streams(seed, replication)
         super().__init__(rng=self.streams["mesa"])
         self.scenario = scenario
+        self.scale = scenario.market.scale  # real customers per agent (a property: computed)
         self.day = 0
         self.today = Today()
         # days × channels × levers: flighting, spend files; the agents read views of it and
@@ -136,7 +156,7 @@ class ChannelMarket(mesa.Model):
         self.levers = Levers(self)  # promotions, coupons, subscription, tiers, levels
         inv = scenario.inventory  # customers feel the stock only when the scenario has some
         self.warehouse = None if inv is None else Warehouse(self, inv)
-        self.datacollector = mesa.DataCollector(model_reporters=daily_reporters())
+        self.datacollector = DailyCollector(model_reporters=daily_reporters())
 
     @classmethod
     def from_file(
@@ -156,6 +176,7 @@ class ChannelMarket(mesa.Model):
         self.private_selling = self.family_index[self.selling] == PRIVATE_FAMILY
         self.has_private_seller = bool(self.private_selling.any())
         self.choice_base: tuple[bytes, np.ndarray] | None = None  # sim.core.phases.choice
+        self.segment_constants: tuple[np.ndarray, np.ndarray] | None = None  # phases.purchase
         self.commission = np.array([a.spec.commission for a in agents])
         self.service_score = np.array([a.service_score() for a in agents])
         self.list_price = np.array([a.unit_price(m.guide_price) for a in agents])

@@ -90,7 +90,9 @@ TOOL_TABLES: dict[str, dict[str, Entry]] = {
         "holds": ("yes/no", "the constraint holds (a target: its verdict is met)"),
         "violation": ("", "relative shortfall (0 when it holds)"),
         "verdict": ("", "a target's verdict: met, missed, undecided or undefined"),
-        "probability": ("fraction (0–1)", "a target's P(meet) over the replications"),
+        "p_meet": ("fraction (0–1)", "a target's P(meet) over the verification's replications"),
+        "to_decide": ("replications", "an undecided target: about how many would decide it"),
+        "why": ("", "why a target is undecided or undefined, in words"),
     },
     "failures": {
         "stage": ("", "loop or verification"),

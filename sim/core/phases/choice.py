@@ -55,7 +55,7 @@ def choice(model: ChannelMarket) -> None:
     sessions = np.bincount(channel, minlength=len(model.channel_agents))
     rec.flow["sessions"][day] += sessions
     rec.flow["visits"][day] += sessions  # a session is also a visit (as are ad clicks)
-    rec.journey(day, shoppers, "visit", channel)
+    rec.journey(day, shoppers, "visit", channel, ordered=True)  # flatnonzero: ascending
 
 
 def _segment_utility(model: ChannelMarket) -> np.ndarray:

@@ -38,7 +38,7 @@ def churn(model: ChannelMarket) -> None:
     pop.stage[gone] = CHURNED
     pop.in_private[gone] = False
     pop.in_market[gone] = False
-    model.recorder.journey(day, gone, "churned")
+    model.recorder.journey(day, gone, "churned", ordered=True)
 
     still = pop.in_market[in_market]  # only ``gone`` left the market since
     lapse = in_market[still & (u_lapse < m.interest_lapse)]

@@ -113,6 +113,8 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
         np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
         impact,
         land,
+        bool((land != NO_CHANNEL).all()),  # every slice lands (paid ads: on their channel)
+        bool((land == NO_CHANNEL).all()),  # none does (seeding that links nowhere)
     )
 
 
@@ -121,19 +123,23 @@ def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> None:
     u = model.draws.everyone(f"exposure.{lever}")  # drawn every day, reach or not (CRN)
     if slices is None:
         return
-    end, lo, chans, click_below, impact, land = slices
+    end, lo, chans, click_below, impact, land, all_land, none_land = slices
     # Only draws below the end of the last slice hit anyone: work on those few customers.
     near = np.flatnonzero(u < end)
     near = near[pop.stage[near] != CHURNED]
     u_near = u[near]
     # Every channel's slice at once (a handful of calls, whatever the number of channels):
     # the slices are consecutive, so the slice a draw falls in is a sorted search of the starts.
-    k = np.searchsorted(lo, u_near, side="right") - 1
+    k = lo.searchsorted(u_near, side="right") - 1
     adstock = pop.interest_paid if lever == "paid" else pop.interest_seed
     adstock[near] += impact[k] * pop.seg_content[pop.segment[near]]
-    lands = land[k] != NO_CHANNEL
-    pop.landing[near[lands]] = land[k[lands]]
-    pop.landing_source[near[lands]] = SOURCE_CODE[lever]
+    if all_land:  # (the masks below would select everyone or nobody)
+        pop.landing[near] = land[k]
+        pop.landing_source[near] = SOURCE_CODE[lever]
+    elif not none_land:
+        lands = land[k] != NO_CHANNEL
+        pop.landing[near[lands]] = land[k[lands]]
+        pop.landing_source[near[lands]] = SOURCE_CODE[lever]
     if lever == "paid":  # the ad platform's last touch (revenue_paid_ad, sim.core.phases.purchase)
         pop.landing_channel[near] = chans[k]
     clicked = u_near - lo[k] < click_below[k]
@@ -150,7 +156,7 @@ def _touch(model: ChannelMarket, slices: tuple | None) -> None:
     u_members = model.draws.u("exposure.touch", members)
     close = u_members < end
     near, u_near = members[close], u_members[close]
-    k = np.searchsorted(lo, u_near, side="right") - 1
+    k = lo.searchsorted(u_near, side="right") - 1
     pop.touched[near] = True
     pop.landing[near] = chans[k]
     pop.landing_source[near] = SOURCE_CODE["private"]

@@ -44,7 +44,10 @@ def needs(model: ChannelMarket) -> None:
     pop.stage[new] = INTERESTED
     pop.in_market[new] = True
     pop.source[new] = source
-    model.recorder.journey(day, new, "interested")
+    model.recorder.journey(day, new, "interested", ordered=True)
 
-    due = (pop.stage == CUSTOMER) & (pop.next_need <= day) & ~pop.in_market
+    # the few whose clock ran out, then which of them are customers out of the market: one
+    # pass over the population instead of five
+    due = np.flatnonzero(pop.next_need <= day)
+    due = due[(pop.stage[due] == CUSTOMER) & ~pop.in_market[due]]
     pop.in_market[due] = True

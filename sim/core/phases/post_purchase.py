@@ -53,7 +53,9 @@ def post_purchase(model: ChannelMarket) -> None:
     joins = outside & (u_join < model.join_p)
     pop.in_private[buyers[joins]] = True
     rec.add("joined_private", day, channel[joins])
-    rec.journey(day, buyers[joins], "joined_private", channel[joins])
+    rec.journey(
+        day, buyers[joins], "joined_private", channel[joins], ordered=model.warehouse is None
+    )
 
     p_ref = model.referral_p[channel] * pop.seg_referral[pop.segment[buyers]]
     refers = satisfied & (u_ref < p_ref)

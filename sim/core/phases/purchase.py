@@ -62,7 +62,8 @@ def purchase(model: ChannelMarket) -> None:
         u_units, u_cycle, model.today.u_post = per_buyer[0], per_buyer[1], per_buyer[2:]
     else:  # fulfilment may drop orders: the renewal draw follows it (below)
         u_units, u_cycle = draws.u("purchase.units", buyers), None
-    units = _geometric(u_units, pop.seg_units[seg])
+    log_q, sigma = _segment_constants(model)
+    units = _geometric(u_units, log_q[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
         buyers, channel, seg, units, price = settle(
@@ -85,25 +86,39 @@ def purchase(model: ChannelMarket) -> None:
     pop.last_channel[buyers] = channel
     pop.channels_mask[buyers] |= np.uint32(1) << channel.astype(np.uint32)
     pop.in_market[buyers] = False
-    sigma = np.sqrt(np.log1p(pop.seg_cycle_cv[seg] ** 2))
     if u_cycle is None:
         u_cycle = draws.u("purchase.cycle", buyers)
-    z = ndtri(np.clip(u_cycle, 1e-7, 1 - 1e-7))
-    gap = pop.need_gap(buyers, seg, z, sigma)  # each customer's own cycle, if spread
+    z = ndtri(np.minimum(np.maximum(u_cycle, 1e-7), 1 - 1e-7))  # np.clip, without its overhead
+    gap = pop.need_gap(buyers, seg, z, sigma[seg])  # each customer's own cycle, if spread
     pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
     _record(model, buyers, channel, units, revenue, first)
 
 
-def _geometric(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Units ≥ 1 with the given mean, by inverting the geometric CDF.
+def _geometric(u: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """Units ≥ 1 by inverting the geometric CDF, ``log_q`` from :func:`_log_q` of the mean."""
+    return np.maximum(1, np.ceil(np.log1p(-u) / log_q)).astype(np.int32)
+
+
+def _log_q(mean: np.ndarray) -> np.ndarray:
+    """log q of the geometric basket with the given mean.
 
     A mean of one unit (``basket_units: 1``) gives q = 0 — in float32 also a mean within 1e-7
     of one — and log(0) = −∞; q is floored at the smallest positive float instead, so every
     basket is one unit without a divide-by-zero warning (the ratio is < 1, its ceiling 1).
     """
     q = 1.0 - 1.0 / np.maximum(mean, 1.0 + 1e-9)
-    q = np.maximum(q, np.finfo(q.dtype).tiny)
-    return np.maximum(1, np.ceil(np.log1p(-u) / np.log(q))).astype(np.int32)
+    return np.log(np.maximum(q, np.finfo(q.dtype).tiny))
+
+
+def _segment_constants(model: ChannelMarket) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, once per run: log q of the basket and σ of the renewal gap. Elementwise the
+    same operations on the same float32 values as per buyer (so bit-identical), but not ~10
+    NumPy calls per day on a few dozen buyers."""
+    if model.segment_constants is None:
+        pop = model.pop
+        sigma = np.sqrt(np.log1p(pop.seg_cycle_cv**2))
+        model.segment_constants = (_log_q(pop.seg_units), sigma)
+    return model.segment_constants
 
 
 def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
@@ -134,4 +149,4 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     if len(paid):
         weights = np.stack([np.ones(len(paid)), revenue[paid]])
         rec.add_many(day, ad[paid].astype(np.int64), AD_MEASURES, weights)
-    rec.journey(day, buyers, "order", channel)
+    rec.journey(day, buyers, "order", channel, ordered=model.warehouse is None)
