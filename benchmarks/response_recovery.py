@@ -1,17 +1,18 @@
 """Recovery of the channel response from a synthetic spend history (issue 15): the marginal
-response of each channel at its current spend against the generator's truth, over the same
-12 channel-seeds as tests/test_response_fit.py (seeds 1, 2, 3 × tmall, jd, douyin paid and
+response of each channel at its current spend against the generator's truth, over the same 12
+channel-seeds as tests/test_response_fit.py (seeds 1, 2, 3 × tmall, jd, douyin paid and
 xiaohongshu seeding; 100 000 people, one year fitted).
 
     python benchmarks/response_recovery.py [--seeds 1,2,3] [--clicks] [--cache DIR]
 
-Prints one line per channel-seed (fitted ÷ true marginal response, the draws' 95 % interval
-of that ratio) and the summary lines ``within_20pct: K of N``, ``median_error_pct: X``,
-``covered: K of N``. The marginal response d(new customers)/d(spend) = E·exp(−S/sat)/sat at
-the last four weeks' mean spend S is the marginal ROI up to the value of a new customer, which
-is the same under the fit and the truth. ``--clicks`` gives the fit the history's daily ad
-clicks per channel (as ad platforms report them) as well. ``--cache`` keeps the simulated
-histories so the estimator can be re-measured on the same data.
+Prints one line per channel-seed (fitted ÷ true marginal response, the draws' 95 % interval of
+that ratio) and the summary lines ``within_20pct: K of N``, ``median_error_pct: X``, ``covered:
+K of N`` and ``parameters_covered: K of N`` (E and saturation of every lever, word of mouth and
+the market size inside their 95 % intervals). The marginal response d(new customers)/d(spend) =
+E·exp(−S/sat)/sat at the last four weeks' mean spend S is the marginal ROI up to the value of a
+new customer, which is the same under the fit and the truth. ``--clicks`` gives the fit the
+history's daily ad clicks per channel (as ad platforms report them) as well. ``--cache`` keeps
+the simulated histories so the estimator can be re-measured on the same data.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def measure(seed: int, spend: pd.DataFrame, orders: pd.DataFrame, clicks: bool) 
     c = per_channel_day(spend, "clicks", ids, START, DAYS) if clicks else None
     fit = fit_response(fit_raw, s, new, clicks=c, replications=3, seed=seed, before=before)
     rows = []
+    covered = []  # every fitted parameter: is the truth inside its 95 % interval?
+    for pre, (e_true, sat_true) in truth().items():
+        reach = fit.reach[f"{pre}_reach_max"]
+        for value, draws in (
+            (e_true, reach * fit.draws[f"{pre}_impact"]),
+            (sat_true, fit.draws[f"{pre}_saturation"]),
+        ):
+            covered.append(bool(draws.quantile(0.025) <= value <= draws.quantile(0.975)))
+    lo, hi = fit.interval("market.word_of_mouth")
+    covered.append(bool(lo <= 0.001 <= hi))  # the generator's word of mouth
+    covered.append(bool(fit.market_interval[0] <= PEOPLE <= fit.market_interval[1]))
     for pre, (e_true, sat_true) in truth().items():
         cid, lever = pre.split(".")[1], pre.split(".")[-1]
         current = s[-28:, ids.index(cid), ("paid", "seeding").index(lever)].mean()
@@ -118,6 +130,8 @@ def measure(seed: int, spend: pd.DataFrame, orders: pd.DataFrame, clicks: bool) 
                 "hi": hi / true,
                 "effect_ratio": reach * fit.estimate[f"{pre}_impact"] / e_true,
                 "saturation_ratio": fit.estimate[f"{pre}_saturation"] / sat_true,
+                "parameters_covered": sum(covered) if not rows else 0,
+                "parameters": len(covered) if not rows else 0,
             }
         )
     return rows
@@ -136,7 +150,7 @@ def main() -> None:
         rows += measure(seed, spend, orders, args.clicks)
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 120)
-    print(table.round(3).to_string(index=False))
+    print(table.drop(columns=["parameters_covered", "parameters"]).round(3).to_string(index=False))
     err = (table["ratio"] - 1).abs()
     covered = ((table["lo"] <= 1) & (1 <= table["hi"])).sum()
     print(f"within_20pct: {(err <= 0.2).sum()} of {len(table)}")
@@ -145,6 +159,7 @@ def main() -> None:
     print(f"worst_error_pct: {100 * err.max():.1f}")
     print(f"covered: {covered} of {len(table)}")
     print(f"median_interval_ratio: {(table['hi'] / table['lo']).median():.2f}")
+    print(f"parameters_covered: {table['parameters_covered'].sum()} of {table['parameters'].sum()}")
     print(f"seconds: {time.perf_counter() - began:.0f}")
 
 

@@ -148,7 +148,10 @@ def test_a_large_difference_makes_b_win_on_its_day_and_everyone_gets_b():
         out = ledger.extra["ab_tests"].iloc[0]
         assert out["winner"] == "B" and out["decision_day"] == 25 and out["price_after"] == 1.0
         dec = ledger.extra["decisions"]
-        assert dec["day"].tolist() == [5, 25]
+        assert dec["day"].tolist() == [5, 5, 25, 25]
+        assert dec["target"].tolist() == ["arm A", "arm B"] * 2
+        assert dec["before"].tolist() == [1.0, 1.0, 2.0, 1.0]
+        assert dec["after"].tolist() == [2.0, 1.0, 1.0, 1.0]
         o = _unit_prices(ledger)
         ratio = o["unit"] / o["channel"].map(list_price)
         during, after = ratio[(o["day"] >= 5) & (o["day"] < 25)], ratio[o["day"] >= 25]

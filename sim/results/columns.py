@@ -117,7 +117,7 @@ OTHER: dict[str, dict[str, tuple[str, str]]] = {
         "lever": ("", "what was set: paid (budget), safety_factor, promotion_end or price (A/B)"),
         "target": (
             "",
-            "what it set: a channel, SKU or promotion id, or an A/B arm (arm B, everyone)",
+            "what it set: a channel, SKU or promotion id, or an A/B test arm (arm A, arm B)",
         ),
         "seen": ("", "what the rule saw, in words: the ledger days it read and the values"),
         "metric": (

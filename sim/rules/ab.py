@@ -98,9 +98,10 @@ class AbTests:
             f"arm B ({n_b}) ×{r.b.price:g}, for {r.days} days at "
             + ", ".join(r.channels or ["every selling channel"])
         )
-        self.engine.note_decision(
-            model.day, name, r, "", "", np.nan, r.a.price, r.b.price, note, "price", "arm B"
-        )
+        for arm_name, price in (("arm A", r.a.price), ("arm B", r.b.price)):  # from the plan's
+            self.engine.note_decision(
+                model.day, name, r, "", "", np.nan, 1.0, price, note, "price", arm_name
+            )
 
     def read(self, model: ChannelMarket, r: AbTest, first: int) -> tuple[Result, int, int, int]:
         """The test as the team reads it today: its metric per arm from the orders logged on
@@ -142,9 +143,10 @@ class AbTests:
         )
         verdict = {"B": "B wins", "A": "A wins", "none": "no significant difference"}[winner]
         note = f"{verdict} (p = {res.p_value:.3g}, alpha {r.alpha:g}): price ×{after:g} for all"
-        self.engine.note_decision(
-            model.day, name, r, "", seen, res.p_value, r.a.price, after, note, "price", "everyone"
-        )
+        for arm_name, before in (("arm A", r.a.price), ("arm B", r.b.price)):
+            self.engine.note_decision(
+                model.day, name, r, "", seen, res.p_value, before, after, note, "price", arm_name
+            )
         self.rows.append(
             {
                 "rule": name,
