@@ -50,6 +50,7 @@ from sim.calibration.heterogeneity import (
     variant_p_alive,
 )
 from sim.calibration.histories import customer_histories
+from sim.calibration.inner_forecast import SELECT_BY, inner_forecast
 from sim.calibration.mapping import (
     channel_ids,
     map_market,
@@ -215,6 +216,7 @@ def calibrate(
     segments: int = 1,
     segment_by: str = "frequency",
     heterogeneity: str = "auto",
+    select_by: str = "forecast",
     guide_price: float | None = None,
     max_customers: int = 20000,
     horizon_days: int = 365,
@@ -228,11 +230,15 @@ def calibrate(
     to the template before the mapping, so that the fitted values stay consistent with them.
     ``heterogeneity``: ``auto`` picks between ``none``, ``rate``, ``rate+lifetime`` and
     ``rate+dropout`` by BIC on the window (:mod:`sim.calibration.heterogeneity`), or forces one;
-    with ``segments > 1`` the segments carry no spread (``none``).
+    with ``segments > 1`` the segments carry no spread (``none``). ``select_by``: ``forecast``
+    (default) picks ``auto``'s variant by its forecast of the window's last third when fitted
+    on its first two thirds (:mod:`sim.calibration.inner_forecast`), ``bic`` by the BIC.
     """
+    if select_by not in SELECT_BY:
+        raise ValueError(f"--select-by {select_by}: must be one of {', '.join(SELECT_BY)}")
     window = _Window.select(table, start, end)
     setup = _Setup.build(window, families, guide_price, name, overrides)
-    cal = _fit(window, setup, segments, segment_by, max_customers, heterogeneity)
+    cal = _fit(window, setup, segments, segment_by, max_customers, heterogeneity, select_by)
     map_market(cal, setup.raw, setup.ids, max_customers, horizon_days, overrides)
     cal.raw = setup.raw
     cal.scenario()  # fail here, not in the user's next command, if the mapping is invalid
@@ -318,6 +324,7 @@ def _fit(
     segment_by: str,
     max_customers: int,
     heterogeneity: str = "auto",
+    select_by: str = "forecast",
 ) -> Calibration:
     """Every fit on the window's cohort, the template's conversion and lapse held."""
     hist, notes = window.hist, list(setup.notes)
@@ -341,7 +348,20 @@ def _fit(
         renewal=renewal,
         unit_price=unit_price,
     )
-    spread = select_variant(hist, renewal, bg, only=heterogeneity) if segments == 1 else None
+    spread = None
+    if segments == 1:
+        inner = None
+        if heterogeneity == "auto" and select_by == "forecast":
+            inner = inner_forecast(
+                window.cohort_orders,
+                window.start,
+                window.end,
+                conversion=renewal.conversion,
+                lapse=renewal.lapse,
+            )
+            if inner.reason:
+                notes.append(f"heterogeneity chosen by BIC: {inner.reason}")
+        spread = select_variant(hist, renewal, bg, only=heterogeneity, forecast=inner)
     p_alive, se = segs.p_alive, {}
     if spread is not None and spread.winner != "none":
         p_alive = variant_p_alive(spread, hist, window.silences)

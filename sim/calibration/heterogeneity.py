@@ -190,31 +190,70 @@ def fit_pareto_nbd(
 
 @dataclass(frozen=True)
 class Choice:
-    """The nested variants fitted on the calibration data, and the one the BIC picks."""
+    """The nested variants fitted on the calibration data, and the one chosen: by the inner
+    forecast of the calibration period's last third (``selected_by`` "forecast"), by the BIC
+    ("bic": asked for, or no inner forecast possible) or by the user ("forced")."""
 
     winner: str
     table: dict[str, dict[str, float]]  # variant → loglik, k, aic, bic (+ its parameters)
     fits: dict[str, object] = field(repr=False, default_factory=dict)
+    selected_by: str = "bic"
+    forecast: object = None  # InnerForecast or None
 
     def summary(self) -> dict:
-        return {
+        out = {
             "chosen": self.winner,
-            "criterion": "BIC on the calibration cohort (AIC reported; the holdout is not used)",
+            "selected_by": self.selected_by,
+            "criterion": _CRITERIA[self.selected_by],
             "variants": self.table,
         }
+        if self.forecast is not None:
+            out["inner_forecast"] = self.forecast.summary()
+        return out
+
+
+_CRITERIA = {
+    "forecast": "best forecast of the calibration period's last third by each variant fitted on "
+    "its first two thirds (ties within the margin to fewer parameters, then lower BIC; the "
+    "holdout is not used); BIC and AIC reported",
+    "bic": "BIC on the calibration cohort (AIC reported; the holdout is not used)",
+    "forced": "forced by --heterogeneity (BIC and AIC reported)",
+}
 
 
 def select_variant(
-    hist: pd.DataFrame, renewal, bgnbd, *, only: str = "auto", classes=LATENT_CLASSES
+    hist: pd.DataFrame,
+    renewal,
+    bgnbd,
+    *,
+    only: str = "auto",
+    classes=LATENT_CLASSES,
+    forecast=None,
 ) -> Choice:
-    """Fit every variant on the cohort's (x, t_x, T) in days and pick by BIC (n = customers).
+    """Fit every variant on the cohort's (x, t_x, T) in days and pick one (n = customers).
 
     ``renewal`` is the fitted homogeneous process ("none", its exact day-level likelihood);
     ``bgnbd`` the BG/NBD fit (in its own unit: its likelihood is moved to days here).
     ``only`` forces a variant (still reporting every criterion). ``classes``: the numbers of
     latent classes tried in order, each only while the previous one improved the BIC (the best
-    is the ``latent`` row; each tried K's BIC is reported).
+    is the ``latent`` row; each tried K's BIC is reported). ``forecast``: an
+    :class:`~sim.calibration.inner_forecast.InnerForecast` of the calibration period's own
+    last third; with scores it picks (ties to the simpler variant), else the lowest BIC.
     """
+    table, fits = fit_variants(hist, renewal, bgnbd, classes=classes)
+    if only != "auto":
+        winner, by = only, "forced"
+    elif forecast is not None and forecast.scores:
+        winner, by = forecast.pick(table), "forecast"
+    else:
+        winner, by = min(VARIANTS, key=lambda v: table[v]["bic"]), "bic"
+    return Choice(winner=winner, table=table, fits=fits, selected_by=by, forecast=forecast)
+
+
+def fit_variants(
+    hist: pd.DataFrame, renewal, bgnbd, *, classes=LATENT_CLASSES
+) -> tuple[dict[str, dict[str, float]], dict[str, object]]:
+    """Every variant fitted on (x, t_x, T) in days: the criteria table and the fits."""
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     n = len(x)
     unit = bgnbd.unit_days
@@ -258,8 +297,7 @@ def select_variant(
         for v in VARIANTS
     }
     table["latent"] |= {"classes": best.k, "bic_by_classes": {str(c): b for c, b in tried.items()}}
-    winner = min(VARIANTS, key=lambda v: table[v]["bic"]) if only == "auto" else only
-    return Choice(winner=winner, table=table, fits=fits)
+    return table, fits
 
 
 def log_covariance(nll, theta: np.ndarray, step: float = 1e-3) -> np.ndarray:

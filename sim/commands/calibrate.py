@@ -54,8 +54,16 @@ def register(sub) -> None:
         "--heterogeneity",
         choices=("auto", "none", "rate", "rate+lifetime", "rate+dropout", "latent"),
         default="auto",
-        help="customers' spread of purchase rates and dropout: auto = the variant with the "
-        "lowest BIC on the calibration period (one segment only; docs/calibration.md)",
+        help="customers' spread of purchase rates and dropout: auto = the variant chosen by "
+        "--select-by on the calibration period (one segment only; docs/calibration.md)",
+    )
+    p.add_argument(
+        "--select-by",
+        choices=("forecast", "bic"),
+        default="forecast",
+        help="how --heterogeneity auto chooses: forecast = each variant fitted on the first 2/3 "
+        "of the calibration period forecasts its last 1/3, the best wins (near-ties to the "
+        "simpler); bic = the lowest BIC (default forecast)",
     )
     p.add_argument(
         "--calibration-period",
@@ -167,6 +175,7 @@ def run(args) -> int:
             segments=args.segments,
             segment_by=args.segment_by,
             heterogeneity=args.heterogeneity,
+            select_by=args.select_by,
             guide_price=args.guide_price,
             max_customers=args.max_customers,
             horizon_days=args.horizon_days,
@@ -397,7 +406,18 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.spread.table.items())
         if "latent" in cal.spread.table:
             bic += f" with {cal.spread.table['latent']['classes']} classes"
-        print(f"  heterogeneity: {cal.spread.winner} (BIC {bic})")
+        print(f"  heterogeneity: {cal.spread.winner} by {cal.spread.selected_by} (BIC {bic})")
+        inner = cal.spread.forecast
+        if inner is not None and inner.scores:
+            print(
+                f"  inner forecast ({inner.weeks} weeks after {inner.cut}, {inner.actual:,.0f} "
+                "repeats; score = (|cum. error| + weekly MAPE) / 2): "
+                + ", ".join(
+                    f"{v} {sc['score']:.1f} ({sc['cumulative_error_pct']:+.1f} %, "
+                    f"MAPE {sc['weekly_mape_pct']:.1f} %)"
+                    for v, sc in inner.scores.items()
+                )
+            )
         for seg in cal.raw["market"]["segments"] if cal.spread.winner != "none" else []:
             spread = ", ".join(
                 f"{k} {seg[k]:g}"
