@@ -296,13 +296,107 @@ def test_bic_picks_latent_classes_on_simulated_segments_and_recovers_them():
     assert set(cal.customers["segment"]) == {"class1", "class2"}
 
 
-def test_bic_keeps_one_class_when_there_is_one():
+@pytest.fixture(scope="module")
+def one_class():
+    """Orders of 1 500 customers from one BG/NBD, and the default calibration on them."""
     one = [(1.0, {"r": 1.0, "alpha": 20.0, "a": 1.0, "b": 3.0})]
-    cal = calibrate(_table(_mixture_orders(one, 1500)), end="2025-12-30")
+    orders = _mixture_orders(one, 1500)
+    return orders, calibrate(_table(orders), end="2025-12-30")
+
+
+def test_bic_keeps_one_class_when_there_is_one(one_class):
+    """One BG/NBD: the BIC prefers it to the mixture, and the inner forecast (the default
+    criterion) keeps it or a simpler variant, never the latent classes."""
+    _, cal = one_class
     table = cal.spread.table
-    assert cal.spread.winner == "rate+dropout"
+    assert min(table, key=lambda v: table[v]["bic"]) == "rate+dropout"
     assert table["latent"]["bic"] > table["rate+dropout"]["bic"]
+    assert cal.spread.selected_by == "forecast"
+    assert cal.spread.winner in ("none", "rate", "rate+lifetime", "rate+dropout")
     assert len(cal.scenario().market.segments) == 1
+
+
+# ---- the inner forecast: the default criterion ------------------------------------------------
+def test_inner_forecast_counts_and_predicts_the_last_third(one_class):
+    """The inner split recomputed by hand from the order export: the cut after 2/3 of the
+    window's days, the cohort first seen before it, their purchase days in the whole weeks
+    after it; the BG/NBD row is the closed form of a BG/NBD fitted on the hand-made
+    histories; the winner is the best score up to the stated margin, ties to fewer
+    parameters."""
+    from sim.calibration.inner_forecast import MARGIN_PCT
+
+    orders, cal = one_class
+    f = cal.spread.forecast
+    d = pd.DataFrame({"c": orders["customer_id"], "day": pd.to_datetime(orders["order_date"])})
+    d = d.drop_duplicates()
+    start, end = d["day"].min(), pd.Timestamp("2025-12-30")
+    cut = start + pd.Timedelta(days=((end - start).days * 2) // 3)
+    weeks = (end - cut).days // 7
+    first = d.groupby("c")["day"].min()
+    cohort = first[first <= cut].index
+    before = d[(d["day"] <= cut) & d["c"].isin(cohort)]
+    after = d[(d["day"] > cut) & (d["day"] <= cut + pd.Timedelta(days=7 * weeks))]
+    assert (f.cut, f.weeks, f.customers) == (str(cut.date()), weeks, len(cohort))
+    assert f.actual == after["c"].isin(cohort).sum()
+    g = before.groupby("c")["day"]
+    x = (g.size() - 1).to_numpy()
+    t_x = ((g.max() - g.min()).dt.days / 7).to_numpy()
+    T = ((cut - g.min()).dt.days / 7).to_numpy()
+    bg = fit_bgnbd(x, t_x, T)
+    expected = bg.conditional_expected(weeks, x, t_x, T).sum()
+    assert f.scores["rate+dropout"]["predicted"] == pytest.approx(expected, rel=1e-4)
+    assert f.scores["rate+dropout"]["cumulative_error_pct"] == pytest.approx(
+        (expected - f.actual) / f.actual * 100, abs=0.02
+    )
+    best = min(s["score"] for s in f.scores.values())
+    assert f.scores[cal.spread.winner]["score"] <= best + MARGIN_PCT
+    cheaper = [v for v, t in cal.spread.table.items() if t["parameters"] < 4]
+    if cal.spread.winner not in cheaper:
+        assert all(f.scores[v]["score"] > best + MARGIN_PCT for v in cheaper)
+
+
+def test_inner_forecast_never_reads_after_the_calibration_period(one_class):
+    """Orders after the calibration period (extra purchases of the cohort, new customers)
+    change neither the choice nor any inner score nor any criterion."""
+    orders, cal = one_class
+    rng = np.random.default_rng(5)
+    extra = orders.sample(2000, replace=True, random_state=5).assign(
+        order_date=(
+            pd.Timestamp("2025-12-31") + pd.to_timedelta(rng.integers(0, 200, 2000), "D")
+        ).strftime("%Y-%m-%d"),
+        customer_id=lambda f: np.where(rng.random(len(f)) < 0.3, "NEW", "") + f["customer_id"],
+    )
+    more = pd.concat([orders, extra], ignore_index=True)
+    more["order_id"] = [f"O{i:07d}" for i in range(len(more))]
+    again = calibrate(_table(more), end="2025-12-30")
+    assert again.spread.winner == cal.spread.winner
+    assert again.spread.forecast.scores == cal.spread.forecast.scores
+    assert again.spread.table == cal.spread.table
+
+
+def test_renewal_forecast_matches_a_day_by_day_chain():
+    """The renewal variant's forecast (renewal equation by convolution) against a day-by-day
+    Markov chain on 'days since the last purchase', with churn."""
+    from sim.calibration.inner_forecast import renewal_expected
+    from sim.calibration.renewal import MAX_GAP_DAYS, RenewalFit, gap_pmf
+
+    fit = RenewalFit(12.0, 0.6, 0.004, 0.4, 0.3, 0.0, 1, 1)
+    silences, weights, horizon = np.array([0, 3, 20, 45]), np.array([1.0, 2.0, 0.5, 3.0]), 60
+    pmf = gap_pmf(fit.cycle_days, fit.cycle_cv, fit.conversion, fit.lapse, MAX_GAP_DAYS)
+    surv = 1 - np.cumsum(pmf)
+    state = np.zeros(MAX_GAP_DAYS)  # expected alive customers by days since the last purchase
+    np.add.at(state, silences, weights)
+    total, cum = 0.0, []
+    for _ in range(horizon):
+        buy = np.zeros_like(state)
+        buy[:-1] = pmf[1:] / np.maximum(surv[:-1], 1e-300)  # P(purchase tomorrow | silent s)
+        state = state * math.exp(-fit.hazard)
+        bought = float((state * buy).sum())
+        state = np.concatenate([[bought], (state * (1 - buy))[:-1]])
+        total += bought
+        cum.append(total)
+    got = renewal_expected(fit, silences, weights, horizon)
+    assert got == pytest.approx(np.array(cum), rel=1e-6, abs=1e-9)
 
 
 # ---- spread within several segments ---------------------------------------------------------
@@ -376,6 +470,7 @@ def test_cdnow_holdout_simulator_tracks_as_well_as_the_bgnbd(cdnow):
         (["--published-bgnbd", "r=0.2,alpha=4,a=x,b=1"], "--published-bgnbd"),
         (["--heterogeneity", "gamma"], "--heterogeneity"),
         (["--heterogeneity", "rate", "--segments", "2"], "--heterogeneity rate"),
+        (["--select-by", "aic"], "--select-by"),
     ],
 )
 def test_bad_heterogeneity_flags_exit_2(tmp_path, capsys, flags, expected):
