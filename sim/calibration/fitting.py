@@ -228,8 +228,8 @@ def calibrate(
     ``table`` is :attr:`sim.calibration.orders.Orders.table`. ``overrides`` are dotted
     scenario paths (``market.interest_lapse``, ``channels.tmall.base_conversion``...) applied
     to the template before the mapping, so that the fitted values stay consistent with them.
-    ``heterogeneity``: ``auto`` picks between ``none``, ``rate``, ``rate+lifetime`` and
-    ``rate+dropout`` by BIC on the window (:mod:`sim.calibration.heterogeneity`), or forces one;
+    ``heterogeneity``: ``auto`` picks between ``none``, ``rate``, ``rate+lifetime``,
+    ``rate+dropout`` and ``latent`` (:mod:`sim.calibration.heterogeneity`), or forces one;
     with ``segments > 1`` the segments carry no spread (``none``). ``select_by``: ``forecast``
     (default) picks ``auto``'s variant by its forecast of the window's last third when fitted
     on its first two thirds (:mod:`sim.calibration.inner_forecast`), ``bic`` by the BIC.

@@ -19,7 +19,9 @@ customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamm
 So each variant's likelihood of a customer's (x, t_x, T) is the closed form of its model, in
 days; "none" is today's homogeneous renewal process (:mod:`sim.calibration.renewal`, exact
 day-level likelihood). :func:`select_variant` fits them all on the calibration data and keeps
-the one with the lowest BIC (AIC reported too; the holdout is never looked at). The
+the one that best forecasts the calibration period's own last third when fitted on its first
+two thirds (:mod:`sim.calibration.inner_forecast`; near-ties to the lower BIC), or the
+lowest BIC (``select_by="bic"``); AIC and BIC are always reported, the holdout never looked at. The
 log-likelihoods are comparable: the continuous ones are densities per day, the renewal's are
 probabilities per day, and at rates far below one purchase a day the two coincide.
 
@@ -214,8 +216,8 @@ class Choice:
 
 _CRITERIA = {
     "forecast": "best forecast of the calibration period's last third by each variant fitted on "
-    "its first two thirds (ties within the margin to fewer parameters, then lower BIC; the "
-    "holdout is not used); BIC and AIC reported",
+    "its first two thirds (scores within the standard error of the inner actual total tie, and "
+    "the lowest BIC among them wins; the holdout is not used); BIC and AIC reported",
     "bic": "BIC on the calibration cohort (AIC reported; the holdout is not used)",
     "forced": "forced by --heterogeneity (BIC and AIC reported)",
 }
@@ -238,7 +240,7 @@ def select_variant(
     latent classes tried in order, each only while the previous one improved the BIC (the best
     is the ``latent`` row; each tried K's BIC is reported). ``forecast``: an
     :class:`~sim.calibration.inner_forecast.InnerForecast` of the calibration period's own
-    last third; with scores it picks (ties to the simpler variant), else the lowest BIC.
+    last third; with scores it picks (near-ties to the lower BIC), else the lowest BIC.
     """
     table, fits = fit_variants(hist, renewal, bgnbd, classes=classes)
     if only != "auto":

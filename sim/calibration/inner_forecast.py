@@ -14,8 +14,11 @@ one BG/NBD. So the default choice is an inner time split of the calibration peri
    exact discrete renewal equation of its fitted gap distribution and hazard
    (:func:`renewal_expected`) — every variant gets the forecast its own model implies;
 4. score = (|cumulative error| + weekly MAPE) / 2, both in % of the actual inner-holdout
-   repeats; the lowest wins, but any variant within ``MARGIN_PCT`` points of it counts as a tie
-   and the tie goes to the fewest parameters, then the lowest BIC.
+   repeats; the lowest wins unless others are within the noise of the target: the standard
+   error of the actual inner total, √Σᵢ(yᵢ − ŷᵢ)² in % of it (yᵢ: customer i's inner-holdout
+   purchases, ŷᵢ: the BG/NBD's conditional expectation; over-dispersed, unlike √total). Within
+   that margin the forecasts are a tie and the lowest BIC among them wins: the forecast
+   overrides the BIC only on evidence beyond the noise.
 
 Nothing after the window's end is read: the split works on the window's orders only. The
 chosen variant is then refitted on the whole window (by :func:`select_variant`'s own fits).
@@ -41,7 +44,6 @@ from sim.calibration.histories import customer_histories
 from sim.calibration.renewal import RenewalFit, fit_renewal, gap_pmf
 
 INNER_FRACTION = 2 / 3  # the inner calibration part of the window; the rest is forecast
-MARGIN_PCT = 1.0  # score points within which variants tie (then: fewer parameters, lower BIC)
 MIN_WEEKS = 4  # fewer whole weeks after the cut: no forecast test, the BIC decides
 SELECT_BY = ("forecast", "bic")
 
@@ -54,14 +56,15 @@ class InnerForecast:
     weeks: int = 0
     customers: int = 0
     actual: float = 0.0
+    margin: float = 0.0  # score points within which variants tie: the SE of the actual, in %
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: str = ""
 
     def pick(self, table: dict[str, dict[str, float]]) -> str:
-        """The best score, ties within ``MARGIN_PCT`` to fewer parameters then lower BIC."""
+        """The best score; variants within ``margin`` of it tie, and the lowest BIC wins."""
         best = min(s["score"] for s in self.scores.values())
-        near = [v for v in VARIANTS if self.scores[v]["score"] <= best + MARGIN_PCT]
-        return min(near, key=lambda v: (table[v]["parameters"], table[v]["bic"]))
+        near = [v for v in VARIANTS if self.scores[v]["score"] <= best + self.margin]
+        return min(near, key=lambda v: table[v]["bic"])
 
     def summary(self) -> dict:
         if self.reason:
@@ -73,7 +76,8 @@ class InnerForecast:
             "customers": self.customers,
             "actual_repeats": self.actual,
             "score": "(|cumulative error %| + weekly MAPE %) / 2 of the inner holdout",
-            "tie_margin_points": MARGIN_PCT,
+            "tie_margin_points": self.margin,
+            "ties": "within the margin (the standard error of the actual total, %): lowest BIC",
             "variants": self.scores,
         }
 
@@ -108,15 +112,17 @@ def inner_forecast(
         warnings.simplefilter("ignore")
         bg = fit_bgnbd(hist["x"], hist["t_x"] / 7.0, hist["T"] / 7.0, unit_days=7.0)
         _, fits = fit_variants(hist, renewal, bg)
-    scores = {}
-    for v in VARIANTS:
-        cum = _cumulative(v, fits[v], hist, silences, weeks)
-        scores[v] = _score(cum, actual)
+    scores = {v: _score(_cumulative(v, fits[v], hist, silences, weeks), actual) for v in VARIANTS}
+    held = uniq[uniq["d"] <= 7 * weeks].groupby("c").size()
+    y = held.reindex(hist.index, fill_value=0).to_numpy(float)
+    x, t_x, T = (hist[c].to_numpy(float) / (1 if c == "x" else 7.0) for c in ("x", "t_x", "T"))
+    y_hat = bg.conditional_expected(weeks, x, t_x, T)
     return InnerForecast(
         cut=str(cut.date()),
         weeks=weeks,
         customers=len(hist),
         actual=float(actual.sum()),
+        margin=float(100 * np.sqrt(np.sum((y - y_hat) ** 2)) / actual.sum()),
         scores=scores,
     )
 

@@ -416,7 +416,7 @@ def _markdown(v: Validation) -> str:
 
 
 def _models_markdown(models: dict[str, Any]) -> list[str]:
-    """The fitted models: which heterogeneity variant the BIC chose, and the BG/NBD."""
+    """The fitted models: which heterogeneity variant was chosen and why, and the BG/NBD."""
     lines = []
     het = models.get("heterogeneity")
     if het:
@@ -438,6 +438,18 @@ def _models_markdown(models: dict[str, Any]) -> list[str]:
                 f"{row['aic']:,.1f} | {row['bic']:,.1f} |"
             )
         lines.append("")
+        inner = het.get("inner_forecast") or {}
+        if inner.get("used"):  # the criterion's own evidence: calibration data only
+            lines += [
+                f"Inner forecast of the {inner['holdout_weeks']} weeks after {inner['cut']} "
+                f"({inner['actual_repeats']:,.0f} repeats; score {inner['score']}): "
+                + ", ".join(
+                    f"{v} {s['score']:.1f} ({s['cumulative_error_pct']:+.1f} %, "
+                    f"MAPE {s['weekly_mape_pct']:.1f} %)"
+                    for v, s in inner["variants"].items()
+                ),
+                "",
+            ]
     bg, pub = models.get("bgnbd_weeks"), models.get("bgnbd_published")
     if bg:
         lines += ["| BG/NBD (weeks) | r | α | a | b |", "|---|---|---|---|---|"]

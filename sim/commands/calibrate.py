@@ -63,7 +63,7 @@ def register(sub) -> None:
         default="forecast",
         help="how --heterogeneity auto chooses: forecast = each variant fitted on the first 2/3 "
         "of the calibration period forecasts its last 1/3, the best wins (near-ties to the "
-        "simpler); bic = the lowest BIC (default forecast)",
+        "lower BIC); bic = the lowest BIC (default forecast)",
     )
     p.add_argument(
         "--calibration-period",
@@ -411,7 +411,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         if inner is not None and inner.scores:
             print(
                 f"  inner forecast ({inner.weeks} weeks after {inner.cut}, {inner.actual:,.0f} "
-                "repeats; score = (|cum. error| + weekly MAPE) / 2): "
+                "repeats; score = (|cum. error| + weekly MAPE) / 2, ties within "
+                f"{inner.margin:.1f}): "
                 + ", ".join(
                     f"{v} {sc['score']:.1f} ({sc['cumulative_error_pct']:+.1f} %, "
                     f"MAPE {sc['weekly_mape_pct']:.1f} %)"
