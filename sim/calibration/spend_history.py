@@ -153,20 +153,14 @@ def run_with_spend(scenario, spend: np.ndarray, seed: int, replication: int):
     ``spend`` ``(days, channels, 3)`` in its channel order; its ledger.
 
     The spend replaces the model's day × channel × lever budget in place (the channel agents
-    read views of it), and the private pool's daily joining chance is recomputed from it:
-    the model derives that from the budget when it is built, so private operations that move
-    by day would otherwise be ignored."""
-    import math
-
+    read views of it), and the private pool's daily joining chance is recomputed from it
+    (:meth:`~sim.core.model.ChannelMarket.refresh_joining`): the model derives that from the
+    budget when it is built, so private operations that move by day would otherwise be
+    ignored."""
     from sim.core.model import ChannelMarket
 
     model = ChannelMarket(scenario, seed=seed, replication=replication)
     days = scenario.horizon.days
     model.budget[:] = np.asarray(spend[:days], dtype=float)
-    private = [a for a in model.channel_agents if a.family == "private"]
-    if private:  # the model's rule: a buyer stays outside only if every private channel fails
-        model.join_p_by_day = np.array(
-            [1.0 - math.prod(1.0 - a.join_probability(d) for a in private) for d in range(days)]
-        )
-        model.join_p = float(model.join_p_by_day[0])
+    model.refresh_joining()  # the join chance follows private-ops spend day by day
     return model.run()

@@ -203,9 +203,16 @@ class ChannelMarket(mesa.Model):
         self.referral_p = np.array(
             [a.spec.response.referral_rate if a.family == "private" else 0.0 for a in agents]
         )
-        # Several private channels act on one pool: a buyer stays outside only if every one fails.
-        # Per day, as private-ops budgets may move (exposure sets ``join_p`` each morning).
-        private = [a for a in agents if a.family == "private"]
+        self.refresh_joining()
+        self.price_today = self.list_price.copy()
+
+    def refresh_joining(self) -> None:
+        """The private pool's daily joining chance, from today's ``budget``.
+
+        Several private channels act on one pool: a buyer stays outside only if every one
+        fails. Per day, as private-ops budgets may move (exposure sets ``join_p`` each
+        morning); call again after replacing ``budget`` wholesale (a spend history)."""
+        private = [a for a in self.channel_agents if a.family == "private"]
         self.join_p_by_day = np.array(
             [
                 1.0 - math.prod(1.0 - a.join_probability(d) for a in private) if private else 0.0
@@ -213,7 +220,6 @@ class ChannelMarket(mesa.Model):
             ]
         )
         self.join_p = float(self.join_p_by_day[0])
-        self.price_today = self.list_price.copy()
 
     # ---- the day ---------------------------------------------------------------------------
     def step(self) -> None:
