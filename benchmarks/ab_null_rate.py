@@ -8,6 +8,7 @@ per customer: Welch's).
 
     python benchmarks/ab_null_rate.py                                   # conversion, z-test
     python benchmarks/ab_null_rate.py --metric revenue_per_customer     # Welch t-test
+    python benchmarks/ab_null_rate.py --customers 3000 --enrolled 1000  # same test, finer market
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=1200)
     ap.add_argument("--customers", type=int, default=1000)
+    ap.add_argument(
+        "--enrolled", type=int, default=None, help="customers in the test (default: all)"
+    )
     ap.add_argument("--days", type=int, default=30, help="horizon; the test runs days − 1")
     ap.add_argument(
         "--metric", default="conversion", choices=["conversion", "revenue_per_customer"]
@@ -37,6 +41,7 @@ def main() -> None:
         "name": "null",
         "start": 0,
         "days": args.days - 1,
+        "enrolled": args.enrolled or args.customers,
         "a": {"price": 0.9},
         "b": {"price": 0.9},
         "metric": args.metric,
@@ -57,7 +62,10 @@ def main() -> None:
     ]
     d = pd.DataFrame(rows).reset_index(drop=True)
     r = len(d)
-    print(f"{r} replications, {args.customers} customers, {args.metric}, test {d['test'].iloc[0]}")
+    print(
+        f"{r} replications, {args.customers} customers, {args.enrolled or args.customers} "
+        f"enrolled, {args.metric}, test {d['test'].iloc[0]}"
+    )
     for alpha in (0.01, 0.05, 0.1, 0.2):
         k = int((d["p_value"] < alpha).sum())
         lo, hi = stats.binom.interval(0.95, r, alpha)

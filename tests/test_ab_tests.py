@@ -30,7 +30,15 @@ def scenario(rule: dict, **overrides):
 
 
 def ab(**fields) -> dict:
-    return {"kind": "ab_test", "name": "t", "start": 0, "days": 29, "b": {"price": 1.0}, **fields}
+    return {
+        "kind": "ab_test",
+        "name": "t",
+        "start": 0,
+        "days": 29,
+        "enrolled": 1000,
+        "b": {"price": 1.0},
+        **fields,
+    }
 
 
 def table_hash(df: pd.DataFrame) -> int:
@@ -111,6 +119,68 @@ def test_arms_are_the_same_customers_in_every_seed_plan_and_replication():
     assert abs(np.mean(first == other) - (0.3**2 + 0.7**2)) < 0.05  # independent splits
 
 
+def test_the_test_enrols_its_size_whatever_the_resolution():
+    """``enrolled`` customers are in the test at 1500 and at 3000 simulated customers: arms of
+    exactly enrolled·(1 − share_b) and enrolled·share_b, the others out; enrolment is by the
+    smallest hash, so the enrolled among the first 1500 at 3000 customers are a subset of those
+    enrolled at 1500; the decision row reports those sizes and the report's power from them
+    is the same at both resolutions."""
+    rule = ab(start=2, days=10, enrolled=1000, share_b=0.3, b={"price": 1.2})
+    arms, rows = {}, {}
+    for n in (1500, 3000):
+        sc = scenario(rule, **{"market.customers": n, "horizon.days": 15})
+        m = ChannelMarket(sc, seed=3)
+        _step_to(m, 13)
+        arms[n], rows[n] = m.levers.arms.arms[0].copy(), m.rules.ab.rows[0]
+        assert len(arms[n]) == n
+        assert np.bincount(arms[n], minlength=3).tolist() == [700, 300, n - 1000]
+        assert (rows[n]["n_a"], rows[n]["n_b"]) == (700, 300)
+    small, large = arms[1500] < 2, arms[3000][:1500] < 2
+    assert np.all(small[large]) and large.sum() < small.sum()
+
+
+def test_the_decision_reads_only_the_enrolled_customers():
+    """Orders of customers not in the test, written into the team's log, leave the decision as
+    it was; the same orders given to arm A's customers flip it (the test can fail)."""
+    rule = ab(start=2, days=20, enrolled=600, a={"price": 2.0})
+    sc = scenario(rule)
+    plain = ChannelMarket(sc, seed=6)
+    _step_to(plain, 23)
+    assert plain.rules.ab.rows[0]["winner"] == "B"
+
+    def decided(code: int) -> dict:
+        m = ChannelMarket(sc, seed=6)
+        _step_to(m, 22)
+        who = np.flatnonzero(m.levers.arms.arms[0] == code)
+        m.levers.arms.record(10, who, np.full(len(who), 1e6))
+        m.step()
+        return m.rules.ab.rows[0]
+
+    assert decided(2) == plain.rules.ab.rows[0]
+    assert decided(0)["winner"] == "A"
+
+
+def test_customers_not_enrolled_pay_the_plans_price_during_the_test():
+    """Arm A at 2×, arm B at 0.5×, 1000 of 2000 customers enrolled: during the test every
+    order of a customer not enrolled pays the list price, arm A's 2× and arm B's 0.5×."""
+    rule = ab(start=2, days=20, enrolled=1000, a={"price": 2.0}, b={"price": 0.5})
+    sc = scenario(
+        rule, **{"market.customers": 2000, "market.journey_sample": 2000, "horizon.days": 25}
+    )
+    m = ChannelMarket(sc, seed=8)
+    ledger = m.run()
+    arm = m.levers.arms.arms[0]
+    list_price = {
+        i: c.price_index * sc.market.guide_price for i, c in enumerate(sc.channels) if c.sells
+    }
+    o = _unit_prices(ledger)
+    o = o[o["day"].between(2, 21)]
+    ratio = o["unit"] / o["channel"].map(list_price)
+    for code, factor in ((0, 2.0), (1, 0.5), (2, 1.0)):
+        mine = ratio[arm[o["customer"].to_numpy()] == code]
+        assert len(mine) > 0 and np.allclose(mine, factor), code
+
+
 def test_with_no_true_difference_the_wrong_winner_rate_is_alpha():
     """Both arms at the same (non-plan) price: every declared winner is wrong. Over 200
     replications of 1000 customers × 30 days the share declared at alpha 0.05 and at 0.2 (the
@@ -137,7 +207,7 @@ def test_a_large_difference_makes_b_win_on_its_day_and_everyone_gets_b():
     """Arm A at double price, arm B at the plan's: B converts far better and wins on day 25 in
     every replication; from that day on every order (arm A's customers too) pays B's price,
     and the ledger equals the no-rollout plan's until that day only."""
-    rule = ab(start=5, days=20, a={"price": 2.0}, b={"price": 1.0})
+    rule = ab(start=5, days=20, enrolled=2000, a={"price": 2.0}, b={"price": 1.0})
     sc = scenario(rule, **{"market.customers": 2000, "horizon.days": 45})
     kept = scenario({**rule, "rollout": "none"}, **{"market.customers": 2000, "horizon.days": 45})
     list_price = {
@@ -179,11 +249,32 @@ def test_a_large_difference_makes_b_win_on_its_day_and_everyone_gets_b():
         ({"days": 30}, {}, r"rules\[0\]\(ab_test\)\.days: .*decided on day 30, past"),
         ({"channels": ["nope"]}, {}, r"rules\[0\]\(ab_test\)\.channels: unknown channel 'nope'"),
         ({"lag_days": 29}, {}, r"rules\[0\]\(ab_test\)\.lag_days: 29 ≥ days"),
+        (
+            {"enrolled": 1200},
+            {},
+            r"rules\[0\]\(ab_test\)\.enrolled: 1200 .* market\.customers is 1000.*raise "
+            r"market\.customers to at least 1200 or enrol fewer",
+        ),
+        ({"enrolled": 1200}, {"market.customers": 1200}, None),
+        ({"enrolled": 10, "share_b": 0.1}, {}, r"enrolled: 10 customers .* arms of 9 and 1"),
+        ({"enrolled": 2}, {}, r"rules\[0\]\.ab_test\.enrolled"),
     ],
 )
 def test_a_bad_field_is_a_scenario_error_naming_it(fields, overrides, message):
+    if message is None:  # the boundary: as many enrolled as simulated customers is fine
+        assert scenario(ab(**fields), **overrides).rules[0].enrolled == fields["enrolled"]
+        return
     with pytest.raises(ScenarioError, match=message):
         scenario(ab(**fields), **overrides)
+
+
+def test_enrolled_is_required():
+    """No default: a default of "every simulated customer" would make the test's size follow
+    the resolution again."""
+    rule = ab()
+    del rule["enrolled"]
+    with pytest.raises(ScenarioError, match=r"rules\[0\]\.ab_test\.enrolled: Field required"):
+        scenario(rule)
 
 
 def test_validate_names_the_field_and_exits_2(tmp_path, capsys):

@@ -393,6 +393,18 @@ def test_inner_forecast_picks_latent_classes_on_a_separated_mixture():
     assert len(cal.scenario().market.segments) == cal.spread.table["latent"]["classes"]
 
 
+def test_short_window_falls_back_to_the_bic():
+    """A 60-day window leaves under 4 whole weeks after the inner cut: no forecast test (the
+    BIC then decides, and the reason is reported)."""
+    from sim.calibration.inner_forecast import inner_forecast
+
+    days = pd.to_datetime(["2025-01-01", "2025-01-20", "2025-02-25", "2025-01-03", "2025-03-01"])
+    table = pd.DataFrame({"customer": list("AAABB"), "date": days})
+    f = inner_forecast(table, days.min(), pd.Timestamp("2025-03-01"), conversion=0.5, lapse=0.3)
+    assert not f.scores and "4 whole weeks" in f.reason
+    assert f.summary() == {"used": False, "why": f.reason}
+
+
 def test_renewal_forecast_matches_a_day_by_day_chain():
     """The renewal variant's forecast (renewal equation by convolution) against a day-by-day
     Markov chain on 'days since the last purchase', with churn."""

@@ -256,7 +256,8 @@ def shipped_with_inventory() -> list[Path]:
 def test_shipped_inventory_sections_survive_overrides(path):
     raw = load_raw(path)
     sc = build_scenario(raw)
-    again = apply_overrides(sc, {"market.customers": 1000})
+    # 2000: scenarios/ab_test.yaml enrols 2000 customers and refuses fewer simulated ones
+    again = apply_overrides(sc, {"market.customers": 2000})
     assert again.inventory == sc.inventory
 
 

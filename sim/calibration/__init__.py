@@ -6,7 +6,8 @@ months (see docs/calibration.md).
 * the fits it runs: :mod:`~sim.calibration.histories` (the cohort),
   :mod:`~sim.calibration.renewal` (the simulator's repeat process),
   :mod:`~sim.calibration.heterogeneity` (customers who differ: NBD rates, Pareto/NBD, BG/NBD
-  dropout, and the BIC's choice), :mod:`~sim.calibration.latent` (latent classes: a mixture
+  dropout), :mod:`~sim.calibration.inner_forecast` (choosing between them by forecasting the
+  calibration period's last third), :mod:`~sim.calibration.latent` (latent classes: a mixture
   of BG/NBD classes), :mod:`~sim.calibration.segment_spread` (a BG/NBD per segment with
   ``--segments N``), :mod:`~sim.calibration.public_data` (CDNOW),
   :mod:`~sim.calibration.bgnbd` (the BG/NBD reference model),

@@ -3,17 +3,18 @@ of arm customers the team reads.
 
 The A/B rule (:mod:`sim.rules.ab`) decides; this book only holds its state where the price
 hooks of :class:`sim.levers.state.Levers` can read it. A test's arms are a per-customer code
-(0 = A, 1 = B) and a 2 × channels table of price multipliers the rule rewrites when the test
-starts and when it is decided (both rows the same: everyone sees one setting). The multiplier
-acts on the price a customer sees in choice and conversion and pays at checkout, so arm B's
-customers — and only they, while the test runs — behave and pay differently.
+(0 = A, 1 = B, 2 = not enrolled) and a 3 × channels table of price multipliers the rule
+rewrites when the test starts (customers not enrolled: 1, the plan's) and when it is decided
+(all rows the same: everyone sees one setting). The multiplier acts on the price a customer
+sees in choice and conversion and pays at checkout, so the arms' customers — and only they,
+while the test runs — behave and pay differently.
 
     >>> import numpy as np
     >>> book = ArmBook(n_channels=2)
-    >>> k = book.add(np.array([0, 1, 1], dtype=np.int8))
-    >>> book.set(k, a=np.array([1.0, 1.0]), b=np.array([0.5, 1.0]))
-    >>> book.factor(np.array([0, 1, 2]), np.array([0, 0, 1])).tolist()
-    [1.0, 0.5, 1.0]
+    >>> k = book.add(np.array([0, 1, 1, 2], dtype=np.int8))
+    >>> book.set(k, a=np.array([2.0, 1.0]), b=np.array([0.5, 1.0]))
+    >>> book.factor(np.array([0, 1, 2, 3]), np.array([0, 0, 1, 0])).tolist()
+    [2.0, 0.5, 1.0, 1.0]
 """
 
 from __future__ import annotations
@@ -26,20 +27,22 @@ class ArmBook:
 
     def __init__(self, n_channels: int):
         self.n_channels = n_channels
-        self.arms: list[np.ndarray] = []  # per test: int8 per customer, 0 = A, 1 = B
-        self.tables: list[np.ndarray] = []  # per test: (2, channels) price multipliers
+        self.arms: list[np.ndarray] = []  # per test: int8 per customer, 0 = A, 1 = B, 2 = out
+        self.tables: list[np.ndarray] = []  # per test: (3, channels) price multipliers
         self.recording = False  # the rule sets it while a test runs
         self._orders: list[tuple[int, np.ndarray, np.ndarray]] = []  # (day, customer, revenue)
 
     def add(self, arm: np.ndarray) -> int:
         """A new test with arm codes ``arm``; everyone sees the plan's prices until :meth:`set`."""
         self.arms.append(arm.astype(np.int8))
-        self.tables.append(np.ones((2, self.n_channels)))
+        self.tables.append(np.ones((3, self.n_channels)))
         return len(self.arms) - 1
 
-    def set(self, k: int, *, a: np.ndarray, b: np.ndarray) -> None:
-        """Price multipliers per channel for arm A and arm B of test ``k`` from now on."""
-        self.tables[k] = np.stack([a, b]).astype(float)
+    def set(self, k: int, *, a: np.ndarray, b: np.ndarray, rest: np.ndarray | None = None) -> None:
+        """Price multipliers per channel for arm A, arm B and the customers not enrolled
+        (``rest``; default 1, the plan's prices) of test ``k`` from now on."""
+        rest = np.ones(self.n_channels) if rest is None else rest
+        self.tables[k] = np.stack([a, b, rest]).astype(float)
 
     def factor(self, who: np.ndarray, channel: np.ndarray) -> np.ndarray | float:
         """The product of every test's multiplier for customers ``who`` at ``channel`` (1-D:

@@ -1,18 +1,21 @@
 """A/B tests inside the simulation: split customers into two arms, read the result as a team
 would, roll out the winner.
 
-Arms are fixed by a hash of the customer's index and the test's name
-(:func:`sim.core.streams.hash_uniforms`), not by the seed: a plan and its baseline — and every
-replication — split the same customer slots (the customers in them are drawn anew each
-replication, so the split is still a random one). From the test's first day, arm B's customers
-see ``b``'s price multiplier at the test's channels and arm A's ``a``'s
-(:class:`sim.levers.arms.ArmBook`). On the first day after the test the team reads its metric
-from the orders it has seen — logged at checkout, only those of days before ``today −
-lag_days`` — never the customers' hidden state; runs the two-sided test of
-:mod:`sim.rules.ab_stats`; and from that day on everyone sees the winner's setting (A's when no
-arm wins, or with ``rollout: none``). The decision joins the rules' decision log, and one row
-per test joins ``ledger.extra["ab_tests"]`` (:data:`AB_COLUMNS`), from which the report counts,
-across replications, how often B won, A won, or neither, and states the test's power.
+The test enrols ``enrolled`` simulated customers — those with the smallest hash of their index and
+the test's name (:func:`sim.core.streams.hash_uniforms`), not chosen by the seed — and puts
+``round(share_b × enrolled)`` of them, by a second hash, in arm B: a plan and its baseline — and
+every replication — enrol and split the same customer slots (the customers in them are drawn anew
+each replication, so the split is still a random one). Each enrolled simulated customer is one test
+subject in the team's statistic, so the test's size, power and error rates are those of a test on
+``enrolled`` real customers whatever ``market.customers`` (the resolution) is. From the test's first
+day, arm B's customers see ``b``'s price multiplier at the test's channels, arm A's ``a``'s, and
+customers not enrolled the plan's (:class:`sim.levers.arms.ArmBook`). On the first day after the
+test the team reads its metric from the enrolled customers' orders it has seen — logged at checkout,
+only those of days before ``today − lag_days`` — never the customers' hidden state; runs the
+two-sided test of :mod:`sim.rules.ab_stats`; and from that day on everyone sees the winner's setting
+(A's when no arm wins, or with ``rollout: none``). The decision joins the rules' decision log, and
+one row per test joins ``ledger.extra["ab_tests"]`` (:data:`AB_COLUMNS`), from which the report
+counts, across replications, how often B won, A won, or neither, and states the test's power.
 """
 
 from __future__ import annotations
@@ -55,11 +58,23 @@ AB_COLUMNS: tuple[str, ...] = (
 )
 
 
-def arm_of(name: str, n: int, share_b: float) -> np.ndarray:
-    """Arm codes (0 = A, 1 = B) of customers ``0 … n−1`` in test ``name``: a hash of the index
-    and the name, the same in every run, seed and replication."""
+def arm_of(name: str, n: int, share_b: float, enrolled: int | None = None) -> np.ndarray:
+    """Arm codes (0 = A, 1 = B, 2 = not enrolled) of customers ``0 … n−1`` in test ``name``:
+    the ``enrolled`` customers (default: all ``n``) with the smallest hash of their index and
+    the name, ``round(share_b × enrolled)`` of them — the smallest by a second hash — in B.
+    The same in every run, seed and replication; a pure function of index and name, so the
+    arms never depend on the run's random numbers."""
+    enrolled = n if enrolled is None else enrolled
+    if not 0 < enrolled <= n:
+        raise ValueError(f"enrolled: {enrolled} customers, but there are {n}")
     u = hash_uniforms(np.arange(n), decision_id(f"ab_test:{name}"))
-    return (u < share_b).astype(np.int8)
+    chosen = np.argsort(u, kind="stable")[:enrolled]
+    v = hash_uniforms(chosen, decision_id(f"ab_test:{name}:arm"))
+    in_b = chosen[np.argsort(v, kind="stable")[: round(share_b * enrolled)]]
+    arm = np.full(n, 2, dtype=np.int8)
+    arm[chosen] = 0
+    arm[in_b] = 1
+    return arm
 
 
 class AbTests:
@@ -88,14 +103,15 @@ class AbTests:
 
     def _start(self, model: ChannelMarket, name: str, r: AbTest) -> None:
         book = model.levers.arms
-        arm = arm_of(name, model.pop.n, r.share_b)
+        arm = arm_of(name, model.pop.n, r.share_b, r.enrolled)
         k = self.slot[id(r)] = book.add(arm)
         book.set(k, a=self._scope(model, r, r.a.price), b=self._scope(model, r, r.b.price))
         book.recording = True
-        n_b = int(arm.sum())
+        n_a, n_b = int((arm == 0).sum()), int((arm == 1).sum())
         note = (
-            f"test starts: arm A ({arm.size - n_b} customers) price ×{r.a.price:g}, "
-            f"arm B ({n_b}) ×{r.b.price:g}, for {r.days} days at "
+            f"test starts: arm A ({n_a} customers) price ×{r.a.price:g}, "
+            f"arm B ({n_b}) ×{r.b.price:g} (the other {arm.size - n_a - n_b} customers keep "
+            f"the plan's), for {r.days} days at "
             + ", ".join(r.channels or ["every selling channel"])
         )
         for arm_name, price in (("arm A", r.a.price), ("arm B", r.b.price)):  # from the plan's
@@ -110,8 +126,8 @@ class AbTests:
         arm = book.arms[self.slot[id(r)]]
         hi = min(model.day - r.lag_days, first + r.days)
         buyers, revenue = book.orders(first, hi)
-        in_b = arm == 1
-        n_a, n_b = int(n - in_b.sum()), int(in_b.sum())
+        in_a, in_b = arm == 0, arm == 1  # customers not enrolled (2) are not read
+        n_a, n_b = int(in_a.sum()), int(in_b.sum())
         if r.metric == "conversion":
             value = np.zeros(n)
             value[buyers] = 1.0
@@ -120,10 +136,10 @@ class AbTests:
         if min(n_a, n_b) < 2:  # too few customers in an arm to test anything
             res = Result(*[np.nan] * 5, p_value=1.0)
         elif r.statistic == "z":
-            x_a, x_b = int(value[~in_b].sum()), int(value[in_b].sum())
+            x_a, x_b = int(value[in_a].sum()), int(value[in_b].sum())
             res = two_proportion_z(x_a, n_a, x_b, n_b)
         else:
-            res = welch(value[~in_b], value[in_b])
+            res = welch(value[in_a], value[in_b])
         return res, n_a, n_b, hi - first
 
     def _decide(self, model: ChannelMarket, name: str, r: AbTest, first: int) -> None:
@@ -133,7 +149,7 @@ class AbTests:
         book = model.levers.arms
         k = self.slot[id(r)]
         row = self._scope(model, r, after)
-        book.set(k, a=row, b=row)
+        book.set(k, a=row, b=row, rest=row)
         last = max(rule_day(t.start, self.engine.start) + t.days for t in self._tests())
         book.recording = model.day < last  # another test still running
         fmt = ".4g"

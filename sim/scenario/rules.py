@@ -131,10 +131,13 @@ class ArmSetting(BaseModel):
 
 
 class AbTest(_Rule):
-    """From ``start`` for ``days``, customers in arm B (a ``share_b`` of them, by a hash of
-    their id and the test's name) see arm ``b``'s setting, the others arm ``a``'s (default: the
-    plan as it is). On the first day after the test the team reads ``metric`` per arm from the
-    orders it has seen (less ``lag_days``) and runs ``test`` at level ``alpha``: with
+    """From ``start`` for ``days``, ``enrolled`` customers are in the test (the simulated
+    customers with the smallest hash of their id and the test's name; each stands for one real
+    test subject, so the test's size does not follow the resolution ``market.customers``):
+    ``round(share_b × enrolled)`` of them in arm B see arm ``b``'s setting, the others arm
+    ``a``'s (default: the plan as it is); customers not enrolled keep the plan's. On the first
+    day after the test the team reads ``metric`` per arm from the enrolled customers' orders it
+    has seen (less ``lag_days``) and runs ``test`` at level ``alpha``: with
     ``rollout: winner`` (the default) a significant winner's setting goes to everyone from that
     day on, and without a significant difference everyone keeps A's; with ``rollout: none``
     everyone goes back to A's. ``min_effect`` (metric units) is the difference the team wants
@@ -143,7 +146,12 @@ class AbTest(_Rule):
     kind: Literal["ab_test"]
     start: DayOrDate = 0
     days: int = Field(ge=1, le=3660, description="test length in days")
-    share_b: float = Field(default=0.5, gt=0, lt=1, description="share of customers in arm B")
+    enrolled: int = Field(
+        ge=4,
+        description="real customers in the test, both arms together (the test's sample size); "
+        "each is one simulated customer, so it must not exceed market.customers",
+    )
+    share_b: float = Field(default=0.5, gt=0, lt=1, description="share of enrolled in arm B")
     channels: list[str] | None = Field(
         default=None, description="where the arms' prices apply; None = every selling channel"
     )
@@ -164,8 +172,19 @@ class AbTest(_Rule):
         default=None, gt=0, description="smallest B − A difference worth detecting (power)"
     )
 
+    @property
+    def arm_sizes(self) -> tuple[int, int]:
+        """Customers in arm A and arm B: ``round(share_b × enrolled)`` in B, the rest in A."""
+        n_b = round(self.share_b * self.enrolled)
+        return self.enrolled - n_b, n_b
+
     @model_validator(mode="after")
     def _test_fits_metric(self) -> AbTest:
+        if min(self.arm_sizes) < 2:
+            raise ValueError(
+                f"enrolled: {self.enrolled} customers with share_b {self.share_b:g} give arms of "
+                f"{self.arm_sizes[0]} and {self.arm_sizes[1]}; each arm needs at least 2"
+            )
         if self.test == "z" and self.metric != "conversion":
             raise ValueError(
                 f"test: z (two-proportion) needs metric conversion, got {self.metric}; "
@@ -189,10 +208,15 @@ def rule_day(x: DayOrDate, start: dt.date) -> int:
 
 
 def rule_problems(
-    rules: list[AnyRule], channels: dict[str, str], start: dt.date, days: int
+    rules: list[AnyRule],
+    channels: dict[str, str],
+    start: dt.date,
+    days: int,
+    customers: int | None = None,
 ) -> list[str]:
     """Rules naming unknown channels, or pilots outside the horizon; each names its field.
-    ``channels`` maps id → family."""
+    ``channels`` maps id → family; ``customers`` is ``market.customers`` (A/B tests enrol at
+    most that many)."""
     problems: list[str] = []
     known = sorted(channels)
     for i, r in enumerate(rules):
@@ -200,7 +224,7 @@ def rule_problems(
         if isinstance(r, Stock | ExtendPromotion):
             continue  # checked with the inventory and promotions (rule_target_problems)
         if isinstance(r, AbTest):
-            problems += ab_test_problems(where, r, known, start, days)
+            problems += ab_test_problems(where, r, known, start, days, customers)
             continue
         named = r.channels + list(r.bounds) if isinstance(r, Reallocate) else [r.channel]
         for cid in named:
@@ -216,15 +240,27 @@ def rule_problems(
 
 
 def ab_test_problems(
-    where: str, r: AbTest, channels: list[str], start: dt.date, days: int
+    where: str,
+    r: AbTest,
+    channels: list[str],
+    start: dt.date,
+    days: int,
+    customers: int | None = None,
 ) -> list[str]:
     """An A/B test naming unknown channels, or whose decision day (its first day after the
-    test) falls outside the horizon, or whose team would see none of it (lag ≥ days)."""
+    test) falls outside the horizon, or whose team would see none of it (lag ≥ days), or
+    enrolling more customers than there are simulated ones (each enrolled customer is one)."""
     problems = [
         f"{where}.channels: unknown channel '{c}' (known: {channels})"
         for c in r.channels or []
         if c not in channels
     ]
+    if customers is not None and r.enrolled > customers:
+        problems.append(
+            f"{where}.enrolled: {r.enrolled} real customers enrolled, but market.customers is "
+            f"{customers}: each enrolled customer is one simulated customer; raise "
+            f"market.customers to at least {r.enrolled} or enrol fewer"
+        )
     first = rule_day(r.start, start)
     if not 0 <= first < days:
         problems.append(f"{where}.start: {r.start} is outside the horizon (days 0 to {days - 1})")

@@ -335,7 +335,9 @@ class Scenario(_Frozen):
             self.promotions, channels=families, selling=[c.id for c in self.channels if c.sells]
         )
         problems += budget_problems(self) + draw_problems(self)
-        problems += rule_problems(self.rules, families, self.horizon.start, self.horizon.days)
+        problems += rule_problems(
+            self.rules, families, self.horizon.start, self.horizon.days, self.market.customers
+        )
         problems += rule_target_problems(
             self.rules, self.inventory, self.promotions, self.horizon.start, self.horizon.days
         )

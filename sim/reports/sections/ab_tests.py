@@ -55,8 +55,9 @@ def ab_tests_block(st: Stored) -> Block:
         "not, every declared winner is a false alarm, expected in about alpha of replications. "
         "Power is the closed-form chance of finding the stated min_effect with these arm sizes "
         "(or the difference found 80 % of the time when no min_effect is stated). The arms are "
-        "the simulated customers: their size is the test's sample, a resolution setting "
-        "(market.customers), not the real market."
+        "the test's enrolled customers (the rule's enrolled, split by share_b), each simulated "
+        "customer one real test subject: the sample size, power and error rates are those of a "
+        "test on that many real customers, whatever the resolution (market.customers)."
     )
     return Block("ab-tests", TITLES["ab-tests"], intro, [Table(COLUMNS, rows)], [])
 
