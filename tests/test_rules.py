@@ -49,10 +49,16 @@ def _step_to(model: ChannelMarket, day: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lag", "attribution"), [(0, "ad_channel"), (3, "ad_channel"), (3, "order_channel")]
+    ("lag", "attribution", "noise"),
+    [
+        (0, "ad_channel", 0.0),
+        (3, "ad_channel", 0.0),
+        (3, "order_channel", 0.0),
+        (2, "ad_channel", 0.5),
+    ],
 )
-def test_a_decision_never_sees_today_or_the_future(lag, attribution):
-    rule = {**REALLOCATE, "lag_days": lag, "attribution": attribution}
+def test_a_decision_never_sees_today_or_the_future(lag, attribution, noise):
+    rule = {**REALLOCATE, "lag_days": lag, "attribution": attribution, "noise_cv": noise}
     measure = {"ad_channel": "revenue_paid_ad", "order_channel": "revenue_paid"}[attribution]
     day = 14
     a = ChannelMarket(scenario(rules=[rule]), seed=5)
@@ -479,3 +485,56 @@ def test_a_promotion_decision_never_sees_today_or_the_future():
 def test_a_bad_stock_or_promotion_rule_is_refused_naming_its_field(rule, field):
     with pytest.raises(ScenarioError, match=re.escape(field)):
         stock_scenario([rule])
+
+
+def test_reporting_noise_is_mean_one_with_the_stated_cv_and_fixed_per_cell():
+    from scipy.stats import lognorm
+
+    from sim.rules.reporting import report_noise
+
+    cv = 0.4
+    a = ChannelMarket(scenario(), seed=4)
+    f = report_noise(a, "revenue_paid", 0, 4000, cv)  # 4000 days × channels of cells
+    sigma = math.sqrt(math.log1p(cv * cv))
+    assert f.shape == (4000, len(a.channel_index))
+    # mean 1 and CV as stated, within 4 standard errors of the sample mean / sd
+    se = cv / math.sqrt(f.size)
+    assert abs(f.mean() - 1) < 4 * se
+    assert abs(f.std() - cv) < 4 * cv / math.sqrt(2 * f.size) * math.sqrt(1 + 2 * cv**2) + 4 * se
+    # its quantiles are the lognormal's (scipy's closed form), up to sampling
+    q = lognorm(s=sigma, scale=math.exp(-sigma * sigma / 2)).ppf([0.1, 0.5, 0.9])
+    assert np.allclose(np.quantile(f, [0.1, 0.5, 0.9]), q, rtol=0.03)
+    # a cell reads the same whatever window it is read in, and whatever the plan
+    assert np.array_equal(report_noise(a, "revenue_paid", 100, 130, cv), f[100:130])
+    other_plan = ChannelMarket(scenario(**{"channels.jd.budget.paid": 1.0}), seed=4)
+    assert np.array_equal(report_noise(other_plan, "revenue_paid", 0, 4000, cv), f)
+    # but it is another error for another seed or another measure
+    assert not np.array_equal(
+        report_noise(ChannelMarket(scenario(), seed=5), "revenue_paid", 0, 4000, cv), f
+    )
+    assert not np.array_equal(report_noise(a, "orders", 0, 4000, cv), f)
+
+
+def test_a_noisy_review_reads_the_recorded_days_times_their_fixed_errors():
+    from sim.rules.reporting import report_noise
+
+    day, cv = 14, 0.5
+    rule = {**REALLOCATE, "attribution": "order_channel", "noise_cv": cv}
+    m = ChannelMarket(scenario(rules=[rule]), seed=6)
+    _step_to(m, day + 1)
+    row = m.rules.log().query("day == @day").iloc[0]
+    lo, hi = day - rule.get("window_days", 14), day
+    ch = m.channel_index[row["channel"]]
+    # recount the reported ROI of that channel by hand from the recorder's days
+    revenue = m.recorder.flow["revenue_paid"][lo:hi, ch] * m.rules.scale
+    reported = (revenue * report_noise(m, "revenue_paid", lo, hi, cv)[:, ch]).sum()
+    spend = m.recorder.spend["spend_paid"][lo:hi, ch].sum()
+    assert row["metric"] == pytest.approx(reported / spend, rel=1e-12)
+    assert row["metric"] != pytest.approx(revenue.sum() / spend, rel=1e-3)  # noise mattered
+    assert "as reported, noise CV 0.5" in row["seen"]
+
+
+@pytest.mark.parametrize("kind", ["stock", "ab_test"])
+def test_rules_that_read_exact_records_refuse_a_noise_cv(kind):
+    with pytest.raises(ScenarioError, match=r"noise_cv"):
+        scenario(rules=[{"kind": kind, "noise_cv": 0.2}])

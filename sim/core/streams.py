@@ -144,26 +144,32 @@ class Draws:
         self.day = int(day)
         self._keys.clear()
 
+    def run_key(self, decision: str) -> int:
+        """The 64-bit key of ``decision`` for the whole run (seed, replication, decision)."""
+        run_key = self._decision_keys.get(decision)
+        if run_key is None:
+            run_key = self._decision_keys[decision] = splitmix64(self._base ^ decision_id(decision))
+        return run_key
+
     def key(self, decision: str) -> int:
         """Today's 64-bit key of ``decision`` (cached for the day)."""
         k = self._keys.get(decision)
         if k is None:
-            run_key = self._decision_keys.get(decision)
-            if run_key is None:
-                run_key = splitmix64(self._base ^ decision_id(decision))
-                self._decision_keys[decision] = run_key
-            k = self._keys[decision] = splitmix64(run_key ^ self.day)
+            k = self._keys[decision] = splitmix64(self.run_key(decision) ^ self.day)
         return k
+
+    def fixed(self, decision: str, index: np.ndarray) -> np.ndarray:
+        """Uniforms of ``decision`` keyed by the run only, one per ``index`` (e.g. a day ×
+        channel cell): the same whatever day they are asked for, so re-reading a past cell
+        gives the same number."""
+        return hash_uniforms(np.asarray(index), self.run_key(decision))
 
     def _halves(self, decision: str) -> tuple[np.uint32, np.uint32]:
         """Today's :meth:`key` of ``decision`` as its low and high uint32 halves, read from a
         table over days built once per run (a vectorised SplitMix64), not computed per day."""
         table = self._tables.get(decision)
         if table is None or len(table[0]) <= self.day:
-            run_key = self._decision_keys.get(decision)
-            if run_key is None:
-                run_key = splitmix64(self._base ^ decision_id(decision))
-                self._decision_keys[decision] = run_key
+            run_key = self.run_key(decision)
             days = np.arange(max(512, 2 * self.day + 1), dtype=np.uint64)
             keys = _splitmix64_array(np.uint64(run_key) ^ days)
             table = ((keys & _LOW32).astype(np.uint32), (keys >> np.uint64(32)).astype(np.uint32))

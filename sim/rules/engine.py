@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim.rules.ab import AbTests
 from sim.rules.promotion import decision_day, extend_promotion
+from sim.rules.reporting import report_noise
 from sim.rules.stock import stock_review
 from sim.scenario.rules import WEEKDAYS, ExtendPromotion, Pilot, Reallocate, Stock, rule_day
 
@@ -45,6 +46,11 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "note",
 )
 PAID = 0  # the paid lever's index on the budget's last axis (sim.scenario.budget_fields.LEVERS)
+
+
+def _noted(noise_cv: float) -> str:
+    """What the decision log adds when the figures were read with reporting noise."""
+    return f" (as reported, noise CV {noise_cv:g})" if noise_cv > 0 else ""
 
 
 class RuleEngine:
@@ -72,17 +78,27 @@ class RuleEngine:
 
     # ---- what the team sees -----------------------------------------------------------------
     def seen(
-        self, model: ChannelMarket, measure: str, days: int, lag: int, first: int = 0
+        self,
+        model: ChannelMarket,
+        measure: str,
+        days: int,
+        lag: int,
+        first: int = 0,
+        noise_cv: float = 0.0,
     ) -> tuple[np.ndarray, int, int]:
         """Per-channel sum of ``measure`` (real units) over the last ``days`` visible days, no
         earlier than ``first``: days ``[lo, hi)`` with ``hi = today − lag``. Returns the sums
-        and ``(lo, hi)``."""
+        and ``(lo, hi)``. With ``noise_cv`` each day × channel figure is read with a
+        multiplicative reporting error (:func:`report_noise`); the team's own spend is exact."""
         hi = max(model.day - lag, 0)
         lo = max(hi - days, first, 0)
         rec = model.recorder
         if measure in rec.spend:
             return rec.spend[measure][lo:hi].sum(axis=0), lo, hi
-        return rec.flow[measure][lo:hi].sum(axis=0) * self.scale, lo, hi
+        daily = rec.flow[measure][lo:hi]
+        if noise_cv > 0 and hi > lo:
+            daily = daily * report_noise(model, measure, lo, hi, noise_cv)
+        return daily.sum(axis=0) * self.scale, lo, hi
 
     # ---- the day ----------------------------------------------------------------------------
     def review(self, model: ChannelMarket) -> None:
@@ -114,7 +130,7 @@ class RuleEngine:
         # ad_channel: the revenue of paid-sourced orders by the channel whose ad reached the
         # buyer (the ad platform's report); order_channel: by the channel they ordered in
         measure = "revenue_paid_ad" if r.attribution == "ad_channel" else "revenue_paid"
-        revenue, lo, hi = self.seen(model, measure, r.window_days, r.lag_days)
+        revenue, lo, hi = self.seen(model, measure, r.window_days, r.lag_days, noise_cv=r.noise_cv)
         spend, _, _ = self.seen(model, "spend_paid", r.window_days, r.lag_days)
         if hi <= lo:
             return  # nothing reported yet
@@ -131,8 +147,10 @@ class RuleEngine:
         w_min = r.bounds.get(worst, (0.0, np.inf))[0]
         b_max = r.bounds.get(best, (0.0, np.inf))[1]
         amount = max(min(r.share * w_before, w_before - w_min, b_max - b_before), 0.0)
-        seen = f"paid ROI ({r.attribution}) days {lo}-{hi - 1}: " + ", ".join(
-            f"{c}={roi[c]:.3g}" for c in chans
+        seen = (
+            f"paid ROI ({r.attribution}) days {lo}-{hi - 1}: "
+            + ", ".join(f"{c}={roi[c]:.3g}" for c in chans)
+            + _noted(r.noise_cv)
         )
         note = "at bounds: nothing moved" if amount == 0 else f"moved {amount:.6g}/day"
         budget[day:, w, PAID] = w_before - amount
@@ -146,13 +164,14 @@ class RuleEngine:
         first = rule_day(r.start, self.start)
         ch = self.index[r.channel]
         spend, lo, hi = self.seen(model, "spend_paid", 7 * r.weeks, r.lag_days, first)
-        new, _, _ = self.seen(model, "new_customers", 7 * r.weeks, r.lag_days, first)
+        new, _, _ = self.seen(model, "new_customers", 7 * r.weeks, r.lag_days, first, r.noise_cv)
         cac = spend[ch] / new[ch] if new[ch] > 0 else np.inf
         passed = bool(cac <= r.max_cac)
         after = r.scale_to if passed else 0.0
         before = float(model.budget[model.day, ch, PAID])
         model.budget[model.day :, ch, PAID] = after
         seen = f"CAC days {lo}-{hi - 1}: {spend[ch]:.6g} / {new[ch]:.6g} new customers"
+        seen += _noted(r.noise_cv)
         note = f"CAC {cac:.4g} {'≤' if passed else '>'} {r.max_cac:g}: " + (
             "scale" if passed else "stop"
         )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.rules.reporting import report_noise
 from sim.scenario.rules import ExtendPromotion, promotion_span
 
 if TYPE_CHECKING:
@@ -39,19 +40,22 @@ def week_one_and_forecast(model: ChannelMarket, engine: RuleEngine, r: ExtendPro
     _, item, first, _ = promotion_span(model.levers.promo, r.promotion, sc.horizon.start)
     chans = item.channels or [c.id for c in sc.channels if c.sells]
     idx = [engine.index[c] for c in chans]
-    orders, lo, hi = engine.seen(model, "orders", 7, r.lag_days, first)
+    orders, lo, hi = engine.seen(model, "orders", 7, r.lag_days, first, r.noise_cv)
     week = float(orders[idx].sum())
     # the baseline: the days before the first day (all reported: first ≤ today − lag)
     b_hi = min(first, model.day - r.lag_days)
     b_lo = max(b_hi - r.baseline_days, 0)
     if b_hi <= b_lo:
         return week, np.nan, chans, f"orders days {lo}-{hi - 1}: {week:.6g}, no days before"
-    base = model.recorder.flow["orders"][b_lo:b_hi][:, idx].sum() * engine.scale
+    daily = model.recorder.flow["orders"][b_lo:b_hi]
+    if r.noise_cv > 0:  # the same reporting errors as every other figure the team reads
+        daily = daily * report_noise(model, "orders", b_lo, b_hi, r.noise_cv)
+    base = daily[:, idx].sum() * engine.scale
     forecast = base / (b_hi - b_lo) * 7 * r.expected_lift
     text = (
         f"orders on {chans} days {lo}-{hi - 1}: {week:.6g} vs forecast {forecast:.6g} "
         f"(mean of days {b_lo}-{b_hi - 1} × 7 × {r.expected_lift:g})"
-    )
+    ) + (f" (as reported, noise CV {r.noise_cv:g})" if r.noise_cv > 0 else "")
     return week, forecast, chans, text
 
 

@@ -38,7 +38,21 @@ class _Rule(BaseModel):
     )
 
 
-class Reallocate(_Rule):
+class _ReadsLedger(_Rule):
+    """A rule that reads the ledger's daily figures, which reports may get wrong
+    (:mod:`sim.rules.reporting`); stock rules read the warehouse's own records and A/B tests
+    the order log, both exact, so they have no ``noise_cv``."""
+
+    noise_cv: float = Field(
+        default=0.0,
+        ge=0,
+        le=2,
+        description="reporting noise: relative error (CV) of each day × channel figure the team "
+        "reads from the ledger (revenue, orders, new customers; not its own spend)",
+    )
+
+
+class Reallocate(_ReadsLedger):
     """Every ``every_days`` (or each ``weekday``), move ``share`` of the paid budget of the
     channel with the lowest paid ROI over the last ``window_days`` to the one with the highest,
     keeping each channel's paid budget within ``bounds``. Paid ROI = paid-sourced revenue ÷
@@ -76,7 +90,7 @@ class Reallocate(_Rule):
         return self
 
 
-class Pilot(_Rule):
+class Pilot(_ReadsLedger):
     """Run ``channel``'s paid traffic at ``budget`` a day from ``start`` for ``weeks``; then scale
     it to ``scale_to`` if its CAC (paid spend / new customers over the pilot) is at most
     ``max_cac``, otherwise stop it (0). The decision falls on the first day after the pilot."""
@@ -105,7 +119,7 @@ class Stock(_Rule):
     max_k: float = Field(default=10.0, gt=0, description="the safety factor never goes above")
 
 
-class ExtendPromotion(_Rule):
+class ExtendPromotion(_ReadsLedger):
     """Extend promotion ``promotion`` by ``extend_days`` when its week-1 orders (its channels,
     its first 7 days) beat the forecast by ``uplift``. The forecast is what the team knew before
     the promotion: the mean daily orders of the same channels over the ``baseline_days`` before
