@@ -65,3 +65,29 @@ def test_a_decision_on_a_rule_that_does_not_exist_is_refused():
             SCENARIOS / "baseline.yaml",
             overrides={**SMALL, "decisions": [{"path": "rules.0.share", "low": 0.1, "high": 0.2}]},
         )
+
+
+def test_setting_a_rule_on_a_plan_without_rules_names_the_missing_item(tmp_path, capsys):
+    # --set applies to every plan of a compare; a baseline without rules used to fail with
+    # "rules: Input should be a valid list", which named neither the path nor the cause
+    with pytest.raises(
+        ScenarioError, match=r"rules.0.noise_cv: no item '0' in rules \(it has no items\)"
+    ):
+        load_scenario(SCENARIOS / "baseline.yaml", overrides={**SMALL, "rules.0.noise_cv": 0.3})
+    from sim.commands.cli import main
+
+    code = main(
+        [
+            "compare",
+            str(SCENARIOS / "baseline.yaml"),
+            str(SCENARIOS / "weekly_review.yaml"),
+            "--set",
+            "rules.0.noise_cv=0.3",
+            "-r",
+            "1",
+            "--out",
+            str(tmp_path / "cmp"),
+        ]
+    )
+    assert code == 2 and not (tmp_path / "cmp").exists()
+    assert "rules.0.noise_cv: no item '0' in rules" in capsys.readouterr().err

@@ -59,6 +59,10 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
                 node[part] = value
                 return
             if node.get(part) is None:  # an absent or off (null) section: start it
+                if parts[i + 1].isdigit():  # ... unless it is addressed as a list (rules.0)
+                    raise KeyError(
+                        _unknown_item(dotted, parts[i + 1], ".".join(walked + [part]), [])
+                    )
                 node[part] = {}
             node = node[part]
         else:
