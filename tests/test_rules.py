@@ -538,3 +538,21 @@ def test_a_noisy_review_reads_the_recorded_days_times_their_fixed_errors():
 def test_rules_that_read_exact_records_refuse_a_noise_cv(kind):
     with pytest.raises(ScenarioError, match=r"noise_cv"):
         scenario(rules=[{"kind": kind, "noise_cv": 0.2}])
+
+
+def test_the_report_shows_paid_roi_by_ad_channel_as_recounted_from_the_daily_table(tmp_path):
+    out = tmp_path / "out"
+    sets = ["--set", "market.customers=2000", "--set", "horizon.days=28", "--set", "inventory=null"]
+    path = str(ROOT / "scenarios" / "baseline.yaml")
+    assert main(["run", path, "-r", "2", "--no-progress", "--out", str(out), *sets]) == 0
+    daily = pd.read_csv(out / "daily.csv")
+    sums = daily.groupby("channel")[["revenue_paid_ad", "revenue_paid", "spend_paid"]].sum()
+    assert sums["revenue_paid_ad"].sum() == pytest.approx(sums["revenue_paid"].sum(), rel=1e-6)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    header = next(ln for ln in report.splitlines() if "paid ROI (by ad channel)" in ln)
+    col = [c.strip() for c in header.split("|")].index("paid ROI (by ad channel)")
+    for ch in ("tmall", "jd", "douyin"):
+        row = next(ln for ln in report.splitlines() if ln.startswith(f"| baseline | {ch} |"))
+        shown = float([c.strip() for c in row.split("|")][col])
+        want = sums.loc[ch, "revenue_paid_ad"] / sums.loc[ch, "spend_paid"]
+        assert shown == pytest.approx(want, rel=1e-3, abs=1e-3)

@@ -40,11 +40,15 @@ COST_WORDS = {
     "coupon_cost": "coupons redeemed",
     "inventory_cost": "inventory costs",
 }
+AD_COLUMNS = {"revenue_paid_ad"}  # absent from results stored before ad attribution
 SPEND_INTRO = (
     "Totals over the horizon, mean per replication, in M CNY (million CNY). Channel ROI = "
     "channel revenue ÷ channel marketing spend (a social channel that only seeds has no "
     "revenue of its own: its orders land on the channel it links to, see the lever table). "
-    "Lever ROI = revenue of orders from that source ÷ that lever's spend."
+    "Lever ROI = revenue of orders from that source ÷ that lever's spend. Paid ROI is shown "
+    "two ways: by the channel where the paid-sourced customer ordered, and by the channel whose "
+    "paid ad reached them (what the channel's ad report shows, and what review rules read by "
+    "default); the two have the same total and differ in how they split it."
 )
 
 
@@ -170,7 +174,7 @@ def spend_block(st: Stored) -> Block:
     stacked = {}
     for name in st.names:
         s = st.daily_of(name).groupby("channel", sort=False)[
-            [*costs, "revenue", "revenue_paid", "spend"]
+            [*costs, *AD_COLUMNS.intersection(st.daily.columns), "revenue", "revenue_paid", "spend"]
         ].sum() / st.reps(name)
         for ch, r in s.iterrows():
             stacked[(name, ch)] = r[costs]
@@ -203,6 +207,7 @@ def _channel_row(name: str, ch: str, r: pd.Series, costs: list[str]) -> list[str
         mcny(r["revenue"]),
         fmt(_div(r["revenue"], r["spend"])),
         fmt(_div(r["revenue_paid"], r["spend_paid"])),
+        fmt(_div(r.get("revenue_paid_ad", float("nan")), r["spend_paid"])),
     ]
 
 
@@ -248,7 +253,8 @@ def _spend_tables(
                 *(f"{COST_WORDS.get(c, c)} (M CNY)" for c in costs),
                 "revenue (M CNY)",
                 "ROI (revenue ÷ spend)",
-                "paid ROI",
+                "paid ROI (by order channel)",
+                "paid ROI (by ad channel)",
             ],
             by_channel,
             caption="By channel",
