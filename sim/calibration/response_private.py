@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from sim.calibration.heterogeneity import log_covariance
+
 IDENTIFIED_RATIO = 25.0  # as for the acquisition parameters (response_fit)
 
 
@@ -118,8 +120,7 @@ def fit_join_response(
     x0 = np.array([special.logit(0.05), 0.0, np.log(spend_mean), 0.0])
     bounds = [(-9, 5), (-9, 9), (np.log(spend_mean) - 6, np.log(spend_mean) + 6), (-9, 9)]
     res = optimize.minimize(_nll, x0, args=(days, m, saw, ops), method="L-BFGS-B", bounds=bounds)
-    hess = _hessian(lambda x: _nll(x, days, m, saw, ops), res.x)
-    cov = np.linalg.pinv(hess)
+    cov = log_covariance(lambda x: _nll(x, days, m, saw, ops), res.x)
     rng = np.random.default_rng([seed, 4])
     w, v = np.linalg.eigh((cov + cov.T) / 2)
     z = res.x + (rng.standard_normal((draws, 4)) * np.sqrt(np.maximum(w, 0))) @ v.T
@@ -141,15 +142,3 @@ def _natural(x: np.ndarray) -> dict[str, float]:
         "ops_saturation": float(np.exp(x[2])),
         "p_private": float(p),
     }
-
-
-def _hessian(f, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
-    n = len(x)
-    out = np.empty((n, n))
-    for i in range(n):
-        for j in range(i, n):
-            e_i, e_j = np.eye(n)[i] * h, np.eye(n)[j] * h
-            out[i, j] = out[j, i] = (
-                f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
-            ) / (4 * h * h)
-    return out
