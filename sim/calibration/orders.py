@@ -31,11 +31,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sim.calibration.order_columns import (
+    FIELDS,
+    OPTIONAL_FIELDS,
+    ColumnPlan,
+    OrderColumnsError,
+    resolve_columns,
+)
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
 
-FIELDS: tuple[str, ...] = ("customer", "date", "amount", "channel")
-OPTIONAL_FIELDS: tuple[str, ...] = ("order_id",)
+__all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
 
@@ -63,6 +69,8 @@ class Orders:
     n_skipped: int = 0
     set_aside: list[tuple[int, str]] = field(default_factory=list)  # (rows, why: examples)
     n_set_aside: int = 0  # readable rows that cannot be true (sim.calibration.outliers)
+    notes: list[str] = field(default_factory=list)  # columns found or stood in for
+    line_orders: int = 0  # with ``line_items``: rows merged into an order listed before
 
     @property
     def customers(self) -> int:
@@ -97,6 +105,7 @@ def read_orders(
     columns: dict[str, str] | None = None,
     skip_bad_rows: bool = False,
     set_aside_outliers: bool = True,
+    line_items: bool = False,
 ) -> Orders:
     """Read and check an order export. Raises :class:`OrdersError` with line-numbered problems.
 
@@ -106,16 +115,27 @@ def read_orders(
     ``benchmarks/bench_orders_memory.py``).
     Readable rows that cannot be true (:mod:`sim.calibration.outliers`) are set aside unless
     ``set_aside_outliers=False`` (dates a calibration cannot hold are set aside always).
+    Columns not mapped are found by common names, and a missing amount or channel is stood
+    in for (:mod:`sim.calibration.order_columns`; said in :attr:`Orders.notes`). With
+    ``line_items=True`` the rows are order lines: rows sharing an order id are one order, their
+    amounts summed (their customer, date and channel must agree).
     """
-    mapping = {f: f for f in FIELDS} | dict(columns or {})
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
     header = _read_header(path, source)
-    _check_header(header, mapping, source)
+    try:
+        plan = resolve_columns(header, dict(columns or {}), source)
+    except OrderColumnsError as exc:
+        raise OrdersError(exc.problems) from None
+    mapping = plan.mapping
+    if line_items and "order_id" not in mapping:
+        raise OrdersError(
+            [f"{source}: --line-items needs an order id column (--columns order_id=…)"]
+        )
     columns: dict[str, list[pd.Series]] = {}  # each column's chunks, joined one at a time
     messages: list[str] = []  # the first few problems, in line order
     n_bad = 0
-    for first_line, raw in _chunks(path, source, header, sorted(set(mapping.values()))):
-        part, bad = _parse_chunk(raw, mapping, first_line)
+    for first_line, raw in _chunks(path, source, header, plan.read):
+        part, bad = _parse_chunk(raw, plan, first_line)
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
             messages.append(f"{source}:{part['line'].iloc[i]}: {bad[i]}")
@@ -133,7 +153,10 @@ def read_orders(
         else _empty(mapping)
     )
     dup = np.zeros(len(table), dtype=bool)
-    if "order_id" in mapping:  # a repeated order id keeps its first occurrence
+    merged = 0
+    if line_items:
+        table, merged = _merge_lines(table, messages, source)
+    elif "order_id" in mapping:  # a repeated order id keeps its first occurrence
         dup, first = _repeats(table["order_id"])
         shown = max(0, SHOWN_PROBLEMS - len(messages))
         for i, f in zip(np.flatnonzero(dup)[:shown], first[:shown], strict=True):
@@ -141,12 +164,14 @@ def read_orders(
                 f"{source}:{table['line'].iloc[i]}: order id {table['order_id'].iloc[i]!r} "
                 f"repeats line {table['line'].iloc[f]}"
             )
-    n_problems = n_bad + int(dup.sum())
+    n_problems = n_bad + int(dup.sum()) + int(table.attrs.pop("conflicts", 0))
     if n_problems and not skip_bad_rows:
         more = f" (and {n_problems - SHOWN_PROBLEMS} more)" if n_problems > SHOWN_PROBLEMS else ""
+        lines = " (rows of one order over several lines? pass --line-items)" if dup.any() else ""
         raise OrdersError(
             [
-                f"{source}: {n_problems} unreadable row(s){more}; fix them or pass --skip-bad-rows",
+                f"{source}: {n_problems} unreadable row(s){more}; fix them or pass "
+                f"--skip-bad-rows{lines}",
                 *messages[:SHOWN_PROBLEMS],
             ]
         )
@@ -161,6 +186,8 @@ def read_orders(
         n_skipped=n_problems,
         set_aside=set_aside,
         n_set_aside=sum(n for n, _ in set_aside),
+        notes=list(plan.notes),
+        line_orders=merged,
     )
 
 
@@ -200,19 +227,6 @@ def _read_header(path, source: str) -> list[str]:
     return names
 
 
-def _check_header(header: list[str], mapping: dict[str, str], source: str) -> None:
-    missing = [
-        f"{source}:1: missing column '{col}' (for {fld}); the header has: {', '.join(header)}"
-        for fld, col in mapping.items()
-        if col not in header
-    ]
-    if missing:
-        raise OrdersError(
-            missing
-            + ["map your column names with --columns customer=...,date=...,amount=...,channel=..."]
-        )
-
-
 def _chunks(path, source: str, header: list[str], wanted: list[str]):
     """``(line of the chunk's first row, its text in the ``wanted`` columns)``,
     :data:`CHUNK_ROWS` rows at a time. A row with more fields than the header is an error (as
@@ -244,16 +258,24 @@ def _chunks(path, source: str, header: list[str], wanted: list[str]):
 
 
 def _parse_chunk(
-    raw: pd.DataFrame, mapping: dict[str, str], first_line: int
+    raw: pd.DataFrame, plan: ColumnPlan, first_line: int
 ) -> tuple[pd.DataFrame, dict[int, str]]:
     """Typed columns of one chunk and its unreadable rows (position → first problem)."""
+    mapping = plan.mapping
     table = pd.DataFrame({"line": np.arange(len(raw), dtype=np.int64) + first_line})
     bad: dict[int, str] = {}
     for fld in FIELDS:
-        values, problems = _PARSERS[fld](raw[mapping[fld]].astype(str).str.strip())
+        if fld in plan.constants:
+            table[fld] = plan.constants[fld]
+            continue
+        if fld == "amount" and plan.amount_from is not None:
+            values, problems, where = _line_amount(raw, plan.amount_from)
+        else:
+            col = raw[mapping[fld]].astype(str).str.strip()
+            (values, problems), where = _PARSERS[fld](col), f"column '{mapping[fld]}' ({fld})"
         table[fld] = values
         for i in np.flatnonzero(problems.notna().to_numpy()):
-            bad.setdefault(int(i), f"column '{mapping[fld]}' ({fld}): {problems.iloc[i]}")
+            bad.setdefault(int(i), f"{where}: {problems.iloc[i]}")
     if "order_id" in mapping:
         table["order_id"] = raw[mapping["order_id"]].astype(str).str.strip()
     return table, bad
@@ -343,19 +365,56 @@ def _parse_channel(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     return col, problems
 
 
-def _parse_amount(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _number(col: pd.Series) -> pd.Series:
+    """Plain numbers; a currency sign or thousands separators tolerated; NaN where unreadable."""
     values = pd.to_numeric(col, errors="coerce").astype(float)  # plain numbers, fast
     other = values.isna().to_numpy()
-    if other.any():  # a currency sign or thousands separators
+    if other.any():
         cleaned = col[other].str.replace(r"[¥￥$,\s]|CNY|RMB", "", regex=True)
         values[other] = pd.to_numeric(cleaned, errors="coerce").astype(float)
+    return values
+
+
+def _parse_amount(col: pd.Series, what: str = "amount") -> tuple[pd.Series, pd.Series]:
+    values = _number(col)
+    article = "an" if what[0] in "aeiou" else "a"
     problems = pd.Series([None] * len(col), index=col.index, dtype=object)
-    problems[values.isna()] = [f"cannot read {v!r} as an amount" for v in col[values.isna()]]
+    problems[values.isna()] = [f"cannot read {v!r} as {article} {what}" for v in col[values.isna()]]
     neg = values < 0
-    problems[neg] = [f"negative amount {v!r}" for v in col[neg]]
+    problems[neg] = [f"negative {what} {v!r}" for v in col[neg]]
     inf = ~np.isfinite(values.fillna(0))
-    problems[inf] = [f"amount {v!r} is not finite" for v in col[inf]]
+    problems[inf] = [f"{what} {v!r} is not finite" for v in col[inf]]
     return values, problems
+
+
+def _line_amount(raw: pd.DataFrame, cols: tuple[str, str]) -> tuple[pd.Series, pd.Series, str]:
+    """A line's amount = quantity × unit price; a negative quantity (a return) is a bad row."""
+    qty, qty_bad = _parse_amount(raw[cols[0]].astype(str).str.strip(), "quantity")
+    price, price_bad = _parse_amount(raw[cols[1]].astype(str).str.strip(), "unit price")
+    return qty * price, qty_bad.fillna(price_bad), f"columns '{cols[0]}' × '{cols[1]}' (amount)"
+
+
+def _merge_lines(table: pd.DataFrame, messages: list[str], source: str) -> tuple[pd.DataFrame, int]:
+    """Order lines → orders: one row per order id (its first line's number), amounts summed.
+    Lines of one id that disagree on customer, date or channel are problems (counted in
+    ``table.attrs["conflicts"]``, listed in ``messages``) and their order is dropped."""
+    if table.empty:
+        return table, 0
+    g = table.groupby("order_id", sort=False)
+    firsts = g.first()
+    differs = (g[["customer", "date", "channel"]].nunique() > 1).any(axis=1)
+    orders = firsts.assign(amount=g["amount"].sum(), line=g["line"].min())
+    bad_ids = differs[differs].index
+    for oid in bad_ids[: max(0, SHOWN_PROBLEMS - len(messages))]:
+        lines = table.loc[table["order_id"] == oid, "line"].tolist()
+        messages.append(
+            f"{source}:{lines[1]}: order id {oid!r} has another customer, date or channel "
+            f"than line {lines[0]}"
+        )
+    orders = orders[~differs].reset_index().sort_values("line", kind="stable")
+    orders = orders[table.columns].reset_index(drop=True)
+    orders.attrs["conflicts"] = len(bad_ids)
+    return orders, len(table) - len(orders) - int(table["order_id"].isin(bad_ids).sum())
 
 
 def _parse_date(col: pd.Series) -> tuple[pd.Series, pd.Series]:

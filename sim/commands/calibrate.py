@@ -39,7 +39,9 @@ def register(sub) -> None:
         "--columns",
         default=None,
         metavar="FIELD=COLUMN,...",
-        help="customer=...,date=...,amount=...,channel=...[,order_id=...]",
+        help="customer=...,date=...,amount=...,channel=...[,order_id=...] (default: the "
+        "fields' own or common names, e.g. CustomerID, InvoiceDate; no amount: quantity × unit "
+        "price, else 1 per order; no channel: one channel 'all')",
     )
     p.add_argument(
         "--families",
@@ -123,6 +125,11 @@ def register(sub) -> None:
         help="skip unreadable rows (counted and reported) instead of failing",
     )
     p.add_argument(
+        "--line-items",
+        action="store_true",
+        help="rows are order lines: rows sharing an order id are one order, amounts summed",
+    )
+    p.add_argument(
         "--keep-outliers",
         action="store_true",
         help="fit on rows that look implausible too (a date far outside the order history, "
@@ -153,7 +160,10 @@ def run(args) -> int:
         columns=parse_columns(args.columns),
         skip_bad_rows=args.skip_bad_rows,
         set_aside_outliers=not args.keep_outliers,
+        line_items=args.line_items,
     )
+    for note in orders.notes:  # what the export lacked or was found under another name
+        print(f"note: {note}", file=sys.stderr)
     table = orders.table
     spend = _read_spend(args)  # a bad spend file stops here, before anything is fitted
     start, end, hold = _periods(args, table, UsageError)
@@ -238,6 +248,8 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
             "rows_skipped": orders.n_skipped,
             "skipped_examples": orders.skipped,
             "rows_set_aside": orders.n_set_aside,
+            "column_notes": orders.notes,
+            "order_lines_merged": orders.line_orders,
             "set_aside": [{"rows": n, "why": why} for n, why in orders.set_aside],
             # command, git commit + dirty flag, code hash, every dependency, Python, OS
             "reproduce": reproducibility(),

@@ -1,0 +1,105 @@
+"""Order exports as they come: common column names, line items, a missing amount or channel."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from sim.calibration.order_columns import NO_AMOUNT, ONE_CHANNEL, resolve_columns
+from sim.calibration.orders import OrdersError, read_orders
+from sim.commands.cli import main
+
+# The UCI Online Retail layout: one row per order line, returns as negative quantities.
+RETAIL = (
+    "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+    "536365,71053,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"
+    "536366,22633,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n"
+    "536367,84879,32,2010-12-01 08:34:00,1.69,13047,United Kingdom\n"
+    "536368,22960,6,2010-12-03 08:34:00,4.25,13047,United Kingdom\n"
+)
+
+
+def test_common_names_and_quantity_times_price():
+    orders = read_orders(io.StringIO(RETAIL), line_items=True)
+    t = orders.table
+    assert t["order_id"].tolist() == ["536365", "536366", "536367", "536368"]
+    assert t["customer"].tolist() == ["17850", "17850", "13047", "13047"]
+    # 6 × 2.55 + 6 × 3.39 for the two lines of 536365, by hand
+    assert t["amount"].tolist() == pytest.approx([35.64, 11.10, 54.08, 25.50], abs=1e-9)
+    assert set(t["channel"]) == {ONE_CHANNEL}
+    assert t["date"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2010-12-03"
+    assert orders.line_orders == 1  # one row merged into its order
+    said = " ".join(orders.notes)
+    assert "'Quantity' × 'UnitPrice'" in said and "no channel column" in said
+    assert "'CustomerID' read as customer" in said
+
+
+def test_repeated_order_id_without_line_items_points_at_the_flag():
+    with pytest.raises(OrdersError) as exc:
+        read_orders(io.StringIO(RETAIL))
+    text = "\n".join(exc.value.problems)
+    assert "--line-items" in text and "order id '536365' repeats line 2" in text
+
+
+def test_lines_of_one_order_must_agree():
+    bad = RETAIL + "536368,22961,1,2010-12-03 08:34:00,1.00,99999,United Kingdom\n"
+    with pytest.raises(OrdersError) as exc:
+        read_orders(io.StringIO(bad), line_items=True)
+    text = "\n".join(exc.value.problems)
+    assert ":7: order id '536368' has another customer" in text and "line 6" in text
+    ok = read_orders(io.StringIO(bad), line_items=True, skip_bad_rows=True)
+    assert ok.table["order_id"].tolist() == ["536365", "536366", "536367"]
+
+
+def test_a_return_is_a_bad_row_named_by_its_columns():
+    text = RETAIL + "C536379,D,-1,2010-12-04 09:41:00,27.50,14527,United Kingdom\n"
+    with pytest.raises(OrdersError) as exc:
+        read_orders(io.StringIO(text), line_items=True)
+    assert "<orders>:7: columns 'Quantity' × 'UnitPrice' (amount): negative quantity '-1'" in (
+        "\n".join(exc.value.problems)
+    )
+
+
+def test_no_amount_counts_orders_and_a_bare_id_is_not_a_customer():
+    text = "date,id\n2014-03-08,0\n2014-05-21,1\n2014-03-14,2\n2014-04-09,2\n"
+    with pytest.raises(OrdersError) as exc:
+        read_orders(io.StringIO(text))
+    assert "no column for customer" in "\n".join(exc.value.problems)
+    orders = read_orders(io.StringIO(text), columns={"customer": "id"})
+    assert orders.table["amount"].tolist() == [NO_AMOUNT] * 4
+    assert any("every order counts 1" in n for n in orders.notes)
+
+
+def test_a_named_column_must_exist_and_names_win_over_common_ones():
+    header = ["customer_id", "order_date", "buyer", "total", "shop"]
+    plan = resolve_columns(header, {"customer": "buyer"})
+    assert plan.mapping["customer"] == "buyer" and plan.mapping["amount"] == "total"
+    with pytest.raises(Exception, match="missing column 'paid' \\(for date\\)"):
+        resolve_columns(header, {"date": "paid"})
+
+
+def test_line_items_without_an_order_id_is_refused():
+    text = "customer,date,amount\nA,2025-01-01,5\nB,2025-01-02,5\n"
+    with pytest.raises(OrdersError, match="--line-items needs an order id"):
+        read_orders(io.StringIO(text), line_items=True)
+
+
+def test_calibrate_reads_a_line_item_export(tmp_path, capsys):
+    rows = [RETAIL.splitlines()[0]]
+    for c in range(40):  # 40 customers, each buying 2–4 times over 12 weeks
+        for k in range(2 + c % 3):
+            day = 1 + (c * 5 + k * 19) % 84
+            date = f"2011-{1 + day // 28:02d}-{1 + day % 28:02d} 10:00:00"
+            rows += [f"{c}-{k},A,2,{date},3.5,{1000 + c},UK", f"{c}-{k},B,1,{date},4,{1000 + c},UK"]
+    path = tmp_path / "retail.csv"
+    path.write_text("\n".join(rows) + "\n")
+    rc = main(
+        ["calibrate", str(path), "--out", str(tmp_path / "b.yaml"), "--line-items"]
+        + ["--report", str(tmp_path / "rep"), "--heterogeneity", "none"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "'Quantity' × 'UnitPrice'" in err and "Traceback" not in err
+    assert "guide_price: 11.0" in (tmp_path / "b.yaml").read_text()  # 2 × 3.5 + 1 × 4 per order
