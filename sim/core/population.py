@@ -113,8 +113,8 @@ class CustomerPopulation:
         self.stage[existing] = CUSTOMER
         self.n_orders[existing] = 1
         self.first_day[existing] = -1
-        cycle = self.cycle_of(np.flatnonzero(existing))
-        self.next_need[existing] = (rng.random(existing.sum()) * cycle).astype(np.int32)
+        idx = np.flatnonzero(existing)
+        self.next_need[existing] = self._first_need(idx, rng.random(len(idx)))
         self.in_private[existing] = rng.random(existing.sum()) < m.initial_private
         # Where they bought last follows their family affinity over selling channels.
         selling = [i for i, c in enumerate(scenario.channels) if c.sells]
@@ -129,6 +129,20 @@ class CustomerPopulation:
         self.channels_mask[existing] = (1 << chosen).astype(np.uint32)
 
     # ---- each customer's own cycle and hazard (segments with spread) -------------------------
+    def _first_need(self, idx: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Days to the first need of customers ``idx`` who bought before day 0, from uniforms
+        ``u``: the time left of a cycle they are somewhere inside. For exponential segments
+        that is an exponential wait with their mean (Poisson needs have no memory): a uniform
+        point of one mean cycle would bring every first need forward and made a calibrated
+        CDNOW baseline buy 9 % more than its own model over 39 weeks (1 806 ± 15 against
+        1 632 ± 14 orders in 40 runs; the model's own 1 653)."""
+        cycle = self.cycle_of(idx)
+        expo = self.seg_exponential[self.segment[idx]]
+        if expo.any():
+            cycle = np.where(expo, cycle * -np.log1p(-u), u * cycle)
+            return np.minimum(cycle, NEVER_DAYS).astype(np.int32)
+        return (u * cycle).astype(np.int32)
+
     def cycle_of(self, idx: np.ndarray) -> np.ndarray:
         """Mean days between needs of customers ``idx``: the segment's cycle ÷ their own rate."""
         cycle = self.seg_cycle[self.segment[idx]]
