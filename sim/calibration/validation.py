@@ -1,9 +1,14 @@
 """Holdout validation: does the calibrated simulator predict what it was not fitted on?
 
 The cohort is the customers whose first order falls in the calibration period (as in Fader,
-Hardie & Lee's CDNOW study). The calibrated market is simulated from the first day of the
-calibration period through the end of the holdout period, ``replications`` times; the simulated
-cohort is the simulated customers whose first order falls in the calibration period. Compared:
+Hardie & Lee's CDNOW study). Without a spend fit the cohort is **replayed**
+(:mod:`sim.calibration.cohort_replay`): one agent per customer, made a first buyer on the day of
+their real first order, simulated through the end of the holdout period ``replications`` times
+— the simulator's repeat process on the same births the BG/NBD benchmark counts from. The whole
+calibrated market (prospects acquired by the fitted organic interest) is simulated too, and its
+cohort's holdout total reported beside it. With a spend fit the market is simulated with the
+actual spend, and the simulated cohort is the simulated customers whose first order falls in
+the calibration period. Compared:
 
 * weekly and cumulative **repeat transactions** of the cohort (every purchase day after a
   customer's first), actual vs simulated (mean and 5–95 % band over replications) and vs the
@@ -33,6 +38,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.calibration.cohort_replay import (  # noqa: E402
+    REPLAYED,
+    build_cohort,
+    market_check,
+    market_markdown,
+)
 from sim.calibration.fitting import Calibration  # noqa: E402
 from sim.calibration.spend_history import run_with_spend  # noqa: E402
 from sim.core.model import simulate  # noqa: E402
@@ -112,18 +123,27 @@ def validate_holdout(
     else:
         scenario, spend = spend_run.scenario(h_hi), spend_run.spend[:h_hi]
     actual_daily, actual_cust = _actual(table, cal, c_start, cal_days, (h_lo, h_hi))
+    cohort = None if spend_run is not None else build_cohort(cal, table, h_hi)
     with make_executor(workers=workers) as ex:
         futures = [
             ex.submit(_replicate, scenario, seed, r, cal_days, (h_lo, h_hi), spend)
             for r in range(replications)
         ]
+        replays = [  # orders only: the cohort replayed is what the BG/NBD is compared on
+            ex.submit(cohort.counts, seed, r, cal_days, (h_lo, h_hi))
+            for r in range(replications if cohort is not None else 0)
+        ]
         reps = [f.result() for f in futures]
+        market = market_check(reps, actual_daily, (h_lo, h_hi), scenario.market.scale)
+        if replays:
+            reps, scenario = [f.result() for f in replays], cohort.scenario
     sim_daily = np.vstack([d for d, _ in reps]) * scenario.market.scale
     sim_cust = pd.concat([c for _, c in reps], ignore_index=True)
     bg_daily = _bgnbd_daily(cal, h_hi)
     weekly = _weekly(actual_daily, sim_daily, bg_daily, c_start, cal_days, (h_lo, h_hi))
+    copies = cohort.copies if replays else 1  # agents per customer in the replay
     conditional = _conditional(
-        cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days, replications
+        cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days, replications * copies
     )
     metrics = _metrics(weekly, actual_daily, sim_daily, bg_daily, (h_lo, h_hi))
     metrics.update(
@@ -136,7 +156,8 @@ def validate_holdout(
             len(sim_cust) / replications * scenario.market.scale
         ),
         models=_models(cal, published),
-        acquisition=ORDERS_ONLY if spend_run is None else spend_run.describe(),
+        acquisition=REPLAYED if spend_run is None else spend_run.describe(),
+        whole_market=market if spend_run is None else None,
     )
     return Validation(weekly=weekly, conditional=conditional, metrics=metrics)
 
@@ -387,6 +408,7 @@ def _markdown(v: Validation) -> str:
         f"| error of the cumulative total since the start | "
         f"{m['cumulative_since_start_error_pct']:+.1f} % | |",
         "",
+        *market_markdown(m.get("whole_market")),
         *_models_markdown(m.get("models", {})),
         "![weekly](tracking_weekly.png)",
         "",

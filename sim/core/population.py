@@ -95,6 +95,7 @@ class CustomerPopulation:
         the init stream, and only for segments that state a spread (none: no array and no
         draw, so a homogeneous scenario runs exactly as before)."""
         self.seg_exponential = np.array([s.cycle_distribution == "exponential" for s in segs])
+        self.any_exponential = bool(self.seg_exponential.any())  # (asked every day)
         self.rate_mult = _gamma_multipliers(self.segment, segs, "rate_shape", rng)
         self.churn_mult = _gamma_multipliers(self.segment, segs, "churn_shape", rng)
         self.dropout_p = None
@@ -143,6 +144,21 @@ class CustomerPopulation:
             return np.minimum(cycle, NEVER_DAYS).astype(np.int32)
         return (u * cycle).astype(np.int32)
 
+    def set_first_order(self, idx: np.ndarray, day: int, channel: np.ndarray, z) -> None:
+        """Customers ``idx`` made their first order on ``day`` in ``channel`` outside the
+        simulation (a replayed order history): the state the purchase phase leaves a first
+        buyer in, their next need one own gap later (standard normal draws ``z``, as the
+        purchase phase draws it). Their first order is not in the ledger."""
+        seg = self.segment[idx]
+        sigma = np.sqrt(np.log1p(self.seg_cycle_cv[seg] ** 2))
+        self.stage[idx] = CUSTOMER
+        self.n_orders[idx] = 1
+        self.first_day[idx] = day
+        self.last_channel[idx] = channel
+        self.channels_mask[idx] |= np.uint32(1) << channel.astype(np.uint32)
+        gap = self.need_gap(idx, seg, np.asarray(z), sigma)
+        self.next_need[idx] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
+
     def cycle_of(self, idx: np.ndarray) -> np.ndarray:
         """Mean days between needs of customers ``idx``: the segment's cycle ÷ their own rate."""
         cycle = self.seg_cycle[self.segment[idx]]
@@ -154,7 +170,7 @@ class CustomerPopulation:
         """Days to the next need of customers ``idx`` (segments ``seg``) from standard normal
         draws ``z``: lognormal around their cycle (spread ``sigma``), or exponential (the same
         draw through the normal CDF) for segments with ``cycle_distribution: exponential``."""
-        if self.rate_mult is None and not self.seg_exponential.any():
+        if self.rate_mult is None and not self.any_exponential:
             return self.seg_cycle[seg] * np.exp(sigma * z - sigma**2 / 2)
         cycle = self.cycle_of(idx)
         expo = self.seg_exponential[seg]
@@ -167,7 +183,7 @@ class CustomerPopulation:
         and comes back is still a Poisson need, and purchases stay Poisson: the BG/NBD and
         Pareto/NBD hold exactly). The extra draw is made only for exponential segments."""
         cycle = self.cycle_of(idx)
-        if not self.seg_exponential.any():
+        if not self.any_exponential:
             return cycle
         expo = self.seg_exponential[self.segment[idx]]
         u = draws.u("churn.retry", idx[expo]).astype(np.float64)
