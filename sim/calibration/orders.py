@@ -421,6 +421,10 @@ def _parse_date(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO-like dates; the local date is kept (time of day and time zone dropped)."""
     values = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
     other = values.isna().to_numpy()  # plain 2025-03-01 above; the other forms here
+    if other.any():  # 2025-03-01 14:05:00, the commonest export form, parsed fast too
+        stamp = pd.to_datetime(col[other], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        values[other] = stamp.dt.floor("D").astype("datetime64[s]")
+        other = values.isna().to_numpy()
     if other.any():
         text = col[other].str.replace(_TZ, "", regex=True).str.strip()
         compact = text.str.replace(_COMPACT, r"\1-\2-\3", regex=True)
