@@ -1,8 +1,9 @@
 """Fingerprints of the shipped scenarios' ledgers, to show a speed change changed no number.
 
 ``record FILE`` runs every shipped scenario at 3 000 customers (seed 1) and 20 000 customers
-(seed 7), plus the baseline without stock (as the benchmark runs it), and writes a SHA-1 per
-column of the daily, market, orders, journeys and channels tables (and one of each table's
+(seed 7), plus the baseline (as the benchmark runs it), six_schemes, multichannel, flighted and
+uplift_plan without stock, and writes a SHA-1 per column of the daily, market, orders,
+journeys and channels tables and of Mesa's DataCollector table (and one of each table's
 column names, dtypes and index); ``compare FILE`` runs them again and names every column that
 differs. Run ``record`` on the code before a change and ``compare`` after it::
 
@@ -31,6 +32,7 @@ SCENARIOS = (
     "uplift_plan",
 )
 RUNS = ((3000, 1), (20_000, 7))
+NO_STOCK = ("six_schemes", "multichannel", "flighted", "uplift_plan")
 
 
 def _column_hash(values: np.ndarray) -> str:
@@ -48,6 +50,10 @@ def fingerprints() -> dict[str, dict[str, dict[str, str]]]:
 
     cases = [(name, name, {}) for name in SCENARIOS]
     cases.insert(1, ("baseline_nostock", "baseline", {"inventory": None, "targets": []}))
+    # without stock the day takes other paths (choice hashes the per-buyer draws, ...): with
+    # levers (six_schemes, uplift_plan), more channels (multichannel) and flighted spend too
+    for name in NO_STOCK:
+        cases.append((f"{name}_nostock", name, {"inventory": None, "targets": []}))
     out = {}
     for label, name, extra in cases:
         for customers, seed in RUNS:
@@ -55,10 +61,14 @@ def fingerprints() -> dict[str, dict[str, dict[str, str]]]:
                 ROOT / "scenarios" / f"{name}.yaml",
                 overrides={"market.customers": customers, **extra},
             )
-            ledger = ChannelMarket(sc, seed=seed).run()
+            model = ChannelMarket(sc, seed=seed)
+            ledger = model.run()
             run = out[f"{label}@{customers}/seed{seed}"] = {}
-            for table in TABLES:
-                frame = getattr(ledger, table)
+            for table in (*TABLES, "datacollector"):
+                if table == "datacollector":  # Mesa's DataCollector's daily model variables
+                    frame = model.datacollector.get_model_vars_dataframe()
+                else:
+                    frame = getattr(ledger, table)
                 cols = {c: _column_hash(frame[c].to_numpy()) for c in frame.columns}
                 cols["__layout__"] = ",".join(f"{c}:{t}" for c, t in frame.dtypes.items())
                 cols["__layout__"] += f"|{frame.index!r}"

@@ -14,8 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def _empty(dtype) -> np.ndarray:
+    a = np.zeros(0, dtype=dtype)
+    a.flags.writeable = False  # shared by every day's record: nothing may write into it
+    return a
+
+
+# A fresh record every morning should not cost eight array allocations (≈ 4 µs of a small day):
+# the fields start as these shared empty arrays until a phase sets them.
+_INTS, _FLOATS, _BOOLS, _INT8S = (_empty(d) for d in (np.int64, np.float64, bool, np.int8))
+
+
 def _ints() -> np.ndarray:
-    return np.zeros(0, dtype=np.int64)
+    return _INTS
 
 
 @dataclass(slots=True)
@@ -27,9 +38,9 @@ class Today:
     buyers: np.ndarray = field(default_factory=_ints)  # customers whose order counts (purchase)
     buy_channel: np.ndarray = field(default_factory=_ints)  # channel of each order
     units: np.ndarray = field(default_factory=_ints)  # units per order
-    price: np.ndarray = field(default_factory=lambda: np.zeros(0))  # unit price paid, CNY
-    first: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # first order?
-    order_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    price: np.ndarray = field(default_factory=lambda: _FLOATS)  # unit price paid, CNY
+    first: np.ndarray = field(default_factory=lambda: _BOOLS)  # first order?
+    order_source: np.ndarray = field(default_factory=lambda: _INT8S)
     # With stock (sim.inventory.fulfilment): satisfaction probability and unit cost per order.
     sat_p: np.ndarray | None = None
     unit_cost: np.ndarray | None = None
@@ -44,3 +55,8 @@ class Today:
     # in choice) and the post-purchase rows per buyer (drawn in purchase, without stock).
     u_conversion: np.ndarray | None = None
     u_post: np.ndarray | None = None
+    # per shopper, sim.core.phases.purchase.BUYER_DRAWS (rows × shoppers; purchase keeps the
+    # buyers' columns), when choice hashed them with its own (small days, no stock)
+    u_buyers: np.ndarray | None = None
+    # exposure's private-touch slices, when exposure left the touch to choice's hashing pass
+    touch: tuple | None = None

@@ -112,6 +112,7 @@ class LedgerRecorder:
         self.flow: dict[str, np.ndarray] = {}
         self._flows = np.zeros((0, self.days, n_ch))  # measure × day × channel; flow[m] views it
         self._row: dict[str, int] = {}
+        self._rows_of: dict[tuple[str, ...], np.ndarray] = {}
         self._add_flows(FLOW_MEASURES)
         self.spend = {m: np.zeros((self.days, n_ch)) for m in SPEND_MEASURES}
         self.market = {m: np.zeros(self.days) for m in MARKET_MEASURES}
@@ -178,6 +179,29 @@ class LedgerRecorder:
         sums = np.bincount(group * n_ch + channel, weights=weights, minlength=len(rows) * n_ch)
         self._flows[rows, day] += sums.reshape(len(rows), n_ch)
 
+    def rows_of(self, measures: tuple[str, ...]) -> np.ndarray:
+        """Row numbers of ``measures`` in the measure × day × channel block, for
+        :meth:`add_keyed` (look them up once per run, not once per day)."""
+        rows = self._rows_of.get(measures)
+        if rows is None:
+            rows = self._rows_of[measures] = np.array([self._row[m] for m in measures], np.intp)
+        return rows
+
+    def add_keyed(self, day: int, rows: np.ndarray, keys: np.ndarray, weights: np.ndarray):
+        """Add ``weights`` to the bins ``keys`` (``j × channels + channel`` for
+        ``measures[j]``, ``rows`` from :meth:`rows_of`) with one ``bincount`` and one write:
+        a phase that records several measures grouped in different ways (by the order's
+        channel, by its source, by the ad's channel) writes them all at once. Each bin sums
+        its contributions in the order given, as separate ``add`` calls would."""
+        n_ch = self._flows.shape[2]
+        sums = np.bincount(keys.ravel(), weights=weights.ravel(), minlength=len(rows) * n_ch)
+        self._flows[rows, day] += sums.reshape(len(rows), n_ch)
+
+    def add_same(self, day: int, measures: tuple[str, ...], values: np.ndarray) -> None:
+        """Add the same per-channel ``values`` to each of ``measures`` in one write (choice's
+        sessions, which are also visits)."""
+        self._flows[self.rows_of(measures), day] += values
+
     def add_orders(self, day: int, **columns: np.ndarray) -> None:
         if len(columns["customer"]):
             self._orders.append(
@@ -204,17 +228,20 @@ class LedgerRecorder:
         ``ordered``: ``customers`` ascend, so the sampled ones are a prefix, found by one
         search (most days at a small population nobody in the sample acts: one call, not two).
         """
-        if ordered:
-            k = int(customers.searchsorted(self.journey_sample))
-            if k == 0:
+        if ordered:  # (nobody sampled if the first, smallest, is not: no search then)
+            if len(customers) == 0 or customers[0] >= self.journey_sample:
                 return
+            k = int(customers.searchsorted(self.journey_sample))
             keep: slice | np.ndarray = slice(k)
         else:
             keep = customers < self.journey_sample
             if not keep.any():
                 return
         ids = customers[keep].copy()  # a slice would be a view of the caller's array
-        ch = np.broadcast_to(np.asarray(channel), customers.shape)[keep]
+        if isinstance(channel, np.ndarray) and channel.shape == customers.shape:
+            ch = channel[keep]
+        else:
+            ch = np.broadcast_to(np.asarray(channel), customers.shape)[keep]
         self._journeys.append(
             (
                 np.full(len(ids), day),

@@ -72,6 +72,8 @@ def daily_reporters() -> dict[str, Any]:
                 row = row[mdl.family_channels[family]]
             return float(_sum(row) * mdl.scale)
 
+        if measure == "orders" and family is not None:
+            read.family = family  # DailyCollector reads all families' orders in one call
         return read
 
     def stock(measure: str):
@@ -95,6 +97,15 @@ def daily_reporters() -> dict[str, Any]:
     return reporters
 
 
+def _family_orders(model: ChannelMarket) -> list[float]:
+    """Today's orders per channel family (real units), as the ``orders_<family>`` reporters
+    compute them: orders are whole counts, so the family sums are exact in any order and one
+    ``bincount`` gives the very floats each reporter's own sum would."""
+    row = model.recorder.flow["orders"][model.day]
+    sums = np.bincount(model.family_index, weights=row, minlength=len(FAMILIES))
+    return (sums * model.scale).tolist()
+
+
 class DailyCollector(mesa.DataCollector):
     """Mesa's DataCollector for :func:`daily_reporters`: the same ``model_vars``, collected
     without Mesa's deep copy of every value — each is a fresh float, which nothing can change
@@ -106,10 +117,22 @@ class DailyCollector(mesa.DataCollector):
             super().collect(model)
             self.model_vars_started = True
             return
-        for var, reporter in self.model_reporters.items():
-            self.model_vars[var].append(reporter(model))
+        if self._columns is None:  # (var's list, reporter, family of an orders_<family> one)
+            self._columns = [
+                (self.model_vars[var], reporter, getattr(reporter, "family", None))
+                for var, reporter in self.model_reporters.items()
+            ]
+        by_family = None
+        for column, reporter, family in self._columns:
+            if family is None:
+                column.append(reporter(model))
+                continue
+            if by_family is None:  # every family's orders at once: the same floats (see below)
+                by_family = _family_orders(model)
+            column.append(by_family[family])
 
     model_vars_started = False
+    _columns: list | None = None
 
 
 class ChannelMarket(mesa.Model):
@@ -176,7 +199,8 @@ class ChannelMarket(mesa.Model):
         self.private_selling = self.family_index[self.selling] == PRIVATE_FAMILY
         self.has_private_seller = bool(self.private_selling.any())
         self.choice_base: tuple[bytes, np.ndarray] | None = None  # sim.core.phases.choice
-        self.segment_constants: tuple[np.ndarray, np.ndarray] | None = None  # phases.purchase
+        self.choice_table: tuple | None = None  # sim.core.phases.choice
+        self.segment_constants: tuple[np.ndarray, ...] | None = None  # phases.purchase
         self.commission = np.array([a.spec.commission for a in agents])
         self.service_score = np.array([a.service_score() for a in agents])
         self.list_price = np.array([a.unit_price(m.guide_price) for a in agents])

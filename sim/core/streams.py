@@ -137,6 +137,7 @@ class Draws:
         self._keys: dict[str, int] = {}
         self._decision_keys: dict[str, int] = {}  # per run: a decision's key before the day
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key halves by day
+        self._stacked: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # groups'
         # decision -> (generator, block buffer, last day drawn)
         self._blocks: dict[str, list] = {}
 
@@ -176,6 +177,20 @@ class Draws:
             self._tables[decision] = table
         return table[0][self.day], table[1][self.day]
 
+    def _stacked_halves(self, decisions: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The :meth:`_halves` tables of ``decisions`` stacked (decisions × days), so a day's
+        keys of a whole group are one column, not one lookup per decision."""
+        stacked = self._stacked.get(decisions)
+        if stacked is None or stacked[0].shape[1] <= self.day:
+            for d in decisions:
+                self._halves(d)  # (each table now reaches today)
+            days = min(len(self._tables[d][0]) for d in decisions)
+            stacked = self._stacked[decisions] = (
+                np.array([self._tables[d][0][:days] for d in decisions]).reshape(-1, days),
+                np.array([self._tables[d][1][:days] for d in decisions]).reshape(-1, days),
+            )
+        return stacked
+
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
         """Today's uniform of ``decision`` for each of ``customers`` (aligned with them)."""
         if len(customers) == 0:
@@ -196,13 +211,28 @@ class Draws:
         """``u(decision, customers)`` for several ``(decision, customers)`` pairs in one pass:
         each element carries its own decision's key, so every number equals a separate call's
         (used where one phase decides about two different groups, e.g. churn and lapse)."""
-        sizes = [len(c) for _, c in pairs]
-        halves = [self._halves(d) for d, _ in pairs]
-        lo = np.repeat(np.array([h[0] for h in halves], dtype=np.uint32), sizes)
-        hi = np.repeat(np.array([h[1] for h in halves], dtype=np.uint32), sizes)
-        u = keyed_uniforms(np.concatenate([c for _, c in pairs]), lo, hi)
-        ends = np.cumsum(sizes).tolist()
-        return [u[end - size : end] for size, end in zip(sizes, ends, strict=True)]
+        return [rows[0] for rows in self.groups([((d,), c) for d, c in pairs])]
+
+    def groups(self, groups: Sequence[tuple[Sequence[str], np.ndarray]]) -> list[np.ndarray]:
+        """:meth:`rows` of several ``(decisions, customers)`` groups in one pass: one
+        ``(len(decisions), len(customers))`` array per group, every number equal to a separate
+        ``u(decision, customers)`` call's (choice hashes private touches, its own and purchase's
+        decisions and the per-buyer ones at once: at a few hundred customers a pass costs its
+        ~20 NumPy calls, not its arithmetic)."""
+        parts = [customers for decisions, customers in groups for _ in decisions]
+        if not parts:  # no decision at all
+            return [np.zeros((0, len(customers)), dtype=np.float32) for _, customers in groups]
+        sizes = [len(customers) for customers in parts]
+        lo, hi = self._stacked_halves(tuple(d for decisions, _ in groups for d in decisions))
+        lo_all = np.repeat(lo[:, self.day], sizes)
+        hi_all = np.repeat(hi[:, self.day], sizes)
+        u = keyed_uniforms(np.concatenate(parts), lo_all, hi_all)
+        out, start = [], 0
+        for decisions, customers in groups:
+            stop = start + len(decisions) * len(customers)
+            out.append(u[start:stop].reshape(len(decisions), len(customers)))
+            start = stop
+        return out
 
     def everyone(self, decision: str) -> np.ndarray:
         """Today's uniform of ``decision`` for every customer: ``(n,)`` float32.

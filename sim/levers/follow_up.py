@@ -19,11 +19,25 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
     from sim.levers.state import Levers
 
+_TIER_MEASURES = tuple(f"tier_{tid}" for tid in TIER_IDS)  # the ledger's market columns
+
 
 def follow_up(model: ChannelMarket) -> None:
     """Record what the levers did today and move their state on."""
-    lv, pop, rec, day, t = model.levers, model.pop, model.recorder, model.day, model.today
+    lv, rec, day, t = model.levers, model.recorder, model.day, model.today
     buyers, channel = t.buyers, t.buy_channel
+    # Without levers or stock every order paid its channel's shelf price, so on a day without a
+    # promotional discount there is no discount and no promotional order: the adds would add 0.
+    if lv.active or model.warehouse is not None or np.count_nonzero(lv.cal.discount[day]):
+        _priced(model, lv, buyers, channel)
+    _update_tiers(model, lv)
+    if len(buyers):  # the tier each order left its buyer in
+        rec.tag_orders(day, "tier", lv.tier[buyers])
+
+
+def _priced(model: ChannelMarket, lv: Levers, buyers: np.ndarray, channel: np.ndarray) -> None:
+    """Discounts and promotional revenue of today's orders; the levers' own follow-up."""
+    pop, rec, day, t = model.pop, model.recorder, model.day, model.today
     revenue = t.units * t.price
     if lv.arms is not None:  # the orders an A/B test's team reads (sim.rules.ab)
         lv.arms.record(day, buyers, revenue)
@@ -34,8 +48,9 @@ def follow_up(model: ChannelMarket) -> None:
         _samples(model, lv, buyers[sample], channel[sample])
     # An order is promotional if it got a promotion's price: the day's discount on its channel,
     # a full-reduction on its basket, or the balance of a pre-sale deposit.
-    deposit = (lv.lock_kind[buyers] == DEPOSIT) & (lv.lock_day[buyers] == day)
-    promo = (lv.cal.discount[day, channel] > 0) | deposit
+    promo = lv.cal.discount[day, channel] > 0
+    if lv.active:  # (without levers nobody ever holds a deposit: promote leaves locks alone)
+        promo |= (lv.lock_kind[buyers] == DEPOSIT) & (lv.lock_day[buyers] == day)
     reduced = t.reduced
     if reduced is not None:
         promo |= reduced
@@ -49,8 +64,6 @@ def follow_up(model: ChannelMarket) -> None:
         lv.lock_kind[stale] = NONE
         if lv.level is not None:
             lv.level = np.maximum(lv.level, level_of(lv.membership, pop.spend))
-    _update_tiers(model, lv)
-    rec.tag_orders(day, "tier", lv.tier[buyers])  # the tier each order left its buyer in
 
 
 def _samples(model: ChannelMarket, lv: Levers, who: np.ndarray, channel: np.ndarray) -> None:
@@ -158,19 +171,13 @@ def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
     pop, day, rec = model.pop, model.day, model.recorder
     old = lv.tier
     # Only pool members have a tier: classify those few, not the whole market, every day.
-    members = np.flatnonzero(pop.in_private & (pop.stage != CHURNED))
+    members = (pop.in_private & (pop.stage != CHURNED)).nonzero()[0]
     lv.tier = np.full(pop.n, NO_TIER, dtype=np.int8)
-    lv.tier[members] = classify(
-        lv.tiers,
-        in_private=np.ones(len(members), dtype=bool),
-        n_orders=pop.n_orders[members],
-        spend=pop.spend[members],
-        first_day=pop.first_day[members],
-        day=day,
-    )
-    counts = np.bincount(lv.tier[members], minlength=len(TIER_IDS))
-    for t, tid in enumerate(TIER_IDS):
-        rec.market[f"tier_{tid}"][day] = counts[t]
+    tier = _member_tiers(lv.tiers, pop, members, day)
+    lv.tier[members] = tier
+    counts = np.bincount(tier, minlength=len(TIER_IDS))
+    for t, name in enumerate(_TIER_MEASURES):
+        rec.market[name][day] = counts[t]
     if lv.coupons is None or not lv.tiers.perks:
         return
     coupon_ids = [c.id for c in lv.promo.coupons]
@@ -182,3 +189,24 @@ def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
         issue_coupon(
             model, lv, entered, coupon_ids.index(perk.coupon), lv.private[0] if lv.private else 0
         )
+
+
+def _member_tiers(tiers, pop, members: np.ndarray, day: int) -> np.ndarray:
+    """:func:`sim.levers.tiers.classify` of pool members, in fewer NumPy calls (a day costs its
+    calls, not its arithmetic, at a small population) and with the same numbers: before day
+    365 every member's age is exactly 365 days (first orders are on day −1 or later), so the
+    yearly spend is ``spend × 365 / 365.0`` in float64, as classify computes it."""
+    if day >= 365:
+        return classify(
+            tiers,
+            in_private=np.ones(len(members), dtype=bool),
+            n_orders=pop.n_orders[members],
+            spend=pop.spend[members],
+            first_day=pop.first_day[members],
+            day=day,
+        )
+    n_orders = pop.n_orders[members]
+    yearly = np.true_divide(pop.spend[members] * 365.0, 365.0, dtype=np.float64)
+    high = (yearly >= tiers.high_value_spend) & (n_orders - 1 >= tiers.high_value_repurchases)
+    tier = np.where(high, 2, n_orders > tiers.new_max_orders)
+    return tier.astype(np.int8)

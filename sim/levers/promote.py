@@ -22,16 +22,20 @@ if TYPE_CHECKING:
 def promote(model: ChannelMarket) -> None:
     """Today's promotion prices; deposits, pulls, reminders and coupon pulls bring needs forward."""
     lv, day, pop = model.levers, model.day, model.pop
-    disc = lv.cal.discount[day]
-    model.price_today = np.where(disc > 0, model.list_price * (1.0 - disc), model.list_price)
-    model.recorder.level["price"][day] = model.price_today
-    model.recorder.level["band_violation"][day] = band_violation(
-        model.price_today,
-        model.scenario.market.guide_price,
-        lv.band,
-        lv.cal.promo[day],
-        lv.band_scope,
-    )
+    disc, promo = lv.cal.discount[day], lv.cal.promo[day]
+    # most days repeat an earlier day's discounts: their prices and band flags are kept (read
+    # only) per distinct (discount, promotion) row instead of being recomputed every day
+    key = disc.tobytes() + promo.tobytes()
+    known = lv.price_days.get(key)
+    if known is None:
+        price = np.where(disc > 0, model.list_price * (1.0 - disc), model.list_price)
+        guide = model.scenario.market.guide_price
+        violation = band_violation(price, guide, lv.band, promo, lv.band_scope)
+        price.flags.writeable = False
+        known = lv.price_days[key] = (price, violation)
+    model.price_today = known[0]
+    model.recorder.level["price"][day] = known[0]
+    model.recorder.level["band_violation"][day] = known[1]
     if not lv.active:
         return
     lv.pool_before = pop.in_private.copy()

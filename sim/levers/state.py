@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 NONE, DEPOSIT, SUBSCRIPTION = 0, 1, 2
+NO_EXTRA = 0.0  # Levers.choice_utility without levers: the very object, so choice can skip it
 
 
 class Levers:
@@ -91,6 +92,7 @@ class Levers:
         self.sub_channel = self.ids.index(sub.channel) if sub else NO_CHANNEL
         self._price_factors(model)
         self.pool_before = pop.in_private
+        self.price_days: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # (sim.levers.promote)
 
     def set_promotions(self, model: ChannelMarket, promotions: Promotions) -> None:
         """A review rule changed the promotions (sim.rules.promotion): the calendar compiled
@@ -138,7 +140,7 @@ class Levers:
     ) -> np.ndarray | float:
         """Extra utility per shopper × channel: own prices (levels, tiers, coupons), loyalty."""
         if not self.active:
-            return 0.0
+            return NO_EXTRA
         base = model.price_today[sell][None, :]
         # A sample is not the full-size product at a discount: the trial price does not enter
         # the comparison between channels, only the sampler's conversion and basket.

@@ -12,50 +12,151 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.phases.exposure import TOUCH_DRAW, touch
+from sim.core.phases.purchase import BUYER_DRAWS
 from sim.inventory.fulfilment import avoid
+from sim.levers.state import NO_EXTRA
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 CHOICE_DRAWS = ("choice.channel", "purchase.conversion")
+# Up to this many shoppers a day, choice also hashes every shopper's per-buyer draws: one pass
+# fewer, for ~5 × 0.8 × shoppers extra numbers (a pass costs ≈ 2 000 numbers' worth of calls).
+WIDE_PASS_MAX = 1024
 
 
 def choice(model: ChannelMarket) -> None:
-    pop, rec, day, m = model.pop, model.recorder, model.day, model.scenario.market
-    shoppers = np.flatnonzero(pop.in_market)
+    pop, rec, day = model.pop, model.recorder, model.day
+    shoppers = pop.in_market.nonzero()[0]
     model.today.shoppers = shoppers
+    u = _draws(model, shoppers)  # (applies a private touch exposure left to this pass)
     if len(shoppers) == 0:
         model.today.channel = shoppers
         return
     sell = model.selling  # channel indices that take orders
-    seg = pop.segment[shoppers]
-    util = _segment_utility(model)[seg]  # a fresh shoppers × channels array
-    util += m.loyalty * (pop.last_channel[shoppers][:, None] == sell[None, :])
-    landed = pop.landing[shoppers][:, None] == sell[None, :]
-    util += m.landing_bonus * landed
-    util += model.levers.choice_utility(model, shoppers, sell, pop.seg_sensitivity[seg])
-    private = model.private_selling  # per selling channel: private family?
-    if model.has_private_seller:
-        member = pop.in_private[shoppers][:, None]
-        bonus = m.private_bonus + m.touch_bonus * pop.touched[shoppers][:, None]
-        util += np.where(private[None, :] & member, bonus, 0.0)
-        closed = private[None, :] & ~member & ~landed
-        util[closed] = -np.inf
-    if model.warehouse is not None:  # empty shelves; channels a stockout sent them away from
-        avoid(model, shoppers, sell, seg, util)
-    util -= util.max(axis=1, keepdims=True)
-    prob = np.exp(util)
-    prob /= prob.sum(axis=1, keepdims=True)
-    # purchase's conversion draw is about the same shoppers: one hashing pass for both
-    u, model.today.u_conversion = model.draws.rows(CHOICE_DRAWS, shoppers)
-    pick = (prob.cumsum(axis=1) < u[:, None]).sum(axis=1)
+    if model.warehouse is None and not model.levers.active:  # utility from who they are alone
+        cum = _table_rows(model, shoppers)
+    else:
+        seg = pop.segment[shoppers]
+        extra = model.levers.choice_utility(model, shoppers, sell, pop.seg_sensitivity[seg])
+        util = _utility(model, seg, *_traits(pop, shoppers), extra)
+        if model.warehouse is not None:  # empty shelves; channels a stockout sent them away from
+            avoid(model, shoppers, sell, seg, util)
+        cum = _cumulative(util)
+    pick = np.add.reduce(cum < u[:, None], axis=1)
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel
     sessions = np.bincount(channel, minlength=len(model.channel_agents))
-    rec.flow["sessions"][day] += sessions
-    rec.flow["visits"][day] += sessions  # a session is also a visit (as are ad clicks)
+    rec.add_same(
+        day, ("sessions", "visits"), sessions
+    )  # a session is also a visit (as are ad clicks)
     rec.journey(day, shoppers, "visit", channel, ordered=True)  # flatnonzero: ascending
+
+
+def _draws(model: ChannelMarket, shoppers: np.ndarray) -> np.ndarray:
+    """Today's ``choice.channel`` uniform per shopper, hashed in one pass with purchase's
+    conversion draw (same shoppers), on a small day also the per-buyer draws for every shopper
+    (purchase keeps its buyers' columns: buyers are shoppers, and without stock no order drops
+    in between), and the pool's private touches when exposure left them to this pass."""
+    t, pop = model.today, model.pop
+    groups = []
+    if t.touch is not None:
+        members = pop.in_private.nonzero()[0]  # (no phase since exposure moved the pool)
+        groups.append(((TOUCH_DRAW,), members))
+    wide = model.warehouse is None and len(shoppers) <= WIDE_PASS_MAX
+    groups.append((CHOICE_DRAWS + BUYER_DRAWS if wide else CHOICE_DRAWS, shoppers))
+    u = model.draws.groups(groups)
+    if t.touch is not None:
+        touch(model, t.touch, members, u[0][0])
+    rows = u[-1]
+    t.u_conversion = rows[1]
+    if wide:
+        t.u_buyers = rows[2:]
+    return rows[0]
+
+
+def _traits(pop, shoppers: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What a shopper's utility depends on besides their segment (and the levers)."""
+    return (
+        pop.last_channel[shoppers],
+        pop.landing[shoppers],
+        pop.in_private[shoppers],
+        pop.touched[shoppers],
+    )
+
+
+def _utility(model: ChannelMarket, seg, last, landing, member, touched, extra) -> np.ndarray:
+    """Shoppers × selling channels: the utility of each shopper given their traits."""
+    m, sell = model.scenario.market, model.selling
+    util = _segment_utility(model)[seg]  # a fresh shoppers × channels array
+    util += m.loyalty * (last[:, None] == sell[None, :])
+    landed = landing[:, None] == sell[None, :]
+    util += m.landing_bonus * landed
+    if extra is not NO_EXTRA:  # (without levers: adding 0.0 would change nothing)
+        util += extra
+    private = model.private_selling  # per selling channel: private family?
+    if model.has_private_seller:
+        member = member[:, None]
+        bonus = m.private_bonus + m.touch_bonus * touched[:, None]
+        util += np.where(private[None, :] & member, bonus, 0.0)
+        closed = private[None, :] & ~member & ~landed
+        util[closed] = -np.inf
+    return util
+
+
+def _cumulative(util: np.ndarray) -> np.ndarray:
+    """The multinomial logit's cumulative choice probabilities, row by row (``util`` is
+    overwritten). The ufuncs' own reductions: what ndarray.max / sum / cumsum call."""
+    util -= np.maximum.reduce(util, axis=1, keepdims=True)
+    prob = np.exp(util)
+    prob /= np.add.reduce(prob, axis=1, keepdims=True)
+    return np.add.accumulate(prob, axis=1)
+
+
+def _table_rows(model: ChannelMarket, shoppers: np.ndarray) -> np.ndarray:
+    """Without levers or stock a shopper's choice probabilities depend only on their segment,
+    which selling channel (if any) they last bought from and landed on, pool membership and
+    touch: a few hundred combinations. Their cumulative rows are computed once per distinct
+    shelf price, by :func:`_utility` and :func:`_cumulative` on one made-up shopper per
+    combination (elementwise and row-wise operations only, so every row is bit-identical to
+    the per-shopper computation), and each day gathers its shoppers' rows: ~12 NumPy calls
+    instead of ~30."""
+    key = model.price_today.tobytes()
+    cached = model.choice_table
+    if cached is None or cached[0] != key:
+        cached = model.choice_table = (key, *_combination_table(model))
+    _, table, seg_off, last_off, land_off = cached
+    pop = model.pop
+    idx = seg_off[pop.segment[shoppers]]
+    idx += last_off[pop.last_channel[shoppers]]  # (index −1, no channel, is the last entry)
+    idx += land_off[pop.landing[shoppers]]
+    idx += _TOUCH_OFF[pop.touched[shoppers].view(np.uint8)]
+    idx += pop.in_private[shoppers]
+    return table[idx]
+
+
+_TOUCH_OFF = np.array([0, 2])
+
+
+def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
+    """Cumulative choice rows of every (segment, last selling channel or none, landing selling
+    channel or none, touched, member) and the offsets that index them."""
+    sell, n_ch = model.selling, len(model.channel_agents)
+    n_seg, k = len(model.pop.seg_affinity), len(sell) + 1  # k: a selling channel or none
+    # position of each channel code in ``sell`` (none: k − 1); code −1 reads the last entry
+    pos = np.full(n_ch + 1, k - 1)
+    pos[sell] = np.arange(len(sell))
+    code = np.append(sell, -1)  # a channel code for each position
+    s, a, b, t, mem = np.unravel_index(np.arange(n_seg * k * k * 4), (n_seg, k, k, 2, 2))
+    last = code[a].astype(np.int8)
+    landing = code[b].astype(np.int8)
+    util = _utility(
+        model, s.astype(np.int8), last, landing, mem.astype(bool), t.astype(bool), NO_EXTRA
+    )
+    table = _cumulative(util)
+    return table, np.arange(n_seg) * (k * k * 4), pos * (k * 4), pos * 4
 
 
 def _segment_utility(model: ChannelMarket) -> np.ndarray:

@@ -22,12 +22,13 @@ def churn(model: ChannelMarket) -> None:
 
     # No hazard exceeds the least satisfied customer's: only draws below it (plus a margin for
     # float32 rounding) can churn anyone, so exact hazards are computed for those few.
-    worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - float(pop.satisfaction.min())))
+    least = float(np.minimum.reduce(pop.satisfaction))  # ndarray.min without its wrapper
+    worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - least))
     worst *= pop.max_churn_multiplier  # 1.0 unless customers carry their own hazard
-    customers = np.flatnonzero(pop.stage == CUSTOMER)
+    customers = (pop.stage == CUSTOMER).nonzero()[0]  # (np.flatnonzero without its wrapper)
     # Both decisions hashed in one pass (the same numbers as two calls): lapse for everyone in
     # the market now; those who churn below leave the market and are dropped from it.
-    in_market = np.flatnonzero(pop.in_market)
+    in_market = pop.in_market.nonzero()[0]
     u_churn, u_lapse = model.draws.many((("churn.churn", customers), ("churn.lapse", in_market)))
     close = pop.churn_candidates(u_churn < worst * 1.0001, customers, model.today)
     customers, u_churn = customers[close], u_churn[close]
@@ -42,9 +43,10 @@ def churn(model: ChannelMarket) -> None:
 
     still = pop.in_market[in_market]  # only ``gone`` left the market since
     lapse = in_market[still & (u_lapse < m.interest_lapse)]
-    prospects = lapse[pop.stage[lapse] == INTERESTED]
+    stage = pop.stage[lapse]  # (those set back to prospects below were not customers)
+    prospects = lapse[stage == INTERESTED]
     pop.stage[prospects] = PROSPECT
     pop.in_market[lapse] = False
-    repeaters = lapse[pop.stage[lapse] == CUSTOMER]
+    repeaters = lapse[stage == CUSTOMER]
     cycle = pop.retry_wait(repeaters, model.draws)  # own cycle; exponential if so stated
     pop.next_need[repeaters] = day + np.maximum(1, cycle).astype(np.int32)

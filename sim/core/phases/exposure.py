@@ -18,14 +18,16 @@ from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
+TOUCH_DRAW = "exposure.touch"
+
 
 def exposure(model: ChannelMarket) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
     decay = model.scenario.market.interest_decay
     pop.interest_paid *= decay  # adstock: yesterday's interest carries over, fading
     pop.interest_seed *= decay
-    pop.landing[:] = NO_CHANNEL
-    pop.touched[:] = False
+    pop.landing.fill(NO_CHANNEL)
+    pop.touched.fill(False)
 
     model.join_p = float(model.join_p_by_day[day])  # private-ops budgets may move by day
     plan = model.exposure_plan
@@ -35,9 +37,16 @@ def exposure(model: ChannelMarket) -> None:
     rec.spend["spend_private_ops"][day] = spend[:, 2]
     rec.spend["service_cost"][day] = plan.service
 
-    _reach(model, "paid", levers["paid"])
-    _reach(model, "seeding", levers["seeding"])
-    _touch(model, levers["touch"])
+    # ad clicks of both levers counted at once (whole counts: the sum is the same either way)
+    clicks = [_reach(model, "paid", levers["paid"]), _reach(model, "seeding", levers["seeding"])]
+    clicks = [c for c in clicks if c is not None]
+    if clicks:
+        clicked = clicks[0] if len(clicks) == 1 else np.concatenate(clicks)
+        rec.flow["visits"][day] += np.bincount(clicked, minlength=len(model.channel_agents))
+    if model.levers.active or levers["touch"] is None:
+        _touch(model, levers["touch"])
+    else:  # nothing reads or moves a touch before choice: it hashes the draws with its own
+        model.today.touch = levers["touch"]
 
 
 class ExposurePlan:
@@ -91,7 +100,8 @@ def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> li
 
 
 def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | None:
-    """A lever's slices as arrays: ``(end, lo, channel, click_below, impact, land)``."""
+    """A lever's slices as arrays: ``(end, lo, channel, click_below, impact, land, all_land,
+    none_land, own_land)``."""
     if not slices:
         return None
     resp = [ch.spec.response for ch, _, _ in slices]
@@ -106,26 +116,29 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
         ]
     )
     _, lo, r = slices[-1]
+    chans = np.array([ch.index for ch, _, _ in slices])
     return (
         lo + r,
         np.array([s[1] for s in slices]),
-        np.array([ch.index for ch, _, _ in slices]),
+        chans,
         np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
         impact,
         land,
         bool((land != NO_CHANNEL).all()),  # every slice lands (paid ads: on their channel)
         bool((land == NO_CHANNEL).all()),  # none does (seeding that links nowhere)
+        bool(np.array_equal(land, chans)),  # each lands on its own channel (paid ads)
     )
 
 
-def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> None:
-    pop, rec, day = model.pop, model.recorder, model.day
+def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> np.ndarray | None:
+    """Reach and adstock of one lever; returns the channels of today's ad clicks."""
+    pop = model.pop
     u = model.draws.everyone(f"exposure.{lever}")  # drawn every day, reach or not (CRN)
     if slices is None:
-        return
-    end, lo, chans, click_below, impact, land, all_land, none_land = slices
+        return None
+    end, lo, chans, click_below, impact, land, all_land, none_land, own_land = slices
     # Only draws below the end of the last slice hit anyone: work on those few customers.
-    near = np.flatnonzero(u < end)
+    near = (u < end).nonzero()[0]  # (np.flatnonzero without its wrapper)
     near = near[pop.stage[near] != CHURNED]
     u_near = u[near]
     # Every channel's slice at once (a handful of calls, whatever the number of channels):
@@ -133,27 +146,34 @@ def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> None:
     k = lo.searchsorted(u_near, side="right") - 1
     adstock = pop.interest_paid if lever == "paid" else pop.interest_seed
     adstock[near] += impact[k] * pop.seg_content[pop.segment[near]]
+    chans_k = chans[k]
     if all_land:  # (the masks below would select everyone or nobody)
-        pop.landing[near] = land[k]
+        pop.landing[near] = chans_k if own_land else land[k]
         pop.landing_source[near] = SOURCE_CODE[lever]
     elif not none_land:
         lands = land[k] != NO_CHANNEL
         pop.landing[near[lands]] = land[k[lands]]
         pop.landing_source[near[lands]] = SOURCE_CODE[lever]
     if lever == "paid":  # the ad platform's last touch (revenue_paid_ad, sim.core.phases.purchase)
-        pop.landing_channel[near] = chans[k]
+        pop.landing_channel[near] = chans_k
     clicked = u_near - lo[k] < click_below[k]
-    rec.flow["visits"][day] += np.bincount(chans[k[clicked]], minlength=len(model.channel_agents))
+    return chans_k[clicked]
 
 
 def _touch(model: ChannelMarket, slices: tuple | None) -> None:
     """Private operations touch pool members only: content, perks, 1-to-1 messages."""
     if slices is None:
         return
+    members = model.pop.in_private.nonzero()[0]
+    touch(model, slices, members, model.draws.u(TOUCH_DRAW, members))
+
+
+def touch(model: ChannelMarket, slices: tuple, members: np.ndarray, u_members: np.ndarray) -> None:
+    """Apply the private touches of pool ``members`` (ascending), given their uniforms of
+    ``exposure.touch``: :func:`_touch`, or choice when it hashed them in its own pass (without
+    levers nothing between exposure and choice reads or changes a touch or the pool)."""
     pop = model.pop
     end, lo, chans = slices[:3]
-    members = np.flatnonzero(pop.in_private)
-    u_members = model.draws.u("exposure.touch", members)
     close = u_members < end
     near, u_near = members[close], u_members[close]
     k = lo.searchsorted(u_near, side="right") - 1

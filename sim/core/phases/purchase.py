@@ -50,7 +50,8 @@ def purchase(model: ChannelMarket) -> None:
         factor = sku_factor(model, shoppers, channel, seg)
         seen = price * factor
     over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
-    p_buy = model.conversion_today[channel] * np.exp(-pop.seg_sensitivity[seg] * over)
+    neg_sensitivity = _segment_constants(model)[2]  # (−sensitivity per segment: exact)
+    p_buy = model.conversion_today[channel] * np.exp(neg_sensitivity[seg] * over)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
     u_buy = model.today.u_conversion  # hashed with choice's draw (the same numbers)
     if u_buy is None or len(u_buy) != len(shoppers):
@@ -58,11 +59,15 @@ def purchase(model: ChannelMarket) -> None:
     buy = u_buy < p_buy
     buyers, channel, seg, price = shoppers[buy], channel[buy], seg[buy], price[buy]
     if model.warehouse is None:  # the buyers stay who they are: every per-buyer draw at once
-        per_buyer = draws.rows(BUYER_DRAWS, buyers)
+        wide = model.today.u_buyers  # hashed for every shopper in choice's pass (small days)
+        if wide is not None and wide.shape[1] == len(shoppers):
+            per_buyer = wide[:, buy]
+        else:
+            per_buyer = draws.rows(BUYER_DRAWS, buyers)
         u_units, u_cycle, model.today.u_post = per_buyer[0], per_buyer[1], per_buyer[2:]
     else:  # fulfilment may drop orders: the renewal draw follows it (below)
         u_units, u_cycle = draws.u("purchase.units", buyers), None
-    log_q, sigma = _segment_constants(model)
+    log_q, sigma = _segment_constants(model)[:2]
     units = _geometric(u_units, log_q[seg])
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
@@ -84,11 +89,11 @@ def purchase(model: ChannelMarket) -> None:
     pop.stage[buyers] = CUSTOMER
     pop.first_day[buyers[first]] = day
     pop.last_channel[buyers] = channel
-    pop.channels_mask[buyers] |= np.uint32(1) << channel.astype(np.uint32)
+    pop.channels_mask[buyers] |= _channel_bits(len(model.channel_agents))[channel]
     pop.in_market[buyers] = False
     if u_cycle is None:
         u_cycle = draws.u("purchase.cycle", buyers)
-    z = ndtri(np.minimum(np.maximum(u_cycle, 1e-7), 1 - 1e-7))  # np.clip, without its overhead
+    z = ndtri(np.minimum(np.maximum(u_cycle, _U_LO), _U_HI))  # np.clip, without its overhead
     gap = pop.need_gap(buyers, seg, z, sigma[seg])  # each customer's own cycle, if spread
     pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
     _record(model, buyers, channel, units, revenue, first)
@@ -110,15 +115,23 @@ def _log_q(mean: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(q, np.finfo(q.dtype).tiny))
 
 
-def _segment_constants(model: ChannelMarket) -> tuple[np.ndarray, np.ndarray]:
-    """Per segment, once per run: log q of the basket and σ of the renewal gap. Elementwise the
-    same operations on the same float32 values as per buyer (so bit-identical), but not ~10
-    NumPy calls per day on a few dozen buyers."""
+def _segment_constants(model: ChannelMarket) -> tuple[np.ndarray, ...]:
+    """Per segment, once per run: log q of the basket, σ of the renewal gap and −price
+    sensitivity. Elementwise the same operations on the same float32 values as per buyer (so
+    bit-identical), but not ~10 NumPy calls per day on a few dozen buyers."""
     if model.segment_constants is None:
         pop = model.pop
         sigma = np.sqrt(np.log1p(pop.seg_cycle_cv**2))
-        model.segment_constants = (_log_q(pop.seg_units), sigma)
+        model.segment_constants = (_log_q(pop.seg_units), sigma, -pop.seg_sensitivity)
     return model.segment_constants
+
+
+def _channel_bits(n_ch: int) -> np.ndarray:
+    """``uint32(1) << channel`` for every channel: a buyer's bit in ``channels_mask``."""
+    bits = _BITS.get(n_ch)
+    if bits is None:
+        bits = _BITS[n_ch] = np.uint32(1) << np.arange(n_ch).astype(np.uint32)
+    return bits
 
 
 def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
@@ -130,9 +143,24 @@ def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
 
 
 def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> None:
+    """The day's order measures in one ledger write (:meth:`LedgerRecorder.add_keyed`): seven
+    by the order's channel, orders and revenue by source × channel, and the paid-sourced ones by
+    the last paid ad's channel (other orders add 0 there, which leaves every sum as it was)."""
     rec, day, m = model.recorder, model.day, model.scenario.market
     unit_cost = m.unit_cost if model.today.unit_cost is None else model.today.unit_cost
-    weights = np.empty((len(ORDER_MEASURES), len(channel)))
+    n_ch = len(model.channel_agents)
+    source = model.today.order_source
+    ad = model.pop.landing_channel[buyers]
+    paid = (source == SOURCE_CODE["paid"]) & (ad >= 0)
+    keys = np.empty((len(_KEY_ROW), len(channel)), dtype=np.int64)
+    keys[:-2] = channel
+    keys[-2:] = np.maximum(ad, 0)  # (no paid ad: weight 0, any bin of its own measure)
+    offsets = _OFFSETS.get(n_ch)
+    if offsets is None:
+        offsets = _OFFSETS[n_ch] = _KEY_ROW[:, None] * n_ch
+    keys += offsets
+    keys[len(ORDER_MEASURES) : -2] += np.multiply(source, n_ch, dtype=np.int64)  # by source
+    weights = np.empty(keys.shape)
     weights[0] = 1.0
     weights[1] = units
     weights[2] = revenue
@@ -140,13 +168,26 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     weights[4] = revenue * model.commission[channel]
     weights[5] = first
     weights[6] = ~first
-    rec.add_many(day, channel, ORDER_MEASURES, weights)  # one bincount for all seven
-    source = model.today.order_source.astype(np.int64)
-    rec.add_by(day, channel, source, SOURCE_ORDERS)
-    rec.add_by(day, channel, source, SOURCE_REVENUE, revenue)
-    ad = model.pop.landing_channel[buyers]
-    paid = np.flatnonzero((source == SOURCE_CODE["paid"]) & (ad >= 0))
-    if len(paid):
-        weights = np.stack([np.ones(len(paid)), revenue[paid]])
-        rec.add_many(day, ad[paid].astype(np.int64), AD_MEASURES, weights)
+    weights[7] = 1.0
+    weights[8] = revenue
+    weights[9] = paid
+    weights[10] = revenue * paid
+    rec.add_keyed(day, rec.rows_of(_RECORDED), keys, weights)
     rec.journey(day, buyers, "order", channel, ordered=model.warehouse is None)
+
+
+# the renewal draw's bounds as the float32 numbers the Python floats became in float32 arithmetic
+_U_LO, _U_HI = np.float32(1e-7), np.float32(1 - 1e-7)
+_BITS: dict[int, np.ndarray] = {}  # _channel_bits, per number of channels
+_OFFSETS: dict[int, np.ndarray] = {}  # _KEY_ROW × channels, per number of channels
+# _record's measures and, per row of its keys, the measure its bins start at
+_RECORDED = (*ORDER_MEASURES, *SOURCE_ORDERS, *SOURCE_REVENUE, *AD_MEASURES)
+_KEY_ROW = np.array(
+    [
+        *range(len(ORDER_MEASURES)),
+        len(ORDER_MEASURES),
+        len(ORDER_MEASURES) + len(SOURCE_ORDERS),
+        len(_RECORDED) - 2,
+        len(_RECORDED) - 1,
+    ]
+)

@@ -1,0 +1,153 @@
+"""The shortcuts that make a small day cheap (issue 17, part 3) give exactly the numbers of the
+straightforward computation they replace: one hashing pass for several groups of customers, the
+choice probabilities read from a per-combination table, the pool's tiers without the general
+classifier, one ledger write for several measures, and choice hashing the buyers' and the
+touches' draws."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim.core.phases.choice as choice_module
+from sim.core.ledger import LedgerRecorder
+from sim.core.model import ChannelMarket
+from sim.core.phases.choice import _cumulative, _table_rows, _traits, _utility
+from sim.core.streams import Draws, hash_uniforms, splitmix64
+from sim.levers.state import NO_EXTRA
+from sim.levers.tiers import Tiers, classify
+from sim.scenario import apply_overrides
+
+NO_STOCK = {"inventory": None, "market.customers": 2000, "horizon.days": 60}
+
+
+def _documented_key(seed: int, replication: int, decision: str, day: int) -> int:
+    """The key of (seed, replication, decision, day), computed with Python integers."""
+    run_key = splitmix64(splitmix64(splitmix64(seed) ^ replication) ^ zlib.crc32(decision.encode()))
+    return splitmix64(run_key ^ day)
+
+
+def test_one_pass_over_groups_equals_a_hash_per_decision():
+    draws = Draws(12345, 2, 5000)
+    draws.set_day(77)
+    rng = np.random.default_rng(3)
+    groups = [
+        (("a",), rng.choice(5000, 40, replace=False)),
+        (("b", "c", "d"), rng.choice(5000, 25, replace=False)),
+        (("e",), np.zeros(0, dtype=np.int64)),
+        (("f", "g"), rng.choice(5000, 7, replace=False)),
+    ]
+    out = draws.groups(groups)
+    for (decisions, customers), rows in zip(groups, out, strict=True):
+        assert rows.shape == (len(decisions), len(customers))
+        for decision, row in zip(decisions, rows, strict=True):
+            expected = hash_uniforms(customers, _documented_key(12345, 2, decision, 77))
+            np.testing.assert_array_equal(row, expected)
+
+
+def test_choice_table_rows_equal_each_shoppers_own_computation(baseline):
+    """Every combination a shopper can be in (random segments, last channels and landings, some
+    of them channels that do not sell, pool membership, touches): the table's row is the very
+    row the per-shopper utility and logit give."""
+    sc = apply_overrides(baseline, NO_STOCK)
+    model = ChannelMarket(sc, seed=4)
+    for _ in range(5):
+        model.step()
+    pop, n_ch = model.pop, len(model.channel_agents)
+    rng = np.random.default_rng(8)
+    pop.last_channel[:] = rng.integers(-1, n_ch, pop.n)
+    pop.landing[:] = rng.integers(-1, n_ch, pop.n)
+    pop.in_private[:] = rng.random(pop.n) < 0.5
+    pop.touched[:] = rng.random(pop.n) < 0.5
+    everyone = np.arange(pop.n)
+    direct = _cumulative(_utility(model, pop.segment[everyone], *_traits(pop, everyone), NO_EXTRA))
+    np.testing.assert_array_equal(_table_rows(model, everyone), direct)
+    assert np.isfinite(direct).all() and (direct[:, -1] > 0.99).all()
+
+
+@pytest.mark.parametrize("day", [0, 200, 364, 365, 900])
+def test_member_tiers_equal_the_classifier(day):
+    from sim.levers.follow_up import _member_tiers
+
+    rng = np.random.default_rng(day)
+    n = 4000
+
+    class Pop:  # what _member_tiers reads of the population
+        n_orders = rng.integers(0, 8, n).astype(np.int32)
+        spend = (rng.gamma(1.0, 2500.0, n)).astype(np.float32)
+        first_day = rng.integers(-1, day + 1, n).astype(np.int32)
+
+    members = np.sort(rng.choice(n, 900, replace=False))
+    tiers = Tiers(new_max_orders=2, high_value_spend=2718.28, high_value_repurchases=2)
+    # spends on both sides of the threshold, one float32 step apart: at this threshold a yearly
+    # spend divided in float32 instead of float64 moves one of them across it (checked)
+    steps = np.float32(2718.28).view(np.int32) + np.arange(-100, 100, dtype=np.int32)
+    Pop.spend[members[:200]] = steps.view(np.float32)
+    Pop.n_orders[members[:200]] = 5
+    expected = classify(
+        tiers,
+        in_private=np.ones(len(members), dtype=bool),
+        n_orders=Pop.n_orders[members],
+        spend=Pop.spend[members],
+        first_day=Pop.first_day[members],
+        day=day,
+    )
+    got = _member_tiers(tiers, Pop, members, day)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    assert set(np.unique(got)) == {0, 1, 2}
+
+
+def test_one_keyed_ledger_write_equals_separate_adds(baseline):
+    rec = LedgerRecorder(baseline)
+    n_ch = len(baseline.channels)
+    rng = np.random.default_rng(1)
+    channel = rng.integers(0, n_ch, 50)
+    group = rng.integers(0, 3, 50)
+    revenue = rng.gamma(2.0, 100.0, 50)
+    measures = ("orders", "revenue", "orders_paid", "orders_organic", "orders_seeding")
+    keys = np.stack([channel, channel + n_ch, (2 + group) * n_ch + channel])
+    weights = np.stack([np.ones(50), revenue, np.ones(50)])
+    rec.add_keyed(3, rec.rows_of(measures), keys, weights)
+    expected = np.zeros((len(measures), n_ch))  # summed one order at a time, in order
+    for i in range(50):
+        expected[0, channel[i]] += 1.0
+        expected[1, channel[i]] += revenue[i]
+        expected[2 + group[i], channel[i]] += 1.0
+    for j, m in enumerate(measures):
+        np.testing.assert_array_equal(rec.flow[m][3], expected[j])
+        assert not rec.flow[m][[2, 4]].any()
+
+
+def test_hashing_buyers_with_the_shoppers_changes_no_number(baseline, monkeypatch):
+    """The wide pass (choice hashes every shopper's per-buyer draws) against purchase hashing
+    its buyers itself: the same ledger."""
+    sc = apply_overrides(baseline, NO_STOCK)
+    wide = ChannelMarket(sc, seed=2).run()
+    monkeypatch.setattr(choice_module, "WIDE_PASS_MAX", -1)
+    narrow = ChannelMarket(sc, seed=2).run()
+    assert len(wide.orders) > 100
+    pd.testing.assert_frame_equal(wide.orders, narrow.orders)
+    pd.testing.assert_frame_equal(wide.daily, narrow.daily)
+
+
+def test_touches_left_to_choice_use_the_touch_draws_of_the_morning_pool(baseline):
+    """Without levers exposure leaves the private touches to choice's hashing pass: whoever is
+    touched is exactly the pool members whose ``exposure.touch`` uniform falls below the touch
+    slices' end, hashed with the documented key."""
+    sc = apply_overrides(baseline, NO_STOCK)
+    model = ChannelMarket(sc, seed=5)
+    assert not model.levers.active
+    touched_days = 0
+    for day in range(40):
+        pool = model.pop.in_private.nonzero()[0]  # in the morning (nothing moves it till choice)
+        model.step()
+        slices = model.exposure_plan.today(model, day)[1]["touch"]
+        u = hash_uniforms(pool, _documented_key(5, 0, "exposure.touch", day))
+        expected = pool[u < slices[0]]
+        np.testing.assert_array_equal(model.pop.touched.nonzero()[0], expected)
+        touched_days += len(expected) > 0
+    assert touched_days >= 5  # (a 2 000-customer pool is small: touches on ~1 day in 4)
