@@ -177,6 +177,22 @@ class CustomerPopulation:
         gap = np.where(expo, cycle * -log_ndtr(-z), cycle * np.exp(sigma * z - sigma**2 / 2))
         return np.minimum(gap, NEVER_DAYS)
 
+    def next_need_after(self, idx: np.ndarray, day: int, gap, *, rounded: bool = True):
+        """The day of the next need of customers ``idx``, who bought (``gap`` rounded to the
+        nearest day) or gave up (``rounded=False``: whole days) today, ``gap`` days on.
+        Clockwork segments count from today (the jar is opened when bought), at least a day on.
+        Exponential segments count from the day the need they served arrived, to the nearest
+        day, 0 allowed (a need that came meanwhile is due at once): Poisson needs come in
+        calendar time whatever the shopping. Counting from today, at least a day on, made a
+        buyer who needs every 10 days buy 5 % slower than the rate the calibration maps, every
+        5 days 9 % (``benchmarks/repeat_rate_bias.py``)."""
+        if not self.any_exponential:
+            return day + np.maximum(1, np.rint(gap) if rounded else gap).astype(np.int32)
+        expo = self.seg_exponential[self.segment[idx]]
+        start = np.where(expo, np.minimum(self.next_need[idx], day), day)
+        clock = np.maximum(1, np.rint(gap) if rounded else gap)
+        return start + np.where(expo, np.rint(gap), clock).astype(np.int32)
+
     def retry_wait(self, idx: np.ndarray, draws) -> np.ndarray:
         """Days until customers ``idx``, who gave up shopping today, need again: one own cycle,
         or for exponential segments an exponential wait with that mean (then a need that lapses

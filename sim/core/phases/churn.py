@@ -49,4 +49,4 @@ def churn(model: ChannelMarket) -> None:
     pop.in_market[lapse] = False
     repeaters = lapse[stage == CUSTOMER]
     cycle = pop.retry_wait(repeaters, model.draws)  # own cycle; exponential if so stated
-    pop.next_need[repeaters] = day + np.maximum(1, cycle).astype(np.int32)
+    pop.next_need[repeaters] = pop.next_need_after(repeaters, day, cycle, rounded=False)

@@ -95,7 +95,7 @@ def purchase(model: ChannelMarket) -> None:
         u_cycle = draws.u("purchase.cycle", buyers)
     z = ndtri(np.minimum(np.maximum(u_cycle, _U_LO), _U_HI))  # np.clip, without its overhead
     gap = pop.need_gap(buyers, seg, z, sigma[seg])  # each customer's own cycle, if spread
-    pop.next_need[buyers] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
+    pop.next_need[buyers] = pop.next_need_after(buyers, day, gap)
     _record(model, buyers, channel, units, revenue, first)
 
 
