@@ -3,7 +3,8 @@ response of each channel at its current spend against the generator's truth, ove
 channel-seeds as tests/test_response_fit.py (seeds 1, 2, 3 × tmall, jd, douyin paid and
 xiaohongshu seeding; 100 000 people, one year fitted).
 
-    python benchmarks/response_recovery.py [--seeds 1,2,3] [--clicks] [--cache DIR]
+    python benchmarks/response_recovery.py [--seeds 1,2,3] [--clicks | --visits] [--no-repeat]
+        [--cache DIR]
 
 Prints one line per channel-seed (fitted ÷ true marginal response, the draws' 95 % interval of
 that ratio) and the summary lines ``within_20pct: K of N``, ``median_error_pct: X``, ``covered:
@@ -11,8 +12,12 @@ K of N`` and ``parameters_covered: K of N`` (E and saturation of every lever, wo
 the market size inside their 95 % intervals). The marginal response d(new customers)/d(spend) =
 E·exp(−S/sat)/sat at the last four weeks' mean spend S is the marginal ROI up to the value of a
 new customer, which is the same under the fit and the truth. ``--clicks`` gives the fit the
-history's daily ad clicks per channel (as ad platforms report them) as well. ``--cache`` keeps
-the simulated histories so the estimator can be re-measured on the same data.
+history's daily ad clicks per channel (as ad platforms report them) as well, ``--visits`` the
+daily visits (ad clicks + shopping sessions, as a shop back-end reports them) instead;
+``--no-repeat`` leaves the repeat orders' split out (first orders only). Also printed:
+``level_within_20pct`` (the response level E·(1 − exp(−S/sat)) at current spend S) and
+``median_saturation_interval_ratio``. ``--cache`` keeps the simulated histories
+so the estimator can be re-measured on the same data.
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.response_fit import fit_response
-from sim.calibration.spend_history import first_orders, per_channel_day, spend_array
+from sim.calibration.spend_history import (
+    first_orders,
+    orders_per_day,
+    per_channel_day,
+    spend_array,
+)
 from sim.calibration.spend_sample import generator_raw, generator_spend, simulate_history
 
 DAYS, HOLDOUT = 364, 91
@@ -89,14 +99,35 @@ def marginal(effect, saturation, current):
     return effect * np.exp(-current / saturation) / saturation
 
 
-def measure(seed: int, spend: pd.DataFrame, orders: pd.DataFrame, clicks: bool) -> list[dict]:
-    """Fit one seed's year (as the test does) and compare each lever's marginal response."""
+def measure(
+    seed: int,
+    spend: pd.DataFrame,
+    orders: pd.DataFrame,
+    clicks: bool,
+    visits: bool = False,
+    repeat: bool = True,
+) -> list[dict]:
+    """Fit one seed's year (as the test does) and compare each lever's marginal response;
+    ``visits``: the daily visits per channel as moments, ``repeat``: the repeat orders."""
     fit_raw = held_reach(generator_raw(DAYS, customers=3000, real_customers=PEOPLE))
     ids = [c["id"] for c in fit_raw["channels"]]
     s = spend_array(spend, ids, START, DAYS)
     new, before = first_orders(orders, ids, START, DAYS)
     c = per_channel_day(spend, "clicks", ids, START, DAYS) if clicks else None
-    fit = fit_response(fit_raw, s, new, clicks=c, replications=3, seed=seed, before=before)
+    v = per_channel_day(spend, "visits", ids, START, DAYS) if visits else None
+    o = orders_per_day(orders, ids, START, DAYS) if repeat or visits else None
+    fit = fit_response(
+        fit_raw,
+        s,
+        new,
+        clicks=c,
+        visits=v,
+        orders=o,
+        repeat=repeat,
+        replications=3,
+        seed=seed,
+        before=before,
+    )
     rows = []
     covered = []  # every fitted parameter: is the truth inside its 95 % interval?
     for pre, (e_true, sat_true) in truth().items():
@@ -121,6 +152,9 @@ def measure(seed: int, spend: pd.DataFrame, orders: pd.DataFrame, clicks: bool) 
             reach * fit.draws[f"{pre}_impact"], fit.draws[f"{pre}_saturation"], current
         )
         lo, hi = np.quantile(draws, [0.025, 0.975])
+        e_fit = reach * fit.estimate[f"{pre}_impact"]
+        sat_fit = fit.estimate[f"{pre}_saturation"]
+        sat_lo, sat_hi = fit.draws[f"{pre}_saturation"].quantile([0.025, 0.975])
         rows.append(
             {
                 "seed": seed,
@@ -130,6 +164,12 @@ def measure(seed: int, spend: pd.DataFrame, orders: pd.DataFrame, clicks: bool) 
                 "hi": hi / true,
                 "effect_ratio": reach * fit.estimate[f"{pre}_impact"] / e_true,
                 "saturation_ratio": fit.estimate[f"{pre}_saturation"] / sat_true,
+                # the response level at current spend (new customers per day it brings) vs
+                # its slope there (the marginal): which one the history pins down
+                "level_ratio": e_fit
+                * -np.expm1(-current / sat_fit)
+                / (e_true * -np.expm1(-current / sat_true)),
+                "saturation_interval": sat_hi / sat_lo,
                 "parameters_covered": sum(covered) if not rows else 0,
                 "parameters": len(covered) if not rows else 0,
             }
@@ -142,18 +182,25 @@ def main() -> None:
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("--clicks", action="store_true", help="fit the daily ad clicks too")
+    p.add_argument("--visits", action="store_true", help="fit the daily visits per channel too")
+    p.add_argument(
+        "--no-repeat", action="store_true", help="leave the repeat orders' split out of the fit"
+    )
     args = p.parse_args()
     began = time.perf_counter()
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):
         spend, orders = history(seed, args.cache)
-        rows += measure(seed, spend, orders, args.clicks)
+        rows += measure(seed, spend, orders, args.clicks, args.visits, not args.no_repeat)
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 120)
     print(table.drop(columns=["parameters_covered", "parameters"]).round(3).to_string(index=False))
     err = (table["ratio"] - 1).abs()
     covered = ((table["lo"] <= 1) & (1 <= table["hi"])).sum()
     print(f"within_20pct: {(err <= 0.2).sum()} of {len(table)}")
+    level = (table["level_ratio"] - 1).abs()
+    print(f"level_within_20pct: {(level <= 0.2).sum()} of {len(table)}")
+    print(f"median_saturation_interval_ratio: {table['saturation_interval'].median():.2f}")
     print(f"within_30pct: {(err <= 0.3).sum()} of {len(table)}")
     print(f"median_error_pct: {100 * err.median():.1f}")
     print(f"worst_error_pct: {100 * err.max():.1f}")

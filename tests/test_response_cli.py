@@ -78,6 +78,13 @@ def test_calibrate_with_spend_writes_scenario_draws_and_report(tmp_path):
         assert (report / "response" / name).stat().st_size > 0
     # the clicks are a fitted moment; orders and visits are shown next to the simulator's
     assert any("clicks of tmall" in m for m in result["fitted_moments"]), result["fitted_moments"]
+    assert any("repeat orders" in m for m in result["fitted_moments"]), result["fitted_moments"]
+    marginal = result["marginal_response"]  # per lever at current spend, with its interval
+    assert set(marginal) == {"tmall paid", "jd paid", "douyin paid", "xiaohongshu seeding"}
+    assert all(
+        m["interval_95"][0] <= m["estimate"] <= m["interval_95"][1] for m in marginal.values()
+    )
+    assert marginal["tmall paid"]["spend"] == pytest.approx(tmall.tail(28).mean())
     by_channel = pd.read_csv(report / "response" / "weekly_by_channel.csv")
     assert set(by_channel["measure"]) == {"new_customers", "orders", "clicks", "visits"}
     week = by_channel[(by_channel["measure"] == "visits") & (by_channel["channel"] == "jd")]

@@ -18,7 +18,12 @@ import pytest
 
 from sim.calibration.response_backtest import backtest
 from sim.calibration.response_fit import fit_response
-from sim.calibration.spend_history import first_orders, per_channel_day, spend_array
+from sim.calibration.spend_history import (
+    first_orders,
+    orders_per_day,
+    per_channel_day,
+    spend_array,
+)
 from sim.calibration.spend_sample import generator_raw, generator_spend, simulate_history
 
 DAYS, HOLDOUT = 364, 91  # a year to fit, a quarter to predict
@@ -66,8 +71,9 @@ def _held_reach(raw: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def histories():
-    """Per seed: the spend (with the run's daily ad clicks), the orders, the fit on the first
-    DAYS days without the clicks and the fit with them."""
+    """Per seed: the spend (with the run's daily ad clicks and visits), the orders, the fit on
+    the first DAYS days from first and repeat orders alone, the fit with the clicks and the fit
+    with the visits (no clicks)."""
     out = {}
     for seed in SEEDS:
         truth_raw = generator_raw(DAYS + HOLDOUT, customers=PEOPLE, real_customers=PEOPLE)
@@ -79,12 +85,14 @@ def histories():
         ids = [c["id"] for c in fit_raw["channels"]]
         s = spend_array(spend, ids, START, DAYS)
         new, before = first_orders(orders, ids, START, DAYS)
-        fit = fit_response(fit_raw, s, new, replications=3, seed=seed, before=before)
+        every = orders_per_day(orders, ids, START, DAYS)
+        kw = {"orders": every, "replications": 3, "seed": seed, "before": before}
+        fit = fit_response(fit_raw, s, new, **kw)
         clicks = per_channel_day(spend, "clicks", ids, START, DAYS)
-        with_clicks = fit_response(
-            fit_raw, s, new, clicks=clicks, replications=3, seed=seed, before=before
-        )
-        out[seed] = (spend, orders, fit, with_clicks)
+        with_clicks = fit_response(fit_raw, s, new, clicks=clicks, **kw)
+        visits = per_channel_day(spend, "visits", ids, START, DAYS)
+        with_visits = fit_response(fit_raw, s, new, visits=visits, **kw)
+        out[seed] = (spend, orders, fit, with_clicks, with_visits)
     return out
 
 
@@ -100,7 +108,7 @@ def _effects(values: dict[str, float]) -> dict[str, float]:
 def test_each_identified_parameter_is_inside_its_interval_over_seeds(histories):
     truth = _truth()
     checked, missed, identified = 0, [], 0
-    for seed, (_, _, fit, _) in histories.items():
+    for seed, (_, _, fit, *_) in histories.items():
         draws = fit.draws.copy()
         for col in [c for c in draws if c.endswith("_impact")]:
             draws[col.removesuffix("_impact") + "_effect"] = TEMPLATE_REACH * draws[col]
@@ -122,9 +130,11 @@ def test_each_identified_parameter_is_inside_its_interval_over_seeds(histories):
 def test_market_size_is_inside_its_interval(histories):
     inside = [
         fit.market_interval[0] <= PEOPLE <= fit.market_interval[1]
-        for *_, fit, _ in histories.values()
+        for _, _, fit, *_ in histories.values()
     ]
-    assert sum(inside) >= len(SEEDS) - 1, [fit.market_interval for *_, fit, _ in histories.values()]
+    assert sum(inside) >= len(SEEDS) - 1, [
+        fit.market_interval for _, _, fit, *_ in histories.values()
+    ]
 
 
 def test_marginal_response_at_current_spend_covered_and_median_within_20_percent(histories):
@@ -138,7 +148,7 @@ def test_marginal_response_at_current_spend_covered_and_median_within_20_percent
     truth = _truth()
     ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
     errors = []
-    for seed, (spend, _, fit, _) in histories.items():
+    for seed, (spend, _, fit, *_) in histories.items():
         s = spend_array(spend, ids, START, DAYS)
         draws = fit.draws.copy()
         for col in [c for c in draws if c.endswith("_impact")]:
@@ -161,7 +171,7 @@ def test_marginal_response_at_current_spend_covered_and_median_within_20_percent
 def test_backtest_holdout_revenue_within_5_percent_and_mmm_reported(histories):
     """Fit on the year, simulate the next quarter with its actual spend; the customer side is
     the generator's (the order fit is tested in test_calibration.py)."""
-    spend, orders, fit, _ = histories[SEEDS[0]]
+    spend, orders, fit, *_ = histories[SEEDS[0]]
     fitted = fit.apply(_held_reach(generator_raw(DAYS + HOLDOUT)))
     ids = [c["id"] for c in fitted["channels"]]
     bt = backtest(
@@ -208,18 +218,32 @@ def test_reach_maximum_is_read_off_clicks():
     assert reach["channels.tmall.response.paid_reach_max"] == 0.03  # no clicks: held
 
 
-def test_with_clicks_marginal_response_of_each_channel_within_20_percent(histories):
-    """With the daily ad clicks per channel, the reach curve's shape is read off thousands of
-    clicks a week instead of hundreds of first orders: the issue's bar — each channel's
-    marginal response at current spend within 20 % of the truth — holds in at least 11 of the
-    12 channel-seeds (measured 12 of 12, worst 19 %; 48 of 48 over 12 seeds,
-    benchmarks/response_recovery.py --clicks), all within 30 %; the draws' 95 % interval
-    covers the truth in at least 11 of 12, and the saturations are pinned (within 15 %)."""
+@pytest.mark.parametrize("traffic", ["clicks", "visits"])
+def test_with_clicks_or_visits_marginal_response_of_each_channel_within_20_percent(
+    histories, traffic
+):
+    """With the daily ad clicks (or, without them, the visits = clicks + shopping sessions) per
+    channel, the reach curve's shape is read off thousands of clicks a week instead of
+    hundreds of first orders. The issue's bar — each channel's marginal response at current
+    spend within 20 % of the truth — is a count over 12 channel-seeds, judged binomially:
+    benchmarks/response_recovery.py over seeds 1-48 (192 channel-seeds) measured it in 184
+    (clicks) and 183 (visits) of 192, a rate whose 95 % lower bound (Clopper-Pearson) is
+    0.926; at p = 0.926 the chance of fewer than 9 of 12 is 1.2 %, so ≥ 9 is the threshold
+    (≥ 11, the earlier one, fails by luck 25 % of the time at that rate). Coverage of the
+    95 % intervals: measured 90 and 91 of 96 on seeds 25-48 (held out from setting the
+    widening), lower bound 0.88; P(fewer than 8 of 12 | 0.88) = 1 %, so ≥ 8. A count of 12 cannot
+    tell this from the fit on the orders alone (82 %), so what guards the moment itself: every
+    saturation within 15 % with clicks, 25 % with visits (measured over 192: 0.92 … 1.05 and
+    0.89 … 1.21; from first and repeat orders alone 118 of 192 are off by more than 15 %, 82
+    by more than 25 %) and the median interval of the marginal response narrower than a
+    factor 2 (measured 1.45; without clicks or visits 10.6)."""
     truth = _truth()
     ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
-    errors, covered, sats = [], 0, []
-    for spend, _, _, fit in histories.values():
-        assert any("clicks" in m for m in fit.moments), fit.moments
+    errors, covered, sats, widths = [], 0, [], []
+    for spend, _, _, with_clicks, with_visits in histories.values():
+        fit = with_clicks if traffic == "clicks" else with_visits
+        assert sum("clicks of" in m or "visits of" in m for m in fit.moments) == 4, fit.moments
+        assert any(f"{traffic} of tmall" in m for m in fit.moments), fit.moments
         s = spend_array(spend, ids, START, DAYS)
         for pre in sorted({k.removesuffix("_effect") for k in truth if k.endswith("_effect")}):
             cid, lever = pre.split(".")[1], pre.split(".")[-1]
@@ -234,12 +258,14 @@ def test_with_clicks_marginal_response_of_each_channel_within_20_percent(histori
             draws = marginal(reach * fit.draws[f"{pre}_impact"], fit.draws[f"{pre}_saturation"])
             lo, hi = np.quantile(draws, [0.025, 0.975])
             covered += bool(lo <= true <= hi)
+            widths.append(hi / lo)
             errors.append(abs(est / true - 1))
             sats.append(fit.estimate[f"{pre}_saturation"] / truth[f"{pre}_saturation"])
-    assert sum(e <= 0.20 for e in errors) >= len(errors) - 1, sorted(errors)
-    assert max(errors) <= 0.30, sorted(errors)
-    assert covered >= len(errors) - 1, covered
-    assert all(abs(r - 1) <= 0.15 for r in sats), sats
+    assert sum(e <= 0.20 for e in errors) >= 9, sorted(errors)
+    assert covered >= 8, covered
+    bound = 0.15 if traffic == "clicks" else 0.25  # sessions blur the visits' curve a little
+    assert all(abs(r - 1) <= bound for r in sats), sats
+    assert np.median(widths) <= 2.0, widths
 
 
 def test_visits_stand_in_for_clicks_only_on_a_channel_that_sells_nothing():

@@ -164,7 +164,10 @@ def _print_summary(summary: dict[str, Any], metrics: dict[str, Any]) -> None:
         lo, hi = summary["interval_95"][path]
         flag = "" if summary["identified"][path] else "  (not identified)"
         print(f"  {path} = {value:.4g}  [{lo:.3g} … {hi:.3g}]{flag}")
-    if join := summary.get("private_joining"):
+    joins = summary.get("private_joining_channels") or {}
+    if not joins and summary.get("private_joining"):
+        joins = {0: summary["private_joining"]}
+    for join in joins.values():
         for name, value in join["estimate"].items():
             lo, hi = join["interval_95"][name]
             flag = "" if join["identified"][name] else "  (not identified)"

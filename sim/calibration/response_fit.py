@@ -20,9 +20,10 @@ least-squares loop; indirect inference keeps it the model and needs a handful of
 3. Uncertainty: the Laplace (Gauss–Newton) covariance of β̂, quasi-Poisson scaled, plus the
    simulation noise of π (the spread of π over the replications ÷ R, on every rate at once);
    θ draws are multivariate normal in the transformed space (so rates stay positive). Without
-   clicks the covariance keeps a conservative widening × (1 + M ÷ (agents × R)): the Laplace
-   one alone covered the true marginal response in only 40 of 48 channel-seeds. An ABC/SMC
-   posterior would need thousands of simulated years; this needs ``iterations × replications``.
+   clicks or visits the covariance keeps a conservative widening × (1 + M ÷ (agents × R)): the
+   Laplace one alone covered the true marginal response in only 40 of 48 channel-seeds; with
+   them it is widened by :data:`TRAFFIC_WIDENING` (measured). An ABC/SMC posterior would need
+   thousands of simulated years; this needs ``iterations × replications``.
 
 Identifiability: without clicks, a lever's reach and its impact enter only as their product E
 (= reach × impact × content response): E and the saturation are fitted, the reach is kept at
@@ -31,7 +32,15 @@ channel (a channel with one fitted lever), weekly clicks = reachable market × c
 reach × (1 − exp(−spend / saturation)) are a second block of moments fitted jointly with the
 new customers (:func:`sim.calibration.response_model.fit_aux`): thousands of clicks a week pin
 the curve's shape, the reach maximum is read off them, and the first orders then only tell
-the effect per reached person. Private operations act on the pool, not on new customers:
+the effect per reached person. Without clicks, a selling channel's daily ``visits`` do the
+same (visits = clicks + shopping sessions, sessions = κ × its orders, κ fitted). The order
+file's repeat orders per channel are a moment too (their split between the channels that are
+not private — a private channel's share grows with its pool, which the join fit covers — and
+ads move that split by landing the customers they reach), but they add little: ads move ≈ 2 %
+of them. Without clicks or visits the saturation of each lever stays weakly identified (its
+95 % interval spans a factor ≈ 15, the marginal response's ≈ 12): the report warns per lever
+(:func:`sim.calibration.response_scenario.marginal_warnings`). Private operations act on the
+pool, not on new customers:
 their join response is fitted from the orders in :mod:`sim.calibration.response_private`.
 """
 
@@ -58,6 +67,12 @@ from sim.scenario.spend_file import LEVERS
 
 IDENTIFIED_RATIO = 25.0  # a 95 % interval wider than this factor: not identified by the history
 PREFIX = {"paid": "paid", "seeding": "seeding"}  # response field prefix per fitted lever
+# With clicks or visits the Laplace covariance is too narrow: over seeds 1-24 of
+# benchmarks/response_recovery.py the fitted ÷ true marginal response varied with a log
+# variance 1.43× (clicks; 1.47× visits) the one reported (its intervals held the truth in
+# 172 of 192 channel-seeds over seeds 1-48); the first orders' weeks are not independent
+# counts. Checked on seeds 25-48, not used to set it.
+TRAFFIC_WIDENING = 1.5
 
 
 @dataclass
@@ -75,6 +90,7 @@ class ResponseFit:
     market_interval: tuple[float, float] = (0.0, 0.0)  # its 95 % interval
     factors: list[float] = field(default_factory=list)  # π of each step (simulated ÷ auxiliary)
     moments: list[str] = field(default_factory=list)  # what the fit matched
+    content: float = 1.0  # the segments' content response (E = reach × impact × content)
 
     def interval(self, path: str, level: float = 0.95) -> tuple[float, float]:
         q = (1 - level) / 2
@@ -118,6 +134,9 @@ def fit_response(
     new_daily: np.ndarray,
     *,
     clicks: np.ndarray | None = None,
+    visits: np.ndarray | None = None,
+    orders: np.ndarray | None = None,
+    repeat: bool = True,
     replications: int = 4,
     iterations: int = 2,
     draws: int = 200,
@@ -129,7 +148,11 @@ def fit_response(
 
     ``spend`` is ``(days, channels, 3)`` CNY per day in the scenario's channel order,
     ``new_daily`` ``(days, channels)`` first orders per channel (real customers), ``clicks``
-    optional ``(days, channels)``, ``before`` the people who bought before the first day
+    optional ``(days, channels)``, ``visits`` optional ``(days, channels)`` (used where a
+    channel has no clicks), ``orders`` optional ``(days, channels)`` all orders per channel
+    (their repeat part, orders − first orders, is a moment unless ``repeat`` is False),
+    ``before`` the people who bought
+    before the first day
     (default: ``initial_customers × real_customers``). The market size is fitted; ``raw``'s
     ``market.customers`` is the resolution of the simulations; ``raw['horizon']['days']`` is
     the history's length.
@@ -141,16 +164,33 @@ def fit_response(
     if before is None:
         before = sc.market.initial_customers * sc.market.real_customers
     x, names = _inputs(sc, spend[:days], new_daily[:days], before)
-    _add_clicks(x, sc, None if clicks is None else clicks[:days])
     selling = [i for i, c in enumerate(sc.channels) if c.sells]
+    if visits is not None:  # a channel that sells nothing: every visit is an ad/note click
+        merged = np.full((days, len(sc.channels)), np.nan) if clicks is None else clicks.copy()
+        for c in set(range(len(sc.channels))) - set(selling):
+            if np.isnan(merged[:days, c]).all():
+                merged[:days, c] = visits[:days, c]
+        clicks = None if np.isnan(merged).all() else merged
+    _add_clicks(x, sc, None if clicks is None else clicks[:days])
+    add_visits(x, sc, visits, orders, days)
+    if orders is not None and repeat:  # repeat orders: their split between channels is a moment
+        x.repeat = np.maximum(orders[:days, selling] - new_daily[:days, selling], 0.0)
+        x.repeat[:, [sc.channels[c].family == "private" for c in selling]] = 0.0
+        cum = np.cumsum(new_daily[:days, selling], axis=0) + 1.0
+        x.first_mix = np.vstack(
+            [np.full(len(selling), 1 / len(selling)), (cum / cum.sum(1, keepdims=True))[:-1]]
+        )
     bounds = _bounds(x, spend, new_daily[:days, selling])
     theta0 = _start(x, new_daily[:days, selling], spend)
     if x.clicked:  # the reach maxima's start: clicks through the origin at the start's curves
         m0 = float(np.exp(theta0[2 + 2 * len(x.pairs)]))
-        start_reach = _reach_from_clicks(sc, x, clicks[:days], theta0, m0)
+        start_reach = _reach_from_clicks(
+            sc, x, None if clicks is None else clicks[:days], theta0, m0
+        )
         theta0[x.reach_at : x.reach_at + len(x.clicked)] = np.log(
             [start_reach[f"{names[j]}_reach_max"] for j in x.clicked]
         )
+        traffic_start(x, theta0, m0)
     data_fit = fit_aux(new_daily[:days, selling], x, theta0, bounds)
     s = x.structural
     m_at = 2 + 2 * len(x.pairs)  # log M in theta
@@ -201,6 +241,8 @@ def fit_response(
     cov = data_fit.cov[:s, :s].copy()
     if not x.clicked:
         cov *= 1.0 + market / sc.market.customers / replications
+    else:  # measured: the Laplace variance is short by this factor with clicks or visits
+        cov *= TRAFFIC_WIDENING
     if iterations and replications > 1:
         u = np.zeros(s)
         u[rates] = 1.0
@@ -208,9 +250,12 @@ def fit_response(
         cov += var_log_factor * np.outer(u, u)
     sample, markets = _draws(theta[:s], cov, x, names, content, reach, draws, seed, bounds)
     moments = ["weekly new customers per selling channel"] + [
-        f"weekly ad clicks of {names[j].split('.')[1]} ({names[j].rsplit('.', 1)[1]})"
-        for j in x.clicked
+        f"weekly {'visits' if i in x.visited else 'ad clicks'} of {names[j].split('.')[1]} "
+        f"({names[j].rsplit('.', 1)[1]})"
+        for i, j in enumerate(x.clicked)
     ]
+    if x.repeat is not None:
+        moments.append("weekly repeat orders per selling channel (their split)")
     notes = []
     if data_fit.dispersion > 3:
         notes.append(
@@ -229,6 +274,7 @@ def fit_response(
         (float(np.quantile(markets, 0.025)), float(np.quantile(markets, 0.975))),
         factors,
         moments,
+        content,
     )
 
 
@@ -273,10 +319,58 @@ def _add_clicks(x: AuxInputs, sc, clicks: np.ndarray | None) -> None:
     x.clicked = keep
     x.clicks = np.stack([clicks[:, x.pairs[j][0]] for j in keep], axis=1) if keep else None
     x.click_through = np.array([sc.channels[x.pairs[j][0]].response.click_through for j in keep])
+    _add_churned(x, sc)
+
+
+def add_visits(x: AuxInputs, sc, visits, orders, days: int) -> None:
+    """Visits per day of a selling channel with one fitted lever and no clicks become a moment
+    of that lever: clicks + sessions, sessions = κ × the channel's orders (κ fitted)."""
+    if visits is None or orders is None:
+        return
+    chans = [c for c, _ in x.pairs]
+    clicked = {x.pairs[j][0] for j in x.clicked}
+    add = [
+        j
+        for j, (c, _) in enumerate(x.pairs)
+        if chans.count(c) == 1
+        and c not in clicked
+        and sc.channels[c].sells
+        and not np.isnan(visits[:days, c]).all()
+    ]
+    if not add:
+        return
+    cols = [visits[:days, x.pairs[j][0]] for j in add]
+    x.clicks = np.column_stack(([] if x.clicks is None else [x.clicks]) + cols)
+    before = len(x.clicked)
+    x.clicked = [*x.clicked, *add]
+    x.visited = list(range(before, len(x.clicked)))
+    x.visit_orders = np.column_stack([orders[:days, x.pairs[j][0]] for j in add])
+    ctr = [sc.channels[x.pairs[j][0]].response.click_through for j in add]
+    x.click_through = np.r_[[] if x.click_through is None else x.click_through, ctr]
+    if x.churned is None:
+        _add_churned(x, sc)
+
+
+def _add_churned(x: AuxInputs, sc) -> None:
     churned = np.zeros(len(x.bought))  # the scenario's churn hazard on the buyers so far
     for t in range(1, len(churned)):
         churned[t] = churned[t - 1] + sc.market.churn * (x.bought[t - 1] - churned[t - 1])
     x.churned = churned
+
+
+def traffic_start(x: AuxInputs, theta: np.ndarray, market: float) -> None:
+    """Start values of the visited columns' reach and κ: visits = reach × g + κ × orders by
+    linear least squares (g: the clicks per unit reach at the start's curves)."""
+    k = len(x.pairs)
+    for i in x.visited:
+        c, lv = x.pairs[x.clicked[i]]
+        sat = np.exp(theta[2 + k + x.clicked[i]])
+        g = market * x.click_through[i] * -np.expm1(-x.spend[: len(x.bought), c, lv] / sat)
+        y, o = x.clicks[:, i], x.visit_orders[:, i - x.visited[0]]
+        ok = ~np.isnan(y)
+        coef = np.linalg.lstsq(np.column_stack([g[ok], o[ok]]), y[ok], rcond=None)[0]
+        theta[x.reach_at + i] = np.log(np.clip(coef[0], 1e-5, 0.9))
+        theta[x.kappa_at + i - x.visited[0]] = np.log(np.clip(coef[1], 0.1, 40.0))
 
 
 def _held_reach(sc, x: AuxInputs) -> dict[str, float]:
@@ -308,6 +402,10 @@ def _bounds(x: AuxInputs, spend: np.ndarray, new: np.ndarray) -> tuple[np.ndarra
     lo[2 + 2 * k], hi[2 + 2 * k] = np.log(last * 1.02), np.log(last * 50.0)
     n_c = len(x.clicked)
     lo[x.reach_at : x.reach_at + n_c], hi[x.reach_at : x.reach_at + n_c] = np.log(1e-6), 0.0
+    n_v = len(x.visited)
+    lo[x.kappa_at : x.kappa_at + n_v], hi[x.kappa_at : x.kappa_at + n_v] = np.log([0.05, 50.0])
+    eta = x.repeat_at + x.selling - 1
+    lo[eta : eta + len(x.shifted)], hi[eta : eta + len(x.shifted)] = np.log([1e-5, 0.5])
     lo[-1], hi[-1] = -6.0, 6.0
     return lo, hi
 
@@ -327,6 +425,11 @@ def _start(x: AuxInputs, new: np.ndarray, spend: np.ndarray) -> np.ndarray:
     share = np.maximum(new.sum(axis=0), 1.0)
     theta[x.structural : x.structural + x.selling - 1] = np.log(share[1:] / share[0])
     theta[x.reach_at : x.reach_at + len(x.clicked)] = np.log(0.01)
+    if x.repeat is not None:
+        split = np.maximum(x.repeat.sum(axis=0), 1.0)
+        theta[x.repeat_at : x.repeat_at + x.selling - 1] = np.log(split[1:] / split[0])
+        eta = x.repeat_at + x.selling - 1
+        theta[eta : eta + len(x.shifted)] = np.log(0.01)
     theta[-1] = 1.0
     return theta
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.signal import lfilter
 
 WOM_OFFSET = 1e-4  # word of mouth is fitted as log(q + offset): q may be 0
 
@@ -56,6 +57,15 @@ class AuxInputs:
     clicks: np.ndarray | None = None  # (days, len(clicked)) ad clicks, NaN: not reported
     click_through: np.ndarray | None = None  # per clicked pair: exposed who click (held)
     churned: np.ndarray | None = None  # (days,) customers churned before each day: not reached
+    # visits of a selling channel = its ad clicks + shopping sessions: the columns of ``clicks``
+    # that are visits (``visited``, indices into ``clicked``) add sessions = κ × that
+    # channel's observed orders (``visit_orders``, (days, len(visited))), κ fitted
+    visited: list[int] = field(default_factory=list)
+    visit_orders: np.ndarray | None = None
+    # repeat orders per selling channel (days, selling), observed: an ad or note lands the
+    # in-market customers it reaches on its channel, so spend moves their split
+    repeat: np.ndarray | None = None
+    first_mix: np.ndarray | None = None  # (days, selling) where the customers so far first bought
 
     @property
     def structural(self) -> int:
@@ -63,10 +73,33 @@ class AuxInputs:
         return 3 + 2 * len(self.pairs)
 
     @property
+    def shifted(self) -> list[int]:
+        """Pairs that land on a selling channel: they move the repeat orders' split."""
+        return [j for j, t in enumerate(self.land) if t >= 0] if self.repeat is not None else []
+
+    @property
     def size(self) -> int:
         """Structural + nuisance (w logits of all but the first selling channel, the log
-        reach maximum of each clicked pair, ℓ logit)."""
-        return self.structural + (self.selling - 1) + len(self.clicked) + 1
+        reach maximum of each clicked pair, log κ of each visited column, with repeat orders
+        the split's logits and each landing pair's log shift η, ℓ logit)."""
+        repeat = 0 if self.repeat is None else self.selling + len(self.shifted)
+        return (
+            self.structural
+            + (self.selling - 1)
+            + len(self.clicked)
+            + len(self.visited)
+            + (repeat + 1)
+        )
+
+    @property
+    def kappa_at(self) -> int:
+        """Where the visited columns' log κ (sessions per order) start in theta."""
+        return self.reach_at + len(self.clicked)
+
+    @property
+    def repeat_at(self) -> int:
+        """Where the repeat split's logits start (then the shifts η)."""
+        return self.kappa_at + len(self.visited)
 
     @property
     def reach_at(self) -> int:
@@ -76,13 +109,14 @@ class AuxInputs:
 
 def adstock(x: np.ndarray, decay: float) -> np.ndarray:
     """``a_t = decay·a_{t−1} + x_t`` along the first axis (the simulator's interest carry-over:
-    yesterday's interest decays in the morning, today's exposure adds to it)."""
-    out = np.empty_like(x)
-    acc = np.zeros(x.shape[1:])
-    for t in range(len(x)):
-        acc = decay * acc + x[t]
-        out[t] = acc
-    return out
+    yesterday's interest decays in the morning, today's exposure adds to it); the recursion
+    as a first-order IIR filter (scipy's lfilter), since least squares calls it thousands of
+    times.
+
+    >>> adstock(np.array([[1.0], [0.0], [2.0]]), 0.5).ravel().tolist()
+    [1.0, 0.5, 2.25]
+    """
+    return lfilter([1.0], [1.0, -decay], x, axis=0)
 
 
 def unpack(theta: np.ndarray, x: AuxInputs) -> dict[str, np.ndarray | float]:
@@ -135,7 +169,36 @@ def predict_clicks(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
         c, lv = x.pairs[j]
         share = -np.expm1(-x.spend[:days, c, lv] / np.exp(theta[2 + k + j]))
         out[:, i] = reachable * x.click_through[i] * p["reach"][i] * share
+    if x.visited:  # visits: + shopping sessions ∝ the channel's orders
+        kappa = np.exp(theta[x.kappa_at : x.kappa_at + len(x.visited)])
+        out[:, x.visited] += kappa * x.visit_orders[:days]
     return out
+
+
+def predict_repeat(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
+    """Expected repeat orders per day and selling channel, ``(days, selling)``, given the
+    observed total: the in-market customers split by shares (1 − α)·π + α·(where the
+    customers so far first bought: loyalty), and an ad or note that reaches a share
+    ``1 − exp(−spend / saturation)`` (× the reach) lands them on its channel — a fraction η_p
+    of the split moves to that channel (the landing bonus of the simulator's channel choice).
+    The total is the data's: only the split carries the spend."""
+    k = len(x.pairs)
+    days = len(x.bought)
+    at = x.repeat_at
+    logits = np.concatenate([[0.0], theta[at : at + x.selling - 1]])
+    pi = np.exp(logits - logits.max())
+    pi /= pi.sum()
+    alpha = 1.0 / (1.0 + np.exp(-theta[at + x.selling - 1 + len(x.shifted)]))
+    share = np.tile(pi, (days, 1))
+    if x.first_mix is not None:  # loyalty: customers return where they first bought
+        share = (1 - alpha) * share + alpha * x.first_mix[:days]
+    for i, j in enumerate(x.shifted):
+        c, lv = x.pairs[j]
+        eta = np.exp(theta[at + x.selling - 1 + i])
+        moved = eta * -np.expm1(-x.spend[:days, c, lv] / np.exp(theta[2 + k + j]))
+        share = share * (1 - moved[:, None])
+        share[:, x.land[j]] += moved
+    return x.repeat[:days].sum(axis=1, keepdims=True) * share
 
 
 def weekly_sum(daily: np.ndarray) -> np.ndarray:
@@ -150,57 +213,76 @@ class AuxFit:
     dispersion: float  # Pearson χ² / (n − p) of the new customers: 1 for Poisson counts
     fitted: np.ndarray  # weekly expected new customers
     click_dispersion: float = 1.0  # the same for the ad clicks (when given)
-    fitted_clicks: np.ndarray | None = None  # weekly expected clicks of the clicked pairs
+    fitted_clicks: np.ndarray | None = None  # weekly expected clicks (+ sessions: visits)
+    dispersions: dict[str, float] = field(default_factory=dict)  # per block of moments
+    fitted_repeat: np.ndarray | None = None  # weekly expected repeat orders per channel
+
+
+def _pearson(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    return (observed - expected) / np.sqrt(np.maximum(expected, 1.0))
 
 
 def fit_aux(new_daily: np.ndarray, x: AuxInputs, theta0: np.ndarray, bounds) -> AuxFit:
     """Least squares on weekly new customers per selling channel and, when the history
-    reports them, weekly ad clicks of the clicked pairs; Pearson residuals
-    ``(observed − expected) / √max(expected, 1)`` (counts: variance ≈ mean).
+    reports them, weekly ad clicks or visits of the clicked pairs and the weekly repeat
+    orders per selling channel; Pearson residuals ``(observed − expected) / √max(expected,
+    1)`` (counts: variance ≈ mean).
 
     Why clicks: a lever's new customers are a few hundred a week, its clicks thousands — the
     shape of the reach curve (the saturation) is read off them far more precisely, and the
-    new customers then only need to tell the effect per reached person. The two blocks are
-    weighted by their own dispersion (a second pass divides each block's residuals by
-    √(its Pearson χ² ÷ its degrees of freedom)), so a block noisier than counts — real clicks
-    vary by weekday and campaign — cannot dominate. The covariance is the Gauss–Newton
-    (Laplace) one, ``(JᵀJ)⁻¹`` of the weighted residuals."""
+    new customers then only need to tell the effect per reached person. Visits are clicks +
+    shopping sessions (κ × the channel's orders, κ fitted): the same curve under more noise.
+    Repeat orders: their total is the customer process's, but their split between channels
+    moves with each channel's reach (an ad lands the in-market customers it reaches on its
+    channel). Each block is weighted by its own dispersion (a second pass divides each
+    block's residuals by √(its Pearson χ² ÷ its degrees of freedom)), so a block noisier than
+    counts — real clicks vary by weekday and campaign — cannot dominate. The covariance is
+    the Gauss–Newton (Laplace) one, ``(JᵀJ)⁻¹`` of the weighted residuals."""
     observed = weekly_sum(new_daily)
-    clicks = None if not x.clicked else weekly_sum(x.clicks)  # a NaN day: a NaN week
-    ok = None if clicks is None else ~np.isnan(clicks)
-    scale = np.ones(2)
+    traffic = None if not x.clicked else weekly_sum(x.clicks)  # a NaN day: a NaN week
+    is_visit = np.isin(np.arange(len(x.clicked)), x.visited)[None, :]
+    masks = {}
+    if traffic is not None:
+        ok = ~np.isnan(traffic)
+        masks = {"clicks": ok & ~is_visit, "visits": ok & is_visit}
+        masks = {k: m for k, m in masks.items() if m.any()}
+    repeat = None if x.repeat is None else weekly_sum(x.repeat)
+    names = ["new customers", *masks] + (["repeat orders"] if repeat is not None else [])
+    scale = np.ones(len(names))
+
+    def parts(theta):
+        out = [_pearson(observed, weekly_sum(predict_daily(theta, x))).ravel()]
+        if masks:
+            e = weekly_sum(predict_clicks(theta, x))
+            out += [_pearson(traffic[m], e[m]) for m in masks.values()]
+        if repeat is not None:
+            out.append(_pearson(repeat, weekly_sum(predict_repeat(theta, x))).ravel())
+        return out
 
     def residuals(theta):
-        expected = weekly_sum(predict_daily(theta, x))
-        r = ((observed - expected) / np.sqrt(np.maximum(expected, 1.0))).ravel() / scale[0]
-        if clicks is None:
-            return r
-        e = weekly_sum(predict_clicks(theta, x))
-        rc = (clicks[ok] - e[ok]) / np.sqrt(np.maximum(e[ok], 1.0)) / scale[1]
-        return np.concatenate([r, rc])
+        return np.concatenate([r / sc for r, sc in zip(parts(theta), scale, strict=True)])
 
     lo, hi = bounds
     start = np.clip(theta0, lo + 1e-9, hi - 1e-9)
     res = least_squares(residuals, start, bounds=bounds)
-    n, k = res.fun.size, len(res.x)
-    n_new = observed.size
-    if clicks is None:
-        dispersion = max(float(res.fun @ res.fun) / max(n - k, 1), 1e-9)
-        click_dispersion = 1.0
-        cov = dispersion * np.linalg.pinv(res.jac.T @ res.jac + 1e-12 * np.eye(k))
+    k = len(res.x)
+    n = res.fun.size
+    disp = {}
+    for name, r in zip(names, parts(res.x), strict=True):  # dof lost split by block size
+        disp[name] = max(float(r @ r) / max(r.size - k * r.size / n, 1), 1e-9)
+    if len(names) == 1:
+        cov = disp[names[0]] * np.linalg.pinv(res.jac.T @ res.jac + 1e-12 * np.eye(k))
     else:
-        share = n_new / n  # degrees of freedom lost, split by block size
-        rn, rc = res.fun[:n_new], res.fun[n_new:]
-        dispersion = max(float(rn @ rn) / max(n_new - k * share, 1), 1e-9)
-        click_dispersion = max(float(rc @ rc) / max(rc.size - k * (1 - share), 1), 1e-9)
-        scale = np.sqrt([dispersion, click_dispersion])
+        scale = np.sqrt([disp[m] for m in names])
         res = least_squares(residuals, res.x, bounds=bounds)
         cov = np.linalg.pinv(res.jac.T @ res.jac + 1e-12 * np.eye(k))
     return AuxFit(
         res.x,
         cov,
-        dispersion,
+        disp["new customers"],
         weekly_sum(predict_daily(res.x, x)),
-        click_dispersion,
-        None if clicks is None else weekly_sum(predict_clicks(res.x, x)),
+        disp.get("clicks", disp.get("visits", 1.0)),
+        None if traffic is None else weekly_sum(predict_clicks(res.x, x)),
+        disp,
+        None if repeat is None else weekly_sum(predict_repeat(res.x, x)),
     )

@@ -10,6 +10,11 @@ follows the spend of the order's day, maximised over (join_base, join_max, ops_s
 by scipy; the Laplace covariance comes from a finite-difference Hessian of the negative
 log-likelihood in the transformed (logit, log) space.
 
+Several private channels act on one pool: a buyer stays out only if every channel's operations
+fail, ``1 − j = Π_c (1 − j_c)``; :func:`fit_join_responses` fits every channel's curve jointly
+(each its own ops_saturation and response, one P); the orders tell the pool's base (the join
+chance with no spend anywhere), not how it splits between the channels: it is split equally.
+
 Why a separate fit and not the simulator: joining changes which channel repeat orders land on,
 not how many people buy; the orders carry it directly, and the likelihood is exact for the
 simulator's rule (up to the days between orders, which the hidden state does not need).
@@ -82,11 +87,23 @@ def _sequences(orders: pd.DataFrame, private: set[str], start: pd.Timestamp):
     return days, m, saw
 
 
+def pool_join(params: np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """The pool's join chance per day, ``(days,)``, from ``ops`` ``(days, n)``: params =
+    [logit b, (logit m_c, log ops_saturation_c) per channel, logit P]. Channel c moves a buyer
+    with ``j_c = jb_c + (1 − jb_c)·m_c·(1 − exp(−ops_c / sat_c))`` and a buyer stays out only
+    if every channel fails (the simulator's rule), so ``1 − j = (1 − b)·Π(1 − m_c·lift_c)``
+    with ``1 − b = Π(1 − jb_c)``: the orders tell the combined base b, not its split."""
+    n = ops.shape[1]
+    b = special.expit(params[0])
+    m = special.expit(params[1 : 1 + 2 * n : 2])
+    sat = np.exp(params[2 : 2 + 2 * n : 2])
+    stay = (1 - b) * np.prod(1 - m * -np.expm1(-ops / sat), axis=1)
+    return 1 - stay
+
+
 def _nll(params: np.ndarray, days: np.ndarray, m: np.ndarray, saw: np.ndarray, ops: np.ndarray):
-    jb, jm, p = special.expit(params[[0, 1, 3]])
-    jm = jb + (1 - jb) * jm  # join_max ≥ join_base
-    sat = np.exp(params[2])
-    j_day = jb + (jm - jb) * -np.expm1(-ops / sat)
+    p = special.expit(params[-1])
+    j_day = pool_join(params, ops)
     a = np.ones(len(m))
     b = np.zeros(len(m))
     ll = np.zeros(len(m))
@@ -112,33 +129,88 @@ def fit_join_response(
 ) -> JoinFit:
     """``orders`` (customer, date, channel) of the customers first seen in the window, the
     window's daily private-operations spend ``ops`` from ``start``; ``private`` the private
-    channels' names in ``orders``."""
+    channels' names in ``orders``. One channel's operations act on the pool: see
+    :func:`fit_join_responses` for several."""
+    return next(
+        iter(
+            fit_join_responses(
+                orders, private, ops[:, None], start, draws=draws, seed=seed
+            ).values()
+        )
+    )
+
+
+def fit_join_responses(
+    orders: pd.DataFrame,
+    private: set[str],
+    ops: np.ndarray,
+    start: pd.Timestamp,
+    *,
+    names: list[str] | None = None,
+    base_channels: int | None = None,
+    draws: int = 200,
+    seed: int = 0,
+) -> dict[str, JoinFit]:
+    """Every private channel's join response at once: ``ops`` ``(days, n)`` the daily
+    private-operations spend of ``n`` channels (``names``, default ``0 … n−1``), each with its
+    own ``ops_saturation`` and response m (share of those still out that its saturated
+    operations move), jointly by maximum likelihood, one Laplace covariance and one set of
+    draws. The orders only tell the pool's combined base ``b`` (no spend anywhere): each
+    channel gets ``join_base = 1 − (1 − b)^(1/N)``, N = ``base_channels`` (default n: private
+    channels without spend share the base too) (so the pool's join chance is the fitted one
+    at every spend) and ``join_max = join_base + (1 − join_base)·m``."""
+    n = ops.shape[1]
+    names = names or [str(c) for c in range(n)]
+    split = base_channels or n
     days, m, saw = _sequences(orders, private, pd.Timestamp(start))
     keep = m > 0
     days, m, saw = days[keep], m[keep], saw[keep]
-    spend_mean = float(max(ops[ops > 0].mean(), 1.0))
-    x0 = np.array([special.logit(0.05), 0.0, np.log(spend_mean), 0.0])
-    bounds = [(-9, 5), (-9, 9), (np.log(spend_mean) - 6, np.log(spend_mean) + 6), (-9, 9)]
+    x0, bounds = [special.logit(0.05)], [(-9.0, 5.0)]
+    for c in range(n):
+        mean = float(max(ops[:, c][ops[:, c] > 0].mean(), 1.0)) if (ops[:, c] > 0).any() else 1.0
+        x0 += [0.0, np.log(mean)]
+        bounds += [(-9.0, 9.0), (np.log(mean) - 6, np.log(mean) + 6)]
+    x0, bounds = np.array([*x0, 0.0]), [*bounds, (-9.0, 9.0)]
+    if n > 1:  # the join level trades against P along a ridge: start from its floor's fit
+        x0[1 : 1 + 2 * n : 2] = special.logit(0.1)
+        free = [0, len(x0) - 1]
+
+        def floor(y):
+            return _nll(np.r_[y[0], x0[1:-1], y[1]], days, m, saw, ops)
+
+        x0[free] = optimize.minimize(floor, x0[free], method="Nelder-Mead").x
     res = optimize.minimize(_nll, x0, args=(days, m, saw, ops), method="L-BFGS-B", bounds=bounds)
     cov = log_covariance(lambda x: _nll(x, days, m, saw, ops), res.x)
     rng = np.random.default_rng([seed, 4])
     w, v = np.linalg.eigh((cov + cov.T) / 2)
-    z = res.x + (rng.standard_normal((draws, 4)) * np.sqrt(np.maximum(w, 0))) @ v.T
+    z = res.x + (rng.standard_normal((draws, len(x0))) * np.sqrt(np.maximum(w, 0))) @ v.T
     z = np.clip(z, [b[0] for b in bounds], [b[1] for b in bounds])
-    table = pd.DataFrame([_natural(x) for x in z])
-    est = _natural(res.x)
-    interval = {
-        k: (float(table[k].quantile(0.025)), float(table[k].quantile(0.975))) for k in table
-    }
-    curve = JoinCurve(est["join_base"], est["join_max"], est["ops_saturation"], est["p_private"])
-    return JoinFit(curve, interval, int(len(m)), table.drop(columns="p_private"))
+    out = {}
+    for c, name in enumerate(names):
+        table = pd.DataFrame([_natural(x, c, split) for x in z])
+        est = _natural(res.x, c, split)
+        interval = {
+            k: (float(table[k].quantile(0.025)), float(table[k].quantile(0.975))) for k in table
+        }
+        curve = JoinCurve(
+            est["join_base"], est["join_max"], est["ops_saturation"], est["p_private"]
+        )
+        out[name] = JoinFit(
+            curve, interval, int(len(m)), table[["join_base", "join_max", "ops_saturation"]]
+        )
+    return out
 
 
-def _natural(x: np.ndarray) -> dict[str, float]:
-    jb, jm, p = special.expit(x[[0, 1, 3]])
+def _natural(x: np.ndarray, c: int = 0, n: int = 1) -> dict[str, float]:
+    """Channel ``c``, the base split ``n`` ways: its share of the base, its curve, the
+    response m, the pool's base b and P (the last two shared)."""
+    b, m, p = special.expit(x[[0, 1 + 2 * c, -1]])
+    jb = 1 - (1 - b) ** (1 / n)
     return {
         "join_base": float(jb),
-        "join_max": float(jb + (1 - jb) * jm),
-        "ops_saturation": float(np.exp(x[2])),
+        "join_max": float(jb + (1 - jb) * m),
+        "ops_saturation": float(np.exp(x[2 + 2 * c])),
         "p_private": float(p),
+        "ops_response": float(m),
+        "pool_base": float(b),
     }

@@ -25,6 +25,7 @@ from sim.calibration.spend_history import (
     first_orders,
     identifiability_warnings,
     observed_ranges,
+    orders_per_day,
     per_channel_day,
     spend_array,
 )
@@ -79,6 +80,7 @@ def fit_from_history(
     s = spend_array(spend, names, start, days)
     new, before = first_orders(orders, names, start, days)
     clicks = ad_clicks(spend, raw, names, start, days)
+    visits = per_channel_day(spend, "visits", names, start, days)
     fit_raw = copy.deepcopy(raw)
     fit_raw["market"].update(
         real_customers=float(market_size),
@@ -92,6 +94,8 @@ def fit_from_history(
         s,
         new,
         clicks=clicks,
+        visits=visits,
+        orders=orders_per_day(orders, names, start, days),
         replications=replications,
         seed=seed,
         workers=workers,
@@ -99,8 +103,7 @@ def fit_from_history(
     )
     fitted = resize_market(fit.apply(raw), market_size, fit.market_size, max_customers)
     joining, join_notes = fit_joining(fitted, orders, names, s, start, end, seed)
-    if joining is not None:  # its draws travel with the acquisition draws
-        cid, join = joining
+    for cid, join in joining:  # their draws travel with the acquisition draws
         fit.draws = pd.concat(
             [fit.draws, join.draws.add_prefix(f"channels.{cid}.response.")], axis=1
         )
@@ -140,23 +143,71 @@ def fit_from_history(
             if not fit.identified(k)
             for lo, hi in [fit.interval(k)]
         ]
-        + join_notes,
-        "private_joining": None
-        if joining is None
-        else {
-            "channel": joining[0],
-            "estimate": {k: v for k, v in vars(joining[1].curve).items()},
-            "interval_95": {k: list(v) for k, v in joining[1].interval.items()},
-            "identified": {k: joining[1].identified(k) for k in joining[1].interval},
-            "customers": joining[1].customers,
-            "method": "hidden-state likelihood of the orders, join chance per order following "
-            "the day's private_ops spend (sim.calibration.response_private)",
-        },
+        + join_notes
+        + marginal_warnings(fit, s, [c["id"] for c in raw["channels"]]),
+        "marginal_response": marginal_response(fit, s, [c["id"] for c in raw["channels"]]),
+        "private_joining": _joining_summary(*joining[0]) if joining else None,
+        "private_joining_channels": {cid: _joining_summary(cid, j) for cid, j in joining},
         "fitted_moments": fit.moments,
         "click_dispersion": fit.aux.click_dispersion,
         "weekly_fitted_new_customers": np.round(fit.aux.fitted, 2).tolist(),
     }
     return fit, fitted, summary
+
+
+MARGINAL_SPREAD = 1.5  # a 95 % interval of the marginal response wider than 1.2 ÷ 0.8
+
+
+def marginal_response(fit: ResponseFit, spend: np.ndarray, ids: list[str]) -> dict[str, dict]:
+    """Per fitted lever: the slope of its curve at its last four weeks' mean spend S,
+    ``E·exp(−S/sat)/sat`` (E = reach × impact × content): a prospect's daily chance of interest
+    per CNY of daily spend — × the prospects, the new customers one more CNY/day brings (the
+    marginal ROI up to the value of a new customer); estimate and 95 % interval of the draws."""
+    out = {}
+    content = fit.content
+    for name in fit.names:
+        cid, lever = name.split(".")[1], name.rsplit(".", 1)[1]
+        current = float(spend[-CURRENT_DAYS:, ids.index(cid), LEVERS.index(lever)].mean())
+        reach = fit.reach[f"{name}_reach_max"] * content
+
+        def marginal(impact, sat, current=current, reach=reach):
+            return reach * impact * np.exp(-current / sat) / sat
+
+        est = marginal(fit.estimate[f"{name}_impact"], fit.estimate[f"{name}_saturation"])
+        draws = marginal(fit.draws[f"{name}_impact"], fit.draws[f"{name}_saturation"])
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        out[f"{cid} {lever}"] = {
+            "spend": current,
+            "estimate": float(est),
+            "interval_95": [float(lo), float(hi)],
+        }
+    return out
+
+
+def marginal_warnings(fit: ResponseFit, spend: np.ndarray, ids: list[str]) -> list[str]:
+    """An identifiability warning per lever whose marginal response at current spend the
+    history does not pin to ±20 % (its 95 % interval spans more than :data:`MARGINAL_SPREAD`):
+    without clicks or visits the curvature rests on first orders alone (a few hundred a week),
+    and the saturation trades against the effect per reached person."""
+    notes = []
+    traffic = " ".join(fit.moments)
+    for lever, m in marginal_response(fit, spend, ids).items():
+        lo, hi = m["interval_95"]
+        if lo <= 0 or hi / lo > MARGINAL_SPREAD:
+            cid = lever.split(" ")[0]
+            why = (
+                "the curve's shape is read off the traffic, the effect per reached person "
+                "rests on the first orders alone"
+                if f"of {cid} " in traffic
+                else "the saturation (the curve's bend) is what the history leaves open; daily "
+                "clicks or visits of this channel in the spend file would pin it"
+            )
+            notes.append(
+                f"{lever}: marginal response at current spend ({m['spend']:,.0f} CNY/day) is "
+                f"not identified to ±20 % by this history: 95 % interval {lo:.3g} … {hi:.3g} "
+                f"interest per prospect per CNY (a factor {hi / max(lo, 1e-300):.1f}); {why}"
+            )
+    return notes
 
 
 def ad_clicks(
@@ -184,13 +235,15 @@ def fit_joining(
     start: dt.date,
     end: dt.date,
     seed: int,
-) -> tuple[tuple[str, Any] | None, list[str]]:
+) -> tuple[list[tuple[str, Any]], list[str]]:
     """The private pool's join response to private-operations spend
-    (:mod:`sim.calibration.response_private`), set into ``fitted`` when the history can tell
-    it: one private channel, whose private_ops spend moved (coefficient of variation above
-    :data:`~sim.calibration.spend_history.FLAT_CV`), and customers first seen in the window.
-    Otherwise, and for what the fit leaves unidentified, a note says so."""
-    from sim.calibration.response_private import fit_join_response
+    (:mod:`sim.calibration.response_private`), set into ``fitted`` for every private channel
+    whose private_ops spend moved (coefficient of variation above
+    :data:`~sim.calibration.spend_history.FLAT_CV`), jointly (they act on one pool), from the
+    customers first seen in the window. The orders tell the pool's base (no spend), not its
+    split: it is shared equally by all private channels. Otherwise, and for what the fit leaves
+    unidentified, a note says so. Returns ``[(channel id, JoinFit), …]`` and the notes."""
+    from sim.calibration.response_private import fit_join_responses
     from sim.calibration.spend_history import FLAT_CV
 
     k = LEVERS.index("private_ops")
@@ -199,31 +252,68 @@ def fit_joining(
     ids = [ch["id"] for ch in fitted["channels"]]
     keep = "; the scenario keeps the order fit's join rate per order at any private_ops spend"
     if not spent:
-        return None, []
-    if len(private) != 1 or spent != private:
-        return None, [
-            f"{', '.join(ids[c] for c in spent)} private_ops: the join response is NOT fitted "
-            f"(it is fitted for one private channel with private_ops spend){keep}"
+        return [], []
+    if not set(spent) <= set(private):
+        return [], [
+            f"{', '.join(ids[c] for c in spent if c not in private)} private_ops: spent by a "
+            f"channel that is not private, the join response is NOT fitted{keep}"
         ]
-    c = private[0]
-    ops = spend[:, c, k]
-    if ops.std() <= FLAT_CV * ops.mean():
-        return None, [
-            f"{ids[c]} private_ops: spend never moved, the join response is not identifiable{keep}"
+    flat = [c for c in spent if spend[:, c, k].std() <= FLAT_CV * spend[:, c, k].mean()]
+    if flat:
+        return [], [
+            f"{', '.join(ids[c] for c in flat)} private_ops: spend never moved, the join "
+            f"response is not identifiable (its curve would trade against the pool's base){keep}"
         ]
     first = orders.groupby("customer")["date"].transform("min")
     window = orders[(first >= pd.Timestamp(start)) & (orders["date"] <= pd.Timestamp(end))]
-    join = fit_join_response(window, {names[c]}, ops, pd.Timestamp(start), seed=seed)
-    response = fitted["channels"][c].setdefault("response", {})
-    for name in ("join_base", "join_max", "ops_saturation"):
-        response[name] = float(getattr(join.curve, name))
-    notes = [
-        f"{ids[c]} private_ops {name}: not identified by this history (95 % interval "
-        f"{lo:.3g} … {hi:.3g}); the scenario carries the estimate, its draws the spread"
-        for name, (lo, hi) in join.interval.items()
-        if name != "p_private" and not join.identified(name)
-    ]
-    return (ids[c], join), notes
+    fits = fit_join_responses(
+        window,
+        {names[c] for c in private},
+        spend[:, spent, k],
+        pd.Timestamp(start),
+        names=[ids[c] for c in spent],
+        base_channels=len(private),
+        seed=seed,
+    )
+    notes = []
+    for cid, join in fits.items():
+        response = fitted["channels"][ids.index(cid)].setdefault("response", {})
+        for name in ("join_base", "join_max", "ops_saturation"):
+            response[name] = float(getattr(join.curve, name))
+        notes += [
+            f"{cid} private_ops {name}: not identified by this history (95 % interval "
+            f"{lo:.3g} … {hi:.3g}); the scenario carries the estimate, its draws the spread"
+            for name, (lo, hi) in join.interval.items()
+            if name in ("join_base", "join_max", "ops_saturation") and not join.identified(name)
+        ]
+    share = next(iter(fits.values())).curve.join_base
+    for c in set(private) - set(spent):  # no spend: only its share of the pool's base
+        response = fitted["channels"][c].setdefault("response", {})
+        response["join_base"] = float(share)
+        response["join_max"] = float(max(response.get("join_max", share), share))
+        notes.append(
+            f"{ids[c]}: no private_ops spend, its join_base is its share of the pool's base "
+            f"({share:.3g}); its response to spend is not fitted"
+        )
+    if len(private) > 1:
+        notes.append(
+            "the orders tell the private pool's combined join base, not how it splits between "
+            f"{', '.join(ids[c] for c in private)}: shared equally"
+        )
+    return list(fits.items()), notes
+
+
+def _joining_summary(cid: str, join: Any) -> dict[str, Any]:
+    return {
+        "channel": cid,
+        "estimate": {k: v for k, v in vars(join.curve).items()},
+        "interval_95": {k: list(v) for k, v in join.interval.items()},
+        "identified": {k: join.identified(k) for k in join.interval},
+        "customers": join.customers,
+        "method": "hidden-state likelihood of the orders, the pool's join chance per order "
+        "following the day's private_ops spend of every private channel "
+        "(sim.calibration.response_private)",
+    }
 
 
 def resize_market(raw: dict[str, Any], old: float, new: float, max_agents: int) -> dict:

@@ -71,6 +71,18 @@ def first_orders(
     return out, int((day < 0).sum())
 
 
+def orders_per_day(
+    orders: pd.DataFrame, channels: list[str], start: dt.date, days: int
+) -> np.ndarray:
+    """``(days, channels)`` orders (first and repeat) per channel and day from ``start``."""
+    day = (orders["date"] - pd.Timestamp(start)).dt.days.to_numpy()
+    ch = orders["channel"].map({c: i for i, c in enumerate(channels)})
+    out = np.zeros((days, len(channels)))
+    ok = (day >= 0) & (day < days) & ch.notna().to_numpy()
+    np.add.at(out, (day[ok], ch[ok].astype(int).to_numpy()), 1.0)
+    return out
+
+
 def weekly(daily: np.ndarray) -> np.ndarray:
     """Sums over complete 7-day weeks along the first axis (a partial last week is dropped)."""
     weeks = len(daily) // 7
