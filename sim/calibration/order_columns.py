@@ -22,10 +22,10 @@ as customers would silently make every order a new customer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from sim.scenario import ScenarioError
+from sim.scenario.spend_file import header_key
 
 FIELDS: tuple[str, ...] = ("customer", "date", "amount", "channel")
 OPTIONAL_FIELDS: tuple[str, ...] = ("order_id",)
@@ -118,10 +118,6 @@ class ColumnPlan:
         return sorted(set(self.mapping.values()) | set(self.amount_from or ()))
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def resolve_columns(
     header: list[str], given: dict[str, str], source: str = "<orders>"
 ) -> ColumnPlan:
@@ -130,7 +126,7 @@ def resolve_columns(
     naming every field that can be found nowhere."""
     by_norm: dict[str, str] = {}
     for h in header:
-        by_norm.setdefault(_norm(h), h)
+        by_norm.setdefault(header_key(h), h)
     mapping, notes, problems = {}, [], []
     for fld in (*FIELDS, *OPTIONAL_FIELDS):
         col = given.get(fld, fld)

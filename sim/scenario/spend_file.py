@@ -191,7 +191,8 @@ def _read_text(path, source: str) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, dtype=str)
 
 
-def _norm(name: str) -> str:
+def header_key(name: str) -> str:
+    """A column name as common names are compared: lower-case, spaces and dashes as ``_``."""
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
@@ -203,7 +204,7 @@ def _map_columns(header: list[str], columns: dict[str, str] | None, source: str)
         raise SpendFileError(
             [f"{source}: unknown spend field(s) {', '.join(unknown)} in the column mapping"]
         )
-    by_norm = {_norm(h): h for h in header}
+    by_norm = {header_key(h): h for h in header}
     mapping, missing = {}, []
     for fld in FIELDS + OPTIONAL_FIELDS:
         if fld in given:
@@ -267,7 +268,7 @@ def _parse_name(col: pd.Series) -> tuple[pd.Series, dict[int, str]]:
 
 
 def _parse_lever(col: pd.Series) -> tuple[pd.Series, dict[int, str]]:
-    values = col.map(lambda v: LEVER_NAMES.get(_norm(v)))
+    values = col.map(lambda v: LEVER_NAMES.get(header_key(v)))
     bad = {
         int(i): f"unknown lever {col.iloc[i]!r} (expected {', '.join(LEVERS)})"
         for i in np.flatnonzero(values.isna().to_numpy())
