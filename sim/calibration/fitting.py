@@ -216,7 +216,7 @@ def calibrate(
     segments: int = 1,
     segment_by: str = "frequency",
     heterogeneity: str = "auto",
-    select_by: str = "forecast",
+    select_by: str = "bic+forecast",
     guide_price: float | None = None,
     max_customers: int = 20000,
     horizon_days: int = 365,
@@ -230,9 +230,11 @@ def calibrate(
     to the template before the mapping, so that the fitted values stay consistent with them.
     ``heterogeneity``: ``auto`` picks between ``none``, ``rate``, ``rate+lifetime``,
     ``rate+dropout`` and ``latent`` (:mod:`sim.calibration.heterogeneity`), or forces one;
-    with ``segments > 1`` the segments carry no spread (``none``). ``select_by``: ``forecast``
-    (default) picks ``auto``'s variant by its forecast of the window's last third when fitted
-    on its first two thirds (:mod:`sim.calibration.inner_forecast`), ``bic`` by the BIC.
+    with ``segments > 1`` the segments carry no spread (``none``). ``select_by``: how ``auto``
+    picks: ``bic+forecast`` (default) — among the variants within 6 BIC points of the lowest,
+    the best forecast of the window's last third when fitted on its first two thirds
+    (:mod:`sim.calibration.inner_forecast`); ``forecast`` — that forecast among all variants
+    (near-ties to the lower BIC); ``bic`` — the lowest BIC.
     """
     if select_by not in SELECT_BY:
         raise ValueError(f"--select-by {select_by}: must be one of {', '.join(SELECT_BY)}")
@@ -324,7 +326,7 @@ def _fit(
     segment_by: str,
     max_customers: int,
     heterogeneity: str = "auto",
-    select_by: str = "forecast",
+    select_by: str = "bic+forecast",
 ) -> Calibration:
     """Every fit on the window's cohort, the template's conversion and lapse held."""
     hist, notes = window.hist, list(setup.notes)
@@ -350,18 +352,21 @@ def _fit(
     )
     spread = None
     if segments == 1:
-        inner = None
-        if heterogeneity == "auto" and select_by == "forecast":
-            inner = inner_forecast(
+
+        def inner():  # computed by select_variant only if the rule needs it
+            return inner_forecast(
                 window.cohort_orders,
                 window.start,
                 window.end,
                 conversion=renewal.conversion,
                 lapse=renewal.lapse,
             )
-            if inner.reason:
-                notes.append(f"heterogeneity chosen by BIC: {inner.reason}")
-        spread = select_variant(hist, renewal, bg, only=heterogeneity, forecast=inner)
+
+        spread = select_variant(
+            hist, renewal, bg, only=heterogeneity, forecast=inner, select_by=select_by
+        )
+        if spread.selected_by == "bic" and spread.forecast is not None:
+            notes.append(f"heterogeneity chosen by BIC: {spread.forecast.reason}")
     p_alive, se = segs.p_alive, {}
     if spread is not None and spread.winner != "none":
         p_alive = variant_p_alive(spread, hist, window.silences)

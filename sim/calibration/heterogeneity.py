@@ -18,10 +18,12 @@ customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamm
 
 So each variant's likelihood of a customer's (x, t_x, T) is the closed form of its model, in
 days; "none" is today's homogeneous renewal process (:mod:`sim.calibration.renewal`, exact
-day-level likelihood). :func:`select_variant` fits them all on the calibration data and keeps
-the one that best forecasts the calibration period's own last third when fitted on its first
-two thirds (:mod:`sim.calibration.inner_forecast`; near-ties to the lower BIC), or the
-lowest BIC (``select_by="bic"``); AIC and BIC are always reported, the holdout never looked at. The
+day-level likelihood). :func:`select_variant` fits them all on the calibration data and, among
+those within :data:`BIC_BAND` (6) BIC points of the lowest, keeps the one that best forecasts
+the calibration period's own last third when fitted on its first two thirds
+(:mod:`sim.calibration.inner_forecast`; ``select_by="forecast"``: among all, near-ties to the
+lower BIC; ``"bic"``: the lowest BIC); AIC and BIC are always reported, the holdout never
+looked at. The
 log-likelihoods are comparable: the continuous ones are densities per day, the renewal's are
 probabilities per day, and at rates far below one purchase a day the two coincide.
 
@@ -53,6 +55,9 @@ from sim.calibration.latent import (
 
 VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout", "latent")
 LATENT_CLASSES = (2, 3)  # the K tried for ``latent``; its BIC row is the best K's
+# Kass & Raftery (1995): a BIC difference above 6 is strong evidence against a model; within
+# it the calibration data do not tell the variants apart, and their forecasts decide.
+BIC_BAND = 6.0
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
 _PANELS = 4
 
@@ -193,8 +198,9 @@ def fit_pareto_nbd(
 @dataclass(frozen=True)
 class Choice:
     """The nested variants fitted on the calibration data, and the one chosen: by the inner
-    forecast of the calibration period's last third (``selected_by`` "forecast"), by the BIC
-    ("bic": asked for, or no inner forecast possible) or by the user ("forced")."""
+    forecast of the calibration period's last third among the variants the BIC cannot rule out
+    (``selected_by`` "bic+forecast") or among all ("forecast"), by the BIC ("bic": asked for,
+    or no inner forecast possible) or by the user ("forced")."""
 
     winner: str
     table: dict[str, dict[str, float]]  # variant → loglik, k, aic, bic (+ its parameters)
@@ -218,9 +224,31 @@ _CRITERIA = {
     "forecast": "best forecast of the calibration period's last third by each variant fitted on "
     "its first two thirds (scores within the standard error of the inner actual total tie, and "
     "the lowest BIC among them wins; the holdout is not used); BIC and AIC reported",
+    "bic+forecast": f"among the variants within {BIC_BAND:g} BIC points of the lowest (no "
+    "strong evidence against them), the best forecast of the calibration period's last third "
+    "by each fitted on its first two thirds (the holdout is not used); BIC and AIC reported",
     "bic": "BIC on the calibration cohort (AIC reported; the holdout is not used)",
     "forced": "forced by --heterogeneity (BIC and AIC reported)",
 }
+
+
+@dataclass(frozen=True)
+class NoForecast:
+    """Why no inner forecast was computed: read like an
+    :class:`~sim.calibration.inner_forecast.InnerForecast` without scores (that module imports
+    this one, so it is not built here)."""
+
+    reason: str
+    scores: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"used": False, "why": self.reason}
+
+
+def bic_band(table: dict[str, dict[str, float]], width: float = BIC_BAND) -> list[str]:
+    """The variants within ``width`` BIC points of the lowest, in :data:`VARIANTS` order."""
+    low = min(row["bic"] for row in table.values())
+    return [v for v in VARIANTS if table[v]["bic"] <= low + width]
 
 
 def select_variant(
@@ -231,6 +259,7 @@ def select_variant(
     only: str = "auto",
     classes=LATENT_CLASSES,
     forecast=None,
+    select_by: str = "bic+forecast",
 ) -> Choice:
     """Fit every variant on the cohort's (x, t_x, T) in days and pick one (n = customers).
 
@@ -240,15 +269,30 @@ def select_variant(
     latent classes tried in order, each only while the previous one improved the BIC (the best
     is the ``latent`` row; each tried K's BIC is reported). ``forecast``: an
     :class:`~sim.calibration.inner_forecast.InnerForecast` of the calibration period's own
-    last third; with scores it picks (near-ties to the lower BIC), else the lowest BIC.
+    last third, or a function that computes it (called only when needed). ``select_by``:
+    ``forecast`` — the best inner score (near-ties to the lower BIC); ``bic+forecast`` — the
+    best inner score among the variants within :data:`BIC_BAND` of the lowest BIC (one there:
+    no forecast needed); ``bic`` — the lowest BIC, as when the inner forecast has no scores.
     """
     table, fits = fit_variants(hist, renewal, bgnbd, classes=classes)
+    band = bic_band(table)
     if only != "auto":
         winner, by = only, "forced"
-    elif forecast is not None and forecast.scores:
-        winner, by = forecast.pick(table), "forecast"
+    elif select_by == "bic+forecast" and len(band) == 1:
+        winner, by = band[0], select_by
+        forecast = NoForecast(
+            f"only {band[0]} within {BIC_BAND:g} BIC points of the lowest: "
+            "nothing for the forecast to decide"
+        )
     else:
-        winner, by = min(VARIANTS, key=lambda v: table[v]["bic"]), "bic"
+        if callable(forecast) and select_by != "bic":
+            forecast = forecast()
+        if select_by != "bic" and forecast is not None and forecast.scores:
+            pick = forecast.pick if select_by == "forecast" else forecast.pick_in_band
+            winner, by = pick(table), select_by
+        else:
+            winner, by = min(VARIANTS, key=lambda v: table[v]["bic"]), "bic"
+    forecast = None if callable(forecast) else forecast
     return Choice(winner=winner, table=table, fits=fits, selected_by=by, forecast=forecast)
 
 

@@ -61,11 +61,12 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--select-by",
-        choices=("forecast", "bic"),
-        default="forecast",
-        help="how --heterogeneity auto chooses: forecast = each variant fitted on the first 2/3 "
-        "of the calibration period forecasts its last 1/3, the best wins (near-ties to the "
-        "lower BIC); bic = the lowest BIC (default forecast)",
+        choices=("bic+forecast", "forecast", "bic"),
+        default="bic+forecast",
+        help="how --heterogeneity auto chooses: bic+forecast = among the variants within 6 BIC "
+        "points of the lowest, the one whose fit on the first 2/3 of the calibration period "
+        "best forecasts its last 1/3; forecast = that forecast among all variants (near-ties "
+        "to the lower BIC); bic = the lowest BIC (default bic+forecast)",
     )
     p.add_argument(
         "--calibration-period",
@@ -420,6 +421,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
             bic += f" with {cal.spread.table['latent']['classes']} classes"
         print(f"  heterogeneity: {cal.spread.winner} by {cal.spread.selected_by} (BIC {bic})")
         inner = cal.spread.forecast
+        if inner is not None and inner.reason:
+            print(f"  inner forecast: not used: {inner.reason}")
         if inner is not None and inner.scores:
             print(
                 f"  inner forecast ({inner.weeks} weeks after {inner.cut}, {inner.actual:,.0f} "
