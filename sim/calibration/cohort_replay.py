@@ -60,7 +60,8 @@ def replay_scenario(raw: dict, start: str, customers: int, days: int, copies: in
         ch.pop("budget", None)
     raw["horizon"] = {"start": start, "days": int(days)}
     raw["name"] = f"{raw['name']}_cohort_replay"
-    raw.pop("rules", None)
+    for key in ("rules", "spend_file"):  # no review moves money, no history spends it
+        raw.pop(key, None)
     return build_scenario(raw)
 
 
