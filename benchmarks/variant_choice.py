@@ -61,7 +61,7 @@ import pandas as pd
 from sim.calibration.bgnbd import fit_bgnbd
 from sim.calibration.heterogeneity import VARIANTS, fit_variants
 from sim.calibration.histories import customer_histories
-from sim.calibration.inner_forecast import _cumulative, _score, inner_forecast
+from sim.calibration.inner_forecast import cumulative_forecast, forecast_score, inner_forecast
 from sim.calibration.renewal import fit_renewal, gap_pmf
 
 START = pd.Timestamp("2025-01-01")
@@ -171,7 +171,7 @@ def study_one(truth: str, n: int, seed: int) -> dict:
     actual = np.bincount((d - 1) // 7, minlength=HOLD_WEEKS).astype(float)
     holdout = {}
     for v in VARIANTS:
-        s = _score(_cumulative(v, fits[v], hist, silences, HOLD_WEEKS), actual)
+        s = forecast_score(cumulative_forecast(v, fits[v], hist, silences, HOLD_WEEKS), actual)
         holdout[v] = {"err": s["cumulative_error_pct"], "mape": s["weekly_mape_pct"]}
     return {
         "truth": truth,

@@ -138,7 +138,10 @@ def inner_forecast(
         warnings.simplefilter("ignore")
         bg = fit_bgnbd(hist["x"], hist["t_x"] / 7.0, hist["T"] / 7.0, unit_days=7.0)
         _, fits = fit_variants(hist, renewal, bg)
-    scores = {v: _score(_cumulative(v, fits[v], hist, silences, weeks), actual) for v in VARIANTS}
+    scores = {
+        v: forecast_score(cumulative_forecast(v, fits[v], hist, silences, weeks), actual)
+        for v in VARIANTS
+    }
     held = uniq[uniq["d"] <= 7 * weeks].groupby("c").size()
     y = held.reindex(hist.index, fill_value=0).to_numpy(float)
     x, t_x, T = (hist[c].to_numpy(float) / (1 if c == "x" else 7.0) for c in ("x", "t_x", "T"))
@@ -153,7 +156,7 @@ def inner_forecast(
     )
 
 
-def _cumulative(variant: str, fit, hist: pd.DataFrame, silences, weeks: int) -> np.ndarray:
+def cumulative_forecast(variant: str, fit, hist: pd.DataFrame, silences, weeks: int) -> np.ndarray:
     """The cohort's expected repeat purchases by the end of each week after the cut."""
     if variant == "none":
         _, counts = np.unique(silences, return_counts=True)
@@ -167,7 +170,9 @@ def _cumulative(variant: str, fit, hist: pd.DataFrame, silences, weeks: int) -> 
     )
 
 
-def _score(cum: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+def forecast_score(cum: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """How well cumulative weekly forecasts ``cum`` match the weekly ``actual``: the error of the
+    total and the weekly MAPE (weeks with purchases), both in %, and their mean, the score."""
     weekly = np.diff(np.concatenate([[0.0], cum]))
     seen = actual > 0
     mape = float(np.mean(np.abs(weekly[seen] - actual[seen]) / actual[seen]) * 100)
