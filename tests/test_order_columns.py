@@ -103,3 +103,34 @@ def test_calibrate_reads_a_line_item_export(tmp_path, capsys):
     assert rc == 0, err
     assert "'Quantity' × 'UnitPrice'" in err and "Traceback" not in err
     assert "guide_price: 11.0" in (tmp_path / "b.yaml").read_text()  # 2 × 3.5 + 1 × 4 per order
+
+
+# The same lines as a spreadsheet writes them: month first, year last, no seconds.
+US_DATES = (
+    RETAIL.replace("2010-12-01 08:26:00", "12/1/2010 8:26")
+    .replace("2010-12-03 08:34:00", "12/3/2010 8:34")
+    .replace("2010-12-01 08:28:00", "12/1/2010 8:28")
+    .replace("2010-12-01 08:34:00", "12/1/2010 8:34")
+)
+
+
+def test_dates_that_put_the_year_last_are_refused_with_a_hint():
+    with pytest.raises(OrdersError) as exc:
+        read_orders(io.StringIO(US_DATES), line_items=True)
+    text = "\n".join(exc.value.problems)
+    assert "cannot read '12/1/2010 8:26' as a date" in text and "--date-format" in text
+
+
+def test_a_date_format_reads_them():
+    t = read_orders(io.StringIO(US_DATES), line_items=True, date_format="%m/%d/%Y %H:%M").table
+    assert t["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2010-12-01",
+        "2010-12-01",
+        "2010-12-01",
+        "2010-12-03",
+    ]
+    # the same file read day first is readable too, and wrong: why no rule guesses it
+    t = read_orders(io.StringIO(US_DATES), line_items=True, date_format="%d/%m/%Y %H:%M").table
+    assert t["date"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2010-03-12"
+    with pytest.raises(OrdersError, match="as a date in --date-format %Y-%m-%d"):
+        read_orders(io.StringIO(US_DATES), line_items=True, date_format="%Y-%m-%d")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,16 +37,13 @@ from sim.calibration.order_columns import (
     OrderColumnsError,
     resolve_columns,
 )
+from sim.calibration.order_dates import parse_dates
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
 
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
-
-_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
-_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_SEPARATED = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
 
 
 class OrdersError(ScenarioError):
@@ -106,6 +102,7 @@ def read_orders(
     skip_bad_rows: bool = False,
     set_aside_outliers: bool = True,
     line_items: bool = False,
+    date_format: str | None = None,
 ) -> Orders:
     """Read and check an order export. Raises :class:`OrdersError` with line-numbered problems.
 
@@ -118,7 +115,8 @@ def read_orders(
     Columns not mapped are found by common names, and a missing amount or channel is stood
     in for (:mod:`sim.calibration.order_columns`; said in :attr:`Orders.notes`). With
     ``line_items=True`` the rows are order lines: rows sharing an order id are one order, their
-    amounts summed (their customer, date and channel must agree).
+    amounts summed (their customer, date and channel must agree). ``date_format`` (strftime,
+    e.g. ``%m/%d/%Y %H:%M``) reads dates that name no year first, which no rule can guess.
     """
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
     header = _read_header(path, source)
@@ -135,7 +133,7 @@ def read_orders(
     messages: list[str] = []  # the first few problems, in line order
     n_bad = 0
     for first_line, raw in _chunks(path, source, header, plan.read):
-        part, bad = _parse_chunk(raw, plan, first_line)
+        part, bad = _parse_chunk(raw, plan, first_line, date_format)
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
             messages.append(f"{source}:{part['line'].iloc[i]}: {bad[i]}")
@@ -258,7 +256,7 @@ def _chunks(path, source: str, header: list[str], wanted: list[str]):
 
 
 def _parse_chunk(
-    raw: pd.DataFrame, plan: ColumnPlan, first_line: int
+    raw: pd.DataFrame, plan: ColumnPlan, first_line: int, date_format: str | None = None
 ) -> tuple[pd.DataFrame, dict[int, str]]:
     """Typed columns of one chunk and its unreadable rows (position → first problem)."""
     mapping = plan.mapping
@@ -272,7 +270,8 @@ def _parse_chunk(
             values, problems, where = _line_amount(raw, plan.amount_from)
         else:
             col = raw[mapping[fld]].astype(str).str.strip()
-            (values, problems), where = _PARSERS[fld](col), f"column '{mapping[fld]}' ({fld})"
+            parse = _PARSERS.get(fld) or (lambda c: parse_dates(c, date_format))
+            (values, problems), where = parse(col), f"column '{mapping[fld]}' ({fld})"
         table[fld] = values
         for i in np.flatnonzero(problems.notna().to_numpy()):
             bad.setdefault(int(i), f"{where}: {problems.iloc[i]}")
@@ -417,32 +416,8 @@ def _merge_lines(table: pd.DataFrame, messages: list[str], source: str) -> tuple
     return orders, len(table) - len(orders) - int(table["order_id"].isin(bad_ids).sum())
 
 
-def _parse_date(col: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO-like dates; the local date is kept (time of day and time zone dropped)."""
-    values = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
-    other = values.isna().to_numpy()  # plain 2025-03-01 above; the other forms here
-    if other.any():  # 2025-03-01 14:05:00, the commonest export form, parsed fast too
-        stamp = pd.to_datetime(col[other], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-        values[other] = stamp.dt.floor("D").astype("datetime64[s]")
-        other = values.isna().to_numpy()
-    if other.any():
-        text = col[other].str.replace(_TZ, "", regex=True).str.strip()
-        compact = text.str.replace(_COMPACT, r"\1-\2-\3", regex=True)
-        parts = compact.str.extract(_SEPARATED)
-        iso = parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)
-        values[other] = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce").astype(
-            "datetime64[s]"
-        )
-    problems = pd.Series([None] * len(col), index=col.index, dtype=object)
-    problems[values.isna()] = [
-        f"cannot read {v!r} as a date (expected e.g. 2025-03-01)" for v in col[values.isna()]
-    ]
-    return values, problems  # seconds: 9999-01-01 is readable, and set aside later
-
-
 _PARSERS = {
     "customer": _parse_customer,
-    "date": _parse_date,
     "amount": _parse_amount,
     "channel": _parse_channel,
 }

@@ -126,6 +126,13 @@ def register(sub) -> None:
         help="skip unreadable rows (counted and reported) instead of failing",
     )
     p.add_argument(
+        "--date-format",
+        default=None,
+        metavar="FORMAT",
+        help="strftime format of the order dates when they do not put the year first, "
+        "e.g. '%%m/%%d/%%Y %%H:%%M' (default: any year-first form)",
+    )
+    p.add_argument(
         "--line-items",
         action="store_true",
         help="rows are order lines: rows sharing an order id are one order, amounts summed",
@@ -162,6 +169,7 @@ def run(args) -> int:
         skip_bad_rows=args.skip_bad_rows,
         set_aside_outliers=not args.keep_outliers,
         line_items=args.line_items,
+        date_format=args.date_format,
     )
     for note in orders.notes:  # what the export lacked or was found under another name
         print(f"note: {note}", file=sys.stderr)
