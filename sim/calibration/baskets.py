@@ -33,6 +33,34 @@ def fit_lognormal(amounts: np.ndarray) -> dict[str, float]:
     }
 
 
+def fit_basket_spread(units: pd.DataFrame, mean_units: float) -> dict[str, float | None]:
+    """How much customers' own mean basket differs, beyond the luck of their few orders.
+
+    ``units``: one row per order, ``customer`` and ``units`` (amount ÷ unit price). The
+    simulator gives each customer a mean of 1 + (``mean_units`` − 1) × m units per order,
+    m ~ Gamma(k, 1/k) (``basket_shape`` k; the gamma-gamma model's idea that order values
+    differ by customer for good). By moments, over customers with two orders or more: the
+    variance of their mean units, less the mean of each one's sampling variance s²ᵢ / nᵢ (the
+    luck of nᵢ orders, whatever their distribution), is Var(mean) = (mean_units − 1)² / k.
+    ``basket_shape`` is None when that excess is not positive (no spread is found) or the
+    basket is one unit.
+
+        >>> rows = pd.DataFrame({"customer": list("aabb"), "units": [1.0, 1.0, 3.0, 3.0]})
+        >>> fit_basket_spread(rows, 2.0)["basket_shape"]  # means 1 and 3: variance 1 → k = 1
+        1.0
+    """
+    g = units.groupby("customer")["units"]
+    n, mean, var = g.size(), g.mean(), g.var(ddof=1)
+    keep = n >= 2
+    between = float(mean[keep].var(ddof=0) - (var[keep] / n[keep]).mean()) if keep.any() else 0.0
+    spread = mean_units - 1.0
+    shape = spread**2 / between if between > 0 and spread > 0 else None
+    return {
+        "basket_shape": None if shape is None else float(min(shape, 1e4)),
+        "basket_spread_customers": int(keep.sum()),
+    }
+
+
 def unit_prices(
     window: pd.DataFrame, chans: list[str], guide_price: float | None
 ) -> tuple[dict[str, float], list[str]]:

@@ -214,18 +214,29 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
                 "affinity": dict(affinity),
             }
         )
+        _basket_shape(segs[-1], b)
     if cal.spread is not None and len(segs) == 1:  # the chosen variant; latent: one per class
         spread = spread_segments(cal.spread, _first_buy_chance(cal, raw))
         pooled = cal.baskets[next(iter(cal.segment_fits))]
         segs = [{**copy.deepcopy(segs[0]), **fields} for fields in spread]
         for seg in segs:  # the class's basket (responsibility-weighted), when fitted
             seg["basket_units"] = round(cal.baskets.get(seg["id"], pooled)["basket_units"], 4)
+            seg.pop("basket_shape", None)  # latent classes' baskets carry no spread fit
+            _basket_shape(seg, cal.baskets.get(seg["id"], pooled))
     if _segment_spread(cal):  # a BG/NBD per segment
         for seg in segs:
             seg.update(cal.segment_spread.fields(seg["id"], _first_buy_chance(cal, raw)))
     drift = 1.0 - sum(s["share"] for s in segs)
     segs[0]["share"] = round(segs[0]["share"] + drift, 6)
     return segs
+
+
+def _basket_shape(seg: dict[str, Any], basket: dict[str, Any]) -> None:
+    """The customers' spread of mean baskets, when the orders show one
+    (:func:`sim.calibration.baskets.fit_basket_spread`)."""
+    shape = basket.get("basket_shape")
+    if shape is not None and seg["basket_units"] > 1.0:
+        seg["basket_shape"] = float(f"{shape:.6g}")
 
 
 def _set_joining(raw, j: float) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.calibration.baskets import fit_lognormal
+from sim.calibration.baskets import fit_basket_spread, fit_lognormal
 from sim.calibration.histories import gaps_by_customer, member_gaps
 from sim.calibration.renewal import RenewalFit, fit_latent_renewal, fit_renewal
 
@@ -89,6 +89,9 @@ def _quantile_segments(orders, hist, silences, start, segments, by, renewal, uni
         baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
         baskets[seg]["share"] = float(len(members) / len(hist))
         baskets[seg]["basket_units"] = max(1.0, baskets[seg]["sample_mean"] / unit_price)
+        mine = amounts[(amounts["segment"] == seg) & (amounts["amount"] > 0)]
+        units = pd.DataFrame({"customer": mine["customer"], "units": mine["amount"] / unit_price})
+        baskets[seg] |= fit_basket_spread(units, baskets[seg]["basket_units"])
     return Segments(seg_of, seg_fits, baskets, renewal.p_alive(silences))
 
 

@@ -106,6 +106,9 @@ class CustomerPopulation:
                     idx = np.flatnonzero(self.segment == j)
                     self.dropout_p[idx] = rng.beta(s.dropout_a, s.dropout_b, size=len(idx))
         self.max_churn_multiplier = 1.0 if self.churn_mult is None else float(self.churn_mult.max())
+        # drawn last, so scenarios that state the other spreads keep their draws
+        self.basket_mult = _gamma_multipliers(self.segment, segs, "basket_shape", rng)
+        self.seg_basket_spread = np.array([s.basket_shape is not None for s in segs])
 
     def _seed_existing_customers(self, scenario: Scenario, rng: np.random.Generator) -> None:
         """The status quo: some customers bought before day 0 and will need the product again."""
@@ -158,6 +161,14 @@ class CustomerPopulation:
         self.channels_mask[idx] |= np.uint32(1) << channel.astype(np.uint32)
         gap = self.need_gap(idx, seg, np.asarray(z), sigma)
         self.next_need[idx] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
+
+    def basket_mean(self, idx: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Mean units per order of customers ``idx`` whose segments state a basket spread:
+        1 + (basket_units − 1) × their own multiplier (call only when ``basket_mult`` is set;
+        the other customers keep their segment's mean exactly)."""
+        units = self.seg_units[seg]
+        own = 1.0 + (units - 1.0) * self.basket_mult[idx]
+        return np.where(self.seg_basket_spread[seg], own, units).astype(np.float32)
 
     def cycle_of(self, idx: np.ndarray) -> np.ndarray:
         """Mean days between needs of customers ``idx``: the segment's cycle ÷ their own rate."""

@@ -80,6 +80,15 @@ class Segment(_Frozen):
         "p ~ Beta(a, b) (BG/NBD)",
     )
 
+    basket_shape: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e4,
+        description="gamma shape of each customer's basket multiplier m (mean 1): their "
+        "mean units per order = 1 + (basket_units − 1) × m (customers' order values differ "
+        "for good, as in the gamma-gamma model)",
+    )
+
     @model_validator(mode="after")
     def _dropout_pair(self) -> Segment:
         if (self.dropout_a is None) != (self.dropout_b is None):

@@ -68,7 +68,8 @@ def purchase(model: ChannelMarket) -> None:
     else:  # fulfilment may drop orders: the renewal draw follows it (below)
         u_units, u_cycle = draws.u("purchase.units", buyers), None
     log_q, sigma = _segment_constants(model)[:2]
-    units = _geometric(u_units, log_q[seg])
+    own_q = log_q[seg] if pop.basket_mult is None else _log_q(pop.basket_mean(buyers, seg))
+    units = _geometric(u_units, own_q)  # each customer's own basket, if spread
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
         buyers, channel, seg, units, price = settle(
