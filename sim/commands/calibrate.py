@@ -445,7 +445,14 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         for seg in cal.raw["market"]["segments"] if cal.spread.winner != "none" else []:
             spread = ", ".join(
                 f"{k} {seg[k]:g}"
-                for k in ("share", "rate_shape", "churn_shape", "dropout_a", "dropout_b")
+                for k in (
+                    "share",
+                    "rate_shape",
+                    "churn_shape",
+                    "dropout_a",
+                    "dropout_b",
+                    "basket_shape",
+                )
                 if k in seg
             )
             print(
