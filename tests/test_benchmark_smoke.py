@@ -107,3 +107,18 @@ def test_per_agent_more_paid_budget_more_orders():
             model.step()
         orders.append(model.summary()["orders_per_day"])
     assert orders[1] > 1.5 * orders[0]
+
+
+def test_paired_runs_times_both_trees_and_rejects_a_tree_without_sim(tmp_path):
+    """One tiny pair (this tree against itself): both timings and the ratio are printed; a
+    folder without the package is refused with exit code 2 and a message naming it."""
+    script = ROOT / "benchmarks" / "paired_runs.py"
+    run = [sys.executable, str(script)]
+    args = ["--customers", "500", "--days", "5", "--pairs", "1", "--repeat", "1"]
+    out = subprocess.run([*run, str(ROOT), *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^pair 1: before [0-9.]+ ms, after [0-9.]+ ms", out.stdout, re.M)
+    assert "median after / before:" in out.stdout
+    bad = subprocess.run([*run, str(tmp_path), *args], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "holds no sim/ package" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -67,3 +67,58 @@ def test_datacollector_holds_the_ledgers_daily_totals_in_real_units():
         np.testing.assert_allclose(frame[f"orders_{fam}"], by_family[fam], rtol=1e-12)
     # Real units: a simulated customer stands for `scale` real ones.
     assert frame["customers"].iloc[-1] > model.pop.n
+
+
+def test_the_collector_reads_each_evening_what_the_reporters_return_on_it():
+    """``DailyCollector`` notes the days and reads their ledger rows when ``model_vars`` is
+    read: read in the middle of a run and at its end, every value must be exactly what calling
+    the reporter on that evening returns (a twin model, the reporters called by hand)."""
+    model = ChannelMarket.from_file(SCENARIOS / "six_schemes.yaml", seed=5, **SHORT)
+    twin = ChannelMarket.from_file(SCENARIOS / "six_schemes.yaml", seed=5, **SHORT)
+    reporters = twin.datacollector.model_reporters
+    by_hand = {var: [] for var in reporters}
+    for day in range(25):
+        model.step()
+        twin.step()
+        twin.day = day  # (reporters read the day being recorded, as in ChannelMarket.record)
+        for var, reporter in reporters.items():
+            by_hand[var].append(reporter(twin))
+        twin.day = day + 1
+        if day == 11:  # read mid-run, then go on collecting
+            mid = {var: list(values) for var, values in model.datacollector.model_vars.items()}
+            assert mid == {var: values[:12] for var, values in by_hand.items()}
+    assert model.datacollector.model_vars == by_hand
+    assert len(by_hand["revenue"]) == 25 and any(by_hand["revenue"])
+
+
+def test_reporters_read_over_many_days_give_each_evenings_floats_with_many_channels():
+    """The collector's ``over_days`` reads must equal each evening's own read bit for bit for
+    any number of channels (NumPy sums 8 or more values pairwise, so a block summed in
+    another order than a row would differ in the last bit): 24 channels of arbitrary floats."""
+    from types import SimpleNamespace
+
+    from sim.core.collector import daily_reporters
+    from sim.scenario import FAMILIES
+
+    rng = np.random.default_rng(8)
+    n_ch, days = 24, 40
+    flows = {m: rng.standard_normal((days, n_ch)) * 1e4 for m in ("revenue", "orders")}
+    spend = {
+        m: rng.random((days, n_ch)) * 1e3
+        for m in ("spend_paid", "spend_seeding", "spend_private_ops")
+    }
+    market = {m: rng.random(days) * 1e3 for m in ("private_pool", "customers")}
+    family = rng.integers(0, len(FAMILIES), n_ch)
+    model = SimpleNamespace(
+        recorder=SimpleNamespace(flow=flows, spend=spend, market=market),
+        family_channels=[np.flatnonzero(family == f) for f in range(len(FAMILIES))],
+        scale=7.3,
+        day=0,
+    )
+    picked = np.array([0, 3, 4, 17, 39])
+    for name, reporter in daily_reporters().items():
+        evenings = []
+        for day in picked:
+            model.day = int(day)
+            evenings.append(reporter(model))
+        assert reporter.over_days(model, picked) == evenings, name

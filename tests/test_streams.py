@@ -161,3 +161,46 @@ def _at(draws: Draws, decision: str, day: int, customers) -> np.ndarray:
 
 def _one_customer(draws: Draws, decision: str, customer: int, days) -> np.ndarray:
     return np.array([_at(draws, decision, d, [customer])[0] for d in days])
+
+
+def _murmur_reference(customer: int, key: int) -> float:
+    """The documented hash on Python ints, independent of NumPy: the customer's low 32 bits
+    xor the key's low half, × the golden ratio, MurmurHash3's finaliser, xor the key's high
+    half, the finaliser again; the top 24 bits on a 2⁻²⁴ grid."""
+    m32 = 0xFFFFFFFF
+
+    def fmix(x: int) -> int:
+        x ^= x >> 16
+        x = (x * 0x85EBCA6B) & m32
+        x ^= x >> 13
+        x = (x * 0xC2B2AE35) & m32
+        return x ^ (x >> 16)
+
+    x = (((customer & m32) ^ (key & m32)) * 0x9E3779B1) & m32
+    x = fmix(fmix(x) ^ (key >> 32))
+    return (x >> 8) * 2.0**-24
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    key=st.integers(0, 2**64 - 1),
+    customers=st.lists(st.integers(0, 2**40), min_size=1, max_size=40),
+)
+def test_the_hash_is_murmur3s_finaliser_computed_on_python_ints(key, customers):
+    u = hash_uniforms(np.array(customers, dtype=np.int64), key)
+    assert u.dtype == np.float32
+    np.testing.assert_array_equal(u, [_murmur_reference(c, key) for c in customers])
+
+
+@pytest.mark.parametrize("n", [1000, 1001, 2])
+def test_a_whole_population_block_is_numpys_own_float32_stream(n):
+    """``Draws.everyone`` reads the raw PCG64 outputs for an even population (two float32
+    draws per 64-bit output): day by day, skipped days included, it must give exactly what
+    ``Generator.random(dtype=float32)`` gives on the documented seed, for odd sizes too."""
+    draws = Draws(11, 4, n)
+    seq = np.random.SeedSequence([11, 4, 0xB10C, zlib.crc32(b"exposure.paid")])
+    reference = np.random.default_rng(seq)
+    blocks = [reference.random(n, dtype=np.float32) for _ in range(6)]  # day d: call d + 1
+    for day in (0, 1, 4, 5):  # days 2 and 3 are never asked for
+        draws.set_day(day)
+        np.testing.assert_array_equal(draws.everyone("exposure.paid"), blocks[day])

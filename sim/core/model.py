@@ -28,6 +28,7 @@ import mesa
 import numpy as np
 
 from sim.core.agents import ChannelAgent
+from sim.core.collector import DailyCollector, daily_reporters  # (the latter for sim.studio)
 from sim.core.day import Today
 from sim.core.ledger import Ledger, LedgerRecorder
 from sim.core.phases.choice import choice
@@ -41,6 +42,7 @@ from sim.core.population import (
     CUSTOMER,
     INTERESTED,
     PRIVATE_FAMILY,
+    STAGE,
     CustomerPopulation,
 )
 from sim.core.streams import Draws, phase_streams
@@ -52,87 +54,9 @@ from sim.rules import RuleEngine
 from sim.scenario import FAMILIES, Scenario, apply_overrides, load_scenario
 from sim.scenario.spend import daily_budget
 
-MARKETING_SPEND = ("spend_paid", "spend_seeding", "spend_private_ops")
-_sum = np.add.reduce  # ndarray.sum without its Python wrapper (the same reduction)
-
 
 class HorizonError(RuntimeError):
     """The model was stepped past the end of its horizon."""
-
-
-def daily_reporters() -> dict[str, Any]:
-    """Model variables the :class:`mesa.DataCollector` keeps each day, in real units (the same
-    figures the ledger's daily table sums to): revenue (CNY), orders, spend (CNY), and the
-    end-of-day private pool and customers (people), plus orders per channel family."""
-
-    def flow(measure: str, family: int | None = None):
-        def read(mdl: ChannelMarket) -> float:
-            row = mdl.recorder.flow[measure][mdl.day]
-            if family is not None:  # the family's channels, in order (as a mask would pick them)
-                row = row[mdl.family_channels[family]]
-            return float(_sum(row) * mdl.scale)
-
-        if measure == "orders" and family is not None:
-            read.family = family  # DailyCollector reads all families' orders in one call
-        return read
-
-    def stock(measure: str):
-        return lambda mdl: float(mdl.recorder.market[measure][mdl.day] * mdl.scale)
-
-    def spend(mdl: ChannelMarket) -> float:
-        # marketing spend, as the ledger's ``spend`` column (not service or inventory costs)
-        spend, day = mdl.recorder.spend, mdl.day
-        paid, seeding, ops = (_sum(spend[m][day]) for m in MARKETING_SPEND)
-        return float(0 + paid + seeding + ops)  # as sum() adds them
-
-    reporters: dict[str, Any] = {
-        "revenue": flow("revenue"),
-        "orders": flow("orders"),
-        "spend": spend,
-        "private_pool": stock("private_pool"),
-        "customers": stock("customers"),
-    }
-    for i, fam in enumerate(FAMILIES):
-        reporters[f"orders_{fam}"] = flow("orders", i)
-    return reporters
-
-
-def _family_orders(model: ChannelMarket) -> list[float]:
-    """Today's orders per channel family (real units), as the ``orders_<family>`` reporters
-    compute them: orders are whole counts, so the family sums are exact in any order and one
-    ``bincount`` gives the very floats each reporter's own sum would."""
-    row = model.recorder.flow["orders"][model.day]
-    sums = np.bincount(model.family_index, weights=row, minlength=len(FAMILIES))
-    return (sums * model.scale).tolist()
-
-
-class DailyCollector(mesa.DataCollector):
-    """Mesa's DataCollector for :func:`daily_reporters`: the same ``model_vars``, collected
-    without Mesa's deep copy of every value — each is a fresh float, which nothing can change
-    later — since at a small population the copies cost a few percent of a day. The first
-    collect (Mesa validates the reporters there) and any agent reporters go through Mesa."""
-
-    def collect(self, model: mesa.Model) -> None:
-        if not self.model_vars_started or self.agent_reporters:
-            super().collect(model)
-            self.model_vars_started = True
-            return
-        if self._columns is None:  # (var's list, reporter, family of an orders_<family> one)
-            self._columns = [
-                (self.model_vars[var], reporter, getattr(reporter, "family", None))
-                for var, reporter in self.model_reporters.items()
-            ]
-        by_family = None
-        for column, reporter, family in self._columns:
-            if family is None:
-                column.append(reporter(model))
-                continue
-            if by_family is None:  # every family's orders at once: the same floats (see below)
-                by_family = _family_orders(model)
-            column.append(by_family[family])
-
-    model_vars_started = False
-    _columns: list | None = None
 
 
 class ChannelMarket(mesa.Model):
@@ -257,7 +181,7 @@ class ChannelMarket(mesa.Model):
             )
         self.draws.set_day(self.day)
         self.today = Today()  # what the phases hand each other; nothing outlives the day
-        self.price_today = self.list_price.copy()
+        # (today's shelf prices are set by promote, before any phase reads them)
         if self.rules is not None:
             self.rules.review(self)  # sees the ledger to yesterday; moves budgets from today
         if self.warehouse is not None:
@@ -277,17 +201,13 @@ class ChannelMarket(mesa.Model):
         self.running = self.day < self.scenario.horizon.days
 
     def record(self) -> None:
-        pop, day = self.pop, self.day
+        stage, day, market = self.pop.stage, self.day, self.recorder.market
+        market["private_pool"][day] = self.pop.pool_size()
         # count_nonzero, not bincount: bincount copies the int8 stages into an 8-byte array.
-        stage_counts = {
-            s: np.count_nonzero(pop.stage == s) for s in (INTERESTED, CUSTOMER, CHURNED)
-        }
-        market = self.recorder.market
-        market["private_pool"][day] = pop.pool_size()
-        market["interested"][day] = stage_counts[INTERESTED]
-        market["customers"][day] = stage_counts[CUSTOMER]
-        market["churned"][day] = stage_counts[CHURNED]
-        self.datacollector.collect(self)
+        market["interested"][day] = np.count_nonzero(stage == STAGE[INTERESTED])
+        market["customers"][day] = np.count_nonzero(stage == STAGE[CUSTOMER])
+        market["churned"][day] = np.count_nonzero(stage == STAGE[CHURNED])
+        self.datacollector.collect(self)  # (notes the day: see sim.core.collector)
 
     def run(self) -> Ledger:
         """Simulate the (rest of the) horizon and return the ledger."""

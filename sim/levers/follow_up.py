@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.population import CHURNED, INTERESTED, PROSPECT, SOURCE_CODE
+from sim.core.population import CHURNED, INTERESTED, PROSPECT, SOURCE_CODE, STAGE
 from sim.levers.coupons import NO_COUPON
 from sim.levers.state import DEPOSIT, NONE, SUBSCRIPTION, issue_coupon
 from sim.levers.tiers import NO_TIER, TIER_IDS, classify, level_of
@@ -171,7 +171,7 @@ def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
     pop, day, rec = model.pop, model.day, model.recorder
     old = lv.tier
     # Only pool members have a tier: classify those few, not the whole market, every day.
-    members = (pop.in_private & (pop.stage != CHURNED)).nonzero()[0]
+    members = (pop.in_private & (pop.stage != STAGE[CHURNED])).nonzero()[0]
     lv.tier = np.full(pop.n, NO_TIER, dtype=np.int8)
     tier = _member_tiers(lv.tiers, pop, members, day)
     lv.tier[members] = tier

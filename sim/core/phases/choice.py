@@ -127,22 +127,22 @@ def _table_rows(model: ChannelMarket, shoppers: np.ndarray) -> np.ndarray:
     cached = model.choice_table
     if cached is None or cached[0] != key:
         cached = model.choice_table = (key, *_combination_table(model))
-    _, table, seg_off, last_off, land_off = cached
+    _, table, pos, shape = cached
     pop = model.pop
-    idx = seg_off[pop.segment[shoppers]]
-    idx += last_off[pop.last_channel[shoppers]]  # (index −1, no channel, is the last entry)
-    idx += land_off[pop.landing[shoppers]]
-    idx += _TOUCH_OFF[pop.touched[shoppers].view(np.uint8)]
-    idx += pop.in_private[shoppers]
-    return table[idx]
-
-
-_TOUCH_OFF = np.array([0, 2])
+    combination = (
+        pop.segment[shoppers],
+        pos[pop.last_channel[shoppers]],  # (code −1, no channel, reads pos's last entry)
+        pos[pop.landing[shoppers]],
+        pop.touched[shoppers],
+        pop.in_private[shoppers],
+    )
+    return table[np.ravel_multi_index(combination, shape)]
 
 
 def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
     """Cumulative choice rows of every (segment, last selling channel or none, landing selling
-    channel or none, touched, member) and the offsets that index them."""
+    channel or none, touched, member), in the order of ``np.ravel_multi_index`` over their
+    shape, and each channel code's position among the selling channels (none: the last)."""
     sell, n_ch = model.selling, len(model.channel_agents)
     n_seg, k = len(model.pop.seg_affinity), len(sell) + 1  # k: a selling channel or none
     # position of each channel code in ``sell`` (none: k − 1); code −1 reads the last entry
@@ -155,8 +155,7 @@ def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
     util = _utility(
         model, s.astype(np.int8), last, landing, mem.astype(bool), t.astype(bool), NO_EXTRA
     )
-    table = _cumulative(util)
-    return table, np.arange(n_seg) * (k * k * 4), pos * (k * 4), pos * 4
+    return _cumulative(util), pos, (n_seg, k, k, 2, 2)
 
 
 def _segment_utility(model: ChannelMarket) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT
+from sim.core.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT, STAGE
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
@@ -25,7 +25,7 @@ def churn(model: ChannelMarket) -> None:
     least = float(np.minimum.reduce(pop.satisfaction))  # ndarray.min without its wrapper
     worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - least))
     worst *= pop.max_churn_multiplier  # 1.0 unless customers carry their own hazard
-    customers = (pop.stage == CUSTOMER).nonzero()[0]  # (np.flatnonzero without its wrapper)
+    customers = (pop.stage == STAGE[CUSTOMER]).nonzero()[0]  # (np.flatnonzero without its wrapper)
     # Both decisions hashed in one pass (the same numbers as two calls): lapse for everyone in
     # the market now; those who churn below leave the market and are dropped from it.
     in_market = pop.in_market.nonzero()[0]
@@ -44,9 +44,9 @@ def churn(model: ChannelMarket) -> None:
     still = pop.in_market[in_market]  # only ``gone`` left the market since
     lapse = in_market[still & (u_lapse < m.interest_lapse)]
     stage = pop.stage[lapse]  # (those set back to prospects below were not customers)
-    prospects = lapse[stage == INTERESTED]
+    prospects = lapse[stage == STAGE[INTERESTED]]
     pop.stage[prospects] = PROSPECT
     pop.in_market[lapse] = False
-    repeaters = lapse[stage == CUSTOMER]
+    repeaters = lapse[stage == STAGE[CUSTOMER]]
     cycle = pop.retry_wait(repeaters, model.draws)  # own cycle; exponential if so stated
     pop.next_need[repeaters] = pop.next_need_after(repeaters, day, cycle, rounded=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE
+from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE, STAGE
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
@@ -101,12 +101,15 @@ def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> li
 
 def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | None:
     """A lever's slices as arrays: ``(end, lo, channel, click_below, impact, land, all_land,
-    none_land, own_land)``."""
+    none_land, own_land)``; ``impact`` is slice × segment (the slice's impact × the segment's
+    content response, the float32 product a customer's adstock gains: one lookup a day, not
+    four calls)."""
     if not slices:
         return None
     resp = [ch.spec.response for ch, _, _ in slices]
     paid = lever == "paid"
     impact = np.array([x.paid_impact if paid else x.seeding_impact for x in resp], np.float32)
+    impact = impact[:, None] * model.pop.seg_content[None, :]
     land = np.array(
         [
             ch.index
@@ -118,7 +121,9 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
     _, lo, r = slices[-1]
     chans = np.array([ch.index for ch, _, _ in slices])
     return (
-        lo + r,
+        # as float32 (what comparing float32 draws with a Python float does), in a 0-d array:
+        # a cheaper ufunc operand than a Python float (≈ 0.25 against 0.65 µs a call)
+        np.array(lo + r, dtype=np.float32),
         np.array([s[1] for s in slices]),
         chans,
         np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
@@ -139,13 +144,13 @@ def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> np.ndarray
     end, lo, chans, click_below, impact, land, all_land, none_land, own_land = slices
     # Only draws below the end of the last slice hit anyone: work on those few customers.
     near = (u < end).nonzero()[0]  # (np.flatnonzero without its wrapper)
-    near = near[pop.stage[near] != CHURNED]
+    near = near[pop.stage[near] != STAGE[CHURNED]]
     u_near = u[near]
     # Every channel's slice at once (a handful of calls, whatever the number of channels):
     # the slices are consecutive, so the slice a draw falls in is a sorted search of the starts.
     k = lo.searchsorted(u_near, side="right") - 1
     adstock = pop.interest_paid if lever == "paid" else pop.interest_seed
-    adstock[near] += impact[k] * pop.seg_content[pop.segment[near]]
+    adstock[near] += impact[k, pop.segment[near]]
     chans_k = chans[k]
     if all_land:  # (the masks below would select everyone or nobody)
         pop.landing[near] = chans_k if own_land else land[k]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE
+from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE, STAGE
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
@@ -27,7 +27,7 @@ def needs(model: ChannelMarket) -> None:
     # 1 − e^(−x) ≤ x: only prospects drawing below their total rate can be hit, so the exact
     # hazard is computed for those few instead of the whole (mostly prospect) market.
     total_all = organic + pop.interest_paid + pop.interest_seed
-    prospects = ((u < total_all) & (pop.stage == PROSPECT)).nonzero()[0]
+    prospects = ((u < total_all) & (pop.stage == STAGE[PROSPECT])).nonzero()[0]
     total = total_all[prospects]
     hazard = -np.expm1(-total)
     up = u[prospects]
@@ -49,5 +49,5 @@ def needs(model: ChannelMarket) -> None:
     # customers whose clock ran out first (measured: 6.5 vs 7.9 µs at 10 000 customers, 0.34
     # vs 1.6 ms at 1 000 000, where many past customers' clocks have run out)
     # (a & ~b is a > b for booleans: one call fewer; nonzero is flatnonzero without its wrapper)
-    due = (((pop.stage == CUSTOMER) & (pop.next_need <= day)) > pop.in_market).nonzero()[0]
+    due = (((pop.stage == STAGE[CUSTOMER]) & (pop.next_need <= day)) > pop.in_market).nonzero()[0]
     pop.in_market[due] = True

@@ -178,7 +178,8 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
 
 
 # the renewal draw's bounds as the float32 numbers the Python floats became in float32 arithmetic
-_U_LO, _U_HI = np.float32(1e-7), np.float32(1 - 1e-7)
+# (0-d arrays: cheaper ufunc operands than NumPy scalars, see sim.core.population.STAGE)
+_U_LO, _U_HI = np.array(1e-7, dtype=np.float32), np.array(1 - 1e-7, dtype=np.float32)
 _BITS: dict[int, np.ndarray] = {}  # _channel_bits, per number of channels
 _OFFSETS: dict[int, np.ndarray] = {}  # _KEY_ROW × channels, per number of channels
 # _record's measures and, per row of its keys, the measure its bins start at
