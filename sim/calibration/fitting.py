@@ -51,6 +51,7 @@ from sim.calibration.heterogeneity import (
 )
 from sim.calibration.histories import customer_histories
 from sim.calibration.inner_forecast import SELECT_BY, inner_forecast
+from sim.calibration.intervals import spread_intervals
 from sim.calibration.mapping import (
     channel_ids,
     map_market,
@@ -90,6 +91,8 @@ class Calibration:
     spread: Choice | None = None  # the heterogeneity variants and the one chosen (1 segment)
     segment_spread: SegmentSpread | None = None  # the same with several segments
     spread_se: dict[str, float] = field(default_factory=dict)  # its fields' standard errors
+    # its fields' 95 % intervals (profile likelihood or log/logit Wald) and weak identification
+    spread_intervals: dict[str, dict] = field(default_factory=dict)
 
     def scenario(self) -> Scenario:
         """The calibrated baseline, starting the day after the window, as a frozen Scenario."""
@@ -161,6 +164,7 @@ class Calibration:
             "scenario_segment": mapped[0],  # the first; every one (latent classes) below
             "scenario_segments": mapped,
             "standard_errors": self.spread_se,
+            "intervals_95": self.spread_intervals,
         }
 
     def _bgnbd_summary(self) -> dict[str, Any]:
@@ -367,11 +371,12 @@ def _fit(
         )
         if spread.selected_by == "bic" and spread.forecast is not None:
             notes.append(f"heterogeneity chosen by BIC: {spread.forecast.reason}")
-    p_alive, se = segs.p_alive, {}
+    p_alive, se, intervals = segs.p_alive, {}, {}
     if spread is not None and spread.winner != "none":
         p_alive = variant_p_alive(spread, hist, window.silences)
         c, lapse = renewal.conversion, renewal.lapse
         se = standard_errors(spread, hist, pi=c / (c + (1 - c) * lapse))
+        intervals = spread_intervals(spread, hist, c / (c + (1 - c) * lapse), se)
     if spread is not None and spread.winner == "latent":  # one segment per class
         segs = _class_segments(spread, hist, window.cohort_orders, segs, unit_price)
     seg_spread = None
@@ -409,6 +414,7 @@ def _fit(
         max_customers=max_customers,
         spread=spread,
         spread_se=se,
+        spread_intervals=intervals,
         segment_spread=seg_spread,
     )
 

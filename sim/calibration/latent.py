@@ -213,9 +213,12 @@ def _from_theta(theta, classes: int, *, loglik: float, n: int, unit_days: float)
 def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) -> dict[str, float]:
     """Standard errors (delta method on θ) of each class's scenario fields, keyed
     ``class<j>.<field>``: ``share``, ``rate_shape``, ``purchase_cycle_days`` (= π·α·unit/r),
-    ``dropout_a``, ``dropout_b``; histories in the fit's unit. ``covariance(nll, θ)`` is the
-    inverse observed information. A parameter that ends at a bound of the search (e.g. no
-    spread of the dropout chance within a class: a, b → ∞) is not determined: NaN."""
+    ``dropout_a``, ``dropout_b``, and the two that a year of orders determines even when a and
+    b are not one by one: ``dropout_mean`` a/(a+b) and ``dropout_polarisation`` 1/(a+b+1)
+    (:mod:`sim.calibration.intervals` gives each an interval); histories in the fit's unit.
+    ``covariance(nll, θ)`` is the inverse observed information. A parameter that ends at a
+    bound of the search (e.g. no spread of the dropout chance within a class: a, b → ∞) is not
+    determined: NaN."""
     k = fit.k
     theta = fit.theta()
     cov = covariance(mixture_nll(x, t_x, T, k), theta)
@@ -237,6 +240,15 @@ def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) ->
         out[f"{name}.rate_shape"] = float(c.r * sd[0])
         out[f"{name}.dropout_a"] = float(c.a * sd[2])
         out[f"{name}.dropout_b"] = float(c.b * sd[3])
+        # what a year of orders does determine: the mean dropout m = a/(a+b) and its spread
+        # (polarisation φ = 1/(a+b+1)); gradients in (log a, log b)
+        m, phi = c.a / (c.a + c.b), 1 / (c.a + c.b + 1)
+        for key, g in (
+            ("dropout_mean", np.array([m * (1 - m), -m * (1 - m)])),
+            ("dropout_polarisation", np.array([-c.a * phi * phi, -c.b * phi * phi])),
+        ):
+            var = float(g @ cov[i + 2 : i + 4, i + 2 : i + 4] @ g)
+            out[f"{name}.{key}"] = math.sqrt(var) if var > 0 else float("nan")
         var = cov[i + 1, i + 1] + cov[i, i] - 2 * cov[i, i + 1]  # log cycle = log α − log r + …
         cycle = pi * c.alpha * fit.unit_days / c.r
         out[f"{name}.purchase_cycle_days"] = float(cycle * math.sqrt(max(var, 0)))

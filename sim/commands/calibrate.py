@@ -459,6 +459,16 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
                 f"  simulated {seg['id']}: exponential needs, cycle "
                 f"{seg['purchase_cycle_days']:g} days, {spread}, churn {m['churn']:g}/day"
             )
+        if cal.spread_intervals:
+            print("  95 % intervals (* weakly identified: the data pin down a combination):")
+            print(
+                "    "
+                + ", ".join(
+                    f"{k}{'*' if e['weakly_identified'] else ''} {e['value']:.4g} "
+                    f"[{e['low']:.4g}, {e['high']:.4g}]"
+                    for k, e in cal.spread_intervals.items()
+                )
+            )
     if cal.segment_spread is not None:  # several segments: a BG/NBD per segment, or none
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.segment_spread.table.items())
         print(
