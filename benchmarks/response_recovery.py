@@ -4,7 +4,7 @@ channel-seeds as tests/test_response_fit.py (seeds 1, 2, 3 × tmall, jd, douyin 
 xiaohongshu seeding; 100 000 people, one year fitted).
 
     python benchmarks/response_recovery.py [--seeds 1,2,3] [--clicks | --visits] [--no-repeat]
-        [--cache DIR]
+        [--cache DIR] [--daily-min N] [--people N]
 
 Prints one line per channel-seed (fitted ÷ true marginal response, the draws' 95 % interval of
 that ratio) and the summary lines ``within_20pct: K of N``, ``median_error_pct: X``, ``covered:
@@ -17,7 +17,10 @@ daily visits (ad clicks + shopping sessions, as a shop back-end reports them) in
 ``--no-repeat`` leaves the repeat orders' split out (first orders only). Also printed:
 ``level_within_20pct`` (the response level E·(1 − exp(−S/sat)) at current spend S) and
 ``median_saturation_interval_ratio``. ``--cache`` keeps the simulated histories
-so the estimator can be re-measured on the same data.
+so the estimator can be re-measured on the same data. ``--daily-min`` overrides
+``sim.calibration.response_fit.DAILY_MIN`` (first orders a day per channel from which the fit
+takes days instead of weeks; 1e9: always weekly), ``--people`` the market (100 000; give a
+cache directory of its own: histories are cached by seed).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.calibration import response_fit
 from sim.calibration.response_fit import fit_response
 from sim.calibration.spend_history import (
     first_orders,
@@ -178,6 +182,7 @@ def measure(
 
 
 def main() -> None:
+    global PEOPLE  # read by history() and measure()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--cache", type=Path, default=None)
@@ -186,7 +191,12 @@ def main() -> None:
     p.add_argument(
         "--no-repeat", action="store_true", help="leave the repeat orders' split out of the fit"
     )
+    p.add_argument("--daily-min", type=float, default=None, help="override DAILY_MIN")
+    p.add_argument("--people", type=int, default=PEOPLE, help="market size (people)")
     args = p.parse_args()
+    if args.daily_min is not None:
+        response_fit.DAILY_MIN = args.daily_min
+    PEOPLE = args.people
     began = time.perf_counter()
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):

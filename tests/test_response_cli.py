@@ -79,6 +79,8 @@ def test_calibrate_with_spend_writes_scenario_draws_and_report(tmp_path):
     # the clicks are a fitted moment; orders and visits are shown next to the simulator's
     assert any("clicks of tmall" in m for m in result["fitted_moments"]), result["fitted_moments"]
     assert any("repeat orders" in m for m in result["fitted_moments"]), result["fitted_moments"]
+    # ≈ 4 first orders a day per channel: too few for daily bins (DAILY_MIN), fitted by week
+    assert result["fitted_moments"][0].startswith("weekly new customers"), result["fitted_moments"]
     marginal = result["marginal_response"]  # per lever at current spend, with its interval
     assert set(marginal) == {"tmall paid", "jd paid", "douyin paid", "xiaohongshu seeding"}
     assert all(

@@ -66,6 +66,13 @@ class AuxInputs:
     # in-market customers it reaches on its channel, so spend moves their split
     repeat: np.ndarray | None = None
     first_mix: np.ndarray | None = None  # (days, selling) where the customers so far first bought
+    # the moments' bin: 7 sums each block by week; 1 fits the days (the adstock's response to a
+    # weekly spend change plays out over days, and the smooth organic trend cannot mimic it)
+    bin_days: int = 7
+    # interest → first order takes days (shoppers who do not buy today come back tomorrow
+    # unless they lapse): with ``lagged`` the expected first orders are the day's interest
+    # carried by a fitted geometric kernel (1 − r)·r^k, r = logistic(theta[lag_at])
+    lagged: bool = False
 
     @property
     def structural(self) -> int:
@@ -89,7 +96,13 @@ class AuxInputs:
             + len(self.clicked)
             + len(self.visited)
             + (repeat + 1)
+            + int(self.lagged)
         )
+
+    @property
+    def lag_at(self) -> int:
+        """Where the lag kernel's logit sits in theta: second to last, just before ℓ's."""
+        return self.size - 2
 
     @property
     def kappa_at(self) -> int:
@@ -151,6 +164,9 @@ def predict_daily(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
                 out[:, target] += p["land"] * a[:, j]
             else:
                 out += (p["land"] * a[:, j])[:, None] * p["w"][None, :]
+    if x.lagged:  # interest today, first order today or on a later day (geometric)
+        r = 1.0 / (1.0 + np.exp(-theta[-2]))  # (lag_at: the same in every layout)
+        out = lfilter([1.0 - r], [1.0, -r], out, axis=0)
     return out
 
 
@@ -201,9 +217,13 @@ def predict_repeat(theta: np.ndarray, x: AuxInputs) -> np.ndarray:
     return x.repeat[:days].sum(axis=1, keepdims=True) * share
 
 
-def weekly_sum(daily: np.ndarray) -> np.ndarray:
-    weeks = len(daily) // 7
-    return daily[: weeks * 7].reshape(weeks, 7, *daily.shape[1:]).sum(axis=1)
+def weekly_sum(daily: np.ndarray, days: int = 7) -> np.ndarray:
+    """Sums over consecutive bins of ``days`` days (weeks by default; a partial last bin is
+    dropped)."""
+    if days == 1:
+        return daily
+    weeks = len(daily) // days
+    return daily[: weeks * days].reshape(weeks, days, *daily.shape[1:]).sum(axis=1)
 
 
 @dataclass
@@ -238,25 +258,29 @@ def fit_aux(new_daily: np.ndarray, x: AuxInputs, theta0: np.ndarray, bounds) -> 
     block's residuals by √(its Pearson χ² ÷ its degrees of freedom)), so a block noisier than
     counts — real clicks vary by weekday and campaign — cannot dominate. The covariance is
     the Gauss–Newton (Laplace) one, ``(JᵀJ)⁻¹`` of the weighted residuals."""
-    observed = weekly_sum(new_daily)
-    traffic = None if not x.clicked else weekly_sum(x.clicks)  # a NaN day: a NaN week
+
+    def binned(daily: np.ndarray) -> np.ndarray:
+        return weekly_sum(daily, x.bin_days)
+
+    observed = binned(new_daily)
+    traffic = None if not x.clicked else binned(x.clicks)  # a NaN day: a NaN bin
     is_visit = np.isin(np.arange(len(x.clicked)), x.visited)[None, :]
     masks = {}
     if traffic is not None:
         ok = ~np.isnan(traffic)
         masks = {"clicks": ok & ~is_visit, "visits": ok & is_visit}
         masks = {k: m for k, m in masks.items() if m.any()}
-    repeat = None if x.repeat is None else weekly_sum(x.repeat)
+    repeat = None if x.repeat is None else binned(x.repeat)
     names = ["new customers", *masks] + (["repeat orders"] if repeat is not None else [])
     scale = np.ones(len(names))
 
     def parts(theta):
-        out = [_pearson(observed, weekly_sum(predict_daily(theta, x))).ravel()]
+        out = [_pearson(observed, binned(predict_daily(theta, x))).ravel()]
         if masks:
-            e = weekly_sum(predict_clicks(theta, x))
+            e = binned(predict_clicks(theta, x))
             out += [_pearson(traffic[m], e[m]) for m in masks.values()]
         if repeat is not None:
-            out.append(_pearson(repeat, weekly_sum(predict_repeat(theta, x))).ravel())
+            out.append(_pearson(repeat, binned(predict_repeat(theta, x))).ravel())
         return out
 
     def residuals(theta):
