@@ -197,14 +197,15 @@ def test_backtest_holdout_revenue_within_5_percent_and_mmm_reported(histories):
 def test_reach_maximum_is_read_off_clicks():
     """With daily clicks = market × click_through × reach × (1 − exp(−spend/saturation)), the
     reach maximum comes back exactly (least squares through the origin, closed form)."""
-    from sim.calibration.response_fit import _inputs, _reach_from_clicks
+    from sim.calibration.response_fit import _reach_from_clicks
+    from sim.calibration.response_inputs import aux_inputs
     from sim.scenario import build_scenario
 
     raw = generator_raw(56, customers=1000, real_customers=50000)
     sc = build_scenario(raw)
     ids = [c.id for c in sc.channels]
     s = spend_array(generator_spend(56, seed=5), ids, START, 56)
-    x, _ = _inputs(sc, s, np.zeros((56, len(ids))), 0.0)
+    x, _ = aux_inputs(sc, s, np.zeros((56, len(ids))), 0.0)
     theta = np.zeros(x.size)
     theta[2 + len(x.pairs) : 2 + 2 * len(x.pairs)] = np.log(
         [sc.channels[c].response.paid_saturation if lv == 0 else 1e4 for c, lv in x.pairs]
