@@ -232,6 +232,17 @@ def test_forced_variant_is_reported_with_every_criterion(spread_history, capsys)
     assert set(s["intervals_95"]) == {"rate_shape", "purchase_cycle_days", "churn", "churn_shape"}
 
 
+def test_an_interval_the_fit_could_not_give_is_printed_as_not_estimable():
+    # a latent class of a few customers: a singular Hessian leaves the Wald interval NaN
+    from sim.commands.calibrate import _interval_text
+
+    nan = float("nan")
+    assert _interval_text(nan, nan) == "[not estimable]"
+    assert _interval_text(0.5, nan) == "[not estimable]"
+    assert _interval_text(0.0, math.inf) == "[0, inf]"
+    assert _interval_text(0.12345, 2.5) == "[0.1235, 2.5]"
+
+
 def s_customers(cal) -> int:
     return len(cal.customers)
 

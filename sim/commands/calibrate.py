@@ -12,6 +12,7 @@ and, with ``--holdout-period``, a validation report (:mod:`sim.calibration.valid
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import sys
@@ -401,6 +402,13 @@ def _write_yaml(out: Path, cal, args) -> None:
     os.replace(tmp, out)
 
 
+def _interval_text(low: float, high: float) -> str:
+    """``[low, high]``, or "not estimable" where a flat or singular fit gave no interval."""
+    if math.isnan(low) or math.isnan(high):  # e.g. a latent class of a few customers
+        return "[not estimable]"
+    return f"[{low:.4g}, {high:.4g}]"
+
+
 def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     s, r, bg = cal.summary(), cal.renewal, cal.bgnbd
     m = cal.raw["market"]
@@ -465,7 +473,7 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
                 "    "
                 + ", ".join(
                     f"{k}{'*' if e['weakly_identified'] else ''} {e['value']:.4g} "
-                    f"[{e['low']:.4g}, {e['high']:.4g}]"
+                    + _interval_text(e["low"], e["high"])
                     for k, e in cal.spread_intervals.items()
                 )
             )
