@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from sim.calibration.bgnbd import _LOG_BOUNDS, bgnbd_loglik, fit_bgnbd, sample_bgnbd
+from sim.calibration.bgnbd import LOG_BOUNDS, bgnbd_loglik, fit_bgnbd, sample_bgnbd
 from sim.calibration.heterogeneity import Choice, log_covariance, standard_errors
 from sim.calibration.intervals import DROP, profile, wald
 from sim.calibration.latent import class_standard_errors, fit_latent_bgnbd, mixture_nll
@@ -134,7 +134,7 @@ def test_profile_interval_ends_drop_the_likelihood_by_the_chi2_quantile():
     nll = mixture_nll(x, t_x, T, 1, gradient=True)
     theta = np.log([fit.r, fit.alpha, fit.a, fit.b])
     for index in (2, 3):
-        lo, hi = profile(nll, theta, index, _LOG_BOUNDS, step=0.3)
+        lo, hi = profile(nll, theta, index, LOG_BOUNDS, step=0.3)
         assert lo < math.exp(theta[index]) < hi
         for end in (lo, hi):
             free = [i for i in range(4) if i != index]

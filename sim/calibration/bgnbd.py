@@ -26,7 +26,7 @@ from scipy import optimize, special
 # Bounds of the log-parameter search. They keep the closed forms finite when the data push
 # towards a limit (regular buyers: r, α → ∞ with r/α fixed; no dropout: a → 0 or b → ∞); see
 # docs/calibration.md.
-_LOG_BOUNDS = [(-7, 7), (-7, 12), (-7, 7), (-7, 9)]
+LOG_BOUNDS = [(-7, 7), (-7, 12), (-7, 7), (-7, 9)]
 
 
 class BGNBDLimitWarning(UserWarning):
@@ -136,12 +136,12 @@ def _search(nll, *, mean_T: float) -> optimize.OptimizeResult:
     )
     best = None
     for init in starts:
-        res = optimize.minimize(nll, init, method="L-BFGS-B", bounds=_LOG_BOUNDS)
+        res = optimize.minimize(nll, init, method="L-BFGS-B", bounds=LOG_BOUNDS)
         res = optimize.minimize(
             nll,
             res.x,
             method="Nelder-Mead",
-            bounds=_LOG_BOUNDS,
+            bounds=LOG_BOUNDS,
             options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000},
         )
         if best is None or res.fun < best.fun:
@@ -152,7 +152,7 @@ def _search(nll, *, mean_T: float) -> optimize.OptimizeResult:
 def _warn_at_bound(theta: np.ndarray) -> None:
     at_bound = [
         name
-        for name, v, (lo, hi) in zip("r alpha a b".split(), theta, _LOG_BOUNDS, strict=True)
+        for name, v, (lo, hi) in zip("r alpha a b".split(), theta, LOG_BOUNDS, strict=True)
         if min(v - lo, hi - v) < 1e-3
     ]
     if at_bound:

@@ -29,10 +29,11 @@ import math
 
 import numpy as np
 from scipy import optimize, stats
+from scipy.special import expit
 
-from sim.calibration.bgnbd import _LOG_BOUNDS
+from sim.calibration.bgnbd import LOG_BOUNDS
 from sim.calibration.heterogeneity import pareto_nll, spread_fields, spread_segments
-from sim.calibration.latent import _LOGIT_BOUND, mixture_nll
+from sim.calibration.latent import LOGIT_BOUND, mixture_nll
 
 LEVEL = 0.95
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
@@ -53,11 +54,7 @@ def wald(value: float, se: float, scale: str) -> tuple[float, float]:
         return (float("nan"), float("nan"))
     half = Z * se / (value * (1 - value))
     logit = math.log(value / (1 - value))
-    return (_expit(logit - half), _expit(logit + half))
-
-
-def _expit(v: float) -> float:
-    return 1 / (1 + math.exp(-v))
+    return (float(expit(logit - half)), float(expit(logit + half)))
 
 
 def profile(
@@ -133,7 +130,7 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
         k = fit.k if v == "latent" else 1
         nll = mixture_nll(x, t_x / u, T / u, k, gradient=True)
         theta = fit.theta() if v == "latent" else np.log([fit.r, fit.alpha, fit.a, fit.b])
-        bounds = _LOG_BOUNDS * k + [_LOGIT_BOUND] * (k - 1)
+        bounds = LOG_BOUNDS * k + [LOGIT_BOUND] * (k - 1)
         classes = fit.classes if v == "latent" else (fit,)
         values = spread_segments(choice, pi)
         out = {}

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from sim.calibration.bgnbd import _LOG_BOUNDS, BGNBD, bgnbd_loglik
+from sim.calibration.bgnbd import BGNBD, LOG_BOUNDS, bgnbd_loglik
 
-_LOGIT_BOUND = (-8.0, 8.0)
+LOGIT_BOUND = (-8.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def fit_latent_bgnbd(
     starts around the one-class fit ``start``."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     nll = mixture_nll(x, t_x, T, classes, gradient=True)
-    bounds = _LOG_BOUNDS * classes + [_LOGIT_BOUND] * (classes - 1)
+    bounds = LOG_BOUNDS * classes + [LOGIT_BOUND] * (classes - 1)
     best = None
     for init in _starts(start, classes):
         init = np.clip(init, [b[0] for b in bounds], [b[1] for b in bounds])
@@ -222,7 +222,7 @@ def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) ->
     k = fit.k
     theta = fit.theta()
     cov = covariance(mixture_nll(x, t_x, T, k), theta)
-    lo, hi = np.array(_LOG_BOUNDS * k).T
+    lo, hi = np.array(LOG_BOUNDS * k).T
     at_bound = np.minimum(theta[: 4 * k] - lo, hi - theta[: 4 * k]) < 1e-3
     cov[: 4 * k, : 4 * k][at_bound, :] = np.nan
     out: dict[str, float] = {}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.mmm import errors, fit_mmm
+from sim.calibration.response_model import weekly_sum
 from sim.calibration.spend_history import simulate_with_spend, spend_array
 from sim.experiments.evaluation import make_executor
 
@@ -79,14 +80,14 @@ def backtest(
     actual = np.bincount(day[ok], weights=orders["amount"].to_numpy()[ok], minlength=days)
     cal_days = (end - start).days + 1
     hold_from = (holdout[0] - start).days if holdout else days
-    cal_w = _weeks(actual[:cal_days])
-    hold_w = _weeks(actual[hold_from:])
-    sim_cal = np.stack([_weeks(r[:cal_days]) for r in revenue])
-    sim_hold = np.stack([_weeks(r[hold_from:]) for r in revenue])
-    weekly_spend = _weeks(s.sum(axis=2))  # (weeks, channels) over the whole stretch
+    cal_w = weekly_sum(actual[:cal_days])
+    hold_w = weekly_sum(actual[hold_from:])
+    sim_cal = np.stack([weekly_sum(r[:cal_days]) for r in revenue])
+    sim_hold = np.stack([weekly_sum(r[hold_from:]) for r in revenue])
+    weekly_spend = weekly_sum(s.sum(axis=2))  # (weeks, channels) over the whole stretch
     n_cal = len(cal_w)
     mmm = fit_mmm(cal_w, weekly_spend[:n_cal])
-    hold_spend = _weeks(s[hold_from:].sum(axis=2))
+    hold_spend = weekly_sum(s[hold_from:].sum(axis=2))
     carry = None
     if n_cal:
         from sim.calibration.mmm import geometric_adstock
@@ -142,7 +143,7 @@ def _per_channel(
             measured[measure] = given
     for measure, actual in measured.items():
         simulated = np.mean([r[measure] for r in runs], axis=0)
-        a, m = _weeks(actual), _weeks(simulated)
+        a, m = weekly_sum(actual), weekly_sum(simulated)
         weeks = pd.date_range(pd.Timestamp(start), periods=len(a), freq="7D")
         for c, name in enumerate(names):
             frames.append(
@@ -157,11 +158,6 @@ def _per_channel(
                 )
             )
     return pd.concat(frames, ignore_index=True)
-
-
-def _weeks(x: np.ndarray) -> np.ndarray:
-    n = len(x) // 7
-    return x[: n * 7].reshape(n, 7, *x.shape[1:]).sum(axis=1)
 
 
 def _frame(period, first: dt.date, actual, sims, mmm) -> pd.DataFrame:

@@ -83,12 +83,6 @@ def orders_per_day(
     return out
 
 
-def weekly(daily: np.ndarray) -> np.ndarray:
-    """Sums over complete 7-day weeks along the first axis (a partial last week is dropped)."""
-    weeks = len(daily) // 7
-    return daily[: weeks * 7].reshape(weeks, 7, *daily.shape[1:]).sum(axis=1)
-
-
 def observed_ranges(spend: np.ndarray, channels: list[str]) -> dict[str, dict[str, list]]:
     """``{channel: {lever: [min, max]}}`` of the daily spend the history covered (levers
     that never spent are left out): where the fitted curves are interpolation."""

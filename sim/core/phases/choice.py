@@ -49,9 +49,7 @@ def choice(model: ChannelMarket) -> None:
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel
     sessions = np.bincount(channel, minlength=len(model.channel_agents))
-    rec.add_same(
-        day, ("sessions", "visits"), sessions
-    )  # a session is also a visit (as are ad clicks)
+    rec.add_same(day, ("sessions", "visits"), sessions)  # a session is also a visit
     rec.journey(day, shoppers, "visit", channel, ordered=True)  # flatnonzero: ascending
 
 
