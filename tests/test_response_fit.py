@@ -219,6 +219,31 @@ def test_reach_maximum_is_read_off_clicks():
     assert reach["channels.tmall.response.paid_reach_max"] == 0.03  # no clicks: held
 
 
+def _marginal_checks(spend: pd.DataFrame, fit) -> list[tuple[float, bool, float, float]]:
+    """Per lever of a fit whose reach was read off clicks or visits: |fitted ÷ true marginal
+    response at the last four weeks' mean spend − 1|, whether the truth is inside the draws'
+    95 % interval, that interval's width (hi ÷ lo) and fitted ÷ true saturation."""
+    truth = _truth()
+    ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
+    s = spend_array(spend, ids, START, DAYS)
+    out = []
+    for pre in sorted({k.removesuffix("_effect") for k in truth if k.endswith("_effect")}):
+        cid, lever = pre.split(".")[1], pre.split(".")[-1]
+        current = s[-28:, ids.index(cid), ("paid", "seeding").index(lever)].mean()
+        reach = fit.reach[f"{pre}_reach_max"]  # read off the clicks, not the template
+
+        def marginal(effect, sat, current=current):
+            return effect * np.exp(-current / sat) / sat
+
+        true = marginal(truth[f"{pre}_effect"], truth[f"{pre}_saturation"])
+        est = marginal(reach * fit.estimate[f"{pre}_impact"], fit.estimate[f"{pre}_saturation"])
+        draws = marginal(reach * fit.draws[f"{pre}_impact"], fit.draws[f"{pre}_saturation"])
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        sat = fit.estimate[f"{pre}_saturation"] / truth[f"{pre}_saturation"]
+        out.append((abs(est / true - 1), bool(lo <= true <= hi), hi / lo, sat))
+    return out
+
+
 @pytest.mark.parametrize("traffic", ["clicks", "visits"])
 def test_with_clicks_or_visits_marginal_response_of_each_channel_within_20_percent(
     histories, traffic
@@ -240,31 +265,17 @@ def test_with_clicks_or_visits_marginal_response_of_each_channel_within_20_perce
     0.86 … 1.14; from first and repeat orders alone 123 of 192 are off by more than 15 %, 65
     by more than 25 %) and the median interval of the marginal response narrower than a
     factor 2 (measured 1.41 and 1.43; without clicks or visits 8.1)."""
-    truth = _truth()
-    ids = [c["id"] for c in generator_raw(DAYS)["channels"]]
     errors, covered, sats, widths = [], 0, [], []
     for spend, _, _, with_clicks, with_visits in histories.values():
         fit = with_clicks if traffic == "clicks" else with_visits
         assert sum("clicks of" in m or "visits of" in m for m in fit.moments) == 4, fit.moments
         assert fit.moments[0].startswith("daily new customers"), fit.moments  # ≈ 55 a day
         assert any(f"{traffic} of tmall" in m for m in fit.moments), fit.moments
-        s = spend_array(spend, ids, START, DAYS)
-        for pre in sorted({k.removesuffix("_effect") for k in truth if k.endswith("_effect")}):
-            cid, lever = pre.split(".")[1], pre.split(".")[-1]
-            current = s[-28:, ids.index(cid), ("paid", "seeding").index(lever)].mean()
-            reach = fit.reach[f"{pre}_reach_max"]  # read off the clicks, not the template
-
-            def marginal(effect, sat, current=current):
-                return effect * np.exp(-current / sat) / sat
-
-            true = marginal(truth[f"{pre}_effect"], truth[f"{pre}_saturation"])
-            est = marginal(reach * fit.estimate[f"{pre}_impact"], fit.estimate[f"{pre}_saturation"])
-            draws = marginal(reach * fit.draws[f"{pre}_impact"], fit.draws[f"{pre}_saturation"])
-            lo, hi = np.quantile(draws, [0.025, 0.975])
-            covered += bool(lo <= true <= hi)
-            widths.append(hi / lo)
-            errors.append(abs(est / true - 1))
-            sats.append(fit.estimate[f"{pre}_saturation"] / truth[f"{pre}_saturation"])
+        for error, inside, width, sat in _marginal_checks(spend, fit):
+            errors.append(error)
+            covered += inside
+            widths.append(width)
+            sats.append(sat)
     assert sum(e <= 0.20 for e in errors) >= 9, sorted(errors)
     assert covered >= 8, covered
     bound = 0.15 if traffic == "clicks" else 0.25  # sessions blur the visits' curve a little
@@ -286,3 +297,40 @@ def test_visits_stand_in_for_clicks_only_on_a_channel_that_sells_nothing():
     given = spend.assign(clicks=3.0)
     assert (ad_clicks(given, raw, names, START, 14) == 3.0).all()  # clicks win where given
     assert ad_clicks(generator_spend(14, seed=1), raw, names, START, 14) is None
+
+
+def test_on_a_larger_market_every_channel_within_20_percent():
+    """The misses above are noise, not bias: the history carries too little information on a
+    100 000-person market. With three times the people (three times the first orders and
+    clicks a day; still a small brand), the same estimator with clicks puts **every**
+    channel's marginal response within 20 % of the truth, the issue's bar as written.
+    Measured by benchmarks/response_recovery.py --clicks --people 300000: seeds 49-96 (fresh,
+    run once) 192 of 192, worst error 15.2 %, log-error s.d. 0.042-0.054 per lever (0.085 at
+    100 000: the √3 an information limit predicts); seeds 1-3 (this test) 12 of 12, worst
+    7.2 %. Coverage 186 of 192 (lower bound 0.94; P(fewer than 9 of 12) ≈ 1 %)."""
+    people = 3 * PEOPLE
+    errors, covered = [], 0
+    for seed in SEEDS:
+        truth_raw = generator_raw(DAYS + HOLDOUT, customers=people, real_customers=people)
+        spend = simulate_history(
+            truth_raw, generator_spend(DAYS + HOLDOUT, seed=seed), seed=seed, clicks=True
+        )
+        orders = _orders(spend.attrs.pop("orders"))
+        fit_raw = _held_reach(generator_raw(DAYS, customers=3000, real_customers=people))
+        ids = [c["id"] for c in fit_raw["channels"]]
+        new, before = first_orders(orders, ids, START, DAYS)
+        fit = fit_response(
+            fit_raw,
+            spend_array(spend, ids, START, DAYS),
+            new,
+            clicks=per_channel_day(spend, "clicks", ids, START, DAYS),
+            orders=orders_per_day(orders, ids, START, DAYS),
+            replications=3,
+            seed=seed,
+            before=before,
+        )
+        for error, inside, _, _ in _marginal_checks(spend, fit):
+            errors.append(error)
+            covered += inside
+    assert max(errors) <= 0.20, sorted(errors)
+    assert covered >= 9, covered
