@@ -487,7 +487,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     print(f"  order shares: {shares}")
     if metrics:
         print(
-            f"holdout: weekly MAPE {metrics['weekly_mape_pct']:.1f} %, cumulative error "
+            f"holdout: weekly MAPE {metrics['weekly_mape_pct']:.1f} % (BG/NBD "
+            f"{metrics['weekly_mape_pct_bgnbd']:.1f} %), cumulative error "
             f"{metrics['cumulative_error_pct']:+.1f} % (BG/NBD "
             f"{metrics['cumulative_error_pct_bgnbd']:+.1f} %)"
         )
