@@ -3,7 +3,8 @@
 Column names are the user's (``--columns customer=buyer_id,date=paid_at,amount=total,
 channel=shop[,order_id=id]``); dates may be in any ISO-like form (``2025-03-01``,
 ``2025/3/1``, ``2025-03-01 14:05:00``, ``2025-03-01T14:05:00+08:00``, ``20250301``: the
-seller's wall-clock date is kept, the time of day dropped); amounts are plain numbers
+seller's wall-clock date is kept, the time of day dropped), or put the year last when the file
+shows whether the day or the month comes first; amounts are plain numbers
 (a currency sign and thousands separators are tolerated).
 
 Every row that cannot be read is reported by its line number (the header is line 1); a row is
@@ -37,7 +38,7 @@ from sim.calibration.order_columns import (
     OrderColumnsError,
     resolve_columns,
 )
-from sim.calibration.order_dates import parse_dates
+from sim.calibration.order_dates import YearLastOrder, parse_dates
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
 
@@ -115,10 +116,13 @@ def read_orders(
     Columns not mapped are found by common names, and a missing amount or channel is stood
     in for (:mod:`sim.calibration.order_columns`; said in :attr:`Orders.notes`). With
     ``line_items=True`` the rows are order lines: rows sharing an order id are one order, their
-    amounts summed (their customer, date and channel must agree). ``date_format`` (strftime,
-    e.g. ``%m/%d/%Y %H:%M``) reads dates that name no year first, which no rule can guess.
+    amounts summed (their customer, date and channel must agree). Dates that put the year last
+    are read day or month first as the file's own dates settle it (a second look at the date
+    column alone, chunked, said in :attr:`Orders.notes`; :mod:`sim.calibration.order_dates`);
+    ``date_format`` (strftime, e.g. ``%m/%d/%Y %H:%M``) reads every date, with no guessing.
     """
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
+    start = path.tell() if isinstance(path, io.StringIO) else 0
     header = _read_header(path, source)
     try:
         plan = resolve_columns(header, dict(columns or {}), source)
@@ -132,8 +136,11 @@ def read_orders(
     columns: dict[str, list[pd.Series]] = {}  # each column's chunks, joined one at a time
     messages: list[str] = []  # the first few problems, in line order
     n_bad = 0
+    year_last = None  # without a format, the order of year-last dates: decided on the file
+    if date_format is None:
+        year_last = YearLastOrder(lambda: _date_column(path, start, source, header, mapping))
     for first_line, raw in _chunks(path, source, header, plan.read):
-        part, bad = _parse_chunk(raw, plan, first_line, date_format)
+        part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last)
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
             messages.append(f"{source}:{part['line'].iloc[i]}: {bad[i]}")
@@ -184,7 +191,7 @@ def read_orders(
         n_skipped=n_problems,
         set_aside=set_aside,
         n_set_aside=sum(n for n, _ in set_aside),
-        notes=list(plan.notes),
+        notes=list(plan.notes) + ([year_last.note] if year_last and year_last.note else []),
         line_orders=merged,
     )
 
@@ -225,10 +232,11 @@ def _read_header(path, source: str) -> list[str]:
     return names
 
 
-def _chunks(path, source: str, header: list[str], wanted: list[str]):
+def _chunks(path, source: str, header: list[str], wanted: list[str], only: int | None = None):
     """``(line of the chunk's first row, its text in the ``wanted`` columns)``,
-    :data:`CHUNK_ROWS` rows at a time. A row with more fields than the header is an error (as
-    read whole); a comma ending every line (one empty field more) is not."""
+    :data:`CHUNK_ROWS` rows at a time (with ``only``, that column alone is parsed). A row with
+    more fields than the header is an error (as read whole); a comma ending every line (one
+    empty field more) is not."""
     try:
         reader = pd.read_csv(
             path,
@@ -238,6 +246,7 @@ def _chunks(path, source: str, header: list[str], wanted: list[str]):
             index_col=False,  # never take the first column for an index
             encoding="utf-8-sig",
             chunksize=CHUNK_ROWS,
+            usecols=None if only is None else [only],
         )
         line = 2  # line 1 is the header
         while True:
@@ -246,8 +255,10 @@ def _chunks(path, source: str, header: list[str], wanted: list[str]):
                 raw = next(reader, None)
             if raw is None:
                 return
-            raw.columns = header
-            yield line, raw[wanted].reset_index(drop=True)
+            if only is None:
+                raw.columns = header
+                raw = raw[wanted]
+            yield line, raw.reset_index(drop=True)
             line += len(raw)
     except pd.errors.EmptyDataError:
         raise OrdersError([f"{source}: the file is empty (no header, no orders)"]) from None
@@ -255,8 +266,23 @@ def _chunks(path, source: str, header: list[str], wanted: list[str]):
         raise OrdersError([f"{source}: not a readable CSV file ({str(exc).strip()})"]) from None
 
 
+def _date_column(path, start: int, source: str, header: list[str], mapping: dict[str, str]):
+    """The date column alone, chunk by chunk (``(first line, values)``): what decides the order
+    of year-last dates, read again from the start of the file (a StringIO from ``start``)."""
+    if isinstance(path, io.StringIO):
+        path = io.StringIO(path.getvalue())
+        path.seek(start)
+    only = header.index(mapping["date"])
+    for line, raw in _chunks(path, source, header, [], only=only):
+        yield line, raw.iloc[:, 0].astype(str).str.strip()
+
+
 def _parse_chunk(
-    raw: pd.DataFrame, plan: ColumnPlan, first_line: int, date_format: str | None = None
+    raw: pd.DataFrame,
+    plan: ColumnPlan,
+    first_line: int,
+    date_format: str | None = None,
+    year_last: YearLastOrder | None = None,
 ) -> tuple[pd.DataFrame, dict[int, str]]:
     """Typed columns of one chunk and its unreadable rows (position → first problem)."""
     mapping = plan.mapping
@@ -270,7 +296,7 @@ def _parse_chunk(
             values, problems, where = _line_amount(raw, plan.amount_from)
         else:
             col = raw[mapping[fld]].astype(str).str.strip()
-            parse = _PARSERS.get(fld) or (lambda c: parse_dates(c, date_format))
+            parse = _PARSERS.get(fld) or (lambda c: parse_dates(c, date_format, year_last))
             (values, problems), where = parse(col), f"column '{mapping[fld]}' ({fld})"
         table[fld] = values
         for i in np.flatnonzero(problems.notna().to_numpy()):

@@ -131,7 +131,7 @@ def register(sub) -> None:
         default=None,
         metavar="FORMAT",
         help="strftime format of the order dates when they do not put the year first, "
-        "e.g. '%%m/%%d/%%Y %%H:%%M' (default: any year-first form)",
+        "e.g. '%%m/%%d/%%Y %%H:%%M' (default: year first, or year last as the file settles it)",
     )
     p.add_argument(
         "--line-items",
