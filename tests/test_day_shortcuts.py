@@ -16,6 +16,7 @@ import sim.core.phases.choice as choice_module
 from sim.core.ledger import LedgerRecorder
 from sim.core.model import ChannelMarket
 from sim.core.phases.choice import _cumulative, _table_rows, _traits, _utility
+from sim.core.phases.purchase import SOURCE_ORDERS, SOURCE_REVENUE
 from sim.core.streams import Draws, hash_uniforms, splitmix64
 from sim.levers.state import NO_EXTRA
 from sim.levers.tiers import Tiers, classify
@@ -109,9 +110,12 @@ def test_one_keyed_ledger_write_equals_separate_adds(baseline):
     group = rng.integers(0, 3, 50)
     revenue = rng.gamma(2.0, 100.0, 50)
     measures = ("orders", "revenue", "orders_paid", "orders_organic", "orders_seeding")
-    keys = np.stack([channel, channel + n_ch, (2 + group) * n_ch + channel])
+    first_bin = rec.bins_of(measures)[:, 0]  # each measure's first bin in the day's block
+    keys = np.stack(
+        [first_bin[0] + channel, first_bin[1] + channel, first_bin[2 + group] + channel]
+    )
     weights = np.stack([np.ones(50), revenue, np.ones(50)])
-    rec.add_keyed(3, rec.rows_of(measures), keys, weights)
+    rec.add_keyed(3, keys, weights)
     expected = np.zeros((len(measures), n_ch))  # summed one order at a time, in order
     for i in range(50):
         expected[0, channel[i]] += 1.0
@@ -120,6 +124,21 @@ def test_one_keyed_ledger_write_equals_separate_adds(baseline):
     for j, m in enumerate(measures):
         np.testing.assert_array_equal(rec.flow[m][3], expected[j])
         assert not rec.flow[m][[2, 4]].any()
+    assert not any(rec.flow[m].any() for m in rec.flow if m not in measures)  # (0.0 added)
+    # the source measures are consecutive rows: purchase keys them as orders_paid + source
+    assert np.array_equal(np.diff(rec.rows_of(SOURCE_ORDERS)), np.ones(len(SOURCE_ORDERS) - 1))
+    assert np.array_equal(np.diff(rec.rows_of(SOURCE_REVENUE)), np.ones(len(SOURCE_ORDERS) - 1))
+
+
+def test_the_same_values_added_to_several_measures(baseline):
+    """add_same on consecutive rows (a slice, in any order) and on scattered ones."""
+    rec = LedgerRecorder(baseline)
+    values = np.arange(1.0, len(baseline.channels) + 1)
+    rec.add_same(2, ("sessions", "visits"), values)
+    rec.add_same(2, ("sessions", "orders"), values)
+    for m, times in (("sessions", 2), ("visits", 1), ("orders", 1)):
+        np.testing.assert_array_equal(rec.flow[m][2], times * values)
+    assert not any(rec.flow[m].any() for m in rec.flow if m not in ("sessions", "visits", "orders"))
 
 
 def test_hashing_buyers_with_the_shoppers_changes_no_number(baseline, monkeypatch):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.core.model import ChannelMarket
-from sim.core.streams import Draws, hash_uniforms, splitmix64
+from sim.core.streams import Draws, hash_uniforms, raw_bound, splitmix64
 from sim.scenario import apply_overrides
 
 N = 5000
@@ -204,3 +204,52 @@ def test_a_whole_population_block_is_numpys_own_float32_stream(n):
     for day in (0, 1, 4, 5):  # days 2 and 3 are never asked for
         draws.set_day(day)
         np.testing.assert_array_equal(draws.everyone("exposure.paid"), blocks[day])
+
+
+@pytest.mark.parametrize("n", [1000, 1001])
+def test_the_customers_below_a_bound_are_the_blocks_own(n):
+    """``everyone_below`` compares the raw 32-bit draws with ``raw_bound``: the same customers
+    and numbers as ``everyone`` compared with ``end`` as floats, for ends on the draws' 2⁻²⁴
+    grid and one float32 step either side, none and every draw included, on skipped days, and
+    with ``everyone`` asked before or after on the same day (after: drawn again, the stream
+    stepped back, and the next days' blocks still NumPy's)."""
+    grid = np.float32(2.0**-24)
+    ends = [0.0, 1e-30, 0.02, 0.5, 1.0, 2.0, 4096 * grid, 0.999999]
+    ends += [np.nextafter(np.float32(e), np.float32(d)) for e in (4096 * grid, 0.5) for d in (0, 1)]
+    fast, slow = Draws(5, 1, n), Draws(5, 1, n)
+    for day, end in zip((0, 1, 3, 4, 5, 8, 9, 10, 12, 13, 15, 16), ends, strict=True):
+        end = np.array(end, dtype=np.float32)
+        for d in (fast, slow):
+            d.set_day(day)
+        u = slow.everyone("exposure.paid")
+        if day == 9:  # the float block first, then the raw path on the same day
+            fast.everyone("exposure.paid")
+        near, u_near = fast.everyone_below("exposure.paid", end, raw_bound(end))
+        expected = (u < end).nonzero()[0]
+        np.testing.assert_array_equal(near, expected)
+        np.testing.assert_array_equal(u_near, u[expected])
+        assert u_near.dtype == np.float32
+        if day % 3:  # (after, same day; on other days the next block follows a raw read)
+            np.testing.assert_array_equal(fast.everyone("exposure.paid"), u)
+    assert raw_bound(np.array(1.0, dtype=np.float32)) is None  # every draw is below 1
+    assert int(raw_bound(np.array(0.5, dtype=np.float32))) == 2**31
+    assert int(raw_bound(np.array(0.0, dtype=np.float32))) == 0
+
+
+def test_the_raw_bound_splits_the_draws_where_the_float_comparison_does():
+    """Every 32-bit draw next to the bound (and at the ends of the range) compares with it as
+    its float32 uniform ``(b >> 8) × 2⁻²⁴`` compares with ``end``, for ends on the 2⁻²⁴ grid,
+    one float32 step either side of grid points, between grid points and below the grid."""
+    grid = 2.0**-24
+    ends = [0.0, 1e-30, 1e-9, grid, 3 * grid, 0.3, 0.5, 0.75, 1 - grid, 1.0, 1.5]
+    ends = [np.float32(e) for e in ends]
+    ends += [np.nextafter(e, np.float32(d)) for e in ends[3:9] for d in (0, 1)]
+    for end in ends:
+        end = np.array(end, dtype=np.float32)
+        bound = raw_bound(end)
+        edge = 2**32 if bound is None else int(bound)
+        b = np.array([0, 1, 255, 256, 2**32 - 1] + [edge + k for k in range(-513, 514)])
+        b = b[(b >= 0) & (b < 2**32)].astype(np.uint32)
+        u = (b >> np.uint32(8)).astype(np.float32) * np.float32(grid)
+        below = np.ones(len(b), dtype=bool) if bound is None else b < bound
+        np.testing.assert_array_equal(below, u < end)

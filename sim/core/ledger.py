@@ -113,8 +113,13 @@ class LedgerRecorder:
         self._flows = np.zeros((0, self.days, n_ch))  # measure × day × channel; flow[m] views it
         self._row: dict[str, int] = {}
         self._rows_of: dict[tuple[str, ...], np.ndarray] = {}
+        self._bins_of: dict[tuple[str, ...], np.ndarray] = {}  # (add_keyed)
+        self._same_rows: dict[tuple[str, ...], np.ndarray | slice] = {}  # (add_same)
         self._add_flows(FLOW_MEASURES)
-        self.spend = {m: np.zeros((self.days, n_ch)) for m in SPEND_MEASURES}
+        # SPEND_MEASURES × day × channel, ``spend[m]`` views of it: exposure writes a day's
+        # four rows in one call (set_spend); costs registered later are arrays of their own
+        self._spend = np.zeros((len(SPEND_MEASURES), self.days, n_ch))
+        self.spend = {m: self._spend[i] for i, m in enumerate(SPEND_MEASURES)}
         self.market = {m: np.zeros(self.days) for m in MARKET_MEASURES}
         self.level = {m: np.zeros((self.days, n_ch)) for m in LEVEL_MEASURES}
         self._orders: list[dict[str, np.ndarray]] = []
@@ -182,27 +187,49 @@ class LedgerRecorder:
         self._flows[rows, day] += sums.reshape(len(rows), n_ch)
 
     def rows_of(self, measures: tuple[str, ...]) -> np.ndarray:
-        """Row numbers of ``measures`` in the measure × day × channel block, for
-        :meth:`add_keyed` (look them up once per run, not once per day)."""
+        """Row numbers of ``measures`` in the measure × day × channel block (look them up
+        once per run, not once per day)."""
         rows = self._rows_of.get(measures)
         if rows is None:
             rows = self._rows_of[measures] = np.array([self._row[m] for m in measures], np.intp)
         return rows
 
-    def add_keyed(self, day: int, rows: np.ndarray, keys: np.ndarray, weights: np.ndarray):
-        """Add ``weights`` to the bins ``keys`` (``j × channels + channel`` for
-        ``measures[j]``, ``rows`` from :meth:`rows_of`) with one ``bincount`` and one write:
-        a phase that records several measures grouped in different ways (by the order's
-        channel, by its source, by the ad's channel) writes them all at once. Each bin sums
-        its contributions in the order given, as separate ``add`` calls would."""
-        n_ch = self._flows.shape[2]
-        sums = np.bincount(keys.ravel(), weights=weights.ravel(), minlength=len(rows) * n_ch)
-        self._flows[rows, day] += sums.reshape(len(rows), n_ch)
+    def bins_of(self, measures: tuple[str, ...]) -> np.ndarray:
+        """The first bin of each of ``measures`` in the measure × channel block of a day
+        (``row × channels``, a column: add a channel to get its bin), for :meth:`add_keyed`
+        (looked up once per run, not once per day)."""
+        bins = self._bins_of.get(measures)
+        if bins is None:
+            rows = self.rows_of(measures)
+            bins = self._bins_of[measures] = (rows * self._flows.shape[2])[:, None]
+        return bins
+
+    def add_keyed(self, day: int, keys: np.ndarray, weights: np.ndarray) -> None:
+        """Add ``weights`` to the bins ``keys`` of the day's measure × channel block
+        (``bins_of((measure,)) + channel``) with one ``bincount`` and one write of the day's
+        column of every measure: a phase that records several measures grouped in different
+        ways (by the order's channel, by its source, by the ad's channel) writes them all at
+        once. Each bin sums its contributions in the order given, as separate ``add`` calls
+        would; a measure without a key gets 0.0 added, which leaves it as it was (a sum of
+        ``bincount`` sums is never −0.0), and a basic slice is written, not a fancy index."""
+        n_rows, _, n_ch = self._flows.shape
+        sums = np.bincount(keys.ravel(), weights=weights.ravel(), minlength=n_rows * n_ch)
+        self._flows[:, day] += sums.reshape(n_rows, n_ch)
 
     def add_same(self, day: int, measures: tuple[str, ...], values: np.ndarray) -> None:
         """Add the same per-channel ``values`` to each of ``measures`` in one write (choice's
-        sessions, which are also visits)."""
-        self._flows[self.rows_of(measures), day] += values
+        sessions, which are also visits); measures on consecutive rows are a basic slice."""
+        rows = self._same_rows.get(measures)
+        if rows is None:
+            rows = self.rows_of(measures)
+            if np.array_equal(np.sort(rows), np.arange(rows.min(), rows.max() + 1)):
+                rows = slice(int(rows.min()), int(rows.max()) + 1)  # (the same rows, any order)
+            self._same_rows[measures] = rows
+        self._flows[rows, day] += values
+
+    def set_spend(self, day: int, rows: np.ndarray) -> None:
+        """Set day ``day`` of every one of SPEND_MEASURES: ``rows`` is measures × channels."""
+        self._spend[:, day] = rows
 
     def add_orders(self, day: int, **columns: np.ndarray) -> None:
         if len(columns["customer"]):

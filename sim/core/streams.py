@@ -20,6 +20,7 @@ population, Mesa's own ``random``, the inventory engine's lead times and demand)
 
 from __future__ import annotations
 
+import math
 import sys
 import zlib
 from collections.abc import Sequence
@@ -130,6 +131,14 @@ def keyed_uniforms(customers: np.ndarray, lo, hi) -> np.ndarray:
     return u
 
 
+def raw_bound(end: np.ndarray) -> np.ndarray | None:
+    """``b < raw_bound(end)`` ⇔ ``(b >> 8) × 2⁻²⁴ < end`` for a 32-bit draw ``b`` and a float32
+    ``end`` (0-d uint32: ``ceil(end × 2²⁴) × 256``), for :meth:`Draws.everyone_below`; None
+    when every draw is below ``end``."""
+    k = math.ceil(float(end) * 16777216.0) if end > 0 else 0  # (exact: a float32 × 2**24)
+    return np.array(k << 8, dtype=np.uint32) if k < 1 << 24 else None
+
+
 class Draws:
     """The uniforms of one run: ``u = f(seed, replication, decision, day, customer)``.
 
@@ -145,8 +154,9 @@ class Draws:
         self._decision_keys: dict[str, int] = {}  # per run: a decision's key before the day
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key halves by day
         self._stacked: dict[tuple[str, ...], np.ndarray] = {}  # groups' key halves
-        # decision -> (generator, block buffer, last day drawn)
+        # decision -> [generator, block buffer, last day drawn, read raw only] (_entry)
         self._blocks: dict[str, list] = {}
+        self._raw = self.n % 2 == 0 and _LITTLE_ENDIAN  # (_draw_today: raw 64-bit outputs)
 
     def set_day(self, day: int) -> None:
         self.day = int(day)
@@ -249,39 +259,82 @@ class Draws:
         day's block never depends on which earlier days asked for one. The buffer is reused
         (a fresh multi-megabyte block per day costs page faults): use it the day it was drawn.
         """
+        entry = self._entry(decision)
+        block = entry[1]
+        if entry[2] != self.day:
+            bits = self._draw_today(decision, entry)
+        elif entry[3]:  # read by everyone_below, which keeps no floats: step back, draw again
+            entry[0].bit_generator.advance((1 << 128) - self.n // 2)  # (PCG64: mod 2**128)
+            bits = entry[0].bit_generator.random_raw(self.n // 2).view(np.uint32)
+            entry[3] = False
+        else:
+            return block
+        if bits is not None:
+            np.right_shift(bits, _SHIFT8, out=bits)
+            np.copyto(block, bits, casting="unsafe")  # exact: below 2**24
+            block *= _SCALE
+        return block
+
+    def everyone_below(
+        self, decision: str, end: np.ndarray, bound: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The customers whose :meth:`everyone` uniform of ``decision`` today is below ``end``
+        (a float32 0-d array), ascending, and their uniforms: ``u = everyone(decision)``,
+        ``near = (u < end).nonzero()[0]``, ``(near, u[near])``, the same numbers.
+
+        ``bound`` is :func:`raw_bound` of ``end``: a float32 draw is ``(b >> 8) × 2⁻²⁴`` of a
+        32-bit draw ``b``, so ``u < end`` is ``b < bound`` on the raw bits, and only the few
+        customers below it are turned into floats (exposure: ~2 % of the market) — three
+        whole-population passes fewer a day. The day's raw block is not kept (holding it
+        fragments the heap: +8 MB peak at a million customers, measured): :meth:`everyone`
+        asked the same day after this steps the generator back and draws the block again."""
+        entry = self._entry(decision)
+        if bound is None or entry[2] == self.day or not self._raw:
+            u = self.everyone(decision)
+            near = (u < end).nonzero()[0]
+            return near, u[near]
+        bits = self._draw_today(decision, entry)
+        entry[3] = True  # (today's floats were never made)
+        near = (bits < bound).nonzero()[0]
+        u = np.right_shift(bits[near], _SHIFT8).astype(np.float32)
+        u *= _SCALE
+        return near, u
+
+    def _entry(self, decision: str) -> list:
+        """``[generator, float32 block, day of the block, read raw only]`` of a
+        whole-population decision, made on first use."""
         entry = self._blocks.get(decision)
         if entry is None:
             seq = np.random.SeedSequence(
                 [self.seed & _MASK64, self.replication & _MASK64, 0xB10C, decision_id(decision)]
             )
-            entry = [np.random.default_rng(seq), np.empty(self.n, dtype=np.float32), -1]
+            entry = [np.random.default_rng(seq), np.empty(self.n, dtype=np.float32), -1, False]
             self._blocks[decision] = entry
-        rng, block, last = entry
-        if last == self.day:
-            return block
-        if last > self.day:
-            raise RuntimeError(f"{decision}: day {self.day} comes after day {last} was drawn")
-        for _ in range(self.day - last):
-            _float32_block(rng, block)
-        entry[2] = self.day
-        return block
+        return entry
 
+    def _draw_today(self, decision: str, entry: list) -> np.ndarray | None:
+        """Draw today's block of ``decision`` (days skipped since the last block drawn are
+        drawn and thrown away): NumPy's 32-bit draws as uint32, unshifted, or None for an odd
+        population or a big-endian machine, whose float32 block this fills with NumPy's own
+        ``random(dtype=float32)`` instead.
 
-def _float32_block(rng: np.random.Generator, out: np.ndarray) -> None:
-    """``rng.random(out=out, dtype=np.float32)``: the same numbers, a third cheaper.
-
-    NumPy makes a float32 from the top 24 bits of a 32-bit draw, and its 32-bit draws are the
-    low then the high half of each 64-bit PCG64 output (the high half waits in a buffer). For an
-    even count that is the raw 64-bit outputs read as uint32 pairs (little-endian), shifted and
-    scaled: three array passes instead of a call per number (≈ 12 against 18 µs per 10 000,
-    measured). An odd count would leave a half in the buffer, so it takes NumPy's own path."""
-    if len(out) % 2 or not _LITTLE_ENDIAN:
-        rng.random(out=out, dtype=np.float32)
-        return
-    bits = rng.bit_generator.random_raw(len(out) // 2).view(np.uint32)
-    bits >>= _SHIFT8
-    np.copyto(out, bits, casting="unsafe")  # exact: below 2**24
-    out *= _SCALE
+        NumPy makes a float32 from the top 24 bits of a 32-bit draw, and its 32-bit draws are
+        the low then the high half of each 64-bit PCG64 output (the high half waits in a
+        buffer). For an even count that is the raw 64-bit outputs read as uint32 pairs
+        (little-endian): one call instead of one per number (≈ 12 against 18 µs per 10 000
+        floats, with the shift and scaling, measured). An odd count would leave a half in the
+        buffer, so it takes NumPy's own path."""
+        if entry[2] > self.day:
+            raise RuntimeError(f"{decision}: day {self.day} comes after day {entry[2]} was drawn")
+        rng, skipped = entry[0], self.day - entry[2] - 1
+        entry[2], entry[3] = self.day, False
+        if not self._raw:
+            for _ in range(skipped + 1):
+                rng.random(out=entry[1], dtype=np.float32)
+            return None
+        for _ in range(skipped):
+            rng.bit_generator.random_raw(self.n // 2)
+        return rng.bit_generator.random_raw(self.n // 2).view(np.uint32)
 
 
 _LITTLE_ENDIAN = sys.byteorder == "little"

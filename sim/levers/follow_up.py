@@ -169,16 +169,19 @@ def _group_buys(model: ChannelMarket, lv: Levers, buyers, channel) -> None:
 
 def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
     pop, day, rec = model.pop, model.day, model.recorder
-    old = lv.tier
-    # Only pool members have a tier: classify those few, not the whole market, every day.
+    perks = lv.coupons is not None and lv.tiers.perks
+    old = lv.tier.copy() if perks else None
+    # Only pool members have a tier: classify those few, not the whole market, every day; and
+    # clear yesterday's members' tiers rather than refill the whole market with NO_TIER.
     members = (pop.in_private & (pop.stage != STAGE[CHURNED])).nonzero()[0]
-    lv.tier = np.full(pop.n, NO_TIER, dtype=np.int8)
+    lv.tier[lv.tier_members] = NO_TIER
     tier = _member_tiers(lv.tiers, pop, members, day)
     lv.tier[members] = tier
+    lv.tier_members = members
     counts = np.bincount(tier, minlength=len(TIER_IDS))
     for t, name in enumerate(_TIER_MEASURES):
         rec.market[name][day] = counts[t]
-    if lv.coupons is None or not lv.tiers.perks:
+    if not perks:
         return
     coupon_ids = [c.id for c in lv.promo.coupons]
     for t, tid in enumerate(TIER_IDS):

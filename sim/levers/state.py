@@ -79,6 +79,7 @@ class Levers:
         self.arms = ArmBook(len(chans)) if ab else None
         self.active = self.active or ab
         self.tier = np.full(n, -1, dtype=np.int8)
+        self.tier_members = np.zeros(0, dtype=np.intp)  # who has a tier (the rest: −1)
         self.coupons = (
             CouponBook(sc.promotions.coupons, n=n, channels=self.ids, private=self.private)
             if sc.promotions.coupons

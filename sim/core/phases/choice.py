@@ -44,7 +44,7 @@ def choice(model: ChannelMarket) -> None:
         if model.warehouse is not None:  # empty shelves; channels a stockout sent them away from
             avoid(model, shoppers, sell, seg, util)
         cum = _cumulative(util)
-    pick = np.add.reduce(cum < u[:, None], axis=1)
+    pick = _count_below(cum, u)
     channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel
@@ -73,6 +73,23 @@ def _draws(model: ChannelMarket, shoppers: np.ndarray) -> np.ndarray:
     if wide:
         t.u_buyers = rows[2:]
     return rows[0]
+
+
+def _count_below(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per row, how many of ``cum``'s entries are below the row's ``u``: the chosen channel's
+    position. A product of the 0/1 bytes with a ones vector (whole counts, so the same
+    numbers) costs half what ``np.add.reduce`` over the row does at a few hundred shoppers."""
+    below = cum < u[:, None]
+    k = below.shape[1]
+    if k > 255:  # (a uint8 count would wrap)
+        return np.add.reduce(below, axis=1)
+    ones = _ONES.get(k)
+    if ones is None:
+        ones = _ONES[k] = np.ones(k, dtype=np.uint8)
+    return np.dot(below.view(np.uint8), ones)
+
+
+_ONES: dict[int, np.ndarray] = {}  # _count_below's ones vectors, by row length
 
 
 def _traits(pop, shoppers: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE, STAGE
+from sim.core.streams import raw_bound
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 TOUCH_DRAW = "exposure.touch"
+_DECISIONS = {lever: f"exposure.{lever}" for lever in ("paid", "seeding")}  # whole-market draws
 
 
 def exposure(model: ChannelMarket) -> None:
@@ -31,11 +33,8 @@ def exposure(model: ChannelMarket) -> None:
 
     model.join_p = float(model.join_p_by_day[day])  # private-ops budgets may move by day
     plan = model.exposure_plan
-    spend, levers = plan.today(model, day)
-    rec.spend["spend_paid"][day] = spend[:, 0]
-    rec.spend["spend_seeding"][day] = spend[:, 1]
-    rec.spend["spend_private_ops"][day] = spend[:, 2]
-    rec.spend["service_cost"][day] = plan.service
+    spend, levers, spend_rows = plan.today(model, day)
+    rec.set_spend(day, spend_rows)  # spend by lever (paid, seeding, private ops), service cost
 
     # ad clicks of both levers counted at once (whole counts: the sum is the same either way)
     clicks = [_reach(model, "paid", levers["paid"]), _reach(model, "seeding", levers["seeding"])]
@@ -60,11 +59,13 @@ class ExposurePlan:
 
     def __init__(self, model: ChannelMarket):
         self.service = np.array([a.spec.service.cost_per_day for a in model.channel_agents])
-        self._levers: dict[bytes, tuple[np.ndarray, dict[str, tuple | None]]] = {}
+        self._levers: dict[bytes, tuple[np.ndarray, dict[str, tuple | None], np.ndarray]] = {}
 
-    def today(self, model: ChannelMarket, day: int) -> tuple[np.ndarray, dict[str, tuple | None]]:
+    def today(self, model: ChannelMarket, day: int) -> tuple[np.ndarray, dict, np.ndarray]:
         """The day's spend (channels × paid, seeding, private_ops) and lever slices
-        ``{"paid": …, "seeding": …, "touch": …}`` (None: the lever reaches nobody)."""
+        ``{"paid": …, "seeding": …, "touch": …}`` (None: the lever reaches nobody), and the
+        ledger's SPEND_MEASURES rows of the day (the spend by lever, then the service cost:
+        :meth:`LedgerRecorder.set_spend`)."""
         # the agents read views of ``model.budget`` (ChannelAgent.daily_spend): its day's row is
         # every agent's spend at once; + 0.0 makes −0.0 and 0.0 one key, as floats compare
         spend = model.budget[day] + 0.0
@@ -83,7 +84,8 @@ class ExposurePlan:
                     "touch",
                 ),
             }
-            known = self._levers[key] = (spend, levers)
+            rows = np.vstack([spend.T, self.service[None, :]])  # the ledger's SPEND_MEASURES
+            known = self._levers[key] = (spend, levers, rows)
         return known
 
 
@@ -100,10 +102,11 @@ def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> li
 
 
 def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | None:
-    """A lever's slices as arrays: ``(end, lo, channel, click_below, impact, land, all_land,
-    none_land, own_land)``; ``impact`` is slice × segment (the slice's impact × the segment's
-    content response, the float32 product a customer's adstock gains: one lookup a day, not
-    four calls)."""
+    """A lever's slices as arrays: ``(end, bound, lo, channel, click_below, impact, land,
+    all_land, none_land, own_land)``; ``bound`` is ``end`` on the draws' raw bits
+    (:func:`sim.core.streams.raw_bound`), ``impact`` is slice × segment (the slice's impact ×
+    the segment's content response, the float32 product a customer's adstock gains: one lookup
+    a day, not four calls)."""
     if not slices:
         return None
     resp = [ch.spec.response for ch, _, _ in slices]
@@ -120,10 +123,12 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
     )
     _, lo, r = slices[-1]
     chans = np.array([ch.index for ch, _, _ in slices])
+    # as float32 (what comparing float32 draws with a Python float does), in a 0-d array:
+    # a cheaper ufunc operand than a Python float (≈ 0.25 against 0.65 µs a call)
+    end = np.array(lo + r, dtype=np.float32)
     return (
-        # as float32 (what comparing float32 draws with a Python float does), in a 0-d array:
-        # a cheaper ufunc operand than a Python float (≈ 0.25 against 0.65 µs a call)
-        np.array(lo + r, dtype=np.float32),
+        end,
+        raw_bound(end),
         np.array([s[1] for s in slices]),
         chans,
         np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
@@ -137,15 +142,16 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
 
 def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> np.ndarray | None:
     """Reach and adstock of one lever; returns the channels of today's ad clicks."""
-    pop = model.pop
-    u = model.draws.everyone(f"exposure.{lever}")  # drawn every day, reach or not (CRN)
+    pop, decision = model.pop, _DECISIONS[lever]
     if slices is None:
+        model.draws.everyone(decision)  # drawn every day, reach or not (CRN)
         return None
-    end, lo, chans, click_below, impact, land, all_land, none_land, own_land = slices
-    # Only draws below the end of the last slice hit anyone: work on those few customers.
-    near = (u < end).nonzero()[0]  # (np.flatnonzero without its wrapper)
-    near = near[pop.stage[near] != STAGE[CHURNED]]
-    u_near = u[near]
+    end, bound, lo, chans, click_below, impact, land, all_land, none_land, own_land = slices
+    # Only draws below the end of the last slice hit anyone: work on those few customers
+    # (compared on the block's raw bits; only theirs are made floats: Draws.everyone_below).
+    near, u_near = model.draws.everyone_below(decision, end, bound)
+    alive = pop.stage[near] != STAGE[CHURNED]
+    near, u_near = near[alive], u_near[alive]
     # Every channel's slice at once (a handful of calls, whatever the number of channels):
     # the slices are consecutive, so the slice a draw falls in is a sorted search of the starts.
     k = lo.searchsorted(u_near, side="right") - 1
@@ -178,7 +184,7 @@ def touch(model: ChannelMarket, slices: tuple, members: np.ndarray, u_members: n
     ``exposure.touch``: :func:`_touch`, or choice when it hashed them in its own pass (without
     levers nothing between exposure and choice reads or changes a touch or the pool)."""
     pop = model.pop
-    end, lo, chans = slices[:3]
+    end, _, lo, chans = slices[:4]
     close = u_members < end
     near, u_near = members[close], u_members[close]
     k = lo.searchsorted(u_near, side="right") - 1

@@ -156,10 +156,7 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     keys = np.empty((len(_KEY_ROW), len(channel)), dtype=np.int64)
     keys[:-2] = channel
     keys[-2:] = np.maximum(ad, 0)  # (no paid ad: weight 0, any bin of its own measure)
-    offsets = _OFFSETS.get(n_ch)
-    if offsets is None:
-        offsets = _OFFSETS[n_ch] = _KEY_ROW[:, None] * n_ch
-    keys += offsets
+    keys += rec.bins_of(_KEYED)  # each key row's first bin (the sources' rows are consecutive)
     keys[len(ORDER_MEASURES) : -2] += np.multiply(source, n_ch, dtype=np.int64)  # by source
     weights = np.empty(keys.shape)
     weights[0] = 1.0
@@ -173,7 +170,7 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     weights[8] = revenue
     weights[9] = paid
     weights[10] = revenue * paid
-    rec.add_keyed(day, rec.rows_of(_RECORDED), keys, weights)
+    rec.add_keyed(day, keys, weights)
     rec.journey(day, buyers, "order", channel, ordered=model.warehouse is None)
 
 
@@ -181,7 +178,6 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
 # (0-d arrays: cheaper ufunc operands than NumPy scalars, see sim.core.population.STAGE)
 _U_LO, _U_HI = np.array(1e-7, dtype=np.float32), np.array(1 - 1e-7, dtype=np.float32)
 _BITS: dict[int, np.ndarray] = {}  # _channel_bits, per number of channels
-_OFFSETS: dict[int, np.ndarray] = {}  # _KEY_ROW × channels, per number of channels
 # _record's measures and, per row of its keys, the measure its bins start at
 _RECORDED = (*ORDER_MEASURES, *SOURCE_ORDERS, *SOURCE_REVENUE, *AD_MEASURES)
 _KEY_ROW = np.array(
@@ -193,3 +189,4 @@ _KEY_ROW = np.array(
         len(_RECORDED) - 1,
     ]
 )
+_KEYED = tuple(_RECORDED[j] for j in _KEY_ROW)  # the measure each row of keys starts at
