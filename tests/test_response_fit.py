@@ -69,6 +69,23 @@ def _held_reach(raw: dict) -> dict:
     return raw
 
 
+def _history(seed: int, people: int) -> tuple:
+    """One seed's synthetic history on a market of ``people`` (a year and a quarter of flighted
+    spend, the run's clicks and visits) and what a fit of its first DAYS days is given:
+    ``(spend, orders, fit_raw, ids, spend array, first orders, fit keywords)``."""
+    truth_raw = generator_raw(DAYS + HOLDOUT, customers=people, real_customers=people)
+    spend = simulate_history(
+        truth_raw, generator_spend(DAYS + HOLDOUT, seed=seed), seed=seed, clicks=True
+    )
+    orders = _orders(spend.attrs.pop("orders"))
+    fit_raw = _held_reach(generator_raw(DAYS, customers=3000, real_customers=people))
+    ids = [c["id"] for c in fit_raw["channels"]]
+    new, before = first_orders(orders, ids, START, DAYS)
+    every = orders_per_day(orders, ids, START, DAYS)
+    kw = {"orders": every, "replications": 3, "seed": seed, "before": before}
+    return spend, orders, fit_raw, ids, spend_array(spend, ids, START, DAYS), new, kw
+
+
 @pytest.fixture(scope="module")
 def histories():
     """Per seed: the spend (with the run's daily ad clicks and visits), the orders, the fit on
@@ -76,17 +93,7 @@ def histories():
     with the visits (no clicks)."""
     out = {}
     for seed in SEEDS:
-        truth_raw = generator_raw(DAYS + HOLDOUT, customers=PEOPLE, real_customers=PEOPLE)
-        spend = simulate_history(
-            truth_raw, generator_spend(DAYS + HOLDOUT, seed=seed), seed=seed, clicks=True
-        )
-        orders = _orders(spend.attrs.pop("orders"))
-        fit_raw = _held_reach(generator_raw(DAYS, customers=3000, real_customers=PEOPLE))
-        ids = [c["id"] for c in fit_raw["channels"]]
-        s = spend_array(spend, ids, START, DAYS)
-        new, before = first_orders(orders, ids, START, DAYS)
-        every = orders_per_day(orders, ids, START, DAYS)
-        kw = {"orders": every, "replications": 3, "seed": seed, "before": before}
+        spend, orders, fit_raw, ids, s, new, kw = _history(seed, PEOPLE)
         fit = fit_response(fit_raw, s, new, **kw)
         clicks = per_channel_day(spend, "clicks", ids, START, DAYS)
         with_clicks = fit_response(fit_raw, s, new, clicks=clicks, **kw)
@@ -311,24 +318,9 @@ def test_on_a_larger_market_every_channel_within_20_percent():
     people = 3 * PEOPLE
     errors, covered = [], 0
     for seed in SEEDS:
-        truth_raw = generator_raw(DAYS + HOLDOUT, customers=people, real_customers=people)
-        spend = simulate_history(
-            truth_raw, generator_spend(DAYS + HOLDOUT, seed=seed), seed=seed, clicks=True
-        )
-        orders = _orders(spend.attrs.pop("orders"))
-        fit_raw = _held_reach(generator_raw(DAYS, customers=3000, real_customers=people))
-        ids = [c["id"] for c in fit_raw["channels"]]
-        new, before = first_orders(orders, ids, START, DAYS)
-        fit = fit_response(
-            fit_raw,
-            spend_array(spend, ids, START, DAYS),
-            new,
-            clicks=per_channel_day(spend, "clicks", ids, START, DAYS),
-            orders=orders_per_day(orders, ids, START, DAYS),
-            replications=3,
-            seed=seed,
-            before=before,
-        )
+        spend, _, fit_raw, ids, s, new, kw = _history(seed, people)
+        clicks = per_channel_day(spend, "clicks", ids, START, DAYS)
+        fit = fit_response(fit_raw, s, new, clicks=clicks, **kw)
         for error, inside, _, _ in _marginal_checks(spend, fit):
             errors.append(error)
             covered += inside
