@@ -208,3 +208,30 @@ def test_flighted_example_bursts_before_the_festivals():
     day = {d: (pd.Timestamp(d).date() - start).days for d in ("2026-06-18", "2026-11-11")}
     assert b[day["2026-06-18"], 0, 0] == 90000 and b[day["2026-06-18"] + 1, 0, 0] == 30000
     assert b[day["2026-11-11"], 0, 0] == 100000 and b[day["2026-11-11"] + 1, 0, 0] == 30000
+
+
+def test_weekly_spend_file_spread_over_its_days_when_the_scenario_says_so(tmp_path):
+    """A spend_file of weekly totals (rows on Mondays) is refused as days, and with
+    ``spend_period: week-starting`` each week's total reaches the ledger as a seventh a day."""
+    start = load_scenario(SCENARIOS / "baseline.yaml", overrides=SMALL).horizon.start
+    monday = pd.Timestamp(start) + pd.Timedelta(days=(7 - pd.Timestamp(start).day_of_week) % 7)
+    weeks = [monday + pd.Timedelta(weeks=k) for k in range(4)]
+    spend = tmp_path / "weekly.csv"
+    spend.write_text(
+        "date,channel,lever,spend\n"
+        + "".join(f"{d.date()},tmall,paid,{7000 * (k + 1)}\n" for k, d in enumerate(weeks))
+    )
+    over = {**SMALL, "spend_file": str(spend)}
+    with pytest.raises(ScenarioError, match=r"spend_file: .*every date is a Monday"):
+        load_scenario(SCENARIOS / "baseline.yaml", overrides=over)
+    sc = load_scenario(
+        SCENARIOS / "baseline.yaml", overrides={**over, "spend_period": "week-starting"}
+    )
+    daily = simulate(sc, seed=2).daily.groupby(["channel", "day"]).sum(numeric_only=True)
+    paid = daily.loc["tmall", "spend_paid"].to_numpy()
+    first = (monday - pd.Timestamp(start)).days
+    expected = paid.copy()  # outside the four weeks: the scenario's own budget
+    for k in range(4):
+        expected[first + 7 * k : first + 7 * (k + 1)] = 1000.0 * (k + 1)
+    np.testing.assert_allclose(paid, expected)
+    assert paid[first : first + 28].sum() == pytest.approx(7000 * (1 + 2 + 3 + 4))

@@ -148,3 +148,85 @@ def test_cli_bad_spend_file_exits_2_without_traceback_or_output(tmp_path):
     assert "Traceback" not in proc.stderr
     assert f"{bad}:2: column 'spend' (spend): negative value '-3'" in proc.stderr
     assert not out.exists() and not (tmp_path / "report").exists()
+
+
+# ---- weekly rows (sim.scenario.spend_weeks) ---------------------------------------------------
+def _weekly_text(weeks: int = 5) -> str:
+    """Weekly totals dated on Mondays (2025-01-06 …): tmall 700·(k+1) paid, jd 1400 paid, with
+    tmall's clicks 70 a week."""
+    rows = ["date,channel,lever,spend,clicks"]
+    for k in range(weeks):
+        d = (pd.Timestamp("2025-01-06") + pd.Timedelta(weeks=k)).date()
+        rows += [f"{d},tmall,paid,{700 * (k + 1)},70", f"{d},jd,paid,1400,"]
+    return "\n".join(rows) + "\n"
+
+
+def test_rows_dated_on_one_weekday_are_refused_as_days_unless_said():
+    with pytest.raises(SpendFileError) as exc:
+        read_spend(io.StringIO(_weekly_text()))
+    (msg,) = exc.value.problems
+    assert "every date is a Monday (5 dates, 2025-01-06 … 2025-02-03): weekly totals?" in msg
+    assert "--spend-period" in msg and "spend_period:" in msg
+    as_days = read_spend(io.StringIO(_weekly_text()), period="day")  # said: days after all
+    assert len(as_days) == 10 and as_days["spend"].sum() == 700 * 15 + 1400 * 5
+    assert len(read_spend(io.StringIO(_weekly_text(weeks=3)))) == 6  # 3 dates: no pattern yet
+
+
+@pytest.mark.parametrize(
+    "period, first, last",
+    [("week-starting", "2025-01-06", "2025-02-09"), ("week-ending", "2024-12-31", "2025-02-03")],
+)
+def test_weekly_totals_spread_over_their_seven_days(period, first, last):
+    """Each row's spend and clicks are a seventh on each day of the week its date starts or
+    ends; the totals per channel are the file's."""
+    t = read_spend(io.StringIO(_weekly_text()), period=period)
+    tm = t[t["channel"] == "tmall"].set_index("date")
+    assert len(tm) == 35 and len(t) == 70
+    assert tm.index.min() == pd.Timestamp(first) and tm.index.is_unique
+    assert tm.index.max() == pd.Timestamp(last)
+    week1 = tm.index < tm.index.min() + pd.Timedelta(days=7)
+    np.testing.assert_allclose(tm.loc[week1, "spend"], 100.0)  # 700 / 7, each day
+    np.testing.assert_allclose(tm.loc[~week1, "spend"].iloc[:7], 200.0)  # the second week
+    np.testing.assert_allclose(tm["clicks"], 10.0)
+    assert t.groupby("channel")["spend"].sum().to_dict() == pytest.approx(
+        {"tmall": 700 * 15, "jd": 1400 * 5}
+    )
+    assert t[t["channel"] == "jd"]["clicks"].isna().all()  # not given stays not given
+
+
+def test_weekly_period_on_rows_closer_than_a_week_is_refused():
+    text = "date,channel,lever,spend\n2025-01-06,tmall,paid,7\n2025-01-09,tmall,paid,7\n"
+    with pytest.raises(SpendFileError, match=r"tmall paid are less than 7 days apart"):
+        read_spend(io.StringIO(text), period="week-starting")
+    with pytest.raises(SpendFileError, match=r"spend period 'weekly': expected day, week-"):
+        read_spend(io.StringIO(text), period="weekly")
+
+
+def test_cli_weekly_spend_file_names_the_flag_and_writes_nothing(tmp_path):
+    weekly = tmp_path / "spend.csv"
+    weekly.write_text(_weekly_text(), encoding="utf-8")
+    out = tmp_path / "out.yaml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.commands.cli",
+            "calibrate",
+            "scenarios/data/sample_orders.csv",
+            "--columns",
+            "customer=customer_id,date=order_date,order_id=order_id",
+            "--spend",
+            str(weekly),
+            "--out",
+            str(out),
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "every date is a Monday" in proc.stderr and "--spend-period" in proc.stderr
+    assert not out.exists() and not (tmp_path / "report").exists()

@@ -24,6 +24,7 @@ import yaml
 from sim.calibration.fitting import calibrate
 from sim.calibration.orders import parse_columns, read_orders
 from sim.commands.options import add_override_options
+from sim.commands.spend_options import add_spend_options, read_spend_option
 from sim.results import claim, write_tool_columns
 from sim.results.directories import atomic_dir, default_run_dir, write_json
 from sim.results.provenance import reproducibility
@@ -144,19 +145,7 @@ def register(sub) -> None:
         help="fit on rows that look implausible too (a date far outside the order history, "
         "an amount beyond 1000 × the median); by default they are set aside and reported",
     )
-    p.add_argument(
-        "--spend",
-        default=None,
-        metavar="SPEND.csv",
-        help="daily spend per channel and lever (date, channel, lever, spend[, visits, clicks]): "
-        "fit the acquisition side too (docs/calibration.md, Fitting response from spend)",
-    )
-    p.add_argument(
-        "--spend-columns",
-        default=None,
-        metavar="FIELD=COLUMN,...",
-        help="date=...,channel=...,lever=...,spend=...[,clicks=...] (default: common names)",
-    )
+    add_spend_options(p)
     p.set_defaults(func=run)
 
 
@@ -175,7 +164,7 @@ def run(args) -> int:
     for note in orders.notes:  # what the export lacked or was found under another name
         print(f"note: {note}", file=sys.stderr)
     table = orders.table
-    spend = _read_spend(args)  # a bad spend file stops here, before anything is fitted
+    spend = read_spend_option(args)  # a bad spend file stops here, before anything is fitted
     start, end, hold = _periods(args, table, UsageError)
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
@@ -238,14 +227,6 @@ def _periods(args, table: pd.DataFrame, error) -> tuple[dt.date, dt.date, tuple 
     if hold and hold[0] > last:
         raise error(f"--holdout-period: starts {hold[0]}, after the last order ({last})")
     return start, end, hold
-
-
-def _read_spend(args):
-    if args.spend is None:
-        return None
-    from sim.scenario.spend_file import read_spend, spend_columns
-
-    return read_spend(args.spend, columns=spend_columns(args.spend_columns))
 
 
 def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None) -> dict | None:

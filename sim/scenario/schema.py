@@ -220,6 +220,11 @@ class Scenario(_Frozen):
     spend_file: str | None = Field(
         default=None, description="daily spend rows (day × channel × lever) over the budgets"
     )
+    spend_period: Literal["day", "week-starting", "week-ending"] | None = Field(
+        default=None,
+        description="what a spend_file row is: a day, or a week's total from / to its date "
+        "(spread over its 7 days); unset: days, and a file dated on one weekday only is refused",
+    )
     uncertainty: Uncertainty | None = Field(
         default=None, description="posterior draws of parameters, one per replication"
     )

@@ -99,7 +99,7 @@ def budget_problems(scenario: Scenario) -> list[str]:
             spans.append((j, first, last))
     if scenario.spend_file:
         try:
-            table = spend_table(scenario.spend_file)
+            table = spend_table(scenario.spend_file, scenario.spend_period)
         except ScenarioError as exc:
             return problems + [f"spend_file: {p}" for p in exc.problems]
         unknown = sorted(set(table["channel"]) - set(scenario.channel_ids()))
@@ -127,7 +127,7 @@ def budget_warnings(scenario: Scenario) -> list[str]:
     if not scenario.spend_file:
         return out
     try:
-        table = spend_table(scenario.spend_file)
+        table = spend_table(scenario.spend_file, scenario.spend_period)
     except ScenarioError:
         return out
     outside = len(table) - len(_in_horizon(scenario))
@@ -138,23 +138,24 @@ def budget_warnings(scenario: Scenario) -> list[str]:
     ]
 
 
-def spend_table(path: str) -> pd.DataFrame:
-    """The spend file at ``path`` (:func:`sim.scenario.spend_file.read_spend`), read once per
-    process and version of the file: every replication builds its budget from it."""
+def spend_table(path: str, period: str | None = None) -> pd.DataFrame:
+    """The spend file at ``path`` (:func:`sim.scenario.spend_file.read_spend`, rows read as
+    ``period`` says), read once per process and version of the file: every replication builds
+    its budget from it."""
     try:
         st = os.stat(path)
     except OSError:
-        return read_spend(path)  # raises SpendFileError naming the file
-    return _cached(str(path), st.st_mtime_ns, st.st_size)
+        return read_spend(path, period=period)  # raises SpendFileError naming the file
+    return _cached(str(path), st.st_mtime_ns, st.st_size, period)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    return read_spend(path)
+def _cached(path: str, mtime_ns: int, size: int, period: str | None) -> pd.DataFrame:
+    return read_spend(path, period=period)
 
 
 def _in_horizon(scenario: Scenario) -> pd.DataFrame:
-    table = spend_table(str(scenario.spend_file))
+    table = spend_table(str(scenario.spend_file), scenario.spend_period)
     start = pd.Timestamp(scenario.horizon.start)
     day = (table["date"] - start).dt.days
     keep = (day >= 0) & (day < scenario.horizon.days)

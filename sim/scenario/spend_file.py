@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.scenario.spend_weeks import PERIODS, spread_weeks, weekly_weekday
 
 LEVERS: tuple[str, ...] = ("paid", "seeding", "private_ops")
 FIELDS: tuple[str, ...] = ("date", "channel", "lever", "spend")
@@ -81,7 +82,10 @@ class SpendFileError(ScenarioError, ValueError):
 
 
 def read_spend(
-    path: str | Path | io.StringIO, *, columns: dict[str, str] | None = None
+    path: str | Path | io.StringIO,
+    *,
+    columns: dict[str, str] | None = None,
+    period: str | None = None,
 ) -> pd.DataFrame:
     """Read and check a spend history. Raises :class:`SpendFileError` (line-numbered).
 
@@ -90,6 +94,11 @@ def read_spend(
     ``spend`` (float ≥ 0) and, when the file has them, ``visits`` and ``clicks`` (float per
     channel and day, NaN where not given). Repeated date × channel × lever rows are errors
     (which one is meant is anyone's guess).
+
+    ``period``: ``"day"`` (a row is a day's spend), ``"week-starting"`` / ``"week-ending"`` (a
+    row is the total of the week its date starts / ends, spread evenly over its 7 days:
+    :mod:`sim.scenario.spend_weeks`). None reads rows as days but refuses a file whose every
+    date falls on one weekday (weekly totals read as days would put a week's spend on one day).
     """
     source = str(path) if not isinstance(path, io.StringIO) else "<spend>"
     raw = _read_text(path, source)
@@ -125,7 +134,42 @@ def read_spend(
     if out.empty:
         raise SpendFileError([f"{source}: no spend rows (the file has a header only)"])
     out["date"] = out["date"].astype("datetime64[ns]")
-    return out.sort_values(["date", "channel", "lever"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["date", "channel", "lever"], kind="stable").reset_index(drop=True)
+    return _per_day(out, period, source)
+
+
+def _per_day(table: pd.DataFrame, period: str | None, source: str) -> pd.DataFrame:
+    """The rows as days, as ``period`` says (:func:`read_spend`)."""
+    if period not in (None, *PERIODS):
+        raise SpendFileError([f"{source}: spend period {period!r}: expected {', '.join(PERIODS)}"])
+    weekday = weekly_weekday(table["date"]) if period is None else None
+    if weekday is not None:
+        dates = table["date"].drop_duplicates()
+        raise SpendFileError(
+            [
+                f"{source}: every date is a {weekday} ({len(dates)} dates, "
+                f"{dates.iloc[0].date()} … {dates.iloc[-1].date()}): weekly totals? Rows are read "
+                "as days (a day without a row spends nothing), which would put each week's spend "
+                "on one day. Give one row per day, or say what a row is: --spend-period "
+                "(calibrate) or spend_period: (a scenario) week-starting (its date starts the "
+                "week) or week-ending (it ends it) spreads each row over its 7 days; day reads "
+                "the rows as days after all"
+            ]
+        )
+    if period not in ("week-starting", "week-ending"):
+        return table
+    days = spread_weeks(table, period)
+    overlap = days.duplicated(["date", "channel", "lever"]).to_numpy()
+    if overlap.any():
+        first = days[overlap].iloc[0]
+        raise SpendFileError(
+            [
+                f"{source}: spend period {period}: rows of {first['channel']} {first['lever']} "
+                f"are less than 7 days apart (their weeks overlap on {first['date'].date()}): "
+                "not weekly totals"
+            ]
+        )
+    return days
 
 
 def spend_columns(text: str | None) -> dict[str, str] | None:
