@@ -120,9 +120,9 @@ def test_spend_array_ranges_and_warnings_against_hand_computed_values():
     )
 
 
-def test_cli_bad_spend_file_exits_2_without_traceback_or_output(tmp_path):
-    bad = tmp_path / "spend.csv"
-    bad.write_text("date,channel,lever,spend\n2025-01-01,tmall,paid,-3\n", encoding="utf-8")
+def _calibrate_refused(tmp_path, spend) -> str:
+    """``channelsim calibrate`` on the shipped sample with ``--spend spend``: it must exit 2
+    with no traceback and write nothing; returns its stderr."""
     out = tmp_path / "out.yaml"
     proc = subprocess.run(
         [
@@ -134,7 +134,7 @@ def test_cli_bad_spend_file_exits_2_without_traceback_or_output(tmp_path):
             "--columns",
             "customer=customer_id,date=order_date,order_id=order_id",
             "--spend",
-            str(bad),
+            str(spend),
             "--out",
             str(out),
             "--report",
@@ -146,8 +146,15 @@ def test_cli_bad_spend_file_exits_2_without_traceback_or_output(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert f"{bad}:2: column 'spend' (spend): negative value '-3'" in proc.stderr
     assert not out.exists() and not (tmp_path / "report").exists()
+    return proc.stderr
+
+
+def test_cli_bad_spend_file_exits_2_without_traceback_or_output(tmp_path):
+    bad = tmp_path / "spend.csv"
+    bad.write_text("date,channel,lever,spend\n2025-01-01,tmall,paid,-3\n", encoding="utf-8")
+    stderr = _calibrate_refused(tmp_path, bad)
+    assert f"{bad}:2: column 'spend' (spend): negative value '-3'" in stderr
 
 
 # ---- weekly rows (sim.scenario.spend_weeks) ---------------------------------------------------
@@ -205,28 +212,5 @@ def test_weekly_period_on_rows_closer_than_a_week_is_refused():
 def test_cli_weekly_spend_file_names_the_flag_and_writes_nothing(tmp_path):
     weekly = tmp_path / "spend.csv"
     weekly.write_text(_weekly_text(), encoding="utf-8")
-    out = tmp_path / "out.yaml"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim.commands.cli",
-            "calibrate",
-            "scenarios/data/sample_orders.csv",
-            "--columns",
-            "customer=customer_id,date=order_date,order_id=order_id",
-            "--spend",
-            str(weekly),
-            "--out",
-            str(out),
-            "--report",
-            str(tmp_path / "report"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert "every date is a Monday" in proc.stderr and "--spend-period" in proc.stderr
-    assert not out.exists() and not (tmp_path / "report").exists()
+    stderr = _calibrate_refused(tmp_path, weekly)
+    assert "every date is a Monday" in stderr and "--spend-period" in stderr
