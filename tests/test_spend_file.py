@@ -54,6 +54,11 @@ def test_explicit_mapping_wins():
     [
         ("date,channel,spend\n2025-01-01,tmall,5\n", "<spend>:1: no column for lever"),
         ("date,channel,lever,spend\n2025-02-30,tmall,paid,5\n", "<spend>:2: column 'date'"),
+        (
+            "date,channel,lever,spend\n13/1/2025,tmall,paid,5\n",
+            "cannot read '13/1/2025' as a date (expected e.g. 2025-03-01): a spend file's dates "
+            "put the year first",
+        ),
         ("date,channel,lever,spend\n2025-01-01,tmall,paid,-5\n", "negative value '-5'"),
         ("date,channel,lever,spend\n2025-01-01,tmall,tv,5\n", "unknown lever 'tv'"),
         ("date,channel,lever,spend\n2025-01-01,,paid,5\n", "<spend>:2: column 'channel'"),

@@ -75,6 +75,13 @@ LEVER_NAMES: dict[str, str] = {
 _TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _DATE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:[ T].*)?$")
 _MONEY = re.compile(r"[¥￥$,\s]|CNY|RMB")
+# A spend file's dates are read year first only (unlike an order file's, which calibrate reads
+# day or month first when the file settles it): say so rather than only "cannot read".
+_YEAR_LAST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b")
+_YEAR_LAST_HINT = (
+    ": a spend file's dates put the year first (e.g. 2025-01-13): day or month first cannot "
+    "be told apart by the value alone"
+)
 
 
 class SpendFileError(ScenarioError, ValueError):
@@ -282,6 +289,7 @@ def parse_dates(col: pd.Series) -> tuple[pd.Series, dict[int, str]]:
     values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
     bad = {
         int(i): f"cannot read {col.iloc[i]!r} as a date (expected e.g. 2025-03-01)"
+        + (_YEAR_LAST_HINT if _YEAR_LAST.match(col.iloc[i]) else "")
         for i in np.flatnonzero(values.isna().to_numpy())
     }
     return values, bad
