@@ -44,6 +44,7 @@ from sim.calibration.baskets import unit_prices
 from sim.calibration.bgnbd import BGNBD, BGNBDLimitWarning, fit_bgnbd
 from sim.calibration.channels import channel_stats, fit_private_joining, infer_families
 from sim.calibration.heterogeneity import (
+    LATENT_FITS,
     Choice,
     select_variant,
     standard_errors,
@@ -377,7 +378,7 @@ def _fit(
         c, lapse = renewal.conversion, renewal.lapse
         se = standard_errors(spread, hist, pi=c / (c + (1 - c) * lapse))
         intervals = spread_intervals(spread, hist, c / (c + (1 - c) * lapse), se)
-    if spread is not None and spread.winner == "latent":  # one segment per class
+    if spread is not None and spread.winner in LATENT_FITS:  # one segment per class
         segs = _class_segments(spread, hist, window.cohort_orders, segs, unit_price)
     seg_spread = None
     if segments > 1:
@@ -422,7 +423,7 @@ def _fit(
 def _class_segments(spread: Choice, hist, orders, segs: Segments, unit_price) -> Segments:
     """The latent classes' baskets (responsibility-weighted) and each customer's most likely
     class, next to the pooled segment's fit (kept for the renewal summary)."""
-    fit = spread.fits["latent"]
+    fit = spread.fits[spread.winner]
     u = fit.unit_days
     resp = fit.responsibilities(hist["x"], hist["t_x"] / u, hist["T"] / u)
     names = [f"class{j + 1}" for j in range(fit.k)]

@@ -5,13 +5,16 @@ rate multiplier ν ~ Gamma(r, r) (mean 1) and Poisson needs at ν ÷ ``purchase_
 need becomes a purchase with probability π = c / (c + (1 − c)·lapse) (c: daily conversion of a
 shopper, lapse: ``interest_lapse``; a need that lapses comes back one own cycle later), so the
 customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamma(r, α) with
-α = r·cycle ÷ π. Customers leave by one of three rules, each a model of the literature:
+α = r·cycle ÷ π. Customers leave by one of these rules, each a model of the literature:
 
 * ``rate``: a constant daily hazard μ (``market.churn``) — Pareto/NBD with every μ equal;
 * ``rate+lifetime``: μ ~ Gamma(s, β) per customer (``churn`` = s/β, ``churn_shape`` = s) —
   the Pareto/NBD (Schmittlein, Morrison & Colombo 1987);
 * ``rate+dropout``: after each repeat purchase, leave with p ~ Beta(a, b) (``dropout_a``,
   ``dropout_b``, ``churn`` 0) — the BG/NBD (Fader, Hardie & Lee 2005);
+* ``rate+dropout/day``: the same in purchase days — a daily purchase chance q ~ Beta(α_q,
+  β_q) while alive, the same dropout (:mod:`sim.calibration.purchase_days`): what the data
+  count and the simulator does (at most one purchase a customer a day);
 * ``latent``: K latent classes, each a BG/NBD with its own (r, α, a, b) and a share
   (:mod:`sim.calibration.latent`; K = 2 or 3, the lower BIC), simulated as one segment per
   class.
@@ -27,15 +30,14 @@ looked at. The
 log-likelihoods are comparable: the continuous ones are densities per day, the renewal's are
 probabilities per day, and at rates far below one purchase a day the two coincide.
 
-The Pareto/NBD likelihood is computed as Γ(r+x)α^r/Γ(r) · [S(T)(α+T)^−(r+x) + ∫_{t_x}^{T}
-f(τ)(α+τ)^−(r+x) dτ] (S, f: survival and density of the lifetime, mixed over μ), the integral
-by Gauss–Legendre quadrature in log(α + τ) on 4 panels of 8 nodes (32 × 16 nodes agree to
-1e-10), checked against direct numerical integration over λ and μ in the tests.
+The Pareto/NBD and its one-hazard case are in :mod:`sim.calibration.pareto_nbd`, the
+purchase-day BG/NBD in :mod:`sim.calibration.purchase_days`.
 
-    >>> import numpy as np
-    >>> fit = ParetoNBD(r=0.5, alpha=50.0, s=1.0, beta=300.0)
-    >>> fit.p_alive([0, 3], [0.0, 5.0], [10.0, 60.0]).round(3)  # x, t_x, T in days
-    array([0.966, 0.583])
+    >>> from sim.calibration.bgnbd import BGNBD
+    >>> fit = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426)  # CDNOW's published fit, in weeks
+    >>> choice = Choice("rate+dropout", {}, {"rate+dropout": fit})
+    >>> spread_fields(choice, pi=1.0)["purchase_cycle_days"]  # 7 × α / r days
+    127.152
 """
 
 from __future__ import annotations
@@ -45,154 +47,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
 
+from sim.calibration.day_variants import DAY_VARIANTS, STRUCTURES, day_winner, fit_day_variants
 from sim.calibration.latent import (
     class_segments,
     class_standard_errors,
     fit_latent_bgnbd,
 )
+from sim.calibration.pareto_nbd import ParetoNBD, fit_pareto_nbd, pareto_loglik, pareto_nll
+from sim.calibration.purchase_days import VARIANT as DAY_VARIANT
+from sim.calibration.purchase_days import log_field_errors, purchase_day_nll
 
-VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout", "latent")
+__all__ = ["ParetoNBD", "fit_pareto_nbd", "pareto_loglik", "pareto_nll"]  # moved, still here
+
+VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout", "latent")  # compared, in days
+# A BG/NBD structure chosen among them is estimated again in purchase days, where the number of
+# classes is chosen again (sim.calibration.day_variants): what the data count and the simulator
+# does.
+FORCEABLE = (*VARIANTS, *DAY_VARIANTS)
+LATENT_FITS = ("latent", "latent/day")  # the winners simulated as one segment per class
 LATENT_CLASSES = (2, 3)  # the K tried for ``latent``; its BIC row is the best K's
 # Kass & Raftery (1995): a BIC difference above 6 is strong evidence against a model; within
 # it the calibration data do not tell the variants apart, and their forecasts decide.
 BIC_BAND = 6.0
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
-_PANELS = 4
-
-
-@dataclass(frozen=True)
-class ParetoNBD:
-    """Gamma(r, α) purchase rates per day; lifetimes exponential with μ ~ Gamma(s, β), or one
-    μ for everybody when ``s`` is None (then ``beta`` holds μ)."""
-
-    r: float
-    alpha: float
-    s: float | None
-    beta: float
-    loglik: float = float("nan")
-    n: int = 0
-
-    @property
-    def churn(self) -> float:
-        """Mean daily hazard."""
-        return self.beta if self.s is None else self.s / self.beta
-
-    def params(self) -> dict[str, float]:
-        out = {"r": self.r, "alpha_days": self.alpha}
-        if self.s is None:
-            return out | {"mu_per_day": self.beta}
-        return out | {"s": self.s, "beta_days": self.beta}
-
-    def _terms(self, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
-        """log of the 'alive at T' and 'died in (t_x, T]' parts of the likelihood (without the
-        Γ(r+x)α^r/Γ(r) factor)."""
-        return _pareto_terms(self.r, self.alpha, self.s, self.beta, *_arrays(x, t_x, T))
-
-    def p_alive(self, x, t_x, T) -> np.ndarray:
-        alive, died = self._terms(x, t_x, T)
-        return np.exp(alive - np.logaddexp(alive, died))
-
-    def conditional_expected(self, t: float, x, t_x, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (t in days)."""
-        x, t_x, T = _arrays(x, t_x, T)
-        rate = (self.r + x) / (self.alpha + T)
-        if self.s is None:
-            per = -math.expm1(-self.beta * t) / self.beta if self.beta > 0 else t
-        else:
-            s, b = self.s, self.beta
-            if abs(s - 1) < 1e-9:
-                per = (b + T) * np.log1p(t / (b + T))
-            else:
-                per = (b + T) / (s - 1) * (1 - ((b + T) / (b + T + t)) ** (s - 1))
-        return rate * per * self.p_alive(x, t_x, T)
-
-
-def _arrays(x, t_x, T):
-    """x, t_x, T as float arrays of one shape (scalars become length-1 arrays)."""
-    return np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, T)))
-
-
-def _pareto_terms(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
-    p = r + x
-    if s is None:  # one hazard μ = beta for everybody
-        log_surv = lambda tau: -beta * tau  # noqa: E731
-        log_dens = lambda tau: math.log(max(beta, 1e-300)) - beta * tau  # noqa: E731
-    else:
-        log_surv = lambda tau: s * (math.log(beta) - np.log(beta + tau))  # noqa: E731
-        log_dens = lambda tau: (  # noqa: E731
-            math.log(s) + s * math.log(beta) - (s + 1) * np.log(beta + tau)
-        )
-    alive = log_surv(T) - p * np.log(alpha + T)
-    # ∫_{t_x}^{T} f(τ)(α+τ)^−p dτ with v = log(α + τ): panels × Gauss–Legendre nodes
-    lo, hi = np.log(alpha + t_x), np.log(alpha + T)
-    width = (hi - lo) / _PANELS
-    edges = lo[:, None] + width[:, None] * np.arange(_PANELS)[None, :]
-    v = (edges[:, :, None] + width[:, None, None] * (_NODES + 1) / 2).reshape(len(x), -1)
-    logw = np.log(np.maximum(width, 1e-300))[:, None] + np.tile(np.log(_WEIGHTS / 2), _PANELS)
-    tau = np.exp(v) - alpha
-    inner = log_dens(tau) - p[:, None] * v + v + logw  # dτ = e^v dv
-    top = inner.max(axis=1)
-    died = np.where(hi > lo, top + np.log(np.exp(inner - top[:, None]).sum(axis=1)), -np.inf)
-    return alive, died
-
-
-def pareto_loglik(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
-    """Per-customer log-likelihood of (x, t_x, T) in days under the (Pareto/)NBD."""
-    x, t_x, T = _arrays(x, t_x, T)
-    alive, died = _pareto_terms(r, alpha, s, beta, x, t_x, T)
-    head = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
-    return head + np.logaddexp(alive, died)
-
-
-def pareto_nll(x, t_x, T, *, spread_lifetime: bool):
-    """The negative log-likelihood on log-parameters (log r, log α, [log s,] log β or log μ),
-    identical histories aggregated."""
-    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-    hx, ht, hT, w = (hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
-
-    def nll(theta):
-        p = np.exp(np.clip(theta, -20, 20))
-        s = p[2] if spread_lifetime else None
-        val = -(w * pareto_loglik(p[0], p[1], s, p[-1], hx, ht, hT)).sum()
-        return val if np.isfinite(val) else 1e300
-
-    return nll
-
-
-def fit_pareto_nbd(
-    x, t_x, T, *, spread_lifetime: bool, start: tuple[float, float], hazard: float | None = None
-) -> ParetoNBD:
-    """MLE of the Pareto/NBD (``spread_lifetime``) or of NBD rates with one daily hazard, on
-    histories in days; ``start`` = (r, α) to start from (e.g. the BG/NBD's, in days). Given
-    ``hazard`` (the one-hazard fit's μ), the Pareto/NBD starts from there only (s = 1, β = 1/μ):
-    half the work, the same optimum on CDNOW."""
-    nll = pareto_nll(x, t_x, T, spread_lifetime=spread_lifetime)
-    r0, a0 = start
-    mean_T = float(np.mean(T))
-    if spread_lifetime and hazard:
-        inits = [[r0, a0, 1.0, 1.0 / hazard]]
-    elif spread_lifetime:
-        inits = [[r0, a0, 1.0, mean_T], [r0, a0, 0.5, 4 * mean_T]]
-    else:
-        inits = [[r0, a0, 1 / mean_T], [r0, a0, 0.2 / mean_T]]
-    best = None
-    for init in inits:
-        res = optimize.minimize(
-            nll, np.log(init), method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-7}
-        )
-        if best is None or res.fun < best.fun:
-            best = res
-    p = np.exp(best.x)
-    return ParetoNBD(
-        r=float(p[0]),
-        alpha=float(p[1]),
-        s=float(p[2]) if spread_lifetime else None,
-        beta=float(p[-1]),
-        loglik=-float(best.fun),
-        n=len(np.asarray(x)),
-    )
 
 
 @dataclass(frozen=True)
@@ -207,14 +84,24 @@ class Choice:
     fits: dict[str, object] = field(repr=False, default_factory=dict)
     selected_by: str = "bic"
     forecast: object = None  # InnerForecast or None
+    structure: str = ""  # the variant the criterion chose, when the winner is its day twin
 
     def summary(self) -> dict:
+        criterion = _CRITERIA[self.selected_by]
+        if self.structure:
+            criterion += (
+                f"; the chosen {self.structure} structure is then estimated in purchase days, "
+                "as the data count them and the simulator sells, with one class or latent "
+                f"classes by the lower BIC there: {self.winner}"
+            )
         out = {
             "chosen": self.winner,
             "selected_by": self.selected_by,
-            "criterion": _CRITERIA[self.selected_by],
+            "criterion": criterion,
             "variants": self.table,
         }
+        if self.structure:
+            out["structure"] = self.structure
         if self.forecast is not None:
             out["inner_forecast"] = self.forecast.summary()
         return out
@@ -247,7 +134,7 @@ class NoForecast:
 
 def bic_band(table: dict[str, dict[str, float]], width: float = BIC_BAND) -> list[str]:
     """The variants within ``width`` BIC points of the lowest, in :data:`VARIANTS` order."""
-    low = min(row["bic"] for row in table.values())
+    low = min(table[v]["bic"] for v in VARIANTS)
     return [v for v in VARIANTS if table[v]["bic"] <= low + width]
 
 
@@ -293,7 +180,20 @@ def select_variant(
         else:
             winner, by = min(VARIANTS, key=lambda v: table[v]["bic"]), "bic"
     forecast = None if callable(forecast) else forecast
-    return Choice(winner=winner, table=table, fits=fits, selected_by=by, forecast=forecast)
+    structure = winner if by != "forced" and winner in STRUCTURES else ""
+    if structure or winner in DAY_VARIANTS:
+        rows, day_fits = fit_day_variants(hist, bgnbd, classes=classes)
+        table, fits = table | rows, fits | day_fits
+        if structure:
+            winner = day_winner(rows)
+    return Choice(
+        winner=winner,
+        table=table,
+        fits=fits,
+        selected_by=by,
+        forecast=forecast,
+        structure=structure,
+    )
 
 
 def fit_variants(
@@ -372,9 +272,12 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
         return {}
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     fit = choice.fits[v]
-    if v == "latent":
+    if v in LATENT_FITS:
         u = fit.unit_days
         return class_standard_errors(fit, x, t_x / u, T / u, pi, log_covariance)
+    if v == DAY_VARIANT:
+        theta = np.log([fit.aq, fit.bq, fit.a, fit.b])
+        return log_field_errors(fit, log_covariance(purchase_day_nll(x, t_x, T), theta), pi)
     if v == "rate+dropout":
         from sim.calibration.bgnbd import _negative_loglik
 
@@ -408,6 +311,8 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     fit = choice.fits[v]
     if v == "rate+dropout":
         r, alpha = fit.r, fit.alpha * fit.unit_days
+    elif v == DAY_VARIANT:  # Beta(α_q, β_q) daily chances ≈ Gamma(α_q, α_q + β_q) rates
+        r, alpha = fit.aq, fit.aq + fit.bq
     else:
         r, alpha = fit.r, fit.alpha
     out: dict[str, float | str] = {
@@ -418,7 +323,7 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     }
     if v == "rate+lifetime":
         out["churn_shape"] = float(f"{fit.s:.6g}")
-    if v == "rate+dropout":
+    if v in ("rate+dropout", DAY_VARIANT):
         out["dropout_a"] = float(f"{fit.a:.6g}")
         out["dropout_b"] = float(f"{fit.b:.6g}")
     return out
@@ -427,17 +332,15 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
 def spread_segments(choice: Choice, pi: float) -> list[dict[str, float | str]]:
     """The scenario segments' spread fields: one per latent class (with ``id`` and ``share``),
     else the one segment's :func:`spread_fields`."""
-    if choice.winner == "latent":
-        return class_segments(choice.fits["latent"], pi)
+    if choice.winner in LATENT_FITS:
+        return class_segments(choice.fits[choice.winner], pi)
     return [spread_fields(choice, pi)]
 
 
 def _unit(choice: Choice) -> float:
-    """Days per time unit of the chosen fit (BG/NBD-type fits are in weeks, the rest in days)."""
-    return choice.fits[choice.winner].unit_days if choice.winner in _WEEKLY else 1.0
-
-
-_WEEKLY = ("rate+dropout", "latent")
+    """Days per time unit of the chosen fit (continuous BG/NBD-type fits are in weeks, the
+    rest in days)."""
+    return getattr(choice.fits[choice.winner], "unit_days", 1.0)
 
 
 def variant_churn(choice: Choice) -> float | None:
@@ -445,7 +348,7 @@ def variant_churn(choice: Choice) -> float | None:
     v = choice.winner
     if v == "none":
         return None
-    if v in _WEEKLY:
+    if v in ("rate+dropout", *LATENT_FITS, DAY_VARIANT):  # dropout after purchases only
         return 0.0
     return choice.fits[v].churn
 

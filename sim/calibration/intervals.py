@@ -32,8 +32,16 @@ from scipy import optimize, stats
 from scipy.special import expit
 
 from sim.calibration.bgnbd import LOG_BOUNDS
-from sim.calibration.heterogeneity import pareto_nll, spread_fields, spread_segments
+from sim.calibration.heterogeneity import (
+    LATENT_FITS,
+    pareto_nll,
+    spread_fields,
+    spread_segments,
+)
 from sim.calibration.latent import LOGIT_BOUND, mixture_nll
+from sim.calibration.purchase_days import LOG_BOUNDS as DAY_BOUNDS
+from sim.calibration.purchase_days import VARIANT as DAY_VARIANT
+from sim.calibration.purchase_days import purchase_day_nll
 
 LEVEL = 0.95
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
@@ -125,23 +133,24 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
         return {}
     fit = choice.fits[v]
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    if v in ("rate+dropout", "latent"):
-        u = fit.unit_days
-        k = fit.k if v == "latent" else 1
-        nll = mixture_nll(x, t_x / u, T / u, k, gradient=True)
-        theta = fit.theta() if v == "latent" else np.log([fit.r, fit.alpha, fit.a, fit.b])
-        bounds = LOG_BOUNDS * k + [LOGIT_BOUND] * (k - 1)
-        classes = fit.classes if v == "latent" else (fit,)
+    if v in ("rate+dropout", *LATENT_FITS):
+        u, latent = fit.unit_days, v in LATENT_FITS
+        k = fit.k if latent else 1
+        family = fit.family if latent else "bgnbd"
+        nll = mixture_nll(x, t_x / u, T / u, k, gradient=True, family=family)
+        theta = fit.theta() if latent else np.log([fit.r, fit.alpha, fit.a, fit.b])
+        bounds = (DAY_BOUNDS if family == "days" else LOG_BOUNDS) * k + [LOGIT_BOUND] * (k - 1)
+        classes = fit.classes if latent else (fit,)
         values = spread_segments(choice, pi)
         out = {}
         for j, (c, seg) in enumerate(zip(classes, values, strict=True)):
-            pre = f"class{j + 1}." if v == "latent" else ""
+            pre = f"class{j + 1}." if latent else ""
             for key in ("rate_shape", "purchase_cycle_days"):
                 ci = wald(seg[key], se[pre + key], "log")
                 out[pre + key] = entry(seg[key], ci, "log-wald")
             for key, i in (("dropout_a", 4 * j + 2), ("dropout_b", 4 * j + 3)):
                 out[pre + key] = _shape(nll, theta, i, bounds, seg[key], se[pre + key])
-            if v == "latent":
+            if latent:
                 m, phi = c.a / (c.a + c.b), 1 / (c.a + c.b + 1)
                 for key, val in (
                     ("share", seg["share"]),
@@ -151,6 +160,8 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
                     ci = wald(val, se[pre + key], "logit")
                     out[pre + key] = entry(val, ci, "logit-wald")
         return out
+    if v == DAY_VARIANT:
+        return _day_intervals(choice, x, t_x, T, pi, se)
     nll = _with_gradient(pareto_nll(x, t_x, T, spread_lifetime=v == "rate+lifetime"))
     theta = np.log(
         [fit.r, fit.alpha, fit.beta] if fit.s is None else [fit.r, fit.alpha, fit.s, fit.beta]
@@ -163,6 +174,22 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
         out[key] = entry(val, wald(val, se[key], "log"), "log-wald")
     if fit.s is not None:
         out["churn_shape"] = _shape(nll, theta, 2, bounds, fit.s, se["churn_shape"])
+    return out
+
+
+def _day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) -> dict[str, dict]:
+    """The purchase-day BG/NBD's fields: rate shape and cycle log-Wald, dropout a and b as
+    :func:`_shape` (profile where the log-likelihood is far from quadratic)."""
+    fit = choice.fits[DAY_VARIANT]
+    nll = _with_gradient(purchase_day_nll(x, t_x, T))
+    theta = np.log([fit.aq, fit.bq, fit.a, fit.b])
+    seg = spread_fields(choice, pi)
+    out = {
+        key: entry(seg[key], wald(seg[key], se[key], "log"), "log-wald")
+        for key in ("rate_shape", "purchase_cycle_days")
+    }
+    for key, i in (("dropout_a", 2), ("dropout_b", 3)):
+        out[key] = _shape(nll, theta, i, DAY_BOUNDS, seg[key], se[key])
     return out
 
 

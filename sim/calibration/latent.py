@@ -33,8 +33,42 @@ import pandas as pd
 from scipy import optimize, special
 
 from sim.calibration.bgnbd import BGNBD, LOG_BOUNDS, bgnbd_loglik
+from sim.calibration.purchase_days import LOG_BOUNDS as DAY_BOUNDS
+from sim.calibration.purchase_days import (
+    PurchaseDayBGNBD,
+    loglik_and_gradient,
+    purchase_day_loglik,
+)
 
 LOGIT_BOUND = (-8.0, 8.0)
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What a mixture needs of its classes' model: the class from its four parameters, the
+    per-history log-likelihood with and without the gradient, and the search bounds."""
+
+    make: object  # (p1, p2, a, b, unit_days) → a class
+    loglik: object
+    loglik_and_gradient: object
+    bounds: list
+
+
+def four(c) -> tuple[float, float, float, float]:
+    """A class's four parameters in the optimiser's order: (r, α, a, b) of a BG/NBD,
+    (α_q, β_q, a, b) of a purchase-day BG/NBD."""
+    if isinstance(c, PurchaseDayBGNBD):
+        return (c.aq, c.bq, c.a, c.b)
+    return (c.r, c.alpha, c.a, c.b)
+
+
+def _cycle_gradient(c) -> np.ndarray:
+    """d log(cycle) / d (log p1, log p2) of one class: the cycle is α/r (BG/NBD) or
+    (α_q + β_q)/α_q (purchase days), times π and the unit."""
+    if isinstance(c, PurchaseDayBGNBD):
+        share = c.aq / (c.aq + c.bq)
+        return np.array([share - 1.0, 1.0 - share])
+    return np.array([-1.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -46,6 +80,7 @@ class LatentBGNBD:
     loglik: float = float("nan")
     n: int = 0
     unit_days: float = 7.0
+    family: str = "bgnbd"  # or "days": purchase-day BG/NBD classes, time in days
 
     @property
     def k(self) -> int:
@@ -65,7 +100,7 @@ class LatentBGNBD:
 
     def theta(self) -> np.ndarray:
         """The fit as the optimiser's θ: log (r, α, a, b) per class, then log w_k − log w_1."""
-        logs = [np.log([c.r, c.alpha, c.a, c.b]) for c in self.classes]
+        logs = [np.log(four(c)) for c in self.classes]
         logw = np.log(self.weights)
         return np.concatenate([*logs, logw[1:] - logw[0]])
 
@@ -74,7 +109,7 @@ class LatentBGNBD:
         x, t_x, T = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, T))
         return np.column_stack(
             [
-                math.log(w) + bgnbd_loglik((c.r, c.alpha, c.a, c.b), x, t_x, T)
+                math.log(w) + FAMILIES[self.family].loglik(four(c), x, t_x, T)
                 for w, c in zip(self.weights, self.classes, strict=True)
             ]
         )
@@ -100,13 +135,15 @@ class LatentBGNBD:
         return sum(w * c.expected(t) for w, c in zip(self.weights, self.classes, strict=True))
 
 
-def mixture_nll(x, t_x, T, classes: int, *, gradient: bool = False):
-    """The negative log-likelihood on θ = (log r, log α, log a, log b) per class, then K − 1
-    logits of the weights (class 1's logit 0); identical histories aggregated. With
+def mixture_nll(x, t_x, T, classes: int, *, gradient: bool = False, family: str = "bgnbd"):
+    """The negative log-likelihood on θ = (log r, log α, log a, log b) per class (``family``
+    "days": log α_q, log β_q, log a, log b), then K − 1 logits of the weights (class 1's logit
+    0); identical histories aggregated. With
     ``gradient`` it returns (value, ∂/∂θ) (analytic: a numerical gradient over 5K − 1
     parameters made the 3-class fit on CDNOW's 21 213 customers take minutes)."""
     hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
     hx, ht, hT, w = (hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
+    _loglik_and_gradient = FAMILIES[family].loglik_and_gradient
 
     def both(theta):
         p = np.exp(np.clip(theta[: 4 * classes], -15, 15)).reshape(classes, 4)
@@ -126,7 +163,7 @@ def mixture_nll(x, t_x, T, classes: int, *, gradient: bool = False):
     return both if gradient else (lambda theta: both(theta)[0])
 
 
-def _loglik_and_gradient(p, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+def _bgnbd_loglik_and_gradient(p, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
     """The BG/NBD log-likelihood of each history and its derivatives in log r, log α, log a,
     log b (n × 4), from ψ (digamma) terms of FHL's eq. 6."""
     r, al, a, b = p
@@ -154,10 +191,10 @@ def _loglik_and_gradient(p, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
     return ll, np.column_stack([d_r * r, d_al * al, d_a * a, d_b * b])
 
 
-def _starts(one: BGNBD, classes: int) -> list[np.ndarray]:
-    """Starts around the one-class fit: classes spread in purchase rate (α scaled), and in rate
-    and dropout together (fast buyers who stay, slow ones who leave)."""
-    base = np.log([one.r, one.alpha, one.a, one.b])
+def _starts(one, classes: int) -> list[np.ndarray]:
+    """Starts around the one-class fit: classes spread in purchase rate (α or β_q scaled), and
+    in rate and dropout together (fast buyers who stay, slow ones who leave)."""
+    base = np.log(four(one))
     spreads = np.linspace(-1.5, 1.5, classes)
     out = []
     for dropout in (0.0, 1.0):
@@ -169,13 +206,14 @@ def _starts(one: BGNBD, classes: int) -> list[np.ndarray]:
 
 
 def fit_latent_bgnbd(
-    x, t_x, T, *, classes: int, start: BGNBD, unit_days: float = 7.0
+    x, t_x, T, *, classes: int, start, unit_days: float = 7.0, family: str = "bgnbd"
 ) -> LatentBGNBD:
     """MLE of a ``classes``-class BG/NBD mixture on histories in ``unit_days`` units, from
-    starts around the one-class fit ``start``."""
+    starts around the one-class fit ``start``; ``family`` "days": purchase-day BG/NBD classes
+    on histories in whole days (``start`` a :class:`PurchaseDayBGNBD`, ``unit_days`` 1)."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    nll = mixture_nll(x, t_x, T, classes, gradient=True)
-    bounds = LOG_BOUNDS * classes + [LOGIT_BOUND] * (classes - 1)
+    nll = mixture_nll(x, t_x, T, classes, gradient=True, family=family)
+    bounds = FAMILIES[family].bounds * classes + [LOGIT_BOUND] * (classes - 1)
     best = None
     for init in _starts(start, classes):
         init = np.clip(init, [b[0] for b in bounds], [b[1] for b in bounds])
@@ -185,7 +223,9 @@ def fit_latent_bgnbd(
         if best is None or res.fun < best.fun:
             best = res
     theta = _ordered(best.x, classes)
-    return _from_theta(theta, classes, loglik=-float(best.fun), n=len(x), unit_days=unit_days)
+    return _from_theta(
+        theta, classes, loglik=-float(best.fun), n=len(x), unit_days=unit_days, family=family
+    )
 
 
 def _ordered(theta: np.ndarray, classes: int) -> np.ndarray:
@@ -197,16 +237,20 @@ def _ordered(theta: np.ndarray, classes: int) -> np.ndarray:
     return np.concatenate([p[order].ravel(), logits[1:]])
 
 
-def _from_theta(theta, classes: int, *, loglik: float, n: int, unit_days: float) -> LatentBGNBD:
+def _from_theta(
+    theta, classes: int, *, loglik: float, n: int, unit_days: float, family: str = "bgnbd"
+) -> LatentBGNBD:
     p = np.exp(theta[: 4 * classes]).reshape(classes, 4)
+    make = FAMILIES[family].make
     logits = np.concatenate([[0.0], theta[4 * classes :]])
     w = np.exp(logits - special.logsumexp(logits))
     return LatentBGNBD(
         weights=tuple(float(v) for v in w),
-        classes=tuple(BGNBD(*map(float, row), unit_days=unit_days) for row in p),
+        classes=tuple(make(*map(float, row), unit_days) for row in p),
         loglik=loglik,
         n=n,
         unit_days=unit_days,
+        family=family,
     )
 
 
@@ -221,8 +265,8 @@ def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) ->
     determined: NaN."""
     k = fit.k
     theta = fit.theta()
-    cov = covariance(mixture_nll(x, t_x, T, k), theta)
-    lo, hi = np.array(LOG_BOUNDS * k).T
+    cov = covariance(mixture_nll(x, t_x, T, k, family=fit.family), theta)
+    lo, hi = np.array(FAMILIES[fit.family].bounds * k).T
     at_bound = np.minimum(theta[: 4 * k] - lo, hi - theta[: 4 * k]) < 1e-3
     cov[: 4 * k, : 4 * k][at_bound, :] = np.nan
     out: dict[str, float] = {}
@@ -249,7 +293,8 @@ def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) ->
         ):
             var = float(g @ cov[i + 2 : i + 4, i + 2 : i + 4] @ g)
             out[f"{name}.{key}"] = math.sqrt(var) if var > 0 else float("nan")
-        var = cov[i + 1, i + 1] + cov[i, i] - 2 * cov[i, i + 1]  # log cycle = log α − log r + …
+        g = _cycle_gradient(c)  # log cycle = log α − log r + … (BG/NBD)
+        var = float(g @ cov[i : i + 2, i : i + 2] @ g)
         cycle = pi * c.alpha * fit.unit_days / c.r
         out[f"{name}.purchase_cycle_days"] = float(cycle * math.sqrt(max(var, 0)))
     return out
@@ -273,3 +318,19 @@ def class_segments(fit: LatentBGNBD, pi: float) -> list[dict[str, float | str]]:
             }
         )
     return out
+
+
+FAMILIES = {
+    "bgnbd": _Family(
+        make=lambda r, alpha, a, b, unit: BGNBD(r, alpha, a, b, unit_days=unit),
+        loglik=bgnbd_loglik,
+        loglik_and_gradient=_bgnbd_loglik_and_gradient,
+        bounds=LOG_BOUNDS,
+    ),
+    "days": _Family(
+        make=lambda aq, bq, a, b, unit: PurchaseDayBGNBD(aq, bq, a, b),
+        loglik=purchase_day_loglik,
+        loglik_and_gradient=loglik_and_gradient,
+        bounds=DAY_BOUNDS,
+    ),
+}

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from sim.calibration.fitting import calibrate
+from sim.calibration.heterogeneity import FORCEABLE, VARIANTS
 from sim.calibration.orders import parse_columns, read_orders
 from sim.commands.options import add_override_options
 from sim.commands.spend_options import add_spend_options, read_spend_option
@@ -56,7 +57,7 @@ def register(sub) -> None:
     p.add_argument("--segment-by", choices=("frequency", "spend", "latent"), default="frequency")
     p.add_argument(
         "--heterogeneity",
-        choices=("auto", "none", "rate", "rate+lifetime", "rate+dropout", "latent"),
+        choices=("auto", *FORCEABLE),
         default="auto",
         help="customers' spread of purchase rates and dropout: auto = the variant chosen by "
         "--select-by on the calibration period (one segment only; docs/calibration.md)",
@@ -413,9 +414,14 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
             )
         )
     if cal.spread is not None:
-        bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.spread.table.items())
-        if "latent" in cal.spread.table:
-            bic += f" with {cal.spread.table['latent']['classes']} classes"
+        t = cal.spread.table
+        bic = ", ".join(f"{v} {t[v]['bic']:,.1f}" for v in VARIANTS)
+        bic += f" with {t['latent']['classes']} classes"
+        if "latent/day" in t:  # the BG/NBD structure chosen, estimated in purchase days
+            bic += (
+                f"; in purchase days rate+dropout/day {t['rate+dropout/day']['bic']:,.1f}, "
+                f"latent/day {t['latent/day']['bic']:,.1f} with {t['latent/day']['classes']}"
+            )
         print(f"  heterogeneity: {cal.spread.winner} by {cal.spread.selected_by} (BIC {bic})")
         inner = cal.spread.forecast
         if inner is not None and inner.reason:
