@@ -1,107 +1,77 @@
-"""Does counting purchase days need its own likelihood? The BG/NBD against its day-level twin.
+"""The BG/NBD against its purchase-day twin on one order file: fit, BIC and holdout forecast.
 
 ``calibrate`` counts purchase days (two orders on one day are one purchase, the BG/NBD
-convention) and fits the continuous-time BG/NBD to them. On a large cohort drawn in continuous
-time that misfit (≈ E[λ]/7 of the gaps fall within a day and merge) was worth 131 BIC points to
-three latent classes that forecast the holdout worse (docs/calibration.md, "Found at a large
-cohort"). This script fits, on the same purchase days, the continuous BG/NBD (times in days)
-and a **purchase-day BG/NBD**: each day after the first purchase a customer buys with
-probability q ~ Beta(α_q, β_q) while alive, and after each purchase day leaves with
-probability p ~ Beta(a, b). Its likelihood is closed form, as the BG/NBD's is, with Beta
-functions where the BG/NBD has gamma terms (x repeat purchase days, the last t_x days after the
-first, n days observed after the first)::
+convention). This script fits, on the same purchase days of the customers first seen in the
+calibration period, the continuous BG/NBD (times in days) and the purchase-day BG/NBD of
+:mod:`sim.calibration.purchase_days` (each day a customer alive buys with probability
+q ~ Beta(α_q, β_q), and after each repeat purchase day leaves with p ~ Beta(a, b)), and prints
+their parameters, log-likelihoods and BIC; with ``--holdout-end`` also each model's own
+forecast of the cohort's purchase days after the calibration period (Σᵢ E[Y(t) | xᵢ, t_xᵢ,
+Tᵢ], no simulator) against the actual count::
 
-    L = B(a, b+x)/B(a, b) · B(α_q+x, β_q+n−x)/B(α_q, β_q)
-        + [x > 0] · B(a+1, b+x−1)/B(a, b) · B(α_q+x, β_q+t_x−x)/B(α_q, β_q)
+    python benchmarks/purchase_day_likelihood.py ORDERS.csv --start 1997-01-01 \\
+        --end 1997-09-30 --holdout-end 1998-06-30 [--customer customer_id] [--date order_date]
 
-Prints both fits (α_q ↔ r, β_q ↔ α in days for small q) with their log-likelihood and BIC.
-A study for the next step of issue 14, not used by ``calibrate``::
-
-    python benchmarks/purchase_day_likelihood.py ORDERS.csv --end 1997-09-30 \\
-        [--start 1997-01-01] [--customer customer_id] [--date order_date]
+(docs/calibration.md, "Purchase days": the drawn histories and CDNOW).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
-import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import betaln, gammaln
+
+from sim.calibration.bgnbd import fit_bgnbd
+from sim.calibration.histories import customer_histories
+from sim.calibration.purchase_days import fit_purchase_day_bgnbd
 
 
-def histories(path: str, customer: str, date: str, start: str | None, end: str) -> pd.DataFrame:
-    """``x, tx, n, w``: each distinct (repeat purchase days, last one, days observed) and how
-    many customers have it, over the purchase days up to ``end`` of customers first seen on or
-    after ``start``."""
+def read(path: str, customer: str, date: str) -> pd.DataFrame:
+    """The order file as :func:`customer_histories` reads it (amounts are not needed)."""
     o = pd.read_csv(path, usecols=[customer, date])
-    dates = pd.to_datetime(o[date])
-    o = o.assign(day=(dates - dates.min()).dt.days)[dates <= pd.Timestamp(end)]
-    o = o.drop_duplicates([customer, "day"])
-    by = o.groupby(customer)["day"]
-    first, last, count = by.min(), by.max(), by.size()
-    if start is not None:
-        keep = first >= (pd.Timestamp(start) - dates.min()).days
-        first, last, count = first[keep], last[keep], count[keep]
-    end_day = (pd.Timestamp(end) - dates.min()).days
-    table = pd.DataFrame({"x": count - 1, "tx": last - first, "n": end_day - first})
-    return table.value_counts().reset_index(name="w")
-
-
-def bgnbd_nll(params: np.ndarray, h: pd.DataFrame) -> float:
-    """The BG/NBD's negative log-likelihood, times in days (densities per day)."""
-    r, alpha, a, b = np.exp(params)
-    x, tx, n, w = (h[c].to_numpy(float) for c in ("x", "tx", "n", "w"))
-    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + n)
-    gone = betaln(a + 1, b + np.maximum(x - 1, 0)) - betaln(a, b)
-    gone = np.where(x > 0, gone - (r + x) * np.log(alpha + np.maximum(tx, 1e-9)), -np.inf)
-    return float(-(w * (head + np.logaddexp(alive, gone))).sum())
-
-
-def purchase_day_nll(params: np.ndarray, h: pd.DataFrame) -> float:
-    """The purchase-day BG/NBD's negative log-likelihood (probabilities of the days)."""
-    aq, bq, a, b = np.exp(params)
-    x, tx, n, w = (h[c].to_numpy(float) for c in ("x", "tx", "n", "w"))
-    alive = betaln(a, b + x) - betaln(a, b) + betaln(aq + x, bq + n - x) - betaln(aq, bq)
-    gone = betaln(a + 1, b + np.maximum(x - 1, 0)) - betaln(a, b)
-    gone = np.where(x > 0, gone + betaln(aq + x, bq + tx - x) - betaln(aq, bq), -np.inf)
-    return float(-(w * np.logaddexp(alive, gone)).sum())
-
-
-def fit(nll, h: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Maximum likelihood from (1, 30 days, 1, 3): Nelder-Mead, then BFGS."""
-    start = np.log([1.0, 30.0, 1.0, 3.0])
-    res = minimize(nll, start, args=(h,), method="Nelder-Mead", options={"maxiter": 4000})
-    res = minimize(nll, res.x, args=(h,), method="BFGS")
-    return np.exp(res.x), -float(res.fun)
+    return pd.DataFrame({"customer": o[customer], "date": pd.to_datetime(o[date]), "amount": 1.0})
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("orders")
+    p.add_argument("--start", default=None, help="first day of the calibration period")
     p.add_argument("--end", required=True, help="last day of the calibration period")
-    p.add_argument("--start", default=None, help="first day of the cohort (default: all)")
+    p.add_argument("--holdout-end", default=None, help="last day of the holdout period")
     p.add_argument("--customer", default="customer_id")
     p.add_argument("--date", default="order_date")
     args = p.parse_args()
-    h = histories(args.orders, args.customer, args.date, args.start, args.end)
-    customers = h["w"].sum()
-    print(f"customers {customers}, repeat purchase days {int((h['x'] * h['w']).sum())}")
-    for name, nll, labels in (
-        ("BG/NBD (days)", bgnbd_nll, "r alpha_days a b"),
-        ("purchase-day BG/NBD", purchase_day_nll, "alpha_q beta_q a b"),
+    orders = read(args.orders, args.customer, args.date)
+    start = pd.Timestamp(args.start) if args.start else orders["date"].min()
+    end = pd.Timestamp(args.end)
+    hist, _ = customer_histories(orders, start=start, end=end)
+    x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    n = len(x)
+    print(f"customers {n}, repeat purchase days {int(x.sum())}")
+    began = time.perf_counter()
+    bg = fit_bgnbd(x, t_x, T, unit_days=1.0)
+    day = fit_purchase_day_bgnbd(x, t_x, T, start=(bg.r, bg.alpha, bg.a, bg.b))
+    print(f"fits: {time.perf_counter() - began:.1f} s")
+    for name, fit, loglik in (
+        ("BG/NBD (days)", bg, bg.loglik),
+        ("purchase-day BG/NBD", day, day.loglik),
     ):
-        began = time.perf_counter()
-        params, ll = fit(nll, h)
-        bic = -2 * ll + 4 * np.log(customers)
-        values = ", ".join(f"{k} {v:.4g}" for k, v in zip(labels.split(), params, strict=True))
-        print(
-            f"{name}: {values}; mean gap {params[1] / params[0]:.2f} days; log-likelihood "
-            f"{ll:,.1f}; BIC {bic:,.1f} ({time.perf_counter() - began:.0f} s)"
-        )
+        values = ", ".join(f"{k} {v:.4g}" for k, v in fit.params().items())
+        bic = 4 * math.log(n) - 2 * loglik
+        print(f"{name}: {values}; log-likelihood {loglik:,.1f}; BIC {bic:,.1f}")
+    if args.holdout_end:
+        days = int((pd.Timestamp(args.holdout_end) - end).days)
+        later = orders[(orders["date"] > end) & (orders["date"] <= pd.Timestamp(args.holdout_end))]
+        later = later[later["customer"].isin(hist.index)].drop_duplicates(["customer", "date"])
+        actual = len(later)
+        print(f"holdout: {days} days, actual repeat purchase days {actual:,}")
+        for name, total in (
+            ("BG/NBD (transactions)", bg.conditional_expected(days, x, t_x, T).sum()),
+            ("purchase-day BG/NBD", day.cohort_cumulative(days, x, t_x, T)[-1]),
+        ):
+            print(f"  {name}: {total:,.0f} ({100 * (total / actual - 1):+.2f} %)")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ fitted by ``calibrate`` itself with the variant forced: the bar's case. ``--cont
 the drawn histories in continuous time (no purchase-day counting).
 
     python benchmarks/se_coverage.py [--variants rate+dropout,rate+lifetime,rate,latent]
+        (with --simulator also rate+dropout/day, latent/day: the same truths in purchase days)
         [--seeds 0-29] [--customers 3000] [--days 364] [--cache /tmp/se_coverage.json]
         [--simulator | --continuous] [--no-check]
 
@@ -77,6 +78,9 @@ TRUTHS = {
     "rate": {"pareto": (1.0, 40.0, None, 0.004)},
     "latent": {"classes": [(0.7, 3.0, 360.0, 1.0, 3.0), (0.3, 3.0, 45.0, 1.0, 9.0)]},
 }
+# the same truths estimated in purchase days (--simulator only: calibrate with them forced)
+TRUTHS |= {"rate+dropout/day": TRUTHS["rate+dropout"], "latent/day": TRUTHS["latent"]}
+LATENT = ("latent", "latent/day")
 
 
 def true_fields(variant: str) -> dict[str, float]:
@@ -270,7 +274,7 @@ def study_simulated(variant: str, agents: int, seed: int) -> dict:
     market = cal.scenario().market
     value = {}
     for j, seg in enumerate(market.segments, start=1):
-        pre = f"class{j}." if variant == "latent" else ""
+        pre = f"class{j}." if variant in LATENT else ""
         fields = ("share", "rate_shape", "purchase_cycle_days", "churn_shape", "dropout_a")
         for key in (*fields, "dropout_b"):
             if getattr(seg, key, None) is not None and (pre or key != "share"):
@@ -360,7 +364,7 @@ def _seeds(text: str) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--variants", default=",".join(TRUTHS))
+    ap.add_argument("--variants", default=",".join(v for v in TRUTHS if "/day" not in v))
     ap.add_argument("--seeds", default="0-29")
     ap.add_argument("--customers", type=int, default=3000)
     ap.add_argument("--days", type=int, default=364)
@@ -379,6 +383,8 @@ def main() -> None:
         help="histories the simulator generates (--customers agents, a year), fitted by calibrate",
     )
     args = ap.parse_args()
+    if "/day" in args.variants and not args.simulator:
+        ap.error("the purchase-day variants are studied with --simulator (calibrate forced)")
     cache = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     for variant in args.variants.split(","):
         records = []
@@ -402,7 +408,7 @@ def main() -> None:
                 if args.cache:
                     args.cache.write_text(json.dumps(cache))
             records.append(cache[key])
-        other_k = [r["seed"] for r in records if r.get("classes", 2) != 2 and variant == "latent"]
+        other_k = [r["seed"] for r in records if r.get("classes", 2) != 2 and variant in LATENT]
         if other_k:
             print(f"{variant}: not 2 classes (left out of the coverage) in seeds {other_k}")
             records = [r for r in records if r["seed"] not in other_k]

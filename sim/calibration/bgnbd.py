@@ -129,19 +129,27 @@ def _negative_loglik(x, t_x, T):
 
 
 def _search(nll, *, mean_T: float) -> optimize.OptimizeResult:
-    """The best of two starts, each L-BFGS-B then a Nelder–Mead polish within the bounds."""
+    """The best of two starts around the customers' mean age."""
     starts = (
         np.log([1.0, max(mean_T, 1e-3), 1.0, 1.0]),
         np.log([0.5, max(mean_T / 2, 1e-3), 0.5, 2.0]),
     )
+    return best_of(nll, starts, LOG_BOUNDS)
+
+
+def best_of(nll, starts, bounds) -> optimize.OptimizeResult:
+    """The best of the ``starts`` (log-parameters, clipped into ``bounds``), each L-BFGS-B then
+    a Nelder–Mead polish within the bounds (L-BFGS-B alone stops early on the flat ridges
+    of these likelihoods)."""
+    lo, hi = np.array(bounds, dtype=float).T
     best = None
     for init in starts:
-        res = optimize.minimize(nll, init, method="L-BFGS-B", bounds=LOG_BOUNDS)
+        res = optimize.minimize(nll, np.clip(init, lo, hi), method="L-BFGS-B", bounds=bounds)
         res = optimize.minimize(
             nll,
             res.x,
             method="Nelder-Mead",
-            bounds=LOG_BOUNDS,
+            bounds=bounds,
             options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000},
         )
         if best is None or res.fun < best.fun:

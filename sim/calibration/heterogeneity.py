@@ -12,12 +12,16 @@ customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamm
   the Pareto/NBD (Schmittlein, Morrison & Colombo 1987);
 * ``rate+dropout``: after each repeat purchase, leave with p ~ Beta(a, b) (``dropout_a``,
   ``dropout_b``, ``churn`` 0) — the BG/NBD (Fader, Hardie & Lee 2005);
-* ``rate+dropout/day``: the same in purchase days — a daily purchase chance q ~ Beta(α_q,
-  β_q) while alive, the same dropout (:mod:`sim.calibration.purchase_days`): what the data
-  count and the simulator does (at most one purchase a customer a day);
 * ``latent``: K latent classes, each a BG/NBD with its own (r, α, a, b) and a share
   (:mod:`sim.calibration.latent`; K = 2 or 3, the lower BIC), simulated as one segment per
   class.
+
+A BG/NBD structure chosen (``rate+dropout`` or ``latent``) is then fitted again in purchase
+days — a daily purchase chance q ~ Beta(α_q, β_q) while alive, the same dropout
+(:mod:`sim.calibration.purchase_days`), what the data count and the simulator does — as one
+class (``rate+dropout/day``) or 2–3 latent classes (``latent/day``), the lower BIC there
+being simulated (:mod:`sim.calibration.day_variants`; :attr:`Choice.structure` keeps what the
+criterion chose).
 
 So each variant's likelihood of a customer's (x, t_x, T) is the closed form of its model, in
 days; "none" is today's homogeneous renewal process (:mod:`sim.calibration.renewal`, exact

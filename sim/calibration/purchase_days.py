@@ -39,8 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 from scipy.special import betaln, digamma
+
+from sim.calibration.bgnbd import best_of
 
 VARIANT = "rate+dropout/day"
 # Bounds of the log-parameter search (α_q, β_q, a, b), as the BG/NBD's: they keep the closed
@@ -220,19 +221,7 @@ def fit_purchase_day_bgnbd(
         raise ValueError("the purchase-day BG/NBD needs at least two customers")
     nll = purchase_day_nll(x, t_x, T)
     starts = [(1.0, 30.0, 1.0, 3.0)] + ([tuple(start)] if start is not None else [])
-    best = None
-    for init in starts:
-        theta = np.clip(np.log(init), [lo for lo, _ in LOG_BOUNDS], [hi for _, hi in LOG_BOUNDS])
-        res = optimize.minimize(nll, theta, method="L-BFGS-B", bounds=LOG_BOUNDS)
-        res = optimize.minimize(
-            nll,
-            res.x,
-            method="Nelder-Mead",
-            bounds=LOG_BOUNDS,
-            options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000},
-        )
-        if best is None or res.fun < best.fun:
-            best = res
+    best = best_of(nll, [np.log(s) for s in starts], LOG_BOUNDS)
     aq, bq, a, b = np.exp(best.x)
     return PurchaseDayBGNBD(
         aq=float(aq), bq=float(bq), a=float(a), b=float(b), loglik=-float(best.fun), n=len(x)
