@@ -91,15 +91,16 @@ def test_forecast_decides_within_the_bic_band(pareto):
     low = min(table[v]["bic"] for v in VARIANTS)
     band = [v for v in VARIANTS if table[v]["bic"] <= low + BIC_BAND]
     assert len(band) >= 2  # the forecast had something to decide
-    assert cal.spread.winner == min(band, key=lambda v: f.scores[v]["score"])
-    assert cal.spread.winner == "rate+lifetime"
+    assert cal.spread.structure == min(band, key=lambda v: f.scores[v]["score"])
+    assert cal.spread.structure == "rate+lifetime"  # simulated from its purchase-day twin
+    assert cal.spread.winner == "rate+lifetime/day"
     by_bic = min(VARIANTS, key=lambda v: table[v]["bic"])
     assert by_bic == "rate"
     assert abs(_holdout_error(cal, orders, "rate+lifetime")) + 10 < abs(
         _holdout_error(cal, orders, by_bic)
     )
     seg = cal.scenario().market.segments[0]
-    assert seg.churn_shape == pytest.approx(cal.spread.fits["rate+lifetime"].s, rel=1e-5)
+    assert seg.churn_shape == pytest.approx(cal.spread.fits["rate+lifetime/day"].g, rel=1e-5)
 
 
 def test_the_default_rule_never_reads_after_the_calibration_period(pareto):
@@ -121,11 +122,12 @@ def test_the_default_rule_never_reads_after_the_calibration_period(pareto):
 
 def test_select_by_bic_keeps_the_lowest_bic_without_a_forecast(pareto):
     """``--select-by bic`` on the same history: the same criteria table, the lowest BIC
-    (``rate``), and no inner forecast."""
+    (``rate``, simulated from its purchase-day twin), and no inner forecast."""
     orders, cal = pareto
     bic = _calibrate(orders, select_by="bic")
-    assert bic.spread.winner == "rate" and bic.spread.forecast is None
-    assert bic.spread.table == cal.spread.table
+    assert bic.spread.structure == "rate" and bic.spread.winner == "rate/day"
+    assert bic.spread.forecast is None
+    assert {v: bic.spread.table[v] for v in VARIANTS} == {v: cal.spread.table[v] for v in VARIANTS}
 
 
 def test_one_variant_in_the_band_needs_no_forecast(monkeypatch):

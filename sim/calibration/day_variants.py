@@ -1,22 +1,28 @@
-"""The BG/NBD structures estimated again in purchase days, where the chosen one is simulated.
+"""The structures chosen with continuous-time likelihoods, estimated again in purchase days.
 
 :func:`~sim.calibration.heterogeneity.select_variant` compares its variants with continuous-time
-likelihoods, which are comparable among themselves. When it chooses a BG/NBD structure (one
-class, ``rate+dropout``, or latent classes, ``latent``), the structure is fitted again with the
-likelihood of what the data count and the simulator does, purchase days
-(:mod:`sim.calibration.purchase_days`): one purchase-day BG/NBD (``rate+dropout/day``) and
-mixtures of 2, then 3 of them (``latent/day``, each K tried only if K − 1 improved the BIC),
-and the lowest BIC among these decides how many classes are simulated.
+likelihoods, which are comparable among themselves. The structure it chooses is then fitted
+again with the likelihood of what the data count and the simulator does, purchase days, and
+that estimate is what the scenario runs:
+
+* a BG/NBD structure (one class, ``rate+dropout``, or latent classes, ``latent``): one
+  purchase-day BG/NBD (``rate+dropout/day``, :mod:`sim.calibration.purchase_days`) and mixtures
+  of 2, then 3 of them (``latent/day``, each K tried only if K − 1 improved the BIC); the
+  lowest BIC among these decides how many classes are simulated;
+* the Pareto/NBD (``rate+lifetime``) or its one-hazard case (``rate``): its purchase-day twin,
+  a daily death chance instead of an exponential lifetime (``rate+lifetime/day``, ``rate/day``,
+  :mod:`sim.calibration.lifetime_days`).
 
 Why again, and why the number of classes there. A continuous-time likelihood models gaps
-shorter than a day that purchase days cannot show; latent classes absorb that misfit by giving
-heavy buyers a class of their own. On 300 000 customers drawn from CDNOW's BG/NBD (one class)
-it was worth 131 BIC points to 3 continuous classes, which then forecast the 39 holdout weeks
-+4.6 % off; in purchase days one class has the lowest BIC (2 classes +27, 3 +93) and the
-simulator's holdout is −0.4 % off (docs/calibration.md). The purchase-day fits are not put
-in the continuous comparison: against continuous likelihoods they win by the same sub-day
-misfit, whatever the structure (on histories drawn from two classes or from the Pareto/NBD,
-one purchase-day class beat the true structure by hundreds of BIC points).
+shorter than a day that purchase days cannot show, and its forecast counts transactions, two
+of which on one day are one purchase day. Latent classes absorb that misfit by giving heavy
+buyers a class of their own: on 300 000 customers drawn from CDNOW's BG/NBD (one class) it was
+worth 131 BIC points to 3 continuous classes, which then forecast the 39 holdout weeks +4.6 %
+off; in purchase days one class has the lowest BIC (2 classes +27, 3 +93) and the simulator's
+holdout is −0.4 % off (docs/calibration.md, "Purchase days"). The purchase-day fits are not
+put into the continuous comparison: against continuous likelihoods they win by the same
+sub-day misfit, whatever the structure (one purchase-day class beat the true structure of
+2-class and Pareto/NBD histories by hundreds of BIC points).
 """
 
 from __future__ import annotations
@@ -26,13 +32,49 @@ import math
 import pandas as pd
 
 from sim.calibration.latent import fit_latent_bgnbd
+from sim.calibration.lifetime_days import LIFETIME, RATE, fit_lifetime_day_nbd
 from sim.calibration.purchase_days import VARIANT as ONE_CLASS
 from sim.calibration.purchase_days import fit_purchase_day_bgnbd
 
 LATENT = "latent/day"
-DAY_VARIANTS = (ONE_CLASS, LATENT)
-STRUCTURES = ("rate+dropout", "latent")  # the chosen variants re-estimated in purchase days
-SCALE = "purchase days: a chosen BG/NBD structure's estimate, not compared with the others"
+BGNBD_FAMILY = (ONE_CLASS, LATENT)  # one class or latent classes: the BIC decides again
+DAY_VARIANTS = (*BGNBD_FAMILY, RATE, LIFETIME)
+# the chosen (continuous) structure → its purchase-day candidates
+TWINS = {
+    "rate+dropout": BGNBD_FAMILY,
+    "latent": BGNBD_FAMILY,
+    "rate": (RATE,),
+    "rate+lifetime": (LIFETIME,),
+}
+STRUCTURES = tuple(TWINS)
+SCALE = "purchase days: a chosen structure's estimate, not compared with the others"
+
+
+def estimate_in_days(
+    hist: pd.DataFrame, variant: str, fits: dict[str, object], *, classes=(2, 3)
+) -> tuple[dict[str, dict], dict[str, object]]:
+    """The purchase-day candidates of ``variant`` (a chosen continuous structure, or a forced
+    purchase-day variant): their criteria rows and fits, started from the continuous fits."""
+    if variant in BGNBD_FAMILY or TWINS.get(variant) == BGNBD_FAMILY:
+        return fit_day_variants(hist, fits["rate+dropout"], classes=classes)
+    twin = variant if variant in (RATE, LIFETIME) else TWINS[variant][0]
+    return fit_lifetime_twin(hist, fits["rate+lifetime" if twin == LIFETIME else "rate"], twin)
+
+
+def fit_lifetime_twin(hist: pd.DataFrame, pareto, twin: str):
+    """The purchase-day Pareto/NBD (``rate+lifetime/day``) or its one-hazard case
+    (``rate/day``), started from the continuous fit ``pareto`` (r, α, s, β in days: Gamma(s, β)
+    hazards ↔ Beta(s, β − s) daily chances, the same mean and shape)."""
+    x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    lifetime = twin == LIFETIME
+    bq = max(pareto.alpha - pareto.r, 1e-3)
+    if lifetime:
+        start = (pareto.r, bq, pareto.s, max(pareto.beta - pareto.s, 1e-3))
+    else:
+        start = (pareto.r, bq, min(pareto.beta, 0.5))
+    fit = fit_lifetime_day_nbd(x, t_x, T, spread_lifetime=lifetime, start=start)
+    row = _row(fit.loglik, 4 if lifetime else 3, len(x)) | {"scale": SCALE}
+    return {twin: row}, {twin: fit}
 
 
 def fit_day_variants(
@@ -64,8 +106,9 @@ def fit_day_variants(
 
 
 def day_winner(rows: dict[str, dict]) -> str:
-    """One purchase-day class or the latent classes: the lower BIC."""
-    return min(DAY_VARIANTS, key=lambda v: rows[v]["bic"])
+    """Among a structure's purchase-day candidates (one class or the latent classes for a
+    BG/NBD; the one twin otherwise): the lowest BIC."""
+    return min((v for v in DAY_VARIANTS if v in rows), key=lambda v: rows[v]["bic"])
 
 
 def _bic(loglik: float, k: int, n: int) -> float:

@@ -16,12 +16,12 @@ customer *buys* at rate λ = π·ν ÷ cycle per day: across customers λ ~ Gamm
   (:mod:`sim.calibration.latent`; K = 2 or 3, the lower BIC), simulated as one segment per
   class.
 
-A BG/NBD structure chosen (``rate+dropout`` or ``latent``) is then fitted again in purchase
-days — a daily purchase chance q ~ Beta(α_q, β_q) while alive, the same dropout
-(:mod:`sim.calibration.purchase_days`), what the data count and the simulator does — as one
-class (``rate+dropout/day``) or 2–3 latent classes (``latent/day``), the lower BIC there
-being simulated (:mod:`sim.calibration.day_variants`; :attr:`Choice.structure` keeps what the
-criterion chose).
+The structure chosen is then fitted again in purchase days — a daily purchase chance
+q ~ Beta(α_q, β_q) while alive, what the data count and the simulator does — and simulated
+from that estimate (:mod:`sim.calibration.day_variants`; :attr:`Choice.structure` keeps what
+the criterion chose): a BG/NBD as one class (``rate+dropout/day``) or 2–3 latent classes
+(``latent/day``), the lower BIC there; the Pareto/NBD with a daily death chance
+(``rate+lifetime/day``, ``rate/day``).
 
 So each variant's likelihood of a customer's (x, t_x, T) is the closed form of its model, in
 days; "none" is today's homogeneous renewal process (:mod:`sim.calibration.renewal`, exact
@@ -52,12 +52,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.calibration.day_variants import DAY_VARIANTS, STRUCTURES, day_winner, fit_day_variants
+from sim.calibration.day_variants import DAY_VARIANTS, STRUCTURES, day_winner, estimate_in_days
 from sim.calibration.latent import (
     class_segments,
     class_standard_errors,
     fit_latent_bgnbd,
 )
+from sim.calibration.lifetime_days import LIFETIME as LIFETIME_DAY
+from sim.calibration.lifetime_days import RATE as RATE_DAY
+from sim.calibration.lifetime_days import lifetime_day_nll
+from sim.calibration.lifetime_days import log_field_errors as lifetime_field_errors
 from sim.calibration.pareto_nbd import ParetoNBD, fit_pareto_nbd, pareto_loglik, pareto_nll
 from sim.calibration.purchase_days import VARIANT as DAY_VARIANT
 from sim.calibration.purchase_days import log_field_errors, purchase_day_nll
@@ -95,8 +99,8 @@ class Choice:
         if self.structure:
             criterion += (
                 f"; the chosen {self.structure} structure is then estimated in purchase days, "
-                "as the data count them and the simulator sells, with one class or latent "
-                f"classes by the lower BIC there: {self.winner}"
+                f"as the data count them and the simulator sells: {self.winner} (a BG/NBD "
+                "as one class or latent classes, by the lower BIC there)"
             )
         out = {
             "chosen": self.winner,
@@ -186,7 +190,7 @@ def select_variant(
     forecast = None if callable(forecast) else forecast
     structure = winner if by != "forced" and winner in STRUCTURES else ""
     if structure or winner in DAY_VARIANTS:
-        rows, day_fits = fit_day_variants(hist, bgnbd, classes=classes)
+        rows, day_fits = estimate_in_days(hist, structure or winner, fits, classes=classes)
         table, fits = table | rows, fits | day_fits
         if structure:
             winner = day_winner(rows)
@@ -282,6 +286,10 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
     if v == DAY_VARIANT:
         theta = np.log([fit.aq, fit.bq, fit.a, fit.b])
         return log_field_errors(fit, log_covariance(purchase_day_nll(x, t_x, T), theta), pi)
+    if v in (RATE_DAY, LIFETIME_DAY):
+        theta = np.log(day_lifetime_params(fit))
+        nll = lifetime_day_nll(x, t_x, T, spread_lifetime=v == LIFETIME_DAY)
+        return lifetime_field_errors(fit, log_covariance(nll, theta), pi)
     if v == "rate+dropout":
         from sim.calibration.bgnbd import _negative_loglik
 
@@ -307,6 +315,12 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
     return {k: se[k] for k in se if k not in ("alpha", "beta")}
 
 
+def day_lifetime_params(fit) -> list[float]:
+    """A purchase-day Pareto/NBD's parameters in its likelihood's order: (α_q, β_q, g, d), or
+    (α_q, β_q, θ) with one daily death chance."""
+    return [fit.aq, fit.bq, fit.d] if fit.g is None else [fit.aq, fit.bq, fit.g, fit.d]
+
+
 def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     """The segment's fields for the chosen variant (π: chance a need ends in a purchase)."""
     v = choice.winner
@@ -315,8 +329,8 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     fit = choice.fits[v]
     if v == "rate+dropout":
         r, alpha = fit.r, fit.alpha * fit.unit_days
-    elif v == DAY_VARIANT:  # Beta(α_q, β_q) daily chances ≈ Gamma(α_q, α_q + β_q) rates
-        r, alpha = fit.aq, fit.aq + fit.bq
+    elif v in (DAY_VARIANT, RATE_DAY, LIFETIME_DAY):  # Beta(α_q, β_q) daily chances ≈
+        r, alpha = fit.aq, fit.aq + fit.bq  # Gamma(α_q, α_q + β_q) daily rates
     else:
         r, alpha = fit.r, fit.alpha
     out: dict[str, float | str] = {
@@ -327,6 +341,8 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     }
     if v == "rate+lifetime":
         out["churn_shape"] = float(f"{fit.s:.6g}")
+    if v == LIFETIME_DAY:  # Beta(g, d) daily death chances ≈ Gamma(g, g + d): shape g
+        out["churn_shape"] = float(f"{fit.g:.6g}")
     if v in ("rate+dropout", DAY_VARIANT):
         out["dropout_a"] = float(f"{fit.a:.6g}")
         out["dropout_b"] = float(f"{fit.b:.6g}")

@@ -34,11 +34,16 @@ from scipy.special import expit
 from sim.calibration.bgnbd import LOG_BOUNDS
 from sim.calibration.heterogeneity import (
     LATENT_FITS,
+    day_lifetime_params,
     pareto_nll,
     spread_fields,
     spread_segments,
 )
 from sim.calibration.latent import LOGIT_BOUND, mixture_nll
+from sim.calibration.lifetime_days import LIFETIME as LIFETIME_DAY
+from sim.calibration.lifetime_days import LOG_BOUNDS_LIFETIME as LIFETIME_BOUNDS
+from sim.calibration.lifetime_days import RATE as RATE_DAY
+from sim.calibration.lifetime_days import lifetime_day_nll
 from sim.calibration.purchase_days import LOG_BOUNDS as DAY_BOUNDS
 from sim.calibration.purchase_days import VARIANT as DAY_VARIANT
 from sim.calibration.purchase_days import purchase_day_nll
@@ -162,6 +167,8 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
         return out
     if v == DAY_VARIANT:
         return _day_intervals(choice, x, t_x, T, pi, se)
+    if v in (RATE_DAY, LIFETIME_DAY):
+        return _lifetime_day_intervals(choice, x, t_x, T, pi, se)
     nll = _with_gradient(pareto_nll(x, t_x, T, spread_lifetime=v == "rate+lifetime"))
     theta = np.log(
         [fit.r, fit.alpha, fit.beta] if fit.s is None else [fit.r, fit.alpha, fit.s, fit.beta]
@@ -190,6 +197,27 @@ def _day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) -> dict[s
     }
     for key, i in (("dropout_a", 2), ("dropout_b", 3)):
         out[key] = _shape(nll, theta, i, DAY_BOUNDS, seg[key], se[key])
+    return out
+
+
+def _lifetime_day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) -> dict:
+    """The purchase-day Pareto/NBD's fields: rate shape, cycle and churn log-Wald, the churn
+    shape as :func:`_shape`."""
+    v = choice.winner
+    fit = choice.fits[v]
+    seg = spread_fields(choice, pi)
+    out = {
+        key: entry(val, wald(val, se[key], "log"), "log-wald")
+        for key, val in (
+            ("rate_shape", seg["rate_shape"]),
+            ("purchase_cycle_days", seg["purchase_cycle_days"]),
+            ("churn", fit.churn),
+        )
+    }
+    if fit.g is not None:
+        nll = _with_gradient(lifetime_day_nll(x, t_x, T, spread_lifetime=True))
+        theta = np.log(day_lifetime_params(fit))
+        out["churn_shape"] = _shape(nll, theta, 2, LIFETIME_BOUNDS, fit.g, se["churn_shape"])
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.calibration.day_variants import DAY_VARIANTS
 from sim.calibration.fitting import calibrate
 from sim.calibration.heterogeneity import FORCEABLE, VARIANTS
 from sim.calibration.orders import parse_columns, read_orders
@@ -417,11 +418,10 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
         t = cal.spread.table
         bic = ", ".join(f"{v} {t[v]['bic']:,.1f}" for v in VARIANTS)
         bic += f" with {t['latent']['classes']} classes"
-        if "latent/day" in t:  # the BG/NBD structure chosen, estimated in purchase days
-            bic += (
-                f"; in purchase days rate+dropout/day {t['rate+dropout/day']['bic']:,.1f}, "
-                f"latent/day {t['latent/day']['bic']:,.1f} with {t['latent/day']['classes']}"
-            )
+        days = [v for v in DAY_VARIANTS if v in t]  # the structure chosen, in purchase days
+        if days:
+            bic += "; in purchase days " + ", ".join(f"{v} {t[v]['bic']:,.1f}" for v in days)
+            bic += f" with {t['latent/day']['classes']}" if "latent/day" in t else ""
         print(f"  heterogeneity: {cal.spread.winner} by {cal.spread.selected_by} (BIC {bic})")
         inner = cal.spread.forecast
         if inner is not None and inner.reason:
