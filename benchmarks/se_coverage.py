@@ -31,7 +31,8 @@ fitted by ``calibrate`` itself with the variant forced: the bar's case. ``--cont
 the drawn histories in continuous time (no purchase-day counting).
 
     python benchmarks/se_coverage.py [--variants rate+dropout,rate+lifetime,rate,latent]
-        (with --simulator also rate+dropout/day, latent/day: the same truths in purchase days)
+        (with --simulator also rate+dropout/day, latent/day, rate/day, rate+lifetime/day:
+        the same truths, fitted in purchase days)
         [--seeds 0-29] [--customers 3000] [--days 364] [--cache /tmp/se_coverage.json]
         [--simulator | --continuous] [--no-check]
 
@@ -79,7 +80,7 @@ TRUTHS = {
     "latent": {"classes": [(0.7, 3.0, 360.0, 1.0, 3.0), (0.3, 3.0, 45.0, 1.0, 9.0)]},
 }
 # the same truths estimated in purchase days (--simulator only: calibrate with them forced)
-TRUTHS |= {"rate+dropout/day": TRUTHS["rate+dropout"], "latent/day": TRUTHS["latent"]}
+TRUTHS |= {f"{v}/day": TRUTHS[v] for v in ("rate+dropout", "latent", "rate", "rate+lifetime")}
 LATENT = ("latent", "latent/day")
 
 
@@ -283,7 +284,7 @@ def study_simulated(variant: str, agents: int, seed: int) -> dict:
             a, b = seg.dropout_a, seg.dropout_b
             value[pre + "dropout_mean"] = a / (a + b)
             value[pre + "dropout_polarisation"] = 1 / (a + b + 1)
-    if variant in ("rate", "rate+lifetime"):
+    if variant.removesuffix("/day") in ("rate", "rate+lifetime"):
         value["churn"] = float(market.churn)
     return {
         "variant": variant,
