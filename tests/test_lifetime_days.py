@@ -30,6 +30,7 @@ from sim.calibration.lifetime_days import (
     log_field_errors,
     sample_lifetime_days,
 )
+from tests.conftest import history_groups
 
 # (α_q, β_q, g, d): both Beta densities singular at 0 (α_q, g < 1), both regular, one θ.
 SINGULAR = (0.5, 40.0, 0.8, 150.0)
@@ -157,16 +158,6 @@ def monte_carlo(request):
     return LifetimeDayNBD(**par), x, t_x, alive_at_t0, by_day
 
 
-def _groups(x, t_x):
-    """Histories by repeat days and recency: P(alive) varies most with t_x for x ≥ 1."""
-    late = t_x > MC_T0 / 2
-    yield "x=0", x == 0
-    for k, sel in ((1, x == 1), (2, x == 2), ("3+", x >= 3)):
-        yield f"x={k}, early", sel & ~late
-        yield f"x={k}, late", sel & late
-    yield "all", np.ones_like(x, dtype=bool)
-
-
 def test_p_alive_and_conditional_expected_match_a_monte_carlo(monte_carlo):
     """Per group of histories, mean(simulated − predicted) is within 4 Monte Carlo standard
     errors of 0, for alive on day T0 and for purchase days in the next 30 days. The groups hold
@@ -179,7 +170,7 @@ def test_p_alive_and_conditional_expected_match_a_monte_carlo(monte_carlo):
     T = np.full_like(x, MC_T0)
     pa = model.p_alive(x, t_x, T)
     ce = model.conditional_expected(MC_T, x, t_x, T)
-    for name, sel in _groups(x, t_x):
+    for name, sel in history_groups(x, t_x, MC_T0):
         assert sel.sum() > 4000, name
         for what, sim, pred in (("alive", alive, pa), ("future", by_day[MC_T], ce)):
             diff = sim[sel] - pred[sel]

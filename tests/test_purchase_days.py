@@ -26,6 +26,7 @@ from sim.calibration.purchase_days import (
     purchase_day_nll,
     sample_purchase_days,
 )
+from tests.conftest import history_groups
 
 # (α_q, β_q, a, b): both Beta densities singular at 0 (α_q, a < 1), and both regular.
 SINGULAR = (0.5, 40.0, 0.8, 2.5)
@@ -121,16 +122,6 @@ def monte_carlo():
     return x, t_x, alive_at_t0.astype(float), future
 
 
-def _groups(x, t_x):
-    """Histories by repeat days and recency: P(alive) varies most with t_x for x ≥ 1."""
-    late = t_x > MC_T0 / 2
-    yield "x=0", x == 0
-    for k, sel in ((1, x == 1), (2, x == 2), ("3+", x >= 3)):
-        yield f"x={k}, early", sel & ~late
-        yield f"x={k}, late", sel & late
-    yield "all", np.ones_like(x, dtype=bool)
-
-
 def test_p_alive_and_conditional_expected_match_a_monte_carlo(monte_carlo):
     """Per group of histories, mean(simulated − predicted) is within 4 Monte Carlo standard
     errors of 0, for alive at T0 and for purchase days in the next 30 days. The groups hold
@@ -143,7 +134,7 @@ def test_p_alive_and_conditional_expected_match_a_monte_carlo(monte_carlo):
     model = PurchaseDayBGNBD(**MC)
     pa = model.p_alive(x, t_x, T)
     ce = model.conditional_expected(MC_T, x, t_x, T)
-    for name, sel in _groups(x, t_x):
+    for name, sel in history_groups(x, t_x, MC_T0):
         assert sel.sum() > 3000, name
         for what, sim, pred in (("alive", alive, pa), ("future", future, ce)):
             d = sim[sel] - pred[sel]

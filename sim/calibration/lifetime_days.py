@@ -53,6 +53,7 @@ import pandas as pd
 from scipy.special import betaln
 
 from sim.calibration.bgnbd import best_of
+from sim.calibration.purchase_days import DailyChances
 
 RATE, LIFETIME = "rate/day", "rate+lifetime/day"
 # Bounds of the log-parameter search: (α_q, β_q) as the purchase-day BG/NBD's; log d reaches 16
@@ -63,7 +64,7 @@ LOG_BOUNDS_RATE = [(-7.0, 7.0), (-5.0, 14.0), (-16.0, -0.01)]
 
 
 @dataclass(frozen=True)
-class LifetimeDayNBD:
+class LifetimeDayNBD(DailyChances):
     """A fitted purchase-day Pareto/NBD; time in days, histories in whole days. ``g`` None: one
     daily death chance ``d`` for everybody (``rate/day``)."""
 
@@ -80,16 +81,6 @@ class LifetimeDayNBD:
         if self.g is None:
             return out | {"theta_per_day": self.d}
         return out | {"g": self.g, "d": self.d}
-
-    @property
-    def r(self) -> float:
-        """The gamma shape of the daily purchase rate (α_q)."""
-        return self.aq
-
-    @property
-    def alpha(self) -> float:
-        """The gamma rate of the daily purchase rate, in days: α_q + β_q (the same mean)."""
-        return self.aq + self.bq
 
     @property
     def churn(self) -> float:

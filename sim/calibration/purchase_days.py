@@ -49,8 +49,27 @@ VARIANT = "rate+dropout/day"
 LOG_BOUNDS = [(-7.0, 7.0), (-5.0, 14.0), (-7.0, 7.0), (-7.0, 9.0)]
 
 
+class DailyChances:
+    """What the purchase-day models share: Beta(α_q, β_q) daily purchase chances read as the
+    Gamma(α_q, α_q + β_q) daily rates they approach for small q (same shape, same mean), as
+    the simulator's ``rate_shape`` and cycle need them."""
+
+    aq: float
+    bq: float
+
+    @property
+    def r(self) -> float:
+        """The gamma shape of the daily purchase rate (α_q)."""
+        return self.aq
+
+    @property
+    def alpha(self) -> float:
+        """The gamma rate of the daily purchase rate, in days: α_q + β_q (the same mean)."""
+        return self.aq + self.bq
+
+
 @dataclass(frozen=True)
-class PurchaseDayBGNBD:
+class PurchaseDayBGNBD(DailyChances):
     """A fitted purchase-day BG/NBD; time in days, histories in whole days."""
 
     aq: float
@@ -63,16 +82,6 @@ class PurchaseDayBGNBD:
 
     def params(self) -> dict[str, float]:
         return {"alpha_q": self.aq, "beta_q": self.bq, "a": self.a, "b": self.b}
-
-    @property
-    def r(self) -> float:
-        """The gamma shape of the daily purchase rate (α_q)."""
-        return self.aq
-
-    @property
-    def alpha(self) -> float:
-        """The gamma rate of the daily purchase rate, in days: α_q + β_q (the same mean)."""
-        return self.aq + self.bq
 
     def p_alive(self, x, t_x, T) -> np.ndarray:
         """P(alive at T | x, t_x, T)."""
