@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from sim.calibration.histories import distinct_histories
+
 # Bounds of the log-parameter search. They keep the closed forms finite when the data push
 # towards a limit (regular buyers: r, α → ∞ with r/α fixed; no dropout: a → 0 or b → ∞); see
 # docs/calibration.md.
@@ -117,8 +119,7 @@ def fit_bgnbd(x, t_x, T, *, unit_days: float = 7.0) -> BGNBD:
 def _negative_loglik(x, t_x, T):
     """The objective on log-parameters, over identical histories aggregated (same likelihood,
     far fewer terms)."""
-    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-    hx, ht, hT, w = (hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
+    hx, ht, hT, w = distinct_histories(x, t_x, T)
 
     def nll(theta):
         p = np.exp(np.clip(theta, -15, 15))

@@ -69,9 +69,9 @@ from sim.calibration.purchase_days import log_field_errors, purchase_day_nll
 __all__ = ["ParetoNBD", "fit_pareto_nbd", "pareto_loglik", "pareto_nll"]  # moved, still here
 
 VARIANTS = ("none", "rate", "rate+lifetime", "rate+dropout", "latent")  # compared, in days
-# A BG/NBD structure chosen among them is estimated again in purchase days, where the number of
-# classes is chosen again (sim.calibration.day_variants): what the data count and the simulator
-# does.
+# The structure chosen among them is estimated again in purchase days, what the data count and
+# the simulator does (for a BG/NBD with the number of classes chosen again there):
+# sim.calibration.day_variants.
 FORCEABLE = (*VARIANTS, *DAY_VARIANTS)
 LATENT_FITS = ("latent", "latent/day")  # the winners simulated as one segment per class
 LATENT_CLASSES = (2, 3)  # the K tried for ``latent``; its BIC row is the best K's

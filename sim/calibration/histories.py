@@ -55,3 +55,11 @@ def gaps_by_customer(orders: pd.DataFrame, start: pd.Timestamp, customers: pd.In
     days = pd.DataFrame({"c": orders["customer"], "d": (orders["date"] - start).dt.days})
     days = days.drop_duplicates().sort_values(["c", "d"])
     return days.groupby("c")["d"].apply(lambda d: np.diff(d.to_numpy())).reindex(customers)
+
+
+def distinct_histories(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each distinct (x, t_x, T) once, with how many customers have it (``w``): the
+    likelihoods of the repeat-purchase models sum over these, the same value with far fewer
+    terms (a few thousand for 300 000 customers)."""
+    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
+    return tuple(hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))

@@ -53,6 +53,7 @@ import pandas as pd
 from scipy.special import betaln
 
 from sim.calibration.bgnbd import best_of
+from sim.calibration.histories import distinct_histories
 from sim.calibration.purchase_days import DailyChances
 
 RATE, LIFETIME = "rate/day", "rate+lifetime/day"
@@ -213,9 +214,8 @@ def lifetime_day_loglik(params, x, t_x, T) -> np.ndarray:
 def lifetime_day_nll(x, t_x, T, *, spread_lifetime: bool):
     """The negative log-likelihood on log-parameters (log α_q, log β_q, log g, log d), or
     (log α_q, log β_q, log θ) without ``spread_lifetime``, over identical histories aggregated."""
-    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-    h = _days(*(hist[c].to_numpy(float) for c in ("x", "t_x", "T")))
-    w = hist["w"].to_numpy(float)
+    *distinct, w = distinct_histories(x, t_x, T)
+    h = _days(*distinct)
 
     def nll(theta):
         p = np.exp(np.clip(theta, -20, 20))
@@ -291,11 +291,7 @@ def log_field_errors(fit: LifetimeDayNBD, cov: np.ndarray, pi: float) -> dict[st
     """Standard errors (delta method) of the scenario fields from the covariance of the
     log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q), ``churn``
     (g/(g+d), or θ) and, with a spread lifetime, ``churn_shape`` (g)."""
-    se = {"rate_shape": float(fit.aq * math.sqrt(max(cov[0, 0], 0.0)))}
-    share = fit.aq / (fit.aq + fit.bq)
-    grad = np.array([share - 1.0, 1.0 - share])  # d log cycle / d (log α_q, log β_q)
-    var = float(grad @ cov[:2, :2] @ grad)
-    se["purchase_cycle_days"] = float(pi * fit.alpha / fit.aq * math.sqrt(max(var, 0.0)))
+    se = fit.rate_errors(cov, pi)
     if fit.g is None:
         se["churn"] = float(fit.d * math.sqrt(max(cov[2, 2], 0.0)))
         return se

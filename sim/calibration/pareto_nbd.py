@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import optimize, special
+
+from sim.calibration.histories import distinct_histories
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
 _PANELS = 4
@@ -114,8 +115,7 @@ def pareto_loglik(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
 def pareto_nll(x, t_x, T, *, spread_lifetime: bool):
     """The negative log-likelihood on log-parameters (log r, log α, [log s,] log β or log μ),
     identical histories aggregated."""
-    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-    hx, ht, hT, w = (hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
+    hx, ht, hT, w = distinct_histories(x, t_x, T)
 
     def nll(theta):
         p = np.exp(np.clip(theta, -20, 20))

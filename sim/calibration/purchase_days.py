@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.special import betaln, digamma
 
 from sim.calibration.bgnbd import best_of
+from sim.calibration.histories import distinct_histories
 
 VARIANT = "rate+dropout/day"
 # Bounds of the log-parameter search (α_q, β_q, a, b), as the BG/NBD's: they keep the closed
@@ -66,6 +67,21 @@ class DailyChances:
     def alpha(self) -> float:
         """The gamma rate of the daily purchase rate, in days: α_q + β_q (the same mean)."""
         return self.aq + self.bq
+
+    def log_cycle_gradient(self) -> np.ndarray:
+        """d log(cycle) / d (log α_q, log β_q): the cycle is π·(α_q + β_q)/α_q."""
+        share = self.aq / (self.aq + self.bq)
+        return np.array([share - 1.0, 1.0 - share])
+
+    def rate_errors(self, cov: np.ndarray, pi: float) -> dict[str, float]:
+        """Standard errors (delta method) of ``rate_shape`` (α_q) and ``purchase_cycle_days``
+        from the covariance of (log α_q, log β_q) (the top-left 2 × 2 of ``cov``)."""
+        g = self.log_cycle_gradient()
+        var = float(g @ cov[:2, :2] @ g)
+        return {
+            "rate_shape": float(self.aq * math.sqrt(max(cov[0, 0], 0.0))),
+            "purchase_cycle_days": float(pi * self.alpha / self.aq * math.sqrt(max(var, 0.0))),
+        }
 
 
 @dataclass(frozen=True)
@@ -200,8 +216,7 @@ def loglik_and_gradient(params, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
 def purchase_day_nll(x, t_x, T):
     """The negative log-likelihood on log-parameters (log α_q, log β_q, log a, log b), over
     identical histories aggregated."""
-    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-    hx, ht, hT, w = (hist[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
+    hx, ht, hT, w = distinct_histories(x, t_x, T)
 
     def nll(theta):
         p = np.exp(np.clip(theta, -15, 15))
@@ -260,13 +275,7 @@ def log_field_errors(fit: PurchaseDayBGNBD, cov: np.ndarray, pi: float) -> dict[
     """Standard errors (delta method) of the scenario fields from the covariance of the
     log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q),
     ``dropout_a``, ``dropout_b``."""
-    value = np.array([fit.aq, fit.bq, fit.a, fit.b])
-    se = {
-        name: float(value[i] * math.sqrt(max(cov[i, i], 0.0)))
-        for i, name in ((0, "rate_shape"), (2, "dropout_a"), (3, "dropout_b"))
-    }
-    share = fit.aq / (fit.aq + fit.bq)
-    grad = np.array([share - 1.0, 1.0 - share])  # d log cycle / d (log α_q, log β_q)
-    var = float(grad @ cov[:2, :2] @ grad)
-    se["purchase_cycle_days"] = float(pi * fit.alpha / fit.aq * math.sqrt(max(var, 0.0)))
+    se = fit.rate_errors(cov, pi)
+    for i, name, value in ((2, "dropout_a", fit.a), (3, "dropout_b", fit.b)):
+        se[name] = float(value * math.sqrt(max(cov[i, i], 0.0)))
     return se
