@@ -18,7 +18,7 @@ shorter than a day that purchase days cannot show, and its forecast counts trans
 of which on one day are one purchase day. Latent classes absorb that misfit by giving heavy
 buyers a class of their own: on 300 000 customers drawn from CDNOW's BG/NBD (one class) it was
 worth 131 BIC points to 3 continuous classes, which then forecast the 39 holdout weeks +4.6 %
-off; in purchase days one class has the lowest BIC (2 classes +27, 3 +93) and the simulator's
+off; in purchase days one class has the lower BIC (2 classes +27) and the simulator's
 holdout is −0.4 % off (docs/calibration.md, "Purchase days"). The purchase-day fits are not
 put into the continuous comparison: against continuous likelihoods they win by the same
 sub-day misfit, whatever the structure (one purchase-day class beat the true structure of
