@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import yaml
 from scipy import integrate, stats
 
 from sim.calibration import calibrate
-from sim.calibration.bgnbd import bgnbd_orders, fit_bgnbd, sample_bgnbd
+from sim.calibration.bgnbd import BGNBDLimitWarning, bgnbd_orders, fit_bgnbd, sample_bgnbd
 from sim.calibration.day_variants import STRUCTURES, TWINS
 from sim.calibration.heterogeneity import (
     VARIANTS,
@@ -34,6 +35,7 @@ from sim.calibration.intervals import spread_intervals
 from sim.calibration.latent import class_standard_errors, fit_latent_bgnbd, mixture_nll
 from sim.calibration.orders import orders_from_ledger, read_orders
 from sim.calibration.public_data import CDNOW_PUBLISHED, cdnow_orders, lifetimes_datasets
+from sim.calibration.purchase_days import fit_purchase_day_bgnbd
 from sim.core.day import Today
 from sim.core.model import simulate
 from sim.core.population import CustomerPopulation
@@ -587,18 +589,42 @@ def test_several_segments_carry_their_own_spread():
     segment over segments without spread; each scenario segment carries its own fit's fields,
     churn is 0, and the output says why only these two variants were compared. The ``none``
     row is the sum of the segments' renewal maxima (computed by each segment's own fit)."""
-    cal = calibrate(_table(_mixture_orders(CLASSES, 1500)), end="2025-12-30", segments=2)
+    table = _table(_mixture_orders(CLASSES, 1500))
+    cal = calibrate(table, end="2025-12-30", segments=2)
     spread = cal.segment_spread
-    assert cal.spread is None and spread.winner == "rate+dropout"
+    assert cal.spread is None and spread.winner == "rate+dropout/day"
+    assert spread.table["rate+dropout"]["bic"] < spread.table["none"]["bic"]
     none = sum(f.loglik for f in cal.segment_fits.values())
     assert spread.table["none"]["loglik"] == pytest.approx(none, rel=1e-9)
     sc = cal.scenario()
     assert sc.market.churn == 0
+    members = cal.customers.groupby("segment")
     for seg in sc.market.segments:
-        fit = spread.fits[seg.id]
+        fit = spread.day_fits[seg.id]
         assert seg.cycle_distribution == "exponential"
+        assert (seg.rate_shape, seg.dropout_a, seg.dropout_b) == pytest.approx(
+            (fit.aq, fit.a, fit.b), rel=1e-5
+        )
+        # the fit is of exactly this segment's customers, at least as good as a fit of them
+        # from the default start (frequency segments have near-equal rates inside: the rate
+        # shape runs up a flat ridge, so the parameters themselves are not compared)
+        h = members.get_group(seg.id)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BGNBDLimitWarning)
+            own = fit_purchase_day_bgnbd(h["x"], h["t_x"], h["T"])
+        assert fit.n == len(h) and fit.loglik >= own.loglik - 1e-3
+        assert fit.loglik == pytest.approx(own.loglik, abs=0.5)
+        # a segment fit at a bound of its search is a note of the calibration, not a warning
+        noted = [n for n in cal.notes if n.startswith(f"segment {seg.id}: purchase-day BG/NBD")]
+        assert bool(noted) == bool(caught), (noted, [str(w.message) for w in caught])
+    summary = cal.summary()["heterogeneity"]
+    assert "market-wide" in summary["why_only_these"] and summary["structure"] == "rate+dropout"
+    # forced: the continuous fits are simulated, as with one segment
+    forced = calibrate(table, end="2025-12-30", segments=2, heterogeneity="rate+dropout")
+    assert forced.segment_spread.winner == "rate+dropout"
+    for seg in forced.scenario().market.segments:
+        fit = forced.segment_spread.fits[seg.id]
         assert (seg.rate_shape, seg.dropout_a) == pytest.approx((fit.r, fit.a), rel=1e-5)
-    assert "market-wide" in cal.summary()["heterogeneity"]["why_only_these"]
 
 
 def test_several_segments_of_the_homogeneous_sample_carry_none():

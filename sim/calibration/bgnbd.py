@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,19 +161,81 @@ def best_of(nll, starts, bounds) -> optimize.OptimizeResult:
 
 
 def _warn_at_bound(theta: np.ndarray) -> None:
-    at_bound = [
-        name
-        for name, v, (lo, hi) in zip("r alpha a b".split(), theta, LOG_BOUNDS, strict=True)
+    warn_at_bound(
+        theta,
+        LOG_BOUNDS,
+        "r alpha a b".split(),
+        model="BG/NBD",
+        limits="the data are at a limit of the model (e.g. purchases more regular than "
+        "Poisson, or no dropout after purchases)",
+        stacklevel=3,
+    )
+
+
+def warn_at_bound(
+    theta,
+    bounds,
+    names,
+    *,
+    model: str,
+    limits: str | Mapping[tuple[str, str], str],
+    stacklevel: int = 2,
+) -> list[tuple[str, str]]:
+    """Warn :class:`BGNBDLimitWarning` when a log-parameter of a fit ends within 1e-3 of a bound
+    of its search; return the (name, "lower" | "upper") found there.
+
+    A fit stopped at a bound is not an estimate: the data push towards a limit of the model
+    that the bound only cuts off, so the callers put the message into the calibration notes.
+    ``limits`` says what that limit means: one text for every parameter (the BG/NBD's), or one
+    per (name, side), each then named with its side and bound. ``stacklevel`` as for
+    :func:`warnings.warn` called where this is called (2: that function's caller).
+    """
+    hits = [
+        (name, "lower" if v - lo < hi - v else "upper", lo if v - lo < hi - v else hi)
+        for name, v, (lo, hi) in zip(names, theta, bounds, strict=True)
         if min(v - lo, hi - v) < 1e-3
     ]
-    if at_bound:
-        warnings.warn(
-            f"BG/NBD: {', '.join(at_bound)} at the bound of the search: the data "
-            "are at a limit of the model (e.g. purchases more regular than Poisson, "
-            "or no dropout after purchases)",
-            BGNBDLimitWarning,
-            stacklevel=3,
+    if not hits:
+        return []
+    if isinstance(limits, str):
+        meaning = limits
+    else:
+        meaning = (
+            "the data are at a limit of the model ("
+            + "; ".join(
+                f"{name} at its {side} bound e^{bound:g}: {limits[name, side]}"
+                for name, side, bound in hits
+            )
+            + ")"
         )
+    warnings.warn(
+        f"{model}: {', '.join(h[0] for h in hits)} at the bound of the search: {meaning}",
+        BGNBDLimitWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return [(name, side) for name, side, _ in hits]
+
+
+@contextmanager
+def limits_noted(notes: list[str], prefix: str = "") -> Iterator[None]:
+    """Collect the :class:`BGNBDLimitWarning` of the fits inside into ``notes`` (each after
+    ``prefix``): a fit at a limit of its model is part of the calibration's report, not a
+    stray warning. Any other warning is passed on as it came.
+
+    >>> notes = []
+    >>> with limits_noted(notes, "segment a: "):
+    ...     warnings.warn("BG/NBD: b at the bound", BGNBDLimitWarning)
+    >>> notes
+    ['segment a: BG/NBD: b at the bound']
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BGNBDLimitWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, BGNBDLimitWarning):
+            notes.append(f"{prefix}{w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def sample_bgnbd(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +40,7 @@ import pandas as pd
 
 from sim.calibration.acquisition import fit_arrivals
 from sim.calibration.baskets import unit_prices
-from sim.calibration.bgnbd import BGNBD, BGNBDLimitWarning, fit_bgnbd
+from sim.calibration.bgnbd import BGNBD, fit_bgnbd, limits_noted
 from sim.calibration.channels import channel_stats, fit_private_joining, infer_families
 from sim.calibration.heterogeneity import (
     LATENT_FITS,
@@ -61,6 +60,7 @@ from sim.calibration.mapping import (
     template_scenario,
 )
 from sim.calibration.renewal import RenewalFit, fit_renewal
+from sim.calibration.segment_spread import CHOICES as SEGMENT_CHOICES
 from sim.calibration.segment_spread import WHY, SegmentSpread, fit_segment_spread
 from sim.calibration.segments import Segments, class_baskets, fit_segments
 from sim.scenario import Scenario, build_scenario
@@ -367,9 +367,10 @@ def _fit(
                 lapse=renewal.lapse,
             )
 
-        spread = select_variant(
-            hist, renewal, bg, only=heterogeneity, forecast=inner, select_by=select_by
-        )
+        with limits_noted(notes):  # the purchase-day estimates' bounds
+            spread = select_variant(
+                hist, renewal, bg, only=heterogeneity, forecast=inner, select_by=select_by
+            )
         if spread.selected_by == "bic" and spread.forecast is not None:
             notes.append(f"heterogeneity chosen by BIC: {spread.forecast.reason}")
     p_alive, se, intervals = segs.p_alive, {}, {}
@@ -382,7 +383,7 @@ def _fit(
         segs = _class_segments(spread, hist, window.cohort_orders, segs, unit_price)
     seg_spread = None
     if segments > 1:
-        if heterogeneity not in ("auto", "none", "rate+dropout"):
+        if heterogeneity not in SEGMENT_CHOICES:
             raise ValueError(f"--heterogeneity {heterogeneity}: not with --segments > 1 ({WHY})")
         seg_spread = fit_segment_spread(
             hist,
@@ -395,7 +396,7 @@ def _fit(
             only=heterogeneity,
         )
         notes += seg_spread.notes
-        if seg_spread.winner == "rate+dropout":
+        if seg_spread.winner != "none":
             p_alive = seg_spread.p_alive(hist, segs.labels)
     return Calibration(
         start=window.start.date(),
@@ -434,11 +435,8 @@ def _class_segments(spread: Choice, hist, orders, segs: Segments, unit_price) ->
 def _fit_bgnbd(hist: pd.DataFrame, notes: list[str]) -> BGNBD:
     """The BG/NBD in weeks; a fit at a limit of the model becomes a note, not a warning."""
     unit = BGNBD_UNIT_DAYS
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", BGNBDLimitWarning)
-        bg = fit_bgnbd(hist["x"], hist["t_x"] / unit, hist["T"] / unit, unit_days=unit)
-    notes += [str(w.message) for w in caught if issubclass(w.category, BGNBDLimitWarning)]
-    return bg
+    with limits_noted(notes):
+        return fit_bgnbd(hist["x"], hist["t_x"] / unit, hist["T"] / unit, unit_days=unit)
 
 
 def _fit_joining(orders: pd.DataFrame, cohort: pd.Index, fams: dict[str, str]) -> dict[str, Any]:

@@ -52,8 +52,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln
 
-from sim.calibration.bgnbd import best_of
+from sim.calibration.bgnbd import best_of, warn_at_bound
 from sim.calibration.histories import distinct_histories
+from sim.calibration.purchase_days import LIMITS as DAY_LIMITS
 from sim.calibration.purchase_days import DailyChances
 
 RATE, LIFETIME = "rate/day", "rate+lifetime/day"
@@ -62,6 +63,19 @@ RATE, LIFETIME = "rate/day", "rate+lifetime/day"
 # at a churn of 1/300 a day needs log d ≈ 12.7); θ stays below 0.99 (log θ ≤ −0.01).
 LOG_BOUNDS_LIFETIME = [(-7.0, 7.0), (-5.0, 14.0), (-7.0, 7.0), (-7.0, 16.0)]
 LOG_BOUNDS_RATE = [(-7.0, 7.0), (-5.0, 14.0), (-16.0, -0.01)]
+# What a fit stopped at each bound means (θ ~ Beta(g, d) the daily death chance), for the
+# warning; (α_q, β_q) as the purchase-day BG/NBD's.
+LIMITS = {key: words for key, words in DAY_LIMITS.items() if key[0] in ("alpha_q", "beta_q")} | {
+    ("g", "upper"): "no spread of the daily death chance across customers (with d large too: "
+    "one chance for everybody, the rate/day variant; with d not: death at the end of day 0)",
+    ("g", "lower"): "death chances piled at 0: nearly every customer never churns, a few die "
+    "at once",
+    ("d", "upper"): "no churn (daily death chance near 0)",
+    ("d", "lower"): "death chances piled at 1: customers dying at the end of their first day",
+    ("theta_per_day", "lower"): "no churn (daily death chance near 0)",
+    ("theta_per_day", "upper"): "a daily death chance near 1: customers dying at the end of "
+    "their first day",
+}
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,8 @@ def fit_lifetime_day_nbd(
     days and the end T days after the first). ``start``: (α_q, β_q, g, d), or (α_q, β_q, θ)
     without ``spread_lifetime``, e.g. from the continuous Pareto/NBD (r, α, s, β); a default
     start (α_q, β_q) = (1, 30) with a mean lifetime of the mean T is always tried too.
+    Warns :class:`~sim.calibration.bgnbd.BGNBDLimitWarning` when a parameter ends at a bound
+    of the search (``LIMITS`` says what each means).
 
     >>> import numpy as np
     >>> h = sample_lifetime_days(3000, aq=0.5, bq=40.0, g=None, d=0.005, T=200,
@@ -253,6 +269,9 @@ def fit_lifetime_day_nbd(
     starts = [default] + ([tuple(start)] if start is not None else [])
     bounds = LOG_BOUNDS_LIFETIME if spread_lifetime else LOG_BOUNDS_RATE
     best = best_of(nll, [np.log(s) for s in starts], bounds)
+    names = ("alpha_q", "beta_q", *(("g", "d") if spread_lifetime else ("theta_per_day",)))
+    model = f"purchase-day Pareto/NBD ({LIFETIME if spread_lifetime else RATE})"
+    warn_at_bound(best.x, bounds, names, model=model, limits=LIMITS)
     p = np.exp(best.x)
     return LifetimeDayNBD(
         aq=float(p[0]),

@@ -41,13 +41,28 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma
 
-from sim.calibration.bgnbd import best_of
+from sim.calibration.bgnbd import best_of, warn_at_bound
 from sim.calibration.histories import distinct_histories
 
 VARIANT = "rate+dropout/day"
 # Bounds of the log-parameter search (α_q, β_q, a, b), as the BG/NBD's: they keep the closed
 # forms finite when the data push towards a limit (no dropout: a → 0 or b → ∞).
 LOG_BOUNDS = [(-7.0, 7.0), (-5.0, 14.0), (-7.0, 7.0), (-7.0, 9.0)]
+# What a fit stopped at each bound means (q ~ Beta(α_q, β_q), p ~ Beta(a, b)), for the warning.
+LIMITS = {
+    ("alpha_q", "upper"): "no spread of the daily purchase chance q across customers "
+    "(everybody buys with one chance)",
+    ("alpha_q", "lower"): "q piled at 0: nearly every customer almost never buys, a few buy "
+    "nearly every day",
+    ("beta_q", "upper"): "daily purchase chances near 0 (with alpha_q large too: one chance "
+    "for everybody)",
+    ("beta_q", "lower"): "q piled at 1: customers buying on nearly every day alive",
+    ("a", "lower"): "no dropout after purchases (p near 0 for nearly everybody)",
+    ("a", "upper"): "dropout after nearly every repeat purchase day (p near 1; with b large "
+    "too: one dropout chance for everybody)",
+    ("b", "upper"): "no dropout after purchases (p near 0)",
+    ("b", "lower"): "p piled at 1: customers leaving after their first repeat purchase day",
+}
 
 
 class DailyChances:
@@ -232,6 +247,8 @@ def fit_purchase_day_bgnbd(
     """Maximum-likelihood fit on histories in whole days (x repeat purchase days, the last
     t_x days and the end T days after the first). ``start``: (α_q, β_q, a, b) to start from,
     e.g. the BG/NBD's (r, α in days, a, b); a second start at (1, 30, 1, 3) is always tried.
+    Warns :class:`~sim.calibration.bgnbd.BGNBDLimitWarning` when a parameter ends at a bound
+    of the search (``LIMITS`` says what each means).
 
     >>> import numpy as np
     >>> h = sample_purchase_days(3000, aq=0.5, bq=40.0, a=0.8, b=2.5, T=200,
@@ -246,6 +263,8 @@ def fit_purchase_day_bgnbd(
     nll = purchase_day_nll(x, t_x, T)
     starts = [(1.0, 30.0, 1.0, 3.0)] + ([tuple(start)] if start is not None else [])
     best = best_of(nll, [np.log(s) for s in starts], LOG_BOUNDS)
+    names = ("alpha_q", "beta_q", "a", "b")
+    warn_at_bound(best.x, LOG_BOUNDS, names, model="purchase-day BG/NBD", limits=LIMITS)
     aq, bq, a, b = np.exp(best.x)
     return PurchaseDayBGNBD(
         aq=float(aq), bq=float(bq), a=float(a), b=float(b), loglik=-float(best.fun), n=len(x)

@@ -13,19 +13,28 @@ Only these two are compared, and the output says so: ``rate`` and ``rate+lifetim
 segment its own daily churn hazard, which the scenario cannot carry (``market.churn`` is one
 number), and ``latent`` classes are themselves segments. A segment with no repeat purchase has
 no BG/NBD to fit (its customers never come back: the choice is ``none``).
+
+When the BG/NBD per segment wins, each segment's BG/NBD is estimated again in purchase days
+(:mod:`sim.calibration.purchase_days`), as for one segment (:mod:`sim.calibration.day_variants`):
+the data count purchase days and the simulator sells at most once a day, so the scenario gets
+the purchase-day estimate (``rate+dropout/day``; the comparison itself stays the one above).
+``--heterogeneity rate+dropout`` forces the continuous fits into the scenario, and
+``rate+dropout/day`` the purchase-day ones.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sim.calibration.bgnbd import BGNBD, BGNBDLimitWarning, fit_bgnbd
+from sim.calibration.bgnbd import BGNBD, fit_bgnbd, limits_noted
+from sim.calibration.day_variants import SCALE
 from sim.calibration.histories import member_gaps
+from sim.calibration.purchase_days import VARIANT as DAY_TWIN
+from sim.calibration.purchase_days import PurchaseDayBGNBD, fit_purchase_day_bgnbd
 from sim.calibration.renewal import MAX_GAP_DAYS, RenewalFit, _day_logliks
 
 WHY = (
@@ -33,19 +42,24 @@ WHY = (
     "rate and rate+lifetime need a churn hazard per segment, but market.churn is market-wide; "
     "latent classes are segments themselves"
 )
+# what --heterogeneity may be with several segments
+CHOICES = ("auto", "none", "rate+dropout", DAY_TWIN)
 
 
 @dataclass(frozen=True)
 class SegmentSpread:
-    """The per-segment BG/NBD fits, the joint BIC of none vs rate+dropout, and the winner."""
+    """The per-segment BG/NBD fits, the joint BIC of none vs rate+dropout, and the winner:
+    ``none``, ``rate+dropout`` (forced: the continuous fits simulated) or ``rate+dropout/day``
+    (the segments' BG/NBDs estimated in purchase days, :attr:`day_fits`, simulated)."""
 
     winner: str
     table: dict[str, dict[str, float]]
     fits: dict[str, BGNBD] = field(repr=False, default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    day_fits: dict[str, PurchaseDayBGNBD] = field(repr=False, default_factory=dict)
 
     def summary(self) -> dict:
-        return {
+        out = {
             "chosen": self.winner,
             "criterion": "BIC on the calibration cohort, conditional on the segment labels "
             "(the holdout is not used)",
@@ -54,13 +68,25 @@ class SegmentSpread:
             "fits": {s: f.params() | {"loglik_weeks": f.loglik} for s, f in self.fits.items()},
             "notes": self.notes,
         }
+        if self.day_fits:
+            out["structure"] = "rate+dropout"
+            out["day_fits"] = {
+                s: f.params() | {"loglik_days": f.loglik} for s, f in self.day_fits.items()
+            }
+        return out
+
+    @property
+    def simulated(self) -> dict[str, BGNBD | PurchaseDayBGNBD]:
+        """Each segment's fit the scenario carries (none: empty)."""
+        return {"none": {}, "rate+dropout": self.fits, DAY_TWIN: self.day_fits}[self.winner]
 
     def fields(self, segment: str, pi: float) -> dict[str, float | str]:
-        """The segment's spread fields when ``rate+dropout`` won (π: a need ends in a
-        purchase); empty otherwise."""
-        if self.winner != "rate+dropout":
+        """The segment's spread fields when a BG/NBD per segment won (π: a need ends in a
+        purchase); empty otherwise. Purchase days: rate shape α_q and cycle π(α_q+β_q)/α_q
+        (Beta(α_q, β_q) daily chances are Gamma(α_q, α_q+β_q) daily rates for small q)."""
+        f = self.simulated.get(segment)
+        if f is None:
             return {}
-        f = self.fits[segment]
         return {
             "cycle_distribution": "exponential",
             "cycle_cv": 1.0,
@@ -73,7 +99,7 @@ class SegmentSpread:
     def p_alive(self, hist: pd.DataFrame, labels: pd.Series) -> np.ndarray:
         """P(alive at the end of the window) of each cohort customer under its segment's fit."""
         out = np.zeros(len(hist))
-        for seg, f in self.fits.items():
+        for seg, f in self.simulated.items():
             m = (labels == seg).to_numpy()
             u = f.unit_days
             out[m] = f.p_alive(hist["x"][m], hist["t_x"][m] / u, hist["T"][m] / u)
@@ -84,7 +110,7 @@ class SegmentSpread:
         drawn over the segments by their shares, buy over h what the alive are expected to (as
         :func:`sim.calibration.heterogeneity.effective_alive` for one segment)."""
         expected = fresh = 0.0
-        for seg, f in self.fits.items():
+        for seg, f in self.simulated.items():
             c = customers[customers["segment"] == seg]
             u, h = f.unit_days, horizon_days / f.unit_days
             expected += float(f.conditional_expected(h, c["x"], c["t_x"] / u, c["T"] / u).sum())
@@ -106,8 +132,9 @@ def fit_segment_spread(
     """Fit a BG/NBD on each segment's members and pick none / rate+dropout by joint BIC.
 
     ``fits``: each segment's renewal fit (``none``), evaluated on its members' gaps and
-    silences; ``only``: ``auto`` or a forced ``none`` / ``rate+dropout`` (others are refused
-    by the caller)."""
+    silences; ``only``: ``auto`` or a forced ``none`` / ``rate+dropout`` /
+    ``rate+dropout/day`` (others are refused by the caller). A BG/NBD per segment, chosen
+    (``auto``) or forced as ``rate+dropout/day``, is estimated again in purchase days."""
     notes: list[str] = []
     ll_none = ll_bg = 0.0
     bg_fits: dict[str, BGNBD] = {}
@@ -122,10 +149,8 @@ def fit_segment_spread(
             notes.append(f"segment {seg}: no repeat purchase, no BG/NBD to fit")
             bg_fits = {}
             break
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BGNBDLimitWarning)
+        with limits_noted(notes, f"segment {seg}: "):
             f = fit_bgnbd(m["x"], m["t_x"] / unit_days, m["T"] / unit_days, unit_days=unit_days)
-        notes += [f"segment {seg}: {w.message}" for w in caught]
         bg_fits[seg] = f
         ll_bg += f.loglik
         x_all += float(m["x"].sum())
@@ -136,10 +161,30 @@ def fit_segment_spread(
     if only == "auto":
         winner = min(table, key=lambda v: table[v]["bic"])
     else:
-        winner = only if only in table else "none"
-        if winner != only:
+        winner = "rate+dropout" if only == DAY_TWIN and bg_fits else only
+        winner = winner if winner in table else "none"
+        if winner == "none" and only != "none":
             notes.append(f"--heterogeneity {only}: not possible here, the segments carry none")
+    if winner == "rate+dropout" and only != "rate+dropout":
+        day_fits = _in_days(hist, labels, bg_fits, notes)
+        loglik = sum(f.loglik for f in day_fits.values())
+        table[DAY_TWIN] = _row(loglik, 4 * s, n) | {"scale": SCALE}
+        return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits)
     return SegmentSpread(winner, table, bg_fits, notes)
+
+
+def _in_days(
+    hist: pd.DataFrame, labels: pd.Series, fits: dict[str, BGNBD], notes: list[str]
+) -> dict[str, PurchaseDayBGNBD]:
+    """Each segment's BG/NBD estimated again in purchase days, started from its continuous
+    fit (r, α in days, a, b); a fit that ends at a bound of its search is noted."""
+    out = {}
+    for seg, f in fits.items():
+        m = hist.loc[labels == seg]
+        start = (f.r, f.alpha * f.unit_days, f.a, f.b)
+        with limits_noted(notes, f"segment {seg}: "):
+            out[seg] = fit_purchase_day_bgnbd(m["x"], m["t_x"], m["T"], start=start)
+    return out
 
 
 def _row(ll: float, k: int, n: int) -> dict[str, float]:

@@ -25,6 +25,7 @@ from sim.calibration.day_variants import DAY_VARIANTS
 from sim.calibration.fitting import calibrate
 from sim.calibration.heterogeneity import FORCEABLE, VARIANTS
 from sim.calibration.orders import parse_columns, read_orders
+from sim.calibration.segment_spread import CHOICES as SEGMENT_CHOICES
 from sim.commands.options import add_override_options
 from sim.commands.spend_options import add_spend_options, read_spend_option
 from sim.results import claim, write_tool_columns
@@ -316,10 +317,10 @@ def _check_numbers(args, error) -> None:
             )
     if args.guide_price is not None and args.guide_price <= 0:
         raise error(f"--guide-price: must be > 0, got {args.guide_price}")
-    if args.segments > 1 and args.heterogeneity not in ("auto", "none", "rate+dropout"):
+    if args.segments > 1 and args.heterogeneity not in SEGMENT_CHOICES:
         raise error(
             f"--heterogeneity {args.heterogeneity}: not with --segments {args.segments} (one "
-            "churn hazard for the market: only auto, none or rate+dropout per segment)"
+            f"churn hazard for the market: only {', '.join(SEGMENT_CHOICES)} per segment)"
         )
 
 
@@ -467,8 +468,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     if cal.segment_spread is not None:  # several segments: a BG/NBD per segment, or none
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in cal.segment_spread.table.items())
         print(
-            f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}; only these "
-            "two: market.churn is market-wide)"
+            f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}; only none "
+            "and rate+dropout compared: market.churn is market-wide)"
         )
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
