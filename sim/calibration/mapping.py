@@ -164,8 +164,9 @@ def _market_values(cal: Calibration, raw, max_customers, horizon_days) -> dict[s
     if cal.spread is not None and cal.spread.winner != "none":
         alive = effective_alive(cal.spread, cal.customers, horizon_days)
     if _segment_spread(cal):
-        shares = {s: cal.baskets[s]["share"] for s in cal.segment_fits}
-        alive = cal.segment_spread.effective_alive(cal.customers, shares, horizon_days)
+        alive = cal.segment_spread.effective_alive(
+            cal.customers, cal.segment_spread.shares, horizon_days
+        )
     total = max(cal.market_size - len(cal.customers), 0.0) + alive  # prospects + alive
     sim_n = int(min(max_customers, max(round(total), 1)))
     pi_first = _first_buy_chance(cal, raw)
@@ -223,9 +224,10 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
             seg["basket_units"] = round(cal.baskets.get(seg["id"], pooled)["basket_units"], 4)
             seg.pop("basket_shape", None)  # latent classes' baskets carry no spread fit
             _basket_shape(seg, cal.baskets.get(seg["id"], pooled))
-    if _segment_spread(cal):  # a BG/NBD per segment
+    if _segment_spread(cal):  # a BG/NBD per segment, of the customers labelled so
         for seg in segs:
             seg.update(cal.segment_spread.fields(seg["id"], _first_buy_chance(cal, raw)))
+            seg["share"] = round(cal.segment_spread.shares[seg["id"]], 6)
     drift = 1.0 - sum(s["share"] for s in segs)
     segs[0]["share"] = round(segs[0]["share"] + drift, 6)
     return segs

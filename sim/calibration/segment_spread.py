@@ -57,6 +57,10 @@ class SegmentSpread:
     fits: dict[str, BGNBD] = field(repr=False, default_factory=dict)
     notes: list[str] = field(default_factory=list)
     day_fits: dict[str, PurchaseDayBGNBD] = field(repr=False, default_factory=dict)
+    # each segment's share of the cohort by its labels: the customers its fit describes, so
+    # the scenario's segment shares when a fit per segment is simulated (a latent class's
+    # weight is not: hard labels put fewer customers in a fast class than its weight)
+    shares: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict:
         out = {
@@ -67,6 +71,7 @@ class SegmentSpread:
             "variants": self.table,
             "fits": {s: f.params() | {"loglik_weeks": f.loglik} for s, f in self.fits.items()},
             "notes": self.notes,
+            "label_shares": self.shares,
         }
         if self.day_fits:
             out["structure"] = "rate+dropout"
@@ -155,6 +160,7 @@ def fit_segment_spread(
         ll_bg += f.loglik
         x_all += float(m["x"].sum())
     n, s = len(hist), len(fits)
+    shares = {seg: float((labels == seg).mean()) for seg in fits}
     table = {"none": _row(ll_none, 2 * s + 1, n)}
     if bg_fits:
         table["rate+dropout"] = _row(ll_bg - x_all * math.log(unit_days), 4 * s, n)
@@ -169,8 +175,8 @@ def fit_segment_spread(
         day_fits = _in_days(hist, labels, bg_fits, notes)
         loglik = sum(f.loglik for f in day_fits.values())
         table[DAY_TWIN] = _row(loglik, 4 * s, n) | {"scale": SCALE}
-        return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits)
-    return SegmentSpread(winner, table, bg_fits, notes)
+        return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits, shares)
+    return SegmentSpread(winner, table, bg_fits, notes, shares=shares)
 
 
 def _in_days(

@@ -471,6 +471,9 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
             f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}; only none "
             "and rate+dropout compared: market.churn is market-wide)"
         )
+        if cal.segment_spread.winner != "none":  # the fits describe the labelled customers
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in cal.segment_spread.shares.items())
+            print(f"    simulated at the segments' shares of the cohort: {shares}")
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:
