@@ -147,7 +147,8 @@ class Calibration:
     def _spread_summary(self) -> dict[str, Any]:
         if self.spread is None and self.segment_spread is None:
             return {"chosen": "none", "why": "not compared"}
-        keys = ("cycle_distribution", "purchase_cycle_days", "rate_shape", "churn_shape")
+        keys = ("cycle_distribution", "purchase_cycle_days", "rate_shape", "rate_beta")
+        keys = (*keys, "churn_shape")
         keys = ("id", "share", *keys, "dropout_a", "dropout_b", "basket_units")
         mapped = [
             {k: seg[k] for k in keys if k in seg}

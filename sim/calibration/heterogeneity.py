@@ -330,7 +330,7 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
     if v == "rate+dropout":
         r, alpha = fit.r, fit.alpha * fit.unit_days
     elif v in (DAY_VARIANT, RATE_DAY, LIFETIME_DAY):  # Beta(α_q, β_q) daily chances ≈
-        r, alpha = fit.aq, fit.aq + fit.bq  # Gamma(α_q, α_q + β_q) daily rates
+        r, alpha = fit.aq, fit.aq + fit.bq  # mean α_q/(α_q+β_q); Beta: rate_beta below
     else:
         r, alpha = fit.r, fit.alpha
     out: dict[str, float | str] = {
@@ -343,6 +343,8 @@ def spread_fields(choice: Choice, pi: float) -> dict[str, float | str]:
         out["churn_shape"] = float(f"{fit.s:.6g}")
     if v == LIFETIME_DAY:  # Beta(g, d) daily death chances ≈ Gamma(g, g + d): shape g
         out["churn_shape"] = float(f"{fit.g:.6g}")
+    if v in (DAY_VARIANT, RATE_DAY, LIFETIME_DAY):  # the daily chances themselves: Beta
+        out["rate_beta"] = float(f"{fit.bq:.6g}")
     if v in ("rate+dropout", DAY_VARIANT):
         out["dropout_a"] = float(f"{fit.a:.6g}")
         out["dropout_b"] = float(f"{fit.b:.6g}")

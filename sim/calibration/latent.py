@@ -315,6 +315,8 @@ def class_segments(fit: LatentBGNBD, pi: float) -> list[dict[str, float | str]]:
                 "dropout_b": float(f"{c.b:.6g}"),
             }
         )
+        if isinstance(c, PurchaseDayBGNBD):  # the daily chances themselves: Beta
+            out[-1]["rate_beta"] = float(f"{c.bq:.6g}")
     return out
 
 

@@ -87,12 +87,13 @@ class SegmentSpread:
 
     def fields(self, segment: str, pi: float) -> dict[str, float | str]:
         """The segment's spread fields when a BG/NBD per segment won (π: a need ends in a
-        purchase); empty otherwise. Purchase days: rate shape α_q and cycle π(α_q+β_q)/α_q
-        (Beta(α_q, β_q) daily chances are Gamma(α_q, α_q+β_q) daily rates for small q)."""
+        purchase); empty otherwise. Purchase days: rate shape α_q, rate_beta β_q and cycle
+        π(α_q+β_q)/α_q (each customer's daily chance is the fitted Beta(α_q, β_q) itself)."""
         f = self.simulated.get(segment)
         if f is None:
             return {}
-        return {
+        beta = {"rate_beta": float(f"{f.bq:.6g}")} if isinstance(f, PurchaseDayBGNBD) else {}
+        return beta | {
             "cycle_distribution": "exponential",
             "cycle_cv": 1.0,
             "rate_shape": float(f"{f.r:.6g}"),

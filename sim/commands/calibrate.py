@@ -444,6 +444,7 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
                 for k in (
                     "share",
                     "rate_shape",
+                    "rate_beta",
                     "churn_shape",
                     "dropout_a",
                     "dropout_b",

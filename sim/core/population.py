@@ -40,7 +40,11 @@ def _gamma_multipliers(segment, segs, field: str, rng) -> np.ndarray | None:
         shape = getattr(s, field)
         if shape is not None:
             idx = np.flatnonzero(segment == j)
-            out[idx] = rng.gamma(shape, 1.0 / shape, size=len(idx))
+            b = getattr(s, "rate_beta", None) if field == "rate_shape" else None
+            if b is None:
+                out[idx] = rng.gamma(shape, 1.0 / shape, size=len(idx))
+            else:  # Beta(a, b) daily chances scaled to mean 1 (the purchase-day models')
+                out[idx] = rng.beta(shape, b, size=len(idx)) * ((shape + b) / shape)
     return out
 
 

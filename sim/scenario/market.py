@@ -62,6 +62,15 @@ class Segment(_Frozen):
         description="gamma shape of each customer's purchase-rate multiplier (mean 1); "
         "cycle of a customer = purchase_cycle_days ÷ multiplier",
     )
+    rate_beta: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e8,
+        description="with rate_shape: the multiplier is Beta(rate_shape, rate_beta) × "
+        "(rate_shape + rate_beta) / rate_shape (mean 1) instead of a gamma: the daily "
+        "purchase chances of the purchase-day models, which a gamma of the same shape and "
+        "mean over-spreads by (rate_shape + rate_beta + 1) / rate_beta in variance",
+    )
     churn_shape: float | None = Field(
         default=None,
         gt=0,
@@ -93,6 +102,8 @@ class Segment(_Frozen):
     def _dropout_pair(self) -> Segment:
         if (self.dropout_a is None) != (self.dropout_b is None):
             raise ValueError("dropout_a and dropout_b: give both or neither")
+        if self.rate_beta is not None and self.rate_shape is None:
+            raise ValueError("rate_beta needs rate_shape (the beta's a)")
         return self
 
     @property
