@@ -81,6 +81,11 @@ TRUTHS = {
 }
 # the same truths estimated in purchase days (--simulator only: calibrate with them forced)
 TRUTHS |= {f"{v}/day": TRUTHS[v] for v in ("rate+dropout", "latent", "rate", "rate+lifetime")}
+# The chance π that a need ends in a purchase which ``calibrate`` finds for the sample template
+# (c / (c + (1 − c)·lapse), its conversion c and lapse): the "/day" truths draw each customer's
+# daily chance π·multiplier/cycle from Beta(r, r·cycle/π − r), the purchase-day models' own
+# distribution (``rate_beta``), so that the truth is exactly the model fitted.
+SAMPLE_PI = 0.73383
 LATENT = ("latent", "latent/day")
 
 
@@ -249,6 +254,10 @@ def simulated_scenario(variant: str, agents: int):
             | {"dropout_a": a, "dropout_b": b}
             for j, (w, r, alpha, a, b) in enumerate(spec["classes"], start=1)
         ]
+    if variant.endswith("/day"):  # the purchase-day model's own truth: Beta daily chances
+        for seg in segs:
+            r = seg["rate_shape"]
+            seg["rate_beta"] = r * seg["purchase_cycle_days"] / SAMPLE_PI - r
     raw["market"]["segments"] = segs
     raw["market"].update(customers=agents, churn=churn)
     return build_scenario(raw)
