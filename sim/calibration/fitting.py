@@ -395,16 +395,9 @@ def _fit(
             segs.fits,
             unit_days=BGNBD_UNIT_DAYS,
             only=heterogeneity,
+            soft=segment_by == "latent",
         )
         notes += seg_spread.notes
-        if segment_by == "latent" and seg_spread.winner != "none":
-            notes.append(
-                "a BG/NBD per latent segment is fitted on hard labels (each customer's most "
-                "likely class: a customer who did not buy is labelled slow, and its fit says "
-                "such customers never come back); for customers who differ, one segment with "
-                "--heterogeneity auto fits latent classes with soft membership "
-                "(docs/calibration.md)"
-            )
         if seg_spread.winner != "none":
             p_alive = seg_spread.p_alive(hist, segs.labels)
     return Calibration(

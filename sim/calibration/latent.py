@@ -204,16 +204,26 @@ def _starts(one, classes: int) -> list[np.ndarray]:
 
 
 def fit_latent_bgnbd(
-    x, t_x, T, *, classes: int, start, unit_days: float = 7.0, family: str = "bgnbd"
+    x,
+    t_x,
+    T,
+    *,
+    classes: int,
+    start,
+    unit_days: float = 7.0,
+    family: str = "bgnbd",
+    also: LatentBGNBD | None = None,
 ) -> LatentBGNBD:
     """MLE of a ``classes``-class BG/NBD mixture on histories in ``unit_days`` units, from
     starts around the one-class fit ``start``; ``family`` "days": purchase-day BG/NBD classes
-    on histories in whole days (``start`` a :class:`PurchaseDayBGNBD`, ``unit_days`` 1)."""
+    on histories in whole days (``start`` a :class:`PurchaseDayBGNBD`, ``unit_days`` 1).
+    ``also``: a mixture of ``classes`` classes to start from as well (e.g. segments' own fits)."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     nll = mixture_nll(x, t_x, T, classes, gradient=True, family=family)
     bounds = FAMILIES[family].bounds * classes + [LOGIT_BOUND] * (classes - 1)
     best = None
-    for init in _starts(start, classes):
+    starts = _starts(start, classes) + ([also.theta()] if also is not None else [])
+    for init in starts:
         init = np.clip(init, [b[0] for b in bounds], [b[1] for b in bounds])
         res = optimize.minimize(
             nll, init, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 3000}

@@ -33,6 +33,7 @@ import pandas as pd
 from sim.calibration.bgnbd import BGNBD, fit_bgnbd, limits_noted
 from sim.calibration.day_variants import SCALE
 from sim.calibration.histories import member_gaps
+from sim.calibration.latent import LatentBGNBD, fit_latent_bgnbd
 from sim.calibration.purchase_days import VARIANT as DAY_TWIN
 from sim.calibration.purchase_days import PurchaseDayBGNBD, fit_purchase_day_bgnbd
 from sim.calibration.renewal import MAX_GAP_DAYS, RenewalFit, _day_logliks
@@ -44,23 +45,28 @@ WHY = (
 )
 # what --heterogeneity may be with several segments
 CHOICES = ("auto", "none", "rate+dropout", DAY_TWIN)
+SOFT = "latent/day"  # latent segments: their purchase-day BG/NBDs as one soft mixture
 
 
 @dataclass(frozen=True)
 class SegmentSpread:
     """The per-segment BG/NBD fits, the joint BIC of none vs rate+dropout, and the winner:
-    ``none``, ``rate+dropout`` (forced: the continuous fits simulated) or ``rate+dropout/day``
-    (the segments' BG/NBDs estimated in purchase days, :attr:`day_fits`, simulated)."""
+    ``none``, ``rate+dropout`` (forced: the continuous fits simulated), ``rate+dropout/day``
+    (the segments' BG/NBDs estimated in purchase days, :attr:`day_fits`, simulated) or, for
+    latent segments, ``latent/day`` (those fits refitted as one mixture, :attr:`mixture`)."""
 
     winner: str
     table: dict[str, dict[str, float]]
     fits: dict[str, BGNBD] = field(repr=False, default_factory=dict)
     notes: list[str] = field(default_factory=list)
     day_fits: dict[str, PurchaseDayBGNBD] = field(repr=False, default_factory=dict)
-    # each segment's share of the cohort by its labels: the customers its fit describes, so
-    # the scenario's segment shares when a fit per segment is simulated (a latent class's
-    # weight is not: hard labels put fewer customers in a fast class than its weight)
+    # the scenario's segment shares when a fit per segment is simulated: each segment's share
+    # of the cohort by its labels, the customers its fit describes (a latent renewal class's
+    # weight is not: hard labels put fewer customers in a fast class than its weight), or
+    # the soft mixture's weights
     shares: dict[str, float] = field(default_factory=dict)
+    mixture: LatentBGNBD | None = field(repr=False, default=None)
+    label_shares: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict:
         out = {
@@ -71,10 +77,11 @@ class SegmentSpread:
             "variants": self.table,
             "fits": {s: f.params() | {"loglik_weeks": f.loglik} for s, f in self.fits.items()},
             "notes": self.notes,
-            "label_shares": self.shares,
+            "label_shares": {s: float(v) for s, v in self.label_shares.items()},
         }
         if self.day_fits:
             out["structure"] = "rate+dropout"
+            out["shares_simulated"] = self.shares
             out["day_fits"] = {
                 s: f.params() | {"loglik_days": f.loglik} for s, f in self.day_fits.items()
             }
@@ -83,7 +90,8 @@ class SegmentSpread:
     @property
     def simulated(self) -> dict[str, BGNBD | PurchaseDayBGNBD]:
         """Each segment's fit the scenario carries (none: empty)."""
-        return {"none": {}, "rate+dropout": self.fits, DAY_TWIN: self.day_fits}[self.winner]
+        table = {"none": {}, "rate+dropout": self.fits, DAY_TWIN: self.day_fits}
+        return (table | {SOFT: self.day_fits})[self.winner]
 
     def fields(self, segment: str, pi: float) -> dict[str, float | str]:
         """The segment's spread fields when a BG/NBD per segment won (π: a need ends in a
@@ -103,7 +111,10 @@ class SegmentSpread:
         }
 
     def p_alive(self, hist: pd.DataFrame, labels: pd.Series) -> np.ndarray:
-        """P(alive at the end of the window) of each cohort customer under its segment's fit."""
+        """P(alive at the end of the window) of each cohort customer under its segment's fit
+        (the mixture: over the classes, weighted by the customer's responsibilities)."""
+        if self.mixture is not None:
+            return self.mixture.p_alive(hist["x"], hist["t_x"], hist["T"])
         out = np.zeros(len(hist))
         for seg, f in self.simulated.items():
             m = (labels == seg).to_numpy()
@@ -115,6 +126,13 @@ class SegmentSpread:
         """Σᵢ E[Y(h) | history, its segment] ÷ Σ_s share_s E_s[X(h)]: as many fresh customers,
         drawn over the segments by their shares, buy over h what the alive are expected to (as
         :func:`sim.calibration.heterogeneity.effective_alive` for one segment)."""
+        if self.mixture is not None:  # time in days
+            m, h = self.mixture, horizon_days
+            expected = float(
+                m.conditional_expected(h, customers["x"], customers["t_x"], customers["T"]).sum()
+            )
+            fresh = float(m.expected(h))
+            return expected / fresh if fresh > 0 else float(customers["p_alive"].sum())
         expected = fresh = 0.0
         for seg, f in self.simulated.items():
             c = customers[customers["segment"] == seg]
@@ -134,13 +152,16 @@ def fit_segment_spread(
     *,
     unit_days: float,
     only: str = "auto",
+    soft: bool = False,
 ) -> SegmentSpread:
     """Fit a BG/NBD on each segment's members and pick none / rate+dropout by joint BIC.
 
     ``fits``: each segment's renewal fit (``none``), evaluated on its members' gaps and
     silences; ``only``: ``auto`` or a forced ``none`` / ``rate+dropout`` /
     ``rate+dropout/day`` (others are refused by the caller). A BG/NBD per segment, chosen
-    (``auto``) or forced as ``rate+dropout/day``, is estimated again in purchase days."""
+    (``auto``) or forced as ``rate+dropout/day``, is estimated again in purchase days; with
+    ``soft`` (latent segments) those fits are then refitted as one mixture, each customer
+    weighing on every class (``latent/day``), since labels cut on the outcome bias the fits."""
     notes: list[str] = []
     ll_none = ll_bg = 0.0
     bg_fits: dict[str, BGNBD] = {}
@@ -176,8 +197,28 @@ def fit_segment_spread(
         day_fits = _in_days(hist, labels, bg_fits, notes)
         loglik = sum(f.loglik for f in day_fits.values())
         table[DAY_TWIN] = _row(loglik, 4 * s, n) | {"scale": SCALE}
-        return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits, shares)
-    return SegmentSpread(winner, table, bg_fits, notes, shares=shares)
+        if not soft:
+            return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits, shares, None, shares)
+        mix = _soft(hist, day_fits, shares)
+        table[SOFT] = _row(mix.loglik, mix.parameters, n) | {"scale": SCALE, "classes": s}
+        by_seg = dict(zip(fits, mix.classes, strict=True))  # both slowest first
+        weights = dict(zip(fits, mix.weights, strict=True))
+        return SegmentSpread(SOFT, table, bg_fits, notes, by_seg, weights, mix, shares)
+    return SegmentSpread(winner, table, bg_fits, notes, shares=shares, label_shares=shares)
+
+
+def _soft(
+    hist: pd.DataFrame, fits: dict[str, PurchaseDayBGNBD], shares: dict[str, float]
+) -> LatentBGNBD:
+    """The segments' purchase-day BG/NBDs refitted as one mixture on the whole cohort (each
+    history weighs on every class by its likelihood there), started from the hard-label fits
+    at the label shares and from the usual starts around one class."""
+    x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    one = fit_purchase_day_bgnbd(x, t_x, T)
+    hard = LatentBGNBD(tuple(shares.values()), tuple(fits.values()), unit_days=1.0, family="days")
+    return fit_latent_bgnbd(
+        x, t_x, T, classes=len(fits), start=one, unit_days=1.0, family="days", also=hard
+    )
 
 
 def _in_days(
