@@ -19,7 +19,10 @@ When the BG/NBD per segment wins, each segment's BG/NBD is estimated again in pu
 the data count purchase days and the simulator sells at most once a day, so the scenario gets
 the purchase-day estimate (``rate+dropout/day``; the comparison itself stays the one above).
 ``--heterogeneity rate+dropout`` forces the continuous fits into the scenario, and
-``rate+dropout/day`` the purchase-day ones.
+``rate+dropout/day`` the purchase-day ones. Latent segments (``soft``) are then refitted as one
+purchase-day mixture on the whole cohort (``latent/day``): a label is each customer's most
+likely class, which depends on the outcome (a customer who did not buy is labelled slow), so
+fits on hard labels are biased; the mixture weighs every history on every class.
 """
 
 from __future__ import annotations
