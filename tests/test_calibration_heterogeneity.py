@@ -628,8 +628,9 @@ def test_several_segments_carry_their_own_spread():
 
 
 def test_latent_segments_are_one_soft_mixture_simulated_at_its_weights():
-    """Latent segments whose BG/NBDs win are refitted as one purchase-day mixture (each
-    history weighs on every class), simulated at the mixture's weights. Until the seventh
+    """Latent segments: their purchase-day BG/NBDs refitted as one mixture (each history
+    weighs on every class) win against the latent renewal mixture by BIC (both of the whole
+    cohort, no labels) and are simulated at the mixture's weights. Until the seventh
     session each segment's fit came from the customers labelled with it and was simulated at
     the latent renewal classes' weights (on CDNOW: +36 % purchases in the calibration period;
     here +5.2 %). Checked: the scenario's shares and fields are the mixture's; its likelihood
@@ -642,6 +643,11 @@ def test_latent_segments_are_one_soft_mixture_simulated_at_its_weights():
     spread, customers = cal.segment_spread, cal.customers
     assert spread.winner == "latent/day" and spread.mixture is not None
     mix = spread.mixture
+    # chosen against the latent renewal mixture, both likelihoods of all histories, no labels
+    renewal = {f.loglik for f in cal.segment_fits.values()}  # each class carries the mixture's
+    assert len(renewal) == 1 and spread.table["none"]["loglik"] == renewal.pop()
+    assert spread.table["latent/day"]["loglik"] == mix.loglik
+    assert spread.table["latent/day"]["bic"] < spread.table["none"]["bic"]
     segs = cal.scenario().market.segments
     assert [seg.share for seg in segs] == pytest.approx(list(mix.weights), abs=2e-6)
     for seg, c in zip(segs, mix.classes, strict=True):

@@ -49,6 +49,14 @@ WHY = (
 # what --heterogeneity may be with several segments
 CHOICES = ("auto", "none", "rate+dropout", DAY_TWIN)
 SOFT = "latent/day"  # latent segments: their purchase-day BG/NBDs as one soft mixture
+CONDITIONAL = (
+    "BIC on the calibration cohort, conditional on the segment labels (the holdout is not used)"
+)
+UNCONDITIONAL = (
+    "BIC on the calibration cohort's purchase days, no labels: the latent renewal mixture "
+    "(none) against the segments' purchase-day BG/NBDs refitted as one mixture (latent/day); "
+    "the holdout is not used"
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,12 @@ class SegmentSpread:
     shares: dict[str, float] = field(default_factory=dict)
     mixture: LatentBGNBD | None = field(repr=False, default=None)
     label_shares: dict[str, float] = field(default_factory=dict)
+    criterion: str = CONDITIONAL
 
     def summary(self) -> dict:
         out = {
             "chosen": self.winner,
-            "criterion": "BIC on the calibration cohort, conditional on the segment labels "
-            "(the holdout is not used)",
+            "criterion": self.criterion,
             "why_only_these": WHY,
             "variants": self.table,
             "fits": {s: f.params() | {"loglik_weeks": f.loglik} for s, f in self.fits.items()},
@@ -189,6 +197,8 @@ def fit_segment_spread(
     table = {"none": _row(ll_none, 2 * s + 1, n)}
     if bg_fits:
         table["rate+dropout"] = _row(ll_bg - x_all * math.log(unit_days), 4 * s, n)
+    if soft and bg_fits and only not in ("none", "rate+dropout"):
+        return _soft_spread(hist, labels, fits, bg_fits, notes, only, shares)
     if only == "auto":
         winner = min(table, key=lambda v: table[v]["bic"])
     else:
@@ -200,14 +210,38 @@ def fit_segment_spread(
         day_fits = _in_days(hist, labels, bg_fits, notes)
         loglik = sum(f.loglik for f in day_fits.values())
         table[DAY_TWIN] = _row(loglik, 4 * s, n) | {"scale": SCALE}
-        if not soft:
-            return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits, shares, None, shares)
-        mix = _soft(hist, day_fits, shares)
-        table[SOFT] = _row(mix.loglik, mix.parameters, n) | {"scale": SCALE, "classes": s}
-        by_seg = dict(zip(fits, mix.classes, strict=True))  # both slowest first
-        weights = dict(zip(fits, mix.weights, strict=True))
-        return SegmentSpread(SOFT, table, bg_fits, notes, by_seg, weights, mix, shares)
+        return SegmentSpread(DAY_TWIN, table, bg_fits, notes, day_fits, shares, None, shares)
     return SegmentSpread(winner, table, bg_fits, notes, shares=shares, label_shares=shares)
+
+
+def _soft_spread(hist, labels, fits, bg_fits, notes, only, shares) -> SegmentSpread:
+    """Latent segments: the latent renewal mixture as fitted (``none``; each class's fit
+    carries the mixture's log-likelihood) against the segments' purchase-day BG/NBDs refitted
+    as one mixture (``latent/day``), both likelihoods of the whole cohort's purchase days with
+    no labels, so the BIC compares them; ``only`` auto, or the BG/NBDs forced."""
+    n, k = len(hist), len(fits)
+    day_fits = _in_days(hist, labels, bg_fits, notes)
+    mix = _soft(hist, day_fits, shares)
+    renewal = next(iter(fits.values())).loglik
+    table = {  # K cycles, K cvs, K − 1 weights, one hazard; 4 per class, K − 1 weights
+        "none": _row(renewal, 3 * k, n) | {"classes": k},
+        SOFT: _row(mix.loglik, mix.parameters, n) | {"classes": k},
+    }
+    if only == "auto" and table["none"]["bic"] <= table[SOFT]["bic"]:
+        return SegmentSpread(
+            "none",
+            table,
+            bg_fits,
+            notes,
+            shares=shares,
+            label_shares=shares,
+            criterion=UNCONDITIONAL,
+        )
+    by_seg = dict(zip(fits, mix.classes, strict=True))  # both slowest first
+    weights = dict(zip(fits, mix.weights, strict=True))
+    return SegmentSpread(
+        SOFT, table, bg_fits, notes, by_seg, weights, mix, shares, criterion=UNCONDITIONAL
+    )
 
 
 def _soft(

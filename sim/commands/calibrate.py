@@ -469,14 +469,16 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     if cal.segment_spread is not None:  # several segments: a BG/NBD per segment, or none
         table = cal.segment_spread.table
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in table.items() if "scale" not in t)
+        given = "no labels" if "classes" in table["none"] else "given the segment labels"
         print(
-            f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}, given the "
-            "segment labels; only these two: market.churn is market-wide)"
+            f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}, {given}; "
+            "only these two: market.churn is market-wide)"
         )
         if cal.segment_spread.winner != "none":  # the labels' shares, or the mixture's
             days = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in table.items() if "scale" in t)
             shares = ", ".join(f"{k} {v:.0%}" for k, v in cal.segment_spread.shares.items())
-            print(f"    estimated in purchase days ({days}); segments simulated at: {shares}")
+            days = f"estimated in purchase days ({days}); " if days else ""
+            print(f"    {days}segments simulated at: {shares}")
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["channels"]["order_share"].items())
     print(f"  order shares: {shares}")
     if metrics:
