@@ -681,11 +681,19 @@ def _hard_day_fits(customers, fits):
     return out
 
 
-def test_several_segments_of_the_homogeneous_sample_carry_none():
+@pytest.mark.parametrize("by", ["frequency", "latent"])
+def test_several_segments_of_the_homogeneous_sample_carry_none(by):
+    """The shipped sample is one clockwork renewal process (cv 0.3): no BG/NBD spread, with
+    quantile segments (BIC given the labels) or latent ones (the renewal mixture against the
+    purchase-day BG/NBD mixture, no labels; a segment without repeat buyers leaves the
+    mixture to its usual starts)."""
     table = read_orders(ROOT / "scenarios" / "data" / "sample_orders.csv", columns=COLUMNS).table
-    cal = calibrate(table, end="2025-12-30", segments=2)
+    cal = calibrate(table, end="2025-12-30", segments=2, segment_by=by)
     assert cal.segment_spread.winner == "none"
     assert all(not s.has_spread for s in cal.scenario().market.segments)
+    if by == "latent":
+        rows = cal.segment_spread.table
+        assert rows["none"]["bic"] < rows["latent/day"]["bic"]
 
 
 # ---- CDNOW (the `lifetimes` wheel ships it) ----------------------------------------------------

@@ -197,7 +197,7 @@ def fit_segment_spread(
     table = {"none": _row(ll_none, 2 * s + 1, n)}
     if bg_fits:
         table["rate+dropout"] = _row(ll_bg - x_all * math.log(unit_days), 4 * s, n)
-    if soft and bg_fits and only not in ("none", "rate+dropout"):
+    if soft and only not in ("none", "rate+dropout"):
         return _soft_spread(hist, labels, fits, bg_fits, notes, only, shares)
     if only == "auto":
         winner = min(table, key=lambda v: table[v]["bic"])
@@ -220,7 +220,7 @@ def _soft_spread(hist, labels, fits, bg_fits, notes, only, shares) -> SegmentSpr
     as one mixture (``latent/day``), both likelihoods of the whole cohort's purchase days with
     no labels, so the BIC compares them; ``only`` auto, or the BG/NBDs forced."""
     n, k = len(hist), len(fits)
-    day_fits = _in_days(hist, labels, bg_fits, notes)
+    day_fits = _in_days(hist, labels, bg_fits, notes)  # none if a segment never came back
     mix = _soft(hist, day_fits, shares)
     renewal = next(iter(fits.values())).loglik
     table = {  # K cycles, K cvs, K − 1 weights, one hazard; 4 per class, K − 1 weights
@@ -252,9 +252,13 @@ def _soft(
     at the label shares and from the usual starts around one class."""
     x, t_x, T = (hist[c].to_numpy(float) for c in ("x", "t_x", "T"))
     one = fit_purchase_day_bgnbd(x, t_x, T)
-    hard = LatentBGNBD(tuple(shares.values()), tuple(fits.values()), unit_days=1.0, family="days")
+    hard = None
+    if fits:
+        hard = LatentBGNBD(
+            tuple(shares.values()), tuple(fits.values()), unit_days=1.0, family="days"
+        )
     return fit_latent_bgnbd(
-        x, t_x, T, classes=len(fits), start=one, unit_days=1.0, family="days", also=hard
+        x, t_x, T, classes=len(shares), start=one, unit_days=1.0, family="days", also=hard
     )
 
 
