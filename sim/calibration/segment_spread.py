@@ -101,8 +101,8 @@ class SegmentSpread:
     @property
     def simulated(self) -> dict[str, BGNBD | PurchaseDayBGNBD]:
         """Each segment's fit the scenario carries (none: empty)."""
-        table = {"none": {}, "rate+dropout": self.fits, DAY_TWIN: self.day_fits}
-        return (table | {SOFT: self.day_fits})[self.winner]
+        by_winner = {"none": {}, "rate+dropout": self.fits, DAY_TWIN: self.day_fits}
+        return (by_winner | {SOFT: self.day_fits})[self.winner]  # the mixture's classes
 
     def fields(self, segment: str, pi: float) -> dict[str, float | str]:
         """The segment's spread fields when a BG/NBD per segment won (π: a need ends in a
