@@ -52,8 +52,8 @@ def simulated_history(seed: int, beta: bool) -> pd.DataFrame:
     from se_coverage import simulated_scenario  # (the sibling script: its truth's scenario)
 
     over = {"horizon.days": 364}  # (the sample's 546 days; the window ends on day 363)
-    if beta:
-        over["market.segments.class1.rate_beta"] = CYCLE / PI - 1.0
+    # the sibling's "/day" truth draws the Beta; the gamma of the same shape is the other case
+    over["market.segments.class1.rate_beta"] = CYCLE / PI - 1.0 if beta else None
     sc = apply_overrides(simulated_scenario("rate+dropout/day", 3000), over)
     o = simulate(sc, seed=seed).orders
     day = np.asarray(o["day"])
