@@ -385,9 +385,13 @@ def effective_alive(choice: Choice, customers: pd.DataFrame, horizon_days: float
     CDNOW, Σ P(alive) fresh customers would buy +20 % more than the model expects of the
     cohort over 39 weeks; this count matches the expectation over the baseline's horizon (the
     head count is what gives, and the timing within the horizon is the prior's)."""
-    fit = choice.fits[choice.winner]
+    return fresh_equivalent(choice.fits[choice.winner], customers, horizon_days, _unit(choice))
+
+
+def fresh_equivalent(fit, customers: pd.DataFrame, horizon_days: float, unit: float) -> float:
+    """Σᵢ E[Y(h) | xᵢ, t_xᵢ, Tᵢ] ÷ E[X(h)] under ``fit`` (time in ``unit``-day units; the
+    customers' histories in days); Σ P(alive) when a fresh customer is expected to buy nothing."""
     x, t_x, T = (customers[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    unit = _unit(choice)
     h = horizon_days / unit
     expected = float(fit.conditional_expected(h, x, t_x / unit, T / unit).sum())
     fresh = float(np.sum(fit.conditional_expected(h, 0.0, 0.0, 0.0)))

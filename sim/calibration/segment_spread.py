@@ -35,6 +35,7 @@ import pandas as pd
 
 from sim.calibration.bgnbd import BGNBD, fit_bgnbd, limits_noted
 from sim.calibration.day_variants import SCALE
+from sim.calibration.heterogeneity import fresh_equivalent
 from sim.calibration.histories import member_gaps
 from sim.calibration.latent import LatentBGNBD, fit_latent_bgnbd
 from sim.calibration.purchase_days import VARIANT as DAY_TWIN
@@ -137,13 +138,8 @@ class SegmentSpread:
         """Σᵢ E[Y(h) | history, its segment] ÷ Σ_s share_s E_s[X(h)]: as many fresh customers,
         drawn over the segments by their shares, buy over h what the alive are expected to (as
         :func:`sim.calibration.heterogeneity.effective_alive` for one segment)."""
-        if self.mixture is not None:  # time in days
-            m, h = self.mixture, horizon_days
-            expected = float(
-                m.conditional_expected(h, customers["x"], customers["t_x"], customers["T"]).sum()
-            )
-            fresh = float(m.expected(h))
-            return expected / fresh if fresh > 0 else float(customers["p_alive"].sum())
+        if self.mixture is not None:  # one model of every customer, as for one segment
+            return fresh_equivalent(self.mixture, customers, horizon_days, unit=1.0)
         expected = fresh = 0.0
         for seg, f in self.simulated.items():
             c = customers[customers["segment"] == seg]

@@ -26,6 +26,7 @@ from sim.calibration.fitting import calibrate
 from sim.calibration.heterogeneity import FORCEABLE, VARIANTS
 from sim.calibration.orders import parse_columns, read_orders
 from sim.calibration.segment_spread import CHOICES as SEGMENT_CHOICES
+from sim.calibration.segment_spread import UNCONDITIONAL
 from sim.commands.options import add_override_options
 from sim.commands.spend_options import add_spend_options, read_spend_option
 from sim.results import claim, write_tool_columns
@@ -469,7 +470,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
     if cal.segment_spread is not None:  # several segments: a BG/NBD per segment, or none
         table = cal.segment_spread.table
         bic = ", ".join(f"{v} {t['bic']:,.1f}" for v, t in table.items() if "scale" not in t)
-        given = "no labels" if "classes" in table["none"] else "given the segment labels"
+        unlabelled = cal.segment_spread.criterion == UNCONDITIONAL
+        given = "no labels" if unlabelled else "given the segment labels"
         print(
             f"  heterogeneity per segment: {cal.segment_spread.winner} (BIC {bic}, {given}; "
             "only these two: market.churn is market-wide)"
