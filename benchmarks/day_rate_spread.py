@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from se_coverage import SAMPLE_PI as PI  # the sibling script: calibrate's π, sample template
 
 from sim.calibration.histories import customer_histories
 from sim.calibration.purchase_days import (
@@ -43,7 +44,6 @@ from sim.core.model import simulate
 from sim.scenario import apply_overrides
 
 START, END = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-12-30")
-PI = 0.73383  # calibrate's π for the sample template (conversion 0.5, lapse 0.35)
 CYCLE = 40.0
 
 

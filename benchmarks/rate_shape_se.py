@@ -21,6 +21,7 @@ import math
 import warnings
 
 import numpy as np
+from se_coverage import SAMPLE_PI  # the sibling script's truth
 
 from sim.calibration.heterogeneity import log_covariance
 from sim.calibration.histories import distinct_histories
@@ -31,7 +32,7 @@ from sim.calibration.purchase_days import (
     sample_purchase_days,
 )
 
-TRUTH = (1.0, 40 / 0.73383 - 1, 1.0, 4.0)  # α_q, β_q, a, b
+TRUTH = (1.0, 40 / SAMPLE_PI - 1, 1.0, 4.0)  # α_q, β_q, a, b
 
 
 def one(customers: int, seed: int) -> tuple[float, float, float]:
