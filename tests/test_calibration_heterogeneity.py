@@ -619,7 +619,9 @@ def test_several_segments_carry_their_own_spread():
         assert bool(noted) == bool(caught), (noted, [str(w.message) for w in caught])
     summary = cal.summary()["heterogeneity"]
     assert "market-wide" in summary["why_only_these"] and summary["structure"] == "rate+dropout"
-    # forced: the continuous fits are simulated, as with one segment
+    # forced: the continuous fits are simulated, as with one segment; or the purchase-day ones
+    day = calibrate(table, end="2025-12-30", segments=2, heterogeneity="rate+dropout/day")
+    assert day.segment_spread.winner == "rate+dropout/day"
     forced = calibrate(table, end="2025-12-30", segments=2, heterogeneity="rate+dropout")
     assert forced.segment_spread.winner == "rate+dropout"
     for seg in forced.scenario().market.segments:
