@@ -26,7 +26,6 @@ from sim.calibration.day_variants import STRUCTURES, TWINS
 from sim.calibration.heterogeneity import (
     VARIANTS,
     Choice,
-    log_covariance,
     pareto_loglik,
     spread_segments,
     standard_errors,
@@ -333,7 +332,7 @@ def test_latent_mixture_recovers_known_classes_within_standard_errors():
     fit = fit_latent_bgnbd(
         h["x"], h["t_x"], h["T"], classes=2, start=fit_bgnbd(h["x"], h["t_x"], h["T"])
     )
-    se = class_standard_errors(fit, h["x"], h["t_x"], h["T"], 1.0 / 7, log_covariance)
+    se = class_standard_errors(fit, h["x"], h["t_x"], h["T"], 1.0 / 7)
     for j, (w, p) in enumerate(CLASSES):
         c, name = fit.classes[j], f"class{j + 1}"
         got = {"share": fit.weights[j], "rate_shape": c.r, "purchase_cycle_days": c.alpha / c.r}

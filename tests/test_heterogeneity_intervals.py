@@ -19,7 +19,7 @@ import pytest
 from scipy import optimize, stats
 
 from sim.calibration.bgnbd import LOG_BOUNDS, bgnbd_loglik, fit_bgnbd, sample_bgnbd
-from sim.calibration.heterogeneity import Choice, log_covariance, standard_errors
+from sim.calibration.heterogeneity import Choice, standard_errors
 from sim.calibration.intervals import DROP, profile, wald
 from sim.calibration.latent import class_standard_errors, fit_latent_bgnbd, mixture_nll
 
@@ -94,7 +94,7 @@ def test_latent_classes_identified_quantities_cover_the_truth():
         h = pd.concat(parts)
         x, t_x, T = (h[c].to_numpy(float) for c in ("x", "t_x", "T"))
         fit = fit_latent_bgnbd(x, t_x, T, classes=2, start=fit_bgnbd(x, t_x, T))
-        se = class_standard_errors(fit, x, t_x, T, 1.0, log_covariance)
+        se = class_standard_errors(fit, x, t_x, T, 1.0)
         for j, (w, p) in enumerate(CLASSES):
             c, name = fit.classes[j], f"class{j + 1}"
             pairs = {  # (estimate, truth, scale)

@@ -22,6 +22,7 @@ from scipy import integrate, special
 
 from sim.calibration import lifetime_days
 from sim.calibration.heterogeneity import log_covariance
+from sim.calibration.information import Information
 from sim.calibration.lifetime_days import (
     LifetimeDayNBD,
     fit_lifetime_day_nbd,
@@ -300,7 +301,7 @@ def test_field_errors_are_the_delta_method(spread):
         [(fields(theta + h * e) - fields(theta - h * e)) / (2 * h) for e in np.eye(k)]
     )
     want = np.sqrt(np.diag(jac @ cov @ jac.T))
-    got = log_field_errors(fit, cov, pi)
+    got = log_field_errors(fit, Information.from_hessian(np.linalg.inv(cov)), pi)
     names = ["rate_shape", "purchase_cycle_days", "churn"] + (["churn_shape"] if spread else [])
     assert set(got) == set(names)
     np.testing.assert_allclose([got[n] for n in names], want, rtol=1e-6)

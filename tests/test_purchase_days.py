@@ -18,6 +18,7 @@ import pytest
 from scipy import integrate
 
 from sim.calibration.heterogeneity import log_covariance
+from sim.calibration.information import Information
 from sim.calibration.purchase_days import (
     PurchaseDayBGNBD,
     fit_purchase_day_bgnbd,
@@ -229,7 +230,7 @@ def test_field_errors_are_the_delta_method():
         [(fields(theta + h * e) - fields(theta - h * e)) / (2 * h) for e in np.eye(4)]
     )
     want = np.sqrt(np.diag(jac @ cov @ jac.T))
-    got = log_field_errors(fit, cov, pi)
+    got = log_field_errors(fit, Information.from_hessian(np.linalg.inv(cov)), pi)
     names = ["rate_shape", "purchase_cycle_days", "dropout_a", "dropout_b"]
     assert set(got) == set(names)
     np.testing.assert_allclose([got[k] for k in names], want, rtol=1e-6)

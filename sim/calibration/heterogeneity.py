@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.day_variants import DAY_VARIANTS, STRUCTURES, day_winner, estimate_in_days
+from sim.calibration.information import hessian, observed
 from sim.calibration.latent import (
     class_segments,
     class_standard_errors,
@@ -255,20 +256,10 @@ def fit_variants(
 
 
 def log_covariance(nll, theta: np.ndarray, step: float = 1e-3) -> np.ndarray:
-    """Inverse of the observed information (central-difference Hessian of ``nll`` at its
-    minimum ``theta``): the covariance of the log-parameters."""
-    k = len(theta)
-    hess = np.zeros((k, k))
-    for i in range(k):
-        for j in range(i, k):
-            e_i, e_j = np.eye(k)[i] * step, np.eye(k)[j] * step
-            hess[i, j] = hess[j, i] = (
-                nll(theta + e_i + e_j)
-                - nll(theta + e_i - e_j)
-                - nll(theta - e_i + e_j)
-                + nll(theta - e_i - e_j)
-            ) / (4 * step * step)
-    return np.linalg.pinv(hess)
+    """Pseudo-inverse of the observed information (central-difference Hessian of ``nll`` at its
+    minimum ``theta``): the covariance of the log-parameters. The standard errors below use
+    :func:`sim.calibration.information.observed`, which also says what a ridge leaves open."""
+    return np.linalg.pinv(hessian(nll, theta, step))
 
 
 def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, float]:
@@ -282,14 +273,14 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
     fit = choice.fits[v]
     if v in LATENT_FITS:
         u = fit.unit_days
-        return class_standard_errors(fit, x, t_x / u, T / u, pi, log_covariance)
+        return class_standard_errors(fit, x, t_x / u, T / u, pi)
     if v == DAY_VARIANT:
         theta = np.log([fit.aq, fit.bq, fit.a, fit.b])
-        return log_field_errors(fit, log_covariance(purchase_day_nll(x, t_x, T), theta), pi)
+        return log_field_errors(fit, observed(purchase_day_nll(x, t_x, T), theta), pi)
     if v in (RATE_DAY, LIFETIME_DAY):
         theta = np.log(day_lifetime_params(fit))
         nll = lifetime_day_nll(x, t_x, T, spread_lifetime=v == LIFETIME_DAY)
-        return lifetime_field_errors(fit, log_covariance(nll, theta), pi)
+        return lifetime_field_errors(fit, observed(nll, theta), pi)
     if v == "rate+dropout":
         from sim.calibration.bgnbd import _negative_loglik
 
@@ -302,16 +293,14 @@ def standard_errors(choice: Choice, hist: pd.DataFrame, pi: float) -> dict[str, 
         extra = [fit.s, fit.beta] if v == "rate+lifetime" else [fit.beta]
         theta = np.log([fit.r, fit.alpha, *extra])
         names = ["rate_shape", "alpha"] + (["churn_shape", "beta"] if fit.s else ["churn"])
-    cov = log_covariance(nll, theta)
+    info = observed(nll, theta)
     value = np.exp(theta)
-    se = {n: float(value[i] * math.sqrt(max(cov[i, i], 0))) for i, n in enumerate(names)}
+    se = {n: float(value[i] * info.se(i)) for i, n in enumerate(names)}
     # cycle = π·α/r: log cycle = log π + log α − log r
-    var = cov[1, 1] + cov[0, 0] - 2 * cov[0, 1]
     cycle = pi * value[1] / value[0] * (fit.unit_days if v == "rate+dropout" else 1.0)
-    se["purchase_cycle_days"] = float(cycle * math.sqrt(max(var, 0)))
+    se["purchase_cycle_days"] = float(cycle * math.sqrt(info.variance([-1.0, 1.0])))
     if v == "rate+lifetime":  # churn = s/β
-        var = cov[2, 2] + cov[3, 3] - 2 * cov[2, 3]
-        se["churn"] = float(value[2] / value[3] * math.sqrt(max(var, 0)))
+        se["churn"] = float(value[2] / value[3] * math.sqrt(info.variance([1.0, -1.0], at=2)))
     return {k: se[k] for k in se if k not in ("alpha", "beta")}
 
 

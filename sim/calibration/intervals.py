@@ -15,7 +15,9 @@ field also gets an interval built for it (coverage measured on histories with kn
   the likelihood is; an end that reaches the bound of the search is open (0 or ∞);
 * ``log-wald`` (the other positive fields: rate shape, cycle, churn): exp(log v ± 1.96 SE/v);
 * ``logit-wald`` (shares and probabilities: a class's share, its mean dropout a/(a+b) and its
-  polarisation 1/(a+b+1)): the same on the logit scale.
+  polarisation 1/(a+b+1)): the same on the logit scale; where a ridge leaves the mean dropout
+  or the polarisation without a standard error (:mod:`sim.calibration.information`), their
+  ``profile`` interval instead, over logit(a/(a+b)) and log(a+b).
 
 A field is flagged ``weakly_identified`` when its interval spans more than a factor
 :data:`WEAK_RATIO` or is open: the data pin down a combination of it with others, not the
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 from scipy.special import expit
 
 from sim.calibration.bgnbd import LOG_BOUNDS
@@ -156,14 +158,11 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
             for key, i in (("dropout_a", 4 * j + 2), ("dropout_b", 4 * j + 3)):
                 out[pre + key] = _shape(nll, theta, i, bounds, seg[key], se[pre + key])
             if latent:
-                m, phi = c.a / (c.a + c.b), 1 / (c.a + c.b + 1)
-                for key, val in (
-                    ("share", seg["share"]),
-                    ("dropout_mean", m),
-                    ("dropout_polarisation", phi),
-                ):
-                    ci = wald(val, se[pre + key], "logit")
-                    out[pre + key] = entry(val, ci, "logit-wald")
+                share = seg["share"]
+                out[pre + "share"] = entry(
+                    share, wald(share, se[pre + "share"], "logit"), "logit-wald"
+                )
+                out |= _dropout_spread(nll, theta, 4 * j + 2, bounds, c, pre, se)
         return out
     if v == DAY_VARIANT:
         return _day_intervals(choice, x, t_x, T, pi, se)
@@ -219,6 +218,49 @@ def _lifetime_day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) 
         theta = np.log(day_lifetime_params(fit))
         out["churn_shape"] = _shape(nll, theta, 2, LIFETIME_BOUNDS, fit.g, se["churn_shape"])
     return out
+
+
+def _dropout_spread(nll, theta, i: int, bounds, c, pre: str, se: dict[str, float]) -> dict:
+    """A latent class's mean dropout m = a/(a+b) and polarisation φ = 1/(a+b+1), its
+    (log a, log b) at θ[i], θ[i + 1]: logit-Wald where their standard errors are determined;
+    where a ridge leaves one open (a and b growing or shrinking together, the SE NaN), the
+    profile likelihood of a + b (φ) or of logit m, in the parametrisation (log(a+b), logit m)."""
+    m, phi = c.a / (c.a + c.b), 1 / (c.a + c.b + 1)
+    out = {}
+    for key, val, index in (("dropout_mean", m, i + 1), ("dropout_polarisation", phi, i)):
+        if math.isfinite(se[pre + key]):
+            out[pre + key] = entry(val, wald(val, se[pre + key], "logit"), "logit-wald")
+            continue
+        both, start, box = _sum_and_mean(nll, theta, i, bounds)
+        lo, hi = profile(both, start, index, box)
+        ends = (lo / (1 + lo), hi / (1 + hi) if math.isfinite(hi) else 1.0)  # odds → m
+        if key == "dropout_polarisation":  # a + b → φ = 1/(a+b+1), decreasing
+            ends = (1 / (1 + hi) if math.isfinite(hi) else 0.0, 1 / (1 + lo))
+        out[pre + key] = entry(val, ends, "profile")
+    return out
+
+
+def _sum_and_mean(nll, theta, i: int, bounds) -> tuple:
+    """(``nll``, θ, bounds) with (log a, log b) at i, i + 1 replaced by (log(a+b), logit m),
+    ``nll`` returning (value, gradient); the bounds those of a and b translated."""
+    (lo_a, hi_a), (lo_b, hi_b) = bounds[i], bounds[i + 1]
+    new = list(bounds)
+    new[i] = (float(np.logaddexp(lo_a, lo_b)), float(np.logaddexp(hi_a, hi_b)))
+    new[i + 1] = (lo_a - hi_b, hi_a - lo_b)
+    start = np.array(theta, dtype=float)
+    start[i], start[i + 1] = np.logaddexp(theta[i], theta[i + 1]), theta[i] - theta[i + 1]
+
+    def both(th):
+        full = np.array(th, dtype=float)
+        full[i] = th[i] + special.log_expit(th[i + 1])  # log a = log(a+b) + log m
+        full[i + 1] = th[i] + special.log_expit(-th[i + 1])  # log b = log(a+b) + log(1 − m)
+        val, g = nll(full)
+        m = float(special.expit(th[i + 1]))
+        grad = np.array(g, dtype=float)
+        grad[i], grad[i + 1] = g[i] + g[i + 1], (1 - m) * g[i] - m * g[i + 1]
+        return val, grad
+
+    return both, start, new
 
 
 def _shape(nll, theta, index: int, bounds, value: float, se: float) -> dict:

@@ -33,6 +33,7 @@ from scipy import optimize, special
 
 from sim.calibration.bgnbd import BGNBD, LOG_BOUNDS, bgnbd_loglik
 from sim.calibration.histories import distinct_histories
+from sim.calibration.information import observed
 from sim.calibration.purchase_days import LOG_BOUNDS as DAY_BOUNDS
 from sim.calibration.purchase_days import (
     PurchaseDayBGNBD,
@@ -262,49 +263,46 @@ def _from_theta(
     )
 
 
-def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float, covariance) -> dict[str, float]:
+def class_standard_errors(fit: LatentBGNBD, x, t_x, T, pi: float) -> dict[str, float]:
     """Standard errors (delta method on θ) of each class's scenario fields, keyed
     ``class<j>.<field>``: ``share``, ``rate_shape``, ``purchase_cycle_days`` (= π·α·unit/r),
     ``dropout_a``, ``dropout_b``, and the two that a year of orders determines even when a and
     b are not one by one: ``dropout_mean`` a/(a+b) and ``dropout_polarisation`` 1/(a+b+1)
     (:mod:`sim.calibration.intervals` gives each an interval); histories in the fit's unit.
-    ``covariance(nll, θ)`` is the inverse observed information. A parameter that ends at a
-    bound of the search (e.g. no spread of the dropout chance within a class: a, b → ∞) is not
-    determined: NaN."""
+    NaN where the data leave a field open: a parameter that ends at a bound of the search has
+    no standard error of its own, and a field that moves along a ridge of the likelihood
+    (:mod:`sim.calibration.information`: a and b growing together, no spread of the dropout
+    chance, move the polarisation but not the mean dropout) has none either."""
     k = fit.k
     theta = fit.theta()
-    cov = covariance(mixture_nll(x, t_x, T, k, family=fit.family), theta)
+    info = observed(mixture_nll(x, t_x, T, k, family=fit.family), theta)
     lo, hi = np.array(FAMILIES[fit.family].bounds * k).T
     at_bound = np.minimum(theta[: 4 * k] - lo, hi - theta[: 4 * k]) < 1e-3
-    cov[: 4 * k, : 4 * k][at_bound, :] = np.nan
+    own = [math.nan if at_bound[i] else info.se(i) for i in range(4 * k)]
     out: dict[str, float] = {}
     w = np.asarray(fit.weights)
     # d w_j / d logit_i = w_j (δ_ij − w_i), logits of classes 2..K are θ[4K:]
     jac_w = (np.diag(w) - np.outer(w, w))[:, 1:]
-    cov_l = cov[4 * k :, 4 * k :]
-    var_w = np.einsum("ji,il,jl->j", jac_w, cov_l, jac_w) if k > 1 else np.zeros(k)
     for j, c in enumerate(fit.classes):
         name = f"class{j + 1}"
         i = 4 * j
-        sd = np.sqrt(np.maximum(np.diag(cov)[i : i + 4], 0))
-        sd[sd == 0] = np.nan  # a flat direction the pseudo-inverse dropped: not determined
-        out[f"{name}.share"] = float(math.sqrt(max(var_w[j], 0)))
-        out[f"{name}.rate_shape"] = float(c.r * sd[0])
-        out[f"{name}.dropout_a"] = float(c.a * sd[2])
-        out[f"{name}.dropout_b"] = float(c.b * sd[3])
+        var_w = info.variance(jac_w[j], at=4 * k) if k > 1 else 0.0
+        out[f"{name}.share"] = math.sqrt(var_w)
+        out[f"{name}.rate_shape"] = float(c.r * own[i])
+        out[f"{name}.dropout_a"] = float(c.a * own[i + 2])
+        out[f"{name}.dropout_b"] = float(c.b * own[i + 3])
         # what a year of orders does determine: the mean dropout m = a/(a+b) and its spread
         # (polarisation φ = 1/(a+b+1)); gradients in (log a, log b)
         m, phi = c.a / (c.a + c.b), 1 / (c.a + c.b + 1)
         for key, g in (
-            ("dropout_mean", np.array([m * (1 - m), -m * (1 - m)])),
-            ("dropout_polarisation", np.array([-c.a * phi * phi, -c.b * phi * phi])),
+            ("dropout_mean", [m * (1 - m), -m * (1 - m)]),
+            ("dropout_polarisation", [-c.a * phi * phi, -c.b * phi * phi]),
         ):
-            var = float(g @ cov[i + 2 : i + 4, i + 2 : i + 4] @ g)
-            out[f"{name}.{key}"] = math.sqrt(var) if var > 0 else float("nan")
-        g = _cycle_gradient(c)  # log cycle = log α − log r + … (BG/NBD)
-        var = float(g @ cov[i : i + 2, i : i + 2] @ g)
+            out[f"{name}.{key}"] = math.sqrt(info.variance(g, at=i + 2))
+        # log cycle = log α − log r + … (BG/NBD)
+        var = info.variance(_cycle_gradient(c), at=i)
         cycle = pi * c.alpha * fit.unit_days / c.r
-        out[f"{name}.purchase_cycle_days"] = float(cycle * math.sqrt(max(var, 0)))
+        out[f"{name}.purchase_cycle_days"] = float(cycle * math.sqrt(var))
     return out
 
 

@@ -54,6 +54,7 @@ from scipy.special import betaln
 
 from sim.calibration.bgnbd import best_of, warn_at_bound
 from sim.calibration.histories import distinct_histories
+from sim.calibration.information import Information
 from sim.calibration.purchase_days import LIMITS as DAY_LIMITS
 from sim.calibration.purchase_days import DailyChances
 
@@ -306,17 +307,16 @@ def sample_lifetime_days(
     return pd.DataFrame({"x": x.astype(int), "t_x": t_x.astype(int), "T": T.astype(int)})
 
 
-def log_field_errors(fit: LifetimeDayNBD, cov: np.ndarray, pi: float) -> dict[str, float]:
-    """Standard errors (delta method) of the scenario fields from the covariance of the
-    log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q), ``churn``
-    (g/(g+d), or θ) and, with a spread lifetime, ``churn_shape`` (g)."""
-    se = fit.rate_errors(cov, pi)
+def log_field_errors(fit: LifetimeDayNBD, info: Information, pi: float) -> dict[str, float]:
+    """Standard errors (delta method) of the scenario fields from the observed information
+    about the log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q),
+    ``churn`` (g/(g+d), or θ) and, with a spread lifetime, ``churn_shape`` (g)."""
+    se = fit.rate_errors(info, pi)
     if fit.g is None:
-        se["churn"] = float(fit.d * math.sqrt(max(cov[2, 2], 0.0)))
+        se["churn"] = float(fit.d * info.se(2))
         return se
-    se["churn_shape"] = float(fit.g * math.sqrt(max(cov[2, 2], 0.0)))
+    se["churn_shape"] = float(fit.g * info.se(2))
     # log churn = log g − log(g + d): derivatives d/(g+d) and −d/(g+d) in (log g, log d)
     lean = fit.d / (fit.g + fit.d)
-    var = lean * lean * (cov[2, 2] + cov[3, 3] - 2.0 * cov[2, 3])
-    se["churn"] = float(fit.churn * math.sqrt(max(var, 0.0)))
+    se["churn"] = float(fit.churn * math.sqrt(info.variance([lean, -lean], at=2)))
     return se

@@ -46,6 +46,7 @@ from scipy.special import betaln, digamma
 
 from sim.calibration.bgnbd import best_of, warn_at_bound
 from sim.calibration.histories import distinct_histories
+from sim.calibration.information import Information
 
 VARIANT = "rate+dropout/day"
 # Bounds of the log-parameter search (α_q, β_q, a, b), as the BG/NBD's: they keep the closed
@@ -91,14 +92,14 @@ class DailyChances:
         share = self.aq / (self.aq + self.bq)
         return np.array([share - 1.0, 1.0 - share])
 
-    def rate_errors(self, cov: np.ndarray, pi: float) -> dict[str, float]:
+    def rate_errors(self, info: Information, pi: float) -> dict[str, float]:
         """Standard errors (delta method) of ``rate_shape`` (α_q) and ``purchase_cycle_days``
-        from the covariance of (log α_q, log β_q) (the top-left 2 × 2 of ``cov``)."""
-        g = self.log_cycle_gradient()
-        var = float(g @ cov[:2, :2] @ g)
+        from the information about (log α_q, log β_q, …) (NaN where a ridge leaves one open:
+        with α_q and β_q growing together the cycle is determined, the rate shape not)."""
+        var = info.variance(self.log_cycle_gradient())
         return {
-            "rate_shape": float(self.aq * math.sqrt(max(cov[0, 0], 0.0))),
-            "purchase_cycle_days": float(pi * self.alpha / self.aq * math.sqrt(max(var, 0.0))),
+            "rate_shape": float(self.aq * info.se(0)),
+            "purchase_cycle_days": float(pi * self.alpha / self.aq * math.sqrt(var)),
         }
 
 
@@ -293,11 +294,11 @@ def sample_purchase_days(
     return pd.DataFrame({"x": x, "t_x": t_x, "T": T.astype(int)})
 
 
-def log_field_errors(fit: PurchaseDayBGNBD, cov: np.ndarray, pi: float) -> dict[str, float]:
-    """Standard errors (delta method) of the scenario fields from the covariance of the
-    log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q),
+def log_field_errors(fit: PurchaseDayBGNBD, info: Information, pi: float) -> dict[str, float]:
+    """Standard errors (delta method) of the scenario fields from the observed information
+    about the log-parameters: ``rate_shape`` (α_q), ``purchase_cycle_days`` (π·(α_q+β_q)/α_q),
     ``dropout_a``, ``dropout_b``."""
-    se = fit.rate_errors(cov, pi)
+    se = fit.rate_errors(info, pi)
     for i, name, value in ((2, "dropout_a", fit.a), (3, "dropout_b", fit.b)):
-        se[name] = float(value * math.sqrt(max(cov[i, i], 0.0)))
+        se[name] = float(value * info.se(i))
     return se
