@@ -471,3 +471,21 @@ def test_bgnbd_agrees_with_lifetimes_when_installed():
     theirs = lifetimes.BetaGeoFitter().fit(d["x"].astype(float), t_x, d["T"])
     for key, value in ours.params().items():
         assert value == pytest.approx(float(theirs.params_[key]), rel=1e-2)
+
+
+def test_customers_who_buy_every_day_calibrate_to_a_valid_scenario():
+    """50 customers who each buy on every one of 200 days: the renewal fit's cycle is below a
+    millisecond, which rounded to 0 days and made ``calibrate`` fail on a valid history with an
+    error about a field the user never wrote. The cycle now floors at 0.001 days (a need every
+    day: the simulator sells at most once a day), and the scenario builds."""
+    days = pd.date_range("2024-01-01", periods=200)
+    table = pd.DataFrame(
+        [(f"c{c}", d, 5.0) for c in range(50) for d in days], columns=["customer", "date", "amount"]
+    )
+    buf = io.StringIO()
+    table.to_csv(buf, index=False)
+    buf.seek(0)
+    orders = read_orders(buf, columns={"customer": "customer", "date": "date", "amount": "amount"})
+    cal = calibrate(orders.table)
+    seg = cal.scenario().market.segments[0]
+    assert seg.purchase_cycle_days == 0.001

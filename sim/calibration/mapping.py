@@ -210,7 +210,9 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
                 "id": seg_id,
                 "share": round(b["share"], 6),
                 "basket_units": round(b["basket_units"], 4),
-                "purchase_cycle_days": round(fit.cycle_days, 3),
+                # a need more often than daily is a need every day (one purchase a day at
+                # most): the floor keeps a sub-millisecond fit from rounding to an invalid 0
+                "purchase_cycle_days": max(round(fit.cycle_days, 3), 0.001),
                 "cycle_cv": round(min(fit.cycle_cv, MAX_CV), 4),
                 "affinity": dict(affinity),
             }
