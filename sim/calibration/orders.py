@@ -4,8 +4,10 @@ Column names are the user's (``--columns customer=buyer_id,date=paid_at,amount=t
 channel=shop[,order_id=id]``); dates may be in any ISO-like form (``2025-03-01``,
 ``2025/3/1``, ``2025-03-01 14:05:00``, ``2025-03-01T14:05:00+08:00``, ``20250301``: the
 seller's wall-clock date is kept, the time of day dropped), or put the year last when the file
-shows whether the day or the month comes first; amounts are plain numbers
-(a currency sign and thousands separators are tolerated).
+shows whether the day or the month comes first; amounts are plain numbers (a currency sign and
+thousands separators are tolerated; a decimal comma when the file's amounts show one,
+:mod:`sim.calibration.order_amounts`). Columns are separated by commas, or by the first of
+semicolons, tabs and bars that splits the header.
 
 Every row that cannot be read is reported by its line number (the header is line 1); a row is
 never dropped silently. By default one bad row is an error; with ``skip_bad_rows=True`` bad rows
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sim.calibration.order_amounts import decimal_mark, line_amount, parse_amount
 from sim.calibration.order_columns import (
     FIELDS,
     OPTIONAL_FIELDS,
@@ -45,6 +48,11 @@ from sim.scenario import ScenarioError
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
+DELIMITERS = (",", ";", "\t", "|")  # the first that splits the header separates the columns
+DECIMAL_COMMA_NOTE = (
+    "amounts read with a decimal comma ('12,50' is 12.5, a point separates thousands): some "
+    "end in a comma and one or two digits, none in a point and one or two digits"
+)
 
 
 class OrdersError(ScenarioError):
@@ -123,7 +131,7 @@ def read_orders(
     """
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
     start = path.tell() if isinstance(path, io.StringIO) else 0
-    header = _read_header(path, source)
+    header, sep = _read_header(path, source)
     try:
         plan = resolve_columns(header, dict(columns or {}), source)
     except OrderColumnsError as exc:
@@ -138,9 +146,11 @@ def read_orders(
     n_bad = 0
     year_last = None  # without a format, the order of year-last dates: decided on the file
     if date_format is None:
-        year_last = YearLastOrder(lambda: _date_column(path, start, source, header, mapping))
-    for first_line, raw in _chunks(path, source, header, plan.read):
-        part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last)
+        year_last = YearLastOrder(lambda: _date_column(path, start, source, header, sep, mapping))
+    decimal = None  # the amounts' decimal mark: decided by the first chunk that shows one
+    for first_line, raw in _chunks(path, source, header, sep, plan.read):
+        decimal = decimal or _decimal_mark(raw, plan)
+        part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last, decimal or ".")
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
             messages.append(f"{source}:{part['line'].iloc[i]}: {bad[i]}")
@@ -191,15 +201,19 @@ def read_orders(
         n_skipped=n_problems,
         set_aside=set_aside,
         n_set_aside=sum(n for n, _ in set_aside),
-        notes=list(plan.notes) + ([year_last.note] if year_last and year_last.note else []),
+        notes=list(plan.notes)
+        + ([year_last.note] if year_last and year_last.note else [])
+        + ([DECIMAL_COMMA_NOTE] if decimal == "," else []),
         line_orders=merged,
     )
 
 
 # ---- reading and checking ---------------------------------------------------------------------
-def _read_header(path, source: str) -> list[str]:
-    """The header's column names (stripped); a repeated name is an error (pandas would
-    rename the second one silently, and which one is meant is anyone's guess)."""
+def _read_header(path, source: str) -> tuple[list[str], str]:
+    """The header's column names (stripped) and the delimiter: a comma, or else the first of
+    ``;``, tab and ``|`` that splits the header (spreadsheets in many locales save CSV with
+    semicolons). A repeated name is an error (pandas would rename the second one silently,
+    and which one is meant is anyone's guess)."""
     try:
         if isinstance(path, io.StringIO):
             pos = path.tell()
@@ -218,7 +232,8 @@ def _read_header(path, source: str) -> list[str]:
         raise OrdersError([f"{source}: not a readable CSV file ({exc})"]) from None
     if not line.strip():
         raise OrdersError([f"{source}: the file is empty (no header, no orders)"])
-    names = [name.strip() for name in next(csv.reader([line]))]
+    sep = next((d for d in DELIMITERS if len(next(csv.reader([line], delimiter=d))) > 1), ",")
+    names = [name.strip() for name in next(csv.reader([line], delimiter=sep))]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
     if repeated:
         raise OrdersError(
@@ -229,10 +244,12 @@ def _read_header(path, source: str) -> list[str]:
                 for n in repeated
             ]
         )
-    return names
+    return names, sep
 
 
-def _chunks(path, source: str, header: list[str], wanted: list[str], only: int | None = None):
+def _chunks(
+    path, source: str, header: list[str], sep: str, wanted: list[str], only: int | None = None
+):
     """``(line of the chunk's first row, its text in the ``wanted`` columns)``,
     :data:`CHUNK_ROWS` rows at a time (with ``only``, that column alone is parsed). A row with
     more fields than the header is an error (as read whole); a comma ending every line (one
@@ -240,6 +257,7 @@ def _chunks(path, source: str, header: list[str], wanted: list[str], only: int |
     try:
         reader = pd.read_csv(
             path,
+            sep=sep,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
@@ -266,14 +284,16 @@ def _chunks(path, source: str, header: list[str], wanted: list[str], only: int |
         raise OrdersError([f"{source}: not a readable CSV file ({str(exc).strip()})"]) from None
 
 
-def _date_column(path, start: int, source: str, header: list[str], mapping: dict[str, str]):
+def _date_column(
+    path, start: int, source: str, header: list[str], sep: str, mapping: dict[str, str]
+):
     """The date column alone, chunk by chunk (``(first line, values)``): what decides the order
     of year-last dates, read again from the start of the file (a StringIO from ``start``)."""
     if isinstance(path, io.StringIO):
         path = io.StringIO(path.getvalue())
         path.seek(start)
     only = header.index(mapping["date"])
-    for line, raw in _chunks(path, source, header, [], only=only):
+    for line, raw in _chunks(path, source, header, sep, [], only=only):
         yield line, raw.iloc[:, 0].astype(str).str.strip()
 
 
@@ -283,8 +303,10 @@ def _parse_chunk(
     first_line: int,
     date_format: str | None = None,
     year_last: YearLastOrder | None = None,
+    decimal: str = ".",
 ) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Typed columns of one chunk and its unreadable rows (position → first problem)."""
+    """Typed columns of one chunk and its unreadable rows (position → first problem);
+    ``decimal``: the amounts' decimal mark (:mod:`sim.calibration.order_amounts`)."""
     mapping = plan.mapping
     table = pd.DataFrame({"line": np.arange(len(raw), dtype=np.int64) + first_line})
     bad: dict[int, str] = {}
@@ -293,7 +315,13 @@ def _parse_chunk(
             table[fld] = plan.constants[fld]
             continue
         if fld == "amount" and plan.amount_from is not None:
-            values, problems, where = _line_amount(raw, plan.amount_from)
+            values, problems, where = line_amount(raw, plan.amount_from, decimal=decimal)
+        elif fld == "amount":
+            col = raw[mapping[fld]].astype(str).str.strip()
+            (values, problems), where = (
+                parse_amount(col, decimal=decimal),
+                f"column '{col.name}' (amount)",
+            )
         else:
             col = raw[mapping[fld]].astype(str).str.strip()
             parse = _PARSERS.get(fld) or (lambda c: parse_dates(c, date_format, year_last))
@@ -304,6 +332,13 @@ def _parse_chunk(
     if "order_id" in mapping:
         table["order_id"] = raw[mapping["order_id"]].astype(str).str.strip()
     return table, bad
+
+
+def _decimal_mark(raw: pd.DataFrame, plan: ColumnPlan) -> str | None:
+    """The decimal mark the chunk's amount text shows (None: whole numbers only, or none read)."""
+    if plan.amount_from is not None:
+        return decimal_mark(*(raw[c] for c in plan.amount_from))
+    return None if "amount" in plan.constants else decimal_mark(raw[plan.mapping["amount"]])
 
 
 def _empty(mapping: dict[str, str]) -> pd.DataFrame:
@@ -390,35 +425,6 @@ def _parse_channel(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     return col, problems
 
 
-def _number(col: pd.Series) -> pd.Series:
-    """Plain numbers; a currency sign or thousands separators tolerated; NaN where unreadable."""
-    values = pd.to_numeric(col, errors="coerce").astype(float)  # plain numbers, fast
-    other = values.isna().to_numpy()
-    if other.any():
-        cleaned = col[other].str.replace(r"[¥￥$,\s]|CNY|RMB", "", regex=True)
-        values[other] = pd.to_numeric(cleaned, errors="coerce").astype(float)
-    return values
-
-
-def _parse_amount(col: pd.Series, what: str = "amount") -> tuple[pd.Series, pd.Series]:
-    values = _number(col)
-    article = "an" if what[0] in "aeiou" else "a"
-    problems = pd.Series([None] * len(col), index=col.index, dtype=object)
-    problems[values.isna()] = [f"cannot read {v!r} as {article} {what}" for v in col[values.isna()]]
-    neg = values < 0
-    problems[neg] = [f"negative {what} {v!r}" for v in col[neg]]
-    inf = ~np.isfinite(values.fillna(0))
-    problems[inf] = [f"{what} {v!r} is not finite" for v in col[inf]]
-    return values, problems
-
-
-def _line_amount(raw: pd.DataFrame, cols: tuple[str, str]) -> tuple[pd.Series, pd.Series, str]:
-    """A line's amount = quantity × unit price; a negative quantity (a return) is a bad row."""
-    qty, qty_bad = _parse_amount(raw[cols[0]].astype(str).str.strip(), "quantity")
-    price, price_bad = _parse_amount(raw[cols[1]].astype(str).str.strip(), "unit price")
-    return qty * price, qty_bad.fillna(price_bad), f"columns '{cols[0]}' × '{cols[1]}' (amount)"
-
-
 def _merge_lines(table: pd.DataFrame, messages: list[str], source: str) -> tuple[pd.DataFrame, int]:
     """Order lines → orders: one row per order id (its first line's number), amounts summed.
     Lines of one id that disagree on customer, date or channel are problems (counted in
@@ -444,7 +450,6 @@ def _merge_lines(table: pd.DataFrame, messages: list[str], source: str) -> tuple
 
 _PARSERS = {
     "customer": _parse_customer,
-    "amount": _parse_amount,
     "channel": _parse_channel,
 }
 
