@@ -114,8 +114,8 @@ def test_the_scan_reads_the_date_column_alone_in_chunks(monkeypatch, tmp_path):
     seen = []
     chunks = orders._chunks
 
-    def spy(path, source, header, sep, wanted, only=None):
-        for line, raw in chunks(path, source, header, sep, wanted, only):
+    def spy(path, source, header, dialect, wanted, only=None):
+        for line, raw in chunks(path, source, header, dialect, wanted, only):
             if only is not None:
                 seen.append((line, raw.shape))
             yield line, raw

@@ -42,13 +42,13 @@ from sim.calibration.order_columns import (
     resolve_columns,
 )
 from sim.calibration.order_dates import YearLastOrder, parse_dates
+from sim.calibration.order_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
 
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
-DELIMITERS = (",", ";", "\t", "|")  # the first that splits the header separates the columns
 DECIMAL_COMMA_NOTE = (
     "amounts read with a decimal comma ('12,50' is 12.5, a point separates thousands): some "
     "end in a comma and one or two digits, none in a point and one or two digits"
@@ -131,7 +131,7 @@ def read_orders(
     """
     source = str(path) if not isinstance(path, io.StringIO) else "<orders>"
     start = path.tell() if isinstance(path, io.StringIO) else 0
-    header, sep = _read_header(path, source)
+    header, dialect = _read_header(path, source)
     try:
         plan = resolve_columns(header, dict(columns or {}), source)
     except OrderColumnsError as exc:
@@ -146,9 +146,11 @@ def read_orders(
     n_bad = 0
     year_last = None  # without a format, the order of year-last dates: decided on the file
     if date_format is None:
-        year_last = YearLastOrder(lambda: _date_column(path, start, source, header, sep, mapping))
+        year_last = YearLastOrder(
+            lambda: _date_column(path, start, source, header, dialect, mapping)
+        )
     decimal = None  # the amounts' decimal mark: decided by the first chunk that shows one
-    for first_line, raw in _chunks(path, source, header, sep, plan.read):
+    for first_line, raw in _chunks(path, source, header, dialect, plan.read):
         decimal = decimal or _decimal_mark(raw, plan)
         part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last, decimal or ".")
         n_bad += len(bad)
@@ -202,6 +204,7 @@ def read_orders(
         set_aside=set_aside,
         n_set_aside=sum(n for n, _ in set_aside),
         notes=list(plan.notes)
+        + ([dialect.note] if dialect.note else [])
         + ([year_last.note] if year_last and year_last.note else [])
         + ([DECIMAL_COMMA_NOTE] if decimal == "," else []),
         line_orders=merged,
@@ -209,31 +212,35 @@ def read_orders(
 
 
 # ---- reading and checking ---------------------------------------------------------------------
-def _read_header(path, source: str) -> tuple[list[str], str]:
-    """The header's column names (stripped) and the delimiter: a comma, or else the first of
-    ``;``, tab and ``|`` that splits the header (spreadsheets in many locales save CSV with
-    semicolons). A repeated name is an error (pandas would rename the second one silently,
-    and which one is meant is anyone's guess)."""
+def _read_header(path, source: str) -> tuple[list[str], Dialect]:
+    """The header's column names (stripped) and how the file is written
+    (:mod:`sim.calibration.order_dialect`). A repeated name is an error (pandas would rename
+    the second one silently, and which one is meant is anyone's guess)."""
+    encoding = ENCODINGS[0]
     try:
         if isinstance(path, io.StringIO):
             pos = path.tell()
             line = path.readline()
             path.seek(pos)
         else:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
+            encoding = encoding_of(path)
+            if encoding is None:
+                raise OrdersError(
+                    [
+                        f"{source}: not a readable CSV file: neither UTF-8 nor GB18030 (GBK) "
+                        "text; save it as UTF-8 CSV"
+                    ]
+                )
+            with open(path, encoding=encoding, newline="") as fh:
                 line = fh.readline()
     except FileNotFoundError:
         raise OrdersError([f"{source}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise OrdersError(
-            [f"{source}: not a readable CSV file: not UTF-8 text ({exc}); save it as UTF-8 CSV"]
-        ) from None
     except OSError as exc:
         raise OrdersError([f"{source}: not a readable CSV file ({exc})"]) from None
     if not line.strip():
         raise OrdersError([f"{source}: the file is empty (no header, no orders)"])
-    sep = next((d for d in DELIMITERS if len(next(csv.reader([line], delimiter=d))) > 1), ",")
-    names = [name.strip() for name in next(csv.reader([line], delimiter=sep))]
+    dialect = Dialect(delimiter_of(line), encoding)
+    names = [name.strip() for name in next(csv.reader([line], delimiter=dialect.sep))]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
     if repeated:
         raise OrdersError(
@@ -244,11 +251,16 @@ def _read_header(path, source: str) -> tuple[list[str], str]:
                 for n in repeated
             ]
         )
-    return names, sep
+    return names, dialect
 
 
 def _chunks(
-    path, source: str, header: list[str], sep: str, wanted: list[str], only: int | None = None
+    path,
+    source: str,
+    header: list[str],
+    dialect: Dialect,
+    wanted: list[str],
+    only: int | None = None,
 ):
     """``(line of the chunk's first row, its text in the ``wanted`` columns)``,
     :data:`CHUNK_ROWS` rows at a time (with ``only``, that column alone is parsed). A row with
@@ -257,12 +269,12 @@ def _chunks(
     try:
         reader = pd.read_csv(
             path,
-            sep=sep,
+            sep=dialect.sep,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
             index_col=False,  # never take the first column for an index
-            encoding="utf-8-sig",
+            encoding=dialect.encoding,
             chunksize=CHUNK_ROWS,
             usecols=None if only is None else [only],
         )
@@ -285,7 +297,7 @@ def _chunks(
 
 
 def _date_column(
-    path, start: int, source: str, header: list[str], sep: str, mapping: dict[str, str]
+    path, start: int, source: str, header: list[str], dialect: Dialect, mapping: dict[str, str]
 ):
     """The date column alone, chunk by chunk (``(first line, values)``): what decides the order
     of year-last dates, read again from the start of the file (a StringIO from ``start``)."""
@@ -293,7 +305,7 @@ def _date_column(
         path = io.StringIO(path.getvalue())
         path.seek(start)
     only = header.index(mapping["date"])
-    for line, raw in _chunks(path, source, header, sep, [], only=only):
+    for line, raw in _chunks(path, source, header, dialect, [], only=only):
         yield line, raw.iloc[:, 0].astype(str).str.strip()
 
 
