@@ -134,3 +134,28 @@ def test_a_date_format_reads_them():
     assert t["date"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2010-03-12"
     with pytest.raises(OrdersError, match="as a date in --date-format %Y-%m-%d"):
         read_orders(io.StringIO(US_DATES), line_items=True, date_format="%Y-%m-%d")
+
+
+def test_a_tmall_order_export_header_is_read_without_columns():
+    """The columns of a Tmall / Taobao order export (a subset, in its order): the buyer, what
+    was paid (not the list total), the payment time (not the creation of a possibly unpaid
+    order), the shop and the order number."""
+    header = [
+        "订单编号",
+        "买家会员名",
+        "买家应付货款",
+        "总金额",
+        "买家实际支付金额",
+        "订单状态",
+        "订单创建时间",
+        "订单付款时间",
+        "店铺名称",
+    ]
+    plan = resolve_columns(header, {})
+    assert plan.mapping == {
+        "customer": "买家会员名",
+        "date": "订单付款时间",
+        "amount": "买家实际支付金额",
+        "channel": "店铺名称",
+        "order_id": "订单编号",
+    }

@@ -49,6 +49,10 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
         "用户id",
         "买家id",
         "会员id",
+        "买家会员名",  # Tmall / Taobao order exports
+        "买家昵称",
+        "用户名",
+        "会员名",
     ),
     "date": (
         "date",
@@ -64,6 +68,10 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
         "timestamp",
         "下单时间",
         "付款时间",
+        "订单付款时间",  # Tmall / Taobao: the payment, not the (possibly unpaid) creation
+        "支付时间",
+        "订单创建时间",
+        "成交时间",
         "日期",
     ),
     "amount": (
@@ -78,9 +86,22 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
         "paid_amount",
         "金额",
         "实付金额",
+        "买家实际支付金额",  # Tmall / Taobao: what was paid, before the list total
+        "支付金额",
         "订单金额",
+        "总金额",
     ),
-    "channel": ("channel", "shop", "store", "platform", "source", "渠道", "平台", "店铺"),
+    "channel": (
+        "channel",
+        "shop",
+        "store",
+        "platform",
+        "source",
+        "渠道",
+        "平台",
+        "店铺",
+        "店铺名称",
+    ),
     "order_id": (
         "order_id",
         "orderid",
