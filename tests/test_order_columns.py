@@ -158,4 +158,29 @@ def test_a_tmall_order_export_header_is_read_without_columns():
         "amount": "买家实际支付金额",
         "channel": "店铺名称",
         "order_id": "订单编号",
+        "status": "订单状态",
     }
+
+
+TMALL = (
+    "订单编号,买家会员名,买家实际支付金额,订单状态,订单付款时间,店铺名称\n"
+    "1,甲,99.00,交易成功,2024-01-02 10:00:00,旗舰店\n"
+    "2,乙,0.00,交易关闭,,旗舰店\n"
+    "3,甲,45.50,交易成功,2024-02-03 11:00:00,旗舰店\n"
+    "4,丙,0.00,等待买家付款,,旗舰店\n"
+    "5,乙,30.00,卖家已发货，等待买家确认,2024-02-05 09:00:00,旗舰店\n"
+)
+
+
+def test_cancelled_and_unpaid_orders_are_left_out_by_their_status():
+    """A Tmall export lists closed and unpaid orders (no payment time, amount 0) with the
+    paid ones: they are left out before they are read, counted by status in the notes, and a
+    bad row after them keeps its own line number."""
+    orders = read_orders(io.StringIO(TMALL), set_aside_outliers=False)
+    assert orders.table["order_id"].tolist() == ["1", "3", "5"]
+    assert orders.table["amount"].tolist() == [99.0, 45.5, 30.0]
+    note = next(n for n in orders.notes if "left out by their status" in n)
+    assert "交易关闭 × 1" in note and "等待买家付款 × 1" in note and "'订单状态'" in note
+    bad = TMALL.replace("2024-02-05 09:00:00", "not a date")
+    with pytest.raises(OrdersError, match=r"<orders>:6: column '订单付款时间'"):
+        read_orders(io.StringIO(bad), set_aside_outliers=False)

@@ -28,7 +28,7 @@ from sim.scenario import ScenarioError
 from sim.scenario.spend_file import header_key
 
 FIELDS: tuple[str, ...] = ("customer", "date", "amount", "channel")
-OPTIONAL_FIELDS: tuple[str, ...] = ("order_id",)
+OPTIONAL_FIELDS: tuple[str, ...] = ("order_id", "status")
 ONE_CHANNEL = "all"  # the channel of every order when the export has no channel column
 NO_AMOUNT = 1.0  # each order's amount when the export has none: revenue then counts orders
 
@@ -113,6 +113,8 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
         "订单号",
         "订单编号",
     ),
+    # an order's status: rows cancelled, unpaid or refunded are left out (order_status.py)
+    "status": ("status", "order_status", "financial_status", "订单状态", "交易状态"),
     "quantity": ("quantity", "qty", "units", "数量"),
     "unit_price": ("unit_price", "unitprice", "price", "单价"),
 }

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from sim.calibration.order_columns import (
 )
 from sim.calibration.order_dates import YearLastOrder, parse_dates
 from sim.calibration.order_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
+from sim.calibration.order_status import drop_not_purchases
+from sim.calibration.order_status import note as status_note
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
 
@@ -150,7 +153,11 @@ def read_orders(
             lambda: _date_column(path, start, source, header, dialect, mapping)
         )
     decimal = None  # the amounts' decimal mark: decided by the first chunk that shows one
+    not_purchases: Counter = Counter()  # rows left out by their status
     for first_line, raw in _chunks(path, source, header, dialect, plan.read):
+        if "status" in mapping:
+            raw, dropped = drop_not_purchases(raw, mapping["status"])
+            not_purchases.update(dropped)
         decimal = decimal or _decimal_mark(raw, plan)
         part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last, decimal or ".")
         n_bad += len(bad)
@@ -205,6 +212,7 @@ def read_orders(
         n_set_aside=sum(n for n, _ in set_aside),
         notes=list(plan.notes)
         + ([dialect.note] if dialect.note else [])
+        + ([status_note(not_purchases, mapping["status"])] if not_purchases else [])
         + ([year_last.note] if year_last and year_last.note else [])
         + ([DECIMAL_COMMA_NOTE] if decimal == "," else []),
         line_orders=merged,
@@ -320,7 +328,9 @@ def _parse_chunk(
     """Typed columns of one chunk and its unreadable rows (position → first problem);
     ``decimal``: the amounts' decimal mark (:mod:`sim.calibration.order_amounts`)."""
     mapping = plan.mapping
-    table = pd.DataFrame({"line": np.arange(len(raw), dtype=np.int64) + first_line})
+    # the row's position in its chunk (rows left out by their status keep the others' lines)
+    table = pd.DataFrame({"line": raw.index.to_numpy(dtype=np.int64) + first_line})
+    raw = raw.reset_index(drop=True)
     bad: dict[int, str] = {}
     for fld in FIELDS:
         if fld in plan.constants:

@@ -45,9 +45,10 @@ def register(sub) -> None:
         "--columns",
         default=None,
         metavar="FIELD=COLUMN,...",
-        help="customer=...,date=...,amount=...,channel=...[,order_id=...] (default: the "
-        "fields' own or common names, e.g. CustomerID, InvoiceDate; no amount: quantity × unit "
-        "price, else 1 per order; no channel: one channel 'all')",
+        help="customer=...,date=...,amount=...,channel=...[,order_id=...][,status=...] "
+        "(default: the fields' own or common names, e.g. CustomerID, InvoiceDate, 买家会员名; "
+        "no amount: quantity × unit price, else 1 per order; no channel: one channel 'all'; "
+        "a status column leaves out cancelled, unpaid and refunded orders)",
     )
     p.add_argument(
         "--families",
