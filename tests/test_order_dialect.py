@@ -1,4 +1,4 @@
-"""How an order export is written (sim/calibration/order_dialect.py): GBK text, as Chinese shop
+"""How an order export is written (sim/scenario/text_dialect.py): GBK text, as Chinese shop
 back-ends export it, and columns separated by something other than commas."""
 
 from __future__ import annotations

@@ -219,3 +219,13 @@ def test_cli_weekly_spend_file_names_the_flag_and_writes_nothing(tmp_path):
     weekly.write_text(_weekly_text(), encoding="utf-8")
     stderr = _calibrate_refused(tmp_path, weekly)
     assert "every date is a Monday" in stderr and "--spend-period" in stderr
+
+
+@pytest.mark.parametrize("encoding, sep", [("gbk", ";"), ("utf-8", "\t"), ("gb18030", ",")])
+def test_a_gbk_or_semicolon_spend_file_reads_as_the_utf8_comma_one(tmp_path, encoding, sep):
+    """The spend file is read as the order export is (sim/scenario/text_dialect.py): GBK text
+    and semicolon- or tab-separated columns give the same table as UTF-8 with commas."""
+    text = "日期,渠道,类型,花费\n2025-01-01,天猫,广告,1200\n2025-01-02,小红书,KOL,500.5\n"
+    path = tmp_path / "spend.csv"
+    path.write_bytes(text.replace(",", sep).encode(encoding))
+    pd.testing.assert_frame_equal(read_spend(path), _read(text))

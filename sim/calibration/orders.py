@@ -43,11 +43,11 @@ from sim.calibration.order_columns import (
     resolve_columns,
 )
 from sim.calibration.order_dates import YearLastOrder, parse_dates
-from sim.calibration.order_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
 from sim.calibration.order_status import drop_not_purchases
 from sim.calibration.order_status import note as status_note
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
+from sim.scenario.text_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
 
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
@@ -222,7 +222,7 @@ def read_orders(
 # ---- reading and checking ---------------------------------------------------------------------
 def _read_header(path, source: str) -> tuple[list[str], Dialect]:
     """The header's column names (stripped) and how the file is written
-    (:mod:`sim.calibration.order_dialect`). A repeated name is an error (pandas would rename
+    (:mod:`sim.scenario.text_dialect`). A repeated name is an error (pandas would rename
     the second one silently, and which one is meant is anyone's guess)."""
     encoding = ENCODINGS[0]
     try:

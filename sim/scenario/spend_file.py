@@ -36,6 +36,7 @@ import pandas as pd
 
 from sim.errors import ScenarioError
 from sim.scenario.spend_weeks import PERIODS, spread_weeks, weekly_weekday
+from sim.scenario.text_dialect import delimiter_of, encoding_of
 
 LEVERS: tuple[str, ...] = ("paid", "seeding", "private_ops")
 FIELDS: tuple[str, ...] = ("date", "channel", "lever", "spend")
@@ -203,18 +204,21 @@ def spend_columns(text: str | None) -> dict[str, str] | None:
 def _read_text(path, source: str) -> pd.DataFrame:
     try:
         text = path.getvalue() if isinstance(path, io.StringIO) else None
-        if text is None:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
+        if text is None:  # UTF-8, or GBK as Chinese exports often are (text_dialect)
+            encoding = encoding_of(path)
+            if encoding is None:
+                raise SpendFileError(
+                    [f"{source}: neither UTF-8 nor GB18030 (GBK) text; save it as a UTF-8 CSV file"]
+                )
+            with open(path, encoding=encoding, newline="") as fh:
                 text = fh.read()
     except FileNotFoundError:
         raise SpendFileError([f"{source}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise SpendFileError(
-            [f"{source}: not UTF-8 text ({exc}); save it as a UTF-8 CSV file"]
-        ) from None
     except OSError as exc:
         raise SpendFileError([f"{source}: cannot read it ({exc})"]) from None
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    text = text.lstrip("\ufeff")
+    sep = delimiter_of(text.split("\n", 1)[0])  # a comma, or ; tab | as the header shows
+    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()  # trailing blank lines
     if not rows:

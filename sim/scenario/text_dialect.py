@@ -1,4 +1,5 @@
-"""How an order export is written: its text encoding and the character between its columns.
+"""How an exported CSV file (orders, spend) is written: its text encoding and the character
+between its columns.
 
 Exports from Chinese shop back-ends and from spreadsheets saved there are often GBK (GB18030)
 text, not UTF-8; spreadsheets in many locales save CSV with semicolons. A file is read as UTF-8
