@@ -261,3 +261,26 @@ def test_every_bound_of_every_model_has_words(model, names, bounds, limits):
         with pytest.warns(BGNBDLimitWarning, match=rf"^{re.escape(model)}: {name} at the bound"):
             warn_at_bound(theta, bounds, names, model=model, limits=limits)
         assert limits[name, side]
+
+
+def test_a_simulated_mixture_says_which_class_stopped_at_a_bound():
+    """The latent purchase-day classes simulated warn for the class and parameter at a bound
+    of the search (here the slow class's a at e⁷, b beyond it: one dropout chance for all),
+    with the purchase-day fit's meaning; an interior mixture says nothing."""
+    from sim.calibration.day_variants import warn_mixture_at_bound
+    from sim.calibration.latent import LatentBGNBD
+    from sim.calibration.purchase_days import PurchaseDayBGNBD
+
+    def mixture(a: float) -> LatentBGNBD:
+        slow, fast = PurchaseDayBGNBD(3.0, 400.0, a, 3.0 * a), PurchaseDayBGNBD(3.0, 40.0, 1.0, 9.0)
+        return LatentBGNBD(weights=(0.7, 0.3), classes=(slow, fast), unit_days=1.0, family="days")
+
+    with pytest.warns(BGNBDLimitWarning) as caught:
+        warn_mixture_at_bound(mixture(float(np.exp(7.0))))
+    (message,) = [str(w.message) for w in caught]
+    assert "purchase-day latent classes (2)" in message
+    assert f"class1 a at its upper bound e^7: {DAY_LIMITS['a', 'upper']}" in message
+    assert "class2" not in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_mixture_at_bound(mixture(1.0))

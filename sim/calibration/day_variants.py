@@ -31,10 +31,12 @@ import math
 
 import pandas as pd
 
+from sim.calibration.bgnbd import warn_at_bound
 from sim.calibration.latent import fit_latent_bgnbd
 from sim.calibration.lifetime_days import LIFETIME, RATE, fit_lifetime_day_nbd
+from sim.calibration.purchase_days import LIMITS, fit_purchase_day_bgnbd
+from sim.calibration.purchase_days import LOG_BOUNDS as DAY_BOUNDS
 from sim.calibration.purchase_days import VARIANT as ONE_CLASS
-from sim.calibration.purchase_days import fit_purchase_day_bgnbd
 
 LATENT = "latent/day"
 BGNBD_FAMILY = (ONE_CLASS, LATENT)  # one class or latent classes: the BIC decides again
@@ -103,6 +105,24 @@ def fit_day_variants(
     for row in rows.values():
         row["scale"] = SCALE
     return rows, {ONE_CLASS: one, LATENT: best}
+
+
+def warn_mixture_at_bound(mixture) -> None:
+    """The purchase-day BG/NBD's bound warning for each class of a mixture that is simulated
+    (the notes then say, e.g., that a class's b ran off: no dropout after purchases)."""
+    k = mixture.k
+    names = [f"class{j + 1} {n}" for j in range(k) for n in ("alpha_q", "beta_q", "a", "b")]
+    limits = {
+        (f"class{j + 1} {n}", side): text for j in range(k) for (n, side), text in LIMITS.items()
+    }
+    warn_at_bound(
+        mixture.theta()[: 4 * k],
+        DAY_BOUNDS * k,
+        names,
+        model=f"purchase-day latent classes ({k})",
+        limits=limits,
+        stacklevel=3,
+    )
 
 
 def day_winner(rows: dict[str, dict]) -> str:

@@ -52,7 +52,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.calibration.day_variants import DAY_VARIANTS, STRUCTURES, day_winner, estimate_in_days
+from sim.calibration.day_variants import (
+    DAY_VARIANTS,
+    STRUCTURES,
+    day_winner,
+    estimate_in_days,
+    warn_mixture_at_bound,
+)
+from sim.calibration.day_variants import LATENT as LATENT_DAY
 from sim.calibration.information import hessian, observed
 from sim.calibration.latent import (
     class_segments,
@@ -195,6 +202,8 @@ def select_variant(
         table, fits = table | rows, fits | day_fits
         if structure:
             winner = day_winner(rows)
+    if winner == LATENT_DAY:  # only the mixture simulated says where it stopped at a bound
+        warn_mixture_at_bound(fits[winner])
     return Choice(
         winner=winner,
         table=table,
