@@ -20,7 +20,7 @@ from scipy import optimize, stats
 
 from sim.calibration.bgnbd import LOG_BOUNDS, bgnbd_loglik, fit_bgnbd, sample_bgnbd
 from sim.calibration.heterogeneity import Choice, standard_errors
-from sim.calibration.intervals import DROP, _sum_and_mean, profile, wald
+from sim.calibration.intervals import DROP, _sum_and_mean, profile, spread_intervals, wald
 from sim.calibration.latent import class_standard_errors, fit_latent_bgnbd, mixture_nll
 
 WEEK = 7.0
@@ -193,3 +193,29 @@ def test_sum_and_mean_profile_ends_drop_the_likelihood_by_the_chi2_quantile():
                 neg, start[free], method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9}
             )
             assert res.fun - best == pytest.approx(DROP, abs=0.05), (index, end, res.fun - best)
+
+
+def test_a_rate_shape_without_standard_error_gets_its_profile_interval():
+    """Where a ridge leaves the rate shape without a standard error (NaN), its interval is the
+    profile likelihood's; on a purchase-day BG/NBD whose SE is in fact well determined, that
+    profile interval agrees with the log-Wald one from the SE within 5 % at each end."""
+    from sim.calibration.purchase_days import (
+        VARIANT,
+        fit_purchase_day_bgnbd,
+        sample_purchase_days,
+    )
+
+    rng = np.random.default_rng(5)
+    T = rng.integers(100, 301, 3000)
+    h = sample_purchase_days(3000, T=T, rng=rng, aq=0.6, bq=40.0, a=0.8, b=2.5)
+    x, t_x, TT = (h[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    fit = fit_purchase_day_bgnbd(x, t_x, TT)
+    choice = Choice(VARIANT, {}, {VARIANT: fit})
+    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": TT})
+    se = standard_errors(choice, hist, 1.0)
+    wald_entry = spread_intervals(choice, hist, 1.0, se)["rate_shape"]
+    got = spread_intervals(choice, hist, 1.0, se | {"rate_shape": float("nan")})["rate_shape"]
+    assert (wald_entry["method"], got["method"]) == ("log-wald", "profile")
+    assert got["low"] < fit.aq < got["high"]
+    assert got["low"] == pytest.approx(wald_entry["low"], rel=0.05)
+    assert got["high"] == pytest.approx(wald_entry["high"], rel=0.05)

@@ -14,6 +14,7 @@ field also gets an interval built for it (coverage measured on histories with kn
   χ²₁(0.95)/2 = 1.92 below its maximum — invariant to the parametrisation and asymmetric where
   the likelihood is; an end that reaches the bound of the search is open (0 or ∞);
 * ``log-wald`` (the other positive fields: rate shape, cycle, churn): exp(log v ± 1.96 SE/v);
+  the rate shape's ``profile`` instead where a ridge leaves it without a standard error;
 * ``logit-wald`` (shares and probabilities: a class's share, its mean dropout a/(a+b) and its
   polarisation 1/(a+b+1)): the same on the logit scale; where a ridge leaves the mean dropout
   or the polarisation without a standard error (:mod:`sim.calibration.information`), their
@@ -152,9 +153,12 @@ def spread_intervals(choice, hist, pi: float, se: dict[str, float]) -> dict[str,
         out = {}
         for j, (c, seg) in enumerate(zip(classes, values, strict=True)):
             pre = f"class{j + 1}." if latent else ""
-            for key in ("rate_shape", "purchase_cycle_days"):
-                ci = wald(seg[key], se[pre + key], "log")
-                out[pre + key] = entry(seg[key], ci, "log-wald")
+            out[pre + "rate_shape"] = _rate_shape(
+                nll, theta, 4 * j, bounds, seg, se[pre + "rate_shape"]
+            )
+            cycle = seg["purchase_cycle_days"]
+            ci = wald(cycle, se[pre + "purchase_cycle_days"], "log")
+            out[pre + "purchase_cycle_days"] = entry(cycle, ci, "log-wald")
             for key, i in (("dropout_a", 4 * j + 2), ("dropout_b", 4 * j + 3)):
                 out[pre + key] = _shape(nll, theta, i, bounds, seg[key], se[pre + key])
             if latent:
@@ -190,13 +194,26 @@ def _day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) -> dict[s
     nll = _with_gradient(purchase_day_nll(x, t_x, T))
     theta = np.log([fit.aq, fit.bq, fit.a, fit.b])
     seg = spread_fields(choice, pi)
+    cycle = seg["purchase_cycle_days"]
     out = {
-        key: entry(seg[key], wald(seg[key], se[key], "log"), "log-wald")
-        for key in ("rate_shape", "purchase_cycle_days")
+        "rate_shape": _rate_shape(nll, theta, 0, DAY_BOUNDS, seg, se["rate_shape"]),
+        "purchase_cycle_days": entry(
+            cycle, wald(cycle, se["purchase_cycle_days"], "log"), "log-wald"
+        ),
     }
     for key, i in (("dropout_a", 2), ("dropout_b", 3)):
         out[key] = _shape(nll, theta, i, DAY_BOUNDS, seg[key], se[key])
     return out
+
+
+def _rate_shape(nll, theta, index: int, bounds, seg: dict, se: float) -> dict:
+    """The rate shape (θ[index] its log) log-Wald; where a ridge leaves it without a standard
+    error (no spread of the purchase rate within the class: it runs off with the rate's scale),
+    its profile-likelihood interval instead."""
+    value = seg["rate_shape"]
+    if math.isfinite(se):
+        return entry(value, wald(value, se, "log"), "log-wald")
+    return entry(value, profile(nll, theta, index, bounds), "profile")
 
 
 def _lifetime_day_intervals(choice, x, t_x, T, pi: float, se: dict[str, float]) -> dict:
