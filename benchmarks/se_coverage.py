@@ -308,31 +308,28 @@ def study_simulated(variant: str, agents: int, seed: int) -> dict:
             k: [e["low"], e["high"], e["weakly_identified"]]
             for k, e in cal.spread_intervals.items()
         },
-        **_likelihoods(variant, cal.customers, market.segments),
+        **_likelihoods(variant, cal.customers, market.segments, sc.market.segments),
         "at_bound": any("at the bound" in n for n in cal.notes),
         "theta": [],
     }
 
 
-def _likelihoods(variant: str, customers: pd.DataFrame, segments) -> dict[str, float]:
+def _likelihoods(variant: str, customers: pd.DataFrame, fitted, truth) -> dict[str, float]:
     """The purchase-day BG/NBD structures' negative log-likelihood on the cohort's histories at
-    the scenario's fields (``nll_fit``) and at the truth (``nll_independent``: a truth more
-    likely than the fit means the fit missed the maximum); NaN for the other variants."""
+    the fitted scenario's segments (``nll_fit``) and at the simulated scenario's, the truth
+    (``nll_independent``: a truth more likely than the fit means the fit missed the maximum);
+    NaN for the other variants."""
     if variant not in ("rate+dropout/day", "latent/day"):
         return {"nll_fit": float("nan"), "nll_independent": float("nan")}
     x, t_x, T = (customers[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    nll = mixture_nll(x, t_x, T, len(segments), family="days")
+    nll = mixture_nll(x, t_x, T, len(fitted), family="days")
 
-    def theta(rows) -> np.ndarray:  # rows: (share, α_q, β_q, a, b) per class
-        params = np.log([r[1:] for r in rows]).ravel()
-        return np.concatenate([params, np.log([r[0] / rows[0][0] for r in rows[1:]])])
+    def theta(segments) -> np.ndarray:  # per class log (α_q, β_q, a, b), then share logits
+        params = [(s.rate_shape, s.rate_beta, s.dropout_a, s.dropout_b) for s in segments]
+        logits = [s.share / segments[0].share for s in segments[1:]]
+        return np.concatenate([np.log(params).ravel(), np.log(logits)])
 
-    fit = [(s.share, s.rate_shape, s.rate_beta, s.dropout_a, s.dropout_b) for s in segments]
-    truth = [
-        (w, r, r * (alpha / r) / SAMPLE_PI - r, a, b)
-        for w, r, alpha, a, b in TRUTHS[variant]["classes"]
-    ]
-    return {"nll_fit": float(nll(theta(fit))), "nll_independent": float(nll(theta(truth)))}
+    return {"nll_fit": float(nll(theta(fitted))), "nll_independent": float(nll(theta(truth)))}
 
 
 def _reported_values(variant: str, fit) -> dict[str, float]:

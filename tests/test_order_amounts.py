@@ -1,5 +1,5 @@
 """Order exports from other locales: semicolon- or tab-separated, amounts with a decimal comma
-(sim/calibration/order_amounts.py, the delimiter in sim/calibration/orders.py). The truth is
+(sim/scenario/amounts.py, the delimiter in sim/calibration/orders.py). The truth is
 the amounts the test writes, formatted two ways."""
 
 from __future__ import annotations

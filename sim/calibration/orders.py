@@ -6,7 +6,7 @@ channel=shop[,order_id=id]``); dates may be in any ISO-like form (``2025-03-01``
 seller's wall-clock date is kept, the time of day dropped), or put the year last when the file
 shows whether the day or the month comes first; amounts are plain numbers (a currency sign and
 thousands separators are tolerated; a decimal comma when the file's amounts show one,
-:mod:`sim.calibration.order_amounts`). Columns are separated by commas, or by the first of
+:mod:`sim.scenario.amounts`). Columns are separated by commas, or by the first of
 semicolons, tabs and bars that splits the header.
 
 Every row that cannot be read is reported by its line number (the header is line 1); a row is
@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.calibration.order_amounts import decimal_mark, line_amount, parse_amount
 from sim.calibration.order_columns import (
     FIELDS,
     OPTIONAL_FIELDS,
@@ -47,6 +46,7 @@ from sim.calibration.order_status import drop_not_purchases
 from sim.calibration.order_status import note as status_note
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
+from sim.scenario.amounts import decimal_mark, line_amount, parse_amount
 from sim.scenario.text_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
 
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
@@ -326,7 +326,7 @@ def _parse_chunk(
     decimal: str = ".",
 ) -> tuple[pd.DataFrame, dict[int, str]]:
     """Typed columns of one chunk and its unreadable rows (position → first problem);
-    ``decimal``: the amounts' decimal mark (:mod:`sim.calibration.order_amounts`)."""
+    ``decimal``: the amounts' decimal mark (:mod:`sim.scenario.amounts`)."""
     mapping = plan.mapping
     # the row's position in its chunk (rows left out by their status keep the others' lines)
     table = pd.DataFrame({"line": raw.index.to_numpy(dtype=np.int64) + first_line})

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.scenario.amounts import parse_number
 from sim.scenario.spend_weeks import PERIODS, spread_weeks, weekly_weekday
 from sim.scenario.text_dialect import delimiter_of, encoding_of
 
@@ -75,7 +76,6 @@ LEVER_NAMES: dict[str, str] = {
 
 _TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _DATE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:[ T].*)?$")
-_MONEY = re.compile(r"[¥￥$,\s]|CNY|RMB")
 # A spend file's dates are read year first only (unlike an order file's, which calibrate reads
 # day or month first when the file settles it): say so rather than only "cannot read".
 _YEAR_LAST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b")
@@ -302,8 +302,7 @@ def parse_dates(col: pd.Series) -> tuple[pd.Series, dict[int, str]]:
 def parse_amounts(col: pd.Series, *, empty_ok: bool = False) -> tuple[pd.Series, dict[int, str]]:
     """Non-negative finite numbers (``¥``, ``CNY``, thousands separators tolerated); an empty
     cell is NaN when ``empty_ok``, else a problem."""
-    values = pd.to_numeric(col.str.replace(_MONEY, "", regex=True), errors="coerce")
-    values = values.astype(float)
+    values = parse_number(col)
     bad: dict[int, str] = {}
     for i in np.flatnonzero(~np.isfinite(values.to_numpy()) | (values.to_numpy() < 0)):
         text, v = col.iloc[i], values.iloc[i]

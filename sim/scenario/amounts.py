@@ -1,5 +1,5 @@
-"""Amounts in an order export: plain numbers, with a currency sign, thousands separators or a
-decimal comma.
+"""Amounts in an exported file (orders, spend): plain numbers, with a currency sign, thousands
+separators or a decimal comma.
 
 Spreadsheets in many locales write twelve and a half as ``12,50`` and 1 234.5 as ``1.234,50``
 (and save CSV with semicolons); others write ``1,234.50``. Value by value the two cannot always
