@@ -33,6 +33,39 @@ def fit_lognormal(amounts: np.ndarray) -> dict[str, float]:
     }
 
 
+def value_days(orders: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """What a simulated order stands for, a customer's **purchase day** (the repeat process
+    counts days), as value rows: the repeat days (``customer``, ``amount`` = the day's orders
+    summed), and each customer's first day's amount (index: customer). First orders are apart
+    because they often differ (a trial pack, a welcome bundle): the gamma-gamma model leaves
+    them out for that reason, and the simulator gives them their own ``first_basket_units``.
+    With no repeat day at all, the repeat rows are every day (nothing else to go by).
+
+        >>> import pandas as pd
+        >>> o = pd.DataFrame({"customer": list("aaab"), "amount": [10.0, 5.0, 30.0, 8.0],
+        ...                   "date": pd.to_datetime(["2025-01-01"] * 2 + ["2025-02-01"] * 2)})
+        >>> repeat, first = value_days(o)
+        >>> repeat.to_dict("list"), first.to_dict()
+        ({'customer': ['a'], 'amount': [30.0]}, {'a': 15.0, 'b': 8.0})
+    """
+    days = orders.groupby(["customer", "date"], sort=True)["amount"].sum().reset_index()
+    is_first = ~days["customer"].duplicated()  # (sorted by customer, then date)
+    first = days.loc[is_first].set_index("customer")["amount"]
+    repeat = days.loc[~is_first, ["customer", "amount"]]
+    if repeat.empty:
+        repeat = days[["customer", "amount"]]
+    return repeat.reset_index(drop=True), first
+
+
+def first_basket_units(first: pd.Series, weights: pd.Series, unit_price: float) -> float:
+    """Mean units of a first order: the ``weights``-weighted mean of the customers' positive
+    first-day amounts ÷ ``unit_price`` (at least one unit; one unit with no weight)."""
+    first = first[first > 0]
+    w = weights.reindex(first.index).fillna(0.0)
+    total = float(w.sum())
+    return max(1.0, float((w * first).sum()) / total / unit_price) if total > 0 else 1.0
+
+
 def fit_basket_spread(units: pd.DataFrame, mean_units: float) -> dict[str, float | None]:
     """How much customers' own mean basket differs, beyond the luck of their few orders.
 

@@ -108,7 +108,8 @@ class Cohort:
         self, seed: int, replication: int, cal_days: int, hold: tuple[int, int]
     ) -> tuple[np.ndarray, pd.DataFrame]:
         """One replication as the holdout report reads it: repeat purchase days per day, and
-        per customer the calibration-period repeats ``x`` and the holdout's ``holdout``."""
+        per customer the calibration-period repeats ``x``, the holdout's ``holdout`` and
+        their revenue ``holdout_revenue``."""
         o = replay(self.scenario, self.firsts, self.channels, seed=seed, replication=replication)
         days = o[["customer", "day"]].drop_duplicates()  # purchase days, as counted for real
         daily = np.bincount(days["day"], minlength=hold[1])[: hold[1]].astype(float)
@@ -116,7 +117,9 @@ class Cohort:
         x = np.bincount(days.loc[days["day"] < cal_days, "customer"], minlength=n)
         in_hold = days[(days["day"] >= hold[0]) & (days["day"] < hold[1])]
         h = np.bincount(in_hold["customer"], minlength=n)
-        return daily, pd.DataFrame({"x": x[:n], "holdout": h[:n]})
+        sold = o[(o["day"] >= hold[0]) & (o["day"] < hold[1])]
+        value = np.bincount(sold["customer"], weights=sold["revenue"], minlength=n)
+        return daily, pd.DataFrame({"x": x[:n], "holdout": h[:n], "holdout_revenue": value[:n]})
 
 
 def build_cohort(cal, table: pd.DataFrame, days: int) -> Cohort:

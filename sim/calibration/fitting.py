@@ -148,8 +148,8 @@ class Calibration:
         if self.spread is None and self.segment_spread is None:
             return {"chosen": "none", "why": "not compared"}
         keys = ("cycle_distribution", "purchase_cycle_days", "rate_shape", "rate_beta")
-        keys = (*keys, "churn_shape")
-        keys = ("id", "share", *keys, "dropout_a", "dropout_b", "basket_units")
+        keys = (*keys, "churn_shape", "dropout_a", "dropout_b", "basket_units")
+        keys = ("id", "share", *keys, "first_basket_units")
         mapped = [
             {k: seg[k] for k in keys if k in seg}
             for seg in self.raw.get("market", {}).get("segments", [{}])

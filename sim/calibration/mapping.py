@@ -218,6 +218,7 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
             }
         )
         _basket_shape(segs[-1], b)
+        _first_basket(segs[-1], b)
     if cal.spread is not None and len(segs) == 1:  # the chosen variant; latent: one per class
         spread = spread_segments(cal.spread, _first_buy_chance(cal, raw))
         pooled = cal.baskets[next(iter(cal.segment_fits))]
@@ -226,6 +227,7 @@ def _segments(cal: Calibration, raw, ids) -> list[dict[str, Any]]:
             seg["basket_units"] = round(cal.baskets.get(seg["id"], pooled)["basket_units"], 4)
             seg.pop("basket_shape", None)  # latent classes' baskets carry no spread fit
             _basket_shape(seg, cal.baskets.get(seg["id"], pooled))
+            _first_basket(seg, cal.baskets.get(seg["id"], pooled))
     if _segment_spread(cal):  # a BG/NBD per segment, of the customers labelled so
         for seg in segs:
             seg.update(cal.segment_spread.fields(seg["id"], _first_buy_chance(cal, raw)))
@@ -241,6 +243,14 @@ def _basket_shape(seg: dict[str, Any], basket: dict[str, Any]) -> None:
     shape = basket.get("basket_shape")
     if shape is not None and seg["basket_units"] > 1.0:
         seg["basket_shape"] = float(f"{shape:.6g}")
+
+
+def _first_basket(seg: dict[str, Any], basket: dict[str, Any]) -> None:
+    """A first order's own mean units, when fitted (:func:`sim.calibration.baskets.value_days`:
+    ``basket_units`` is then the repeat days' basket)."""
+    first = basket.get("first_basket_units")
+    if first is not None:
+        seg["first_basket_units"] = round(first, 4)
 
 
 def _set_joining(raw, j: float) -> None:

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.calibration.baskets import fit_basket_spread, fit_lognormal
+from sim.calibration.baskets import (
+    first_basket_units,
+    fit_basket_spread,
+    fit_lognormal,
+    value_days,
+)
 from sim.calibration.histories import gaps_by_customer, member_gaps
 from sim.calibration.renewal import RenewalFit, fit_latent_renewal, fit_renewal
 
@@ -73,7 +78,9 @@ def _quantile_segments(orders, hist, silences, start, segments, by, renewal, uni
     hazard held (biased by selection: early churners look like slow buyers)."""
     seg_of = segment_labels(hist, segments, by)
     seg_fits, baskets = {}, {}
-    amounts = orders.assign(segment=orders["customer"].map(seg_of))
+    repeat, first = value_days(orders)
+    amounts = repeat.assign(segment=repeat["customer"].map(seg_of))
+    firsts = first.to_frame().assign(segment=first.index.map(seg_of))
     for seg in sorted(seg_of.unique()):
         members = hist.index[seg_of == seg]
         if segments > 1:
@@ -86,9 +93,13 @@ def _quantile_segments(orders, hist, silences, start, segments, by, renewal, uni
             )
         else:
             seg_fits[seg] = renewal
+        if not (amounts["segment"] == seg).any():  # nobody repeats: their first days
+            amounts = pd.concat([amounts, firsts[firsts["segment"] == seg].reset_index()])
         baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
         baskets[seg]["share"] = float(len(members) / len(hist))
         baskets[seg]["basket_units"] = max(1.0, baskets[seg]["sample_mean"] / unit_price)
+        in_seg = pd.Series(1.0, index=members)
+        baskets[seg]["first_basket_units"] = first_basket_units(first, in_seg, unit_price)
         mine = amounts[(amounts["segment"] == seg) & (amounts["amount"] > 0)]
         units = pd.DataFrame({"customer": mine["customer"], "units": mine["amount"] / unit_price})
         baskets[seg] |= fit_basket_spread(units, baskets[seg]["basket_units"])
@@ -107,28 +118,29 @@ def _latent_segments(orders, hist, silences, start, segments, renewal, unit_pric
     )
     names = ["slow", "fast"] if segments == 2 else [f"class{j + 1}" for j in range(segments)]
     resp = lat.responsibilities
-    seg_of = pd.Series(np.asarray(names)[resp.argmax(axis=1)], index=hist.index)
-    per_cust = orders.groupby("customer")["amount"].agg(["sum", "size"]).reindex(hist.index)
-    seg_fits, baskets = {}, {}
+    baskets, seg_of = class_baskets(orders, hist, resp, names, unit_price)
+    seg_fits = {}
     for j, name in enumerate(names):
         seg_fits[name] = lat.fits[j]
-        baskets[name] = _latent_basket(orders, hist.index[seg_of == name], resp[:, j], per_cust)
         baskets[name]["share"] = float(lat.weights[j])
-        baskets[name]["basket_units"] = max(
-            1.0, baskets[name]["responsibility_weighted_mean"] / unit_price
-        )
     p_alive = sum(resp[:, j] * lat.fits[j].p_alive(silences) for j in range(segments))
     return Segments(seg_of, seg_fits, baskets, p_alive)
 
 
-def _latent_basket(orders, members, resp: np.ndarray, per_cust: pd.DataFrame) -> dict:
-    """Lognormal of the class members' amounts (all amounts if it has none) and the mean
-    amount per order weighted by the class responsibilities ``resp``."""
-    amounts = orders.loc[orders["customer"].isin(members), "amount"]
-    basket = fit_lognormal(amounts) if len(amounts) else fit_lognormal(orders["amount"])
-    basket["responsibility_weighted_mean"] = float(
-        (resp * per_cust["sum"]).sum() / max((resp * per_cust["size"]).sum(), 1e-9)
-    )
+def _latent_basket(days: tuple[pd.DataFrame, pd.Series], members, resp: pd.Series) -> dict:
+    """Lognormal of the class members' repeat-day amounts (all repeat days if they have none)
+    and the mean repeat-day amount weighted by the class responsibilities ``resp`` (by
+    customer) — the first days' when the class's customers (as weighted) never repeat."""
+    repeat, first = days
+    amounts = repeat.loc[repeat["customer"].isin(members), "amount"]
+    basket = fit_lognormal(amounts) if len(amounts) else fit_lognormal(repeat["amount"])
+    per_cust = repeat.groupby("customer")["amount"].agg(["sum", "size"])
+    w = resp.reindex(per_cust.index).fillna(0.0)
+    size = float((w * per_cust["size"]).sum())
+    if size > 1e-6:
+        basket["responsibility_weighted_mean"] = float((w * per_cust["sum"]).sum()) / size
+    else:
+        basket["responsibility_weighted_mean"] = first_basket_units(first, resp, 1.0)
     return basket
 
 
@@ -137,13 +149,16 @@ def class_baskets(
 ) -> tuple[dict[str, dict[str, float]], pd.Series]:
     """Baskets of latent classes from the cohort's ``orders`` and each customer's class
     responsibilities ``resp`` (n × K, rows of ``hist``), and the most likely class of each
-    customer. ``share`` is the mean responsibility (the fitted weight when the fit converged)."""
+    customer: repeat days' and first days' values apart (:func:`value_days`). ``share`` is
+    the mean responsibility (the fitted weight when the fit converged)."""
     labels = pd.Series(np.asarray(names)[resp.argmax(axis=1)], index=hist.index)
-    per_cust = orders.groupby("customer")["amount"].agg(["sum", "size"]).reindex(hist.index)
+    days = value_days(orders)
     baskets = {}
     for j, name in enumerate(names):
-        b = _latent_basket(orders, hist.index[labels == name], resp[:, j], per_cust)
+        weight = pd.Series(resp[:, j], index=hist.index)
+        b = _latent_basket(days, hist.index[labels == name], weight)
         b["share"] = float(resp[:, j].mean())
         b["basket_units"] = max(1.0, b["responsibility_weighted_mean"] / unit_price)
+        b["first_basket_units"] = first_basket_units(days[1], weight, unit_price)
         baskets[name] = b
     return baskets, labels

@@ -18,7 +18,9 @@ the calibration period. Compared:
 * the **conditional expectation** check: mean purchases in the holdout by number of repeat
   purchases in the calibration period (0, 1, …, 7+), actual vs the BG/NBD closed form
   E[Y(t) | x, t_x, T] vs the simulator (simulated customers grouped by their own simulated
-  calibration-period count).
+  calibration-period count);
+* the cohort's **repeat revenue** in the holdout, actual vs simulated vs the BG/NBD times the
+  gamma-gamma spend model (:mod:`sim.calibration.holdout_value`), in total and by x.
 
     >>> # see tests/test_calibration.py::test_holdout_report_has_every_element
 """
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibration import holdout_value
 from sim.calibration.cohort_replay import (
     REPLAYED,
     build_cohort,
@@ -76,7 +79,9 @@ class Validation:
     """Everything the holdout report shows, as plain tables and figures."""
 
     weekly: pd.DataFrame  # week, week_start, period, actual, sim_mean, sim_low, sim_high, bgnbd
-    conditional: pd.DataFrame  # x, customers, actual, bgnbd, simulator, sim_customers
+    # x, customers, actual, bgnbd, actual_revenue, bgnbd_gamma_gamma_revenue, simulator,
+    # sim_customers, simulator_revenue (means per customer of the group)
+    conditional: pd.DataFrame
     metrics: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,11 +101,13 @@ def validate_holdout(
     workers: int | None = 1,
     published: dict[str, float] | None = None,
     spend_run: SpendRun | None = None,
+    published_gamma_gamma: dict[str, float] | None = None,
 ) -> Validation:
     """Simulate the calibrated market over calibration + holdout and compare with the orders.
 
     ``published``: BG/NBD parameters published for this data set (r, alpha, a, b in weeks),
-    shown next to the project's fit. ``spend_run``: with a spend fit, the market to simulate
+    shown next to the project's fit (``published_gamma_gamma``: p, q, gamma, likewise for
+    the gamma-gamma spend model). ``spend_run``: with a spend fit, the market to simulate
     (its fitted size and acquisition) and the actual daily spend of calibration + holdout;
     without it, the order fit's market at the scenario's constant budget."""
     c_start = pd.Timestamp(cal.start)
@@ -127,14 +134,28 @@ def validate_holdout(
         if replays:
             reps, scenario = [f.result() for f in replays], cohort.scenario
     sim_daily = np.vstack([d for d, _ in reps]) * scenario.market.scale
+    sim_value = np.array([c["holdout_revenue"].sum() for _, c in reps]) * scenario.market.scale
     sim_cust = pd.concat([c for _, c in reps], ignore_index=True)
     bg_daily = _bgnbd_daily(cal, h_hi)
     weekly = _weekly(actual_daily, sim_daily, bg_daily, c_start, cal_days, (h_lo, h_hi))
     copies = cohort.copies if replays else 1  # agents per customer in the replay
-    conditional = _conditional(
-        cal, actual_cust, sim_cust, (h_hi - h_lo) / cal.bgnbd.unit_days, replications * copies
-    )
+    t_hold = (h_hi - h_lo) / cal.bgnbd.unit_days
+    values = holdout_value.day_values(table, cal.customers, c_start, h_hi)
+    gg, why_not = holdout_value.fit_on_calibration(values, cal_days)
+    money = holdout_value.per_customer(cal, values, gg, t_hold, (h_lo, h_hi))
+    actual_cust = actual_cust.assign(**money)
+    conditional = _conditional(cal, actual_cust, sim_cust, t_hold, replications * copies)
     metrics = _metrics(weekly, actual_daily, sim_daily, bg_daily, (h_lo, h_hi))
+    metrics.update(
+        holdout_value.metrics(
+            money,
+            sim_value,
+            gg,
+            why_not,
+            holdout_repeats=(metrics["holdout_repeat_actual"], metrics["holdout_repeat_simulated"]),
+            published=published_gamma_gamma,
+        )
+    )
     metrics.update(
         replications=replications,
         seed=seed,
@@ -190,12 +211,15 @@ def _replicate(
     repeat = cohort[~cohort["first"].astype(bool)]
     daily = np.bincount(repeat["day"], minlength=hold[1])[: hold[1]].astype(float)
     x = repeat[repeat["day"] < cal_days].groupby("customer").size()
-    h = repeat[(repeat["day"] >= hold[0]) & (repeat["day"] < hold[1])].groupby("customer").size()
+    in_hold = repeat[(repeat["day"] >= hold[0]) & (repeat["day"] < hold[1])]
+    h = in_hold.groupby("customer").size()
+    value = in_hold.groupby("customer")["revenue"].sum()
     ids = firsts["customer"].to_numpy()
     cust = pd.DataFrame(
         {
             "x": x.reindex(ids).fillna(0).to_numpy(int),
             "holdout": h.reindex(ids).fillna(0).to_numpy(int),
+            "holdout_revenue": value.reindex(ids).fillna(0.0).to_numpy(float),
         }
     )
     return daily, cust
@@ -245,9 +269,17 @@ def _conditional(cal, actual, sim, t_hold, reps) -> pd.DataFrame:
     a = actual.assign(bgnbd=pred, group=np.minimum(actual["x"], X_CAP))
     s = sim.assign(group=np.minimum(sim["x"], X_CAP))
     out = a.groupby("group").agg(
-        customers=("x", "size"), actual=("holdout", "mean"), bgnbd=("bgnbd", "mean")
+        customers=("x", "size"),
+        actual=("holdout", "mean"),
+        bgnbd=("bgnbd", "mean"),
+        actual_revenue=("revenue_actual", "mean"),
+        bgnbd_gamma_gamma_revenue=("revenue_benchmark", "mean"),
     )
-    sim_g = s.groupby("group").agg(simulator=("holdout", "mean"), sim_customers=("x", "size"))
+    sim_g = s.groupby("group").agg(
+        simulator=("holdout", "mean"),
+        sim_customers=("x", "size"),
+        simulator_revenue=("holdout_revenue", "mean"),
+    )
     out = out.join(sim_g, how="left").reset_index().rename(columns={"group": "x"})
     out["sim_customers"] = out["sim_customers"].fillna(0) / reps
     out["x"] = [f"{int(v)}+" if v == X_CAP else str(int(v)) for v in out["x"]]

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.calibration import holdout_value  # noqa: E402
 from sim.calibration.cohort_replay import market_markdown  # noqa: E402
 from sim.results.directories import write_json  # noqa: E402
 
@@ -121,6 +122,7 @@ def _markdown(v: Validation) -> str:
         f"{m['cumulative_since_start_error_pct']:+.1f} % | |",
         "",
         *market_markdown(m.get("whole_market")),
+        *holdout_value.markdown(m),
         *_models_markdown(m.get("models", {})),
         "![weekly](tracking_weekly.png)",
         "",

@@ -28,6 +28,7 @@ from sim.calibration.orders import parse_columns, read_orders
 from sim.calibration.segment_spread import CHOICES as SEGMENT_CHOICES
 from sim.calibration.segment_spread import UNCONDITIONAL
 from sim.commands.options import add_override_options
+from sim.commands.published_options import add_published_options, check_published, published
 from sim.commands.spend_options import add_spend_options, read_spend_option
 from sim.results import claim, write_tool_columns
 from sim.results.directories import atomic_dir, default_run_dir, write_json
@@ -93,13 +94,7 @@ def register(sub) -> None:
         help="calibration/validation directory (default results/calibrate-NAME-TIME)",
     )
     p.add_argument("--replications", "-r", type=int, default=5, help="for the holdout check")
-    p.add_argument(
-        "--published-bgnbd",
-        default=None,
-        metavar="r=R,alpha=A,a=A,b=B",
-        help="BG/NBD parameters published for this data set (weeks), shown next to the fit "
-        "in the holdout report (e.g. CDNOW: r=0.243,alpha=4.414,a=0.793,b=2.426)",
-    )
+    add_published_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument(
@@ -264,7 +259,8 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
                 replications=args.replications,
                 seed=args.seed,
                 workers=args.workers,
-                published=_published(args.published_bgnbd),
+                published=published(args.published_bgnbd),
+                published_gamma_gamma=published(args.published_gamma_gamma),
                 # a spend fit's holdout: its market, the actual spend (not a constant budget)
                 spend_run=None if response is None else response.validation_run(orders.table, hold),
             )
@@ -274,17 +270,6 @@ def _write_calibration_dir(report: Path, cal, orders, hold, args, response=None)
             response.write_report(tmp / "response", orders.table, hold, args)
         write_tool_columns(tmp)  # columns.csv: every column of every table written above
     return metrics
-
-
-def _published(text: str | None) -> dict[str, float] | None:
-    """--published-bgnbd as {r, alpha, a, b} (checked in :func:`_check_numbers`)."""
-    if text is None:
-        return None
-    out = {}
-    for part in text.split(","):
-        key, _, value = part.partition("=")
-        out[key.strip()] = float(value)
-    return out
 
 
 def _set_aside_notes(orders) -> list[str]:
@@ -307,16 +292,7 @@ def _check_numbers(args, error) -> None:
     ):
         if value < low:
             raise error(f"{flag}: must be ≥ {low}, got {value}")
-    if args.published_bgnbd is not None:
-        try:
-            pub = _published(args.published_bgnbd)
-        except ValueError:
-            pub = None
-        if pub is None or set(pub) != {"r", "alpha", "a", "b"} or min(pub.values()) <= 0:
-            raise error(
-                f"--published-bgnbd: expected r=…,alpha=…,a=…,b=… (positive numbers), "
-                f"got {args.published_bgnbd!r}"
-            )
+    check_published(args, error)
     if args.guide_price is not None and args.guide_price <= 0:
         raise error(f"--guide-price: must be > 0, got {args.guide_price}")
     if args.segments > 1 and args.heterogeneity not in SEGMENT_CHOICES:
@@ -451,6 +427,8 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
                     "dropout_a",
                     "dropout_b",
                     "basket_shape",
+                    "basket_units",
+                    "first_basket_units",
                 )
                 if k in seg
             )

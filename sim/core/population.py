@@ -62,6 +62,15 @@ class CustomerPopulation:
         segs = m.segments
         self.seg_sensitivity = np.array([s.price_sensitivity for s in segs], dtype=np.float32)
         self.seg_units = np.array([s.basket_units for s in segs], dtype=np.float32)
+        # a first order's own basket only when some segment states one (else None: no work)
+        first = [
+            s.basket_units if s.first_basket_units is None else s.first_basket_units for s in segs
+        ]
+        self.seg_first_units = (
+            np.array(first, dtype=np.float32)
+            if any(s.first_basket_units is not None for s in segs)
+            else None
+        )
         self.seg_cycle = np.array([s.purchase_cycle_days for s in segs], dtype=np.float32)
         self.seg_cycle_cv = np.array([s.cycle_cv for s in segs], dtype=np.float32)
         self.seg_content = np.array([s.content_response for s in segs], dtype=np.float32)
@@ -172,11 +181,12 @@ class CustomerPopulation:
         gap = self.need_gap(idx, seg, np.asarray(z), sigma)
         self.next_need[idx] = day + np.maximum(1, np.rint(gap)).astype(np.int32)
 
-    def basket_mean(self, idx: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    def basket_mean(self, idx: np.ndarray, seg: np.ndarray, units=None) -> np.ndarray:
         """Mean units per order of customers ``idx`` whose segments state a basket spread:
-        1 + (basket_units − 1) × their own multiplier (call only when ``basket_mult`` is set;
-        the other customers keep their segment's mean exactly)."""
-        units = self.seg_units[seg]
+        1 + (``units`` − 1) × their own multiplier, ``units`` the segment's ``basket_units``
+        by default (call only when ``basket_mult`` is set; the other customers keep ``units``
+        exactly)."""
+        units = self.seg_units[seg] if units is None else units
         own = 1.0 + (units - 1.0) * self.basket_mult[idx]
         return np.where(self.seg_basket_spread[seg], own, units).astype(np.float32)
 

@@ -98,6 +98,15 @@ class Segment(_Frozen):
         "for good, as in the gamma-gamma model)",
     )
 
+    first_basket_units: float | None = Field(
+        default=None,
+        ge=1,
+        le=1e6,
+        description="mean units of a customer's first order, when it differs from later "
+        "ones (default: basket_units); with basket_shape the customer's multiplier scales it "
+        "likewise",
+    )
+
     @model_validator(mode="after")
     def _dropout_pair(self) -> Segment:
         if (self.dropout_a is None) != (self.dropout_b is None):

@@ -69,6 +69,8 @@ def purchase(model: ChannelMarket) -> None:
         u_units, u_cycle = draws.u("purchase.units", buyers), None
     log_q, sigma = _segment_constants(model)[:2]
     own_q = log_q[seg] if pop.basket_mult is None else _log_q(pop.basket_mean(buyers, seg))
+    if pop.seg_first_units is not None:  # a first order has its own basket
+        own_q = _first_basket(pop, buyers, seg, own_q)
     units = _geometric(u_units, own_q)  # each customer's own basket, if spread
     units, price = model.levers.basket(model, buyers, channel, units, price)  # full-reduction
     if model.warehouse is not None:  # customers feel the stock: lost / switched orders drop
@@ -98,6 +100,19 @@ def purchase(model: ChannelMarket) -> None:
     gap = pop.need_gap(buyers, seg, z, sigma[seg])  # each customer's own cycle, if spread
     pop.next_need[buyers] = pop.next_need_after(buyers, day, gap)
     _record(model, buyers, channel, units, revenue, first)
+
+
+def _first_basket(pop, buyers: np.ndarray, seg: np.ndarray, own_q: np.ndarray) -> np.ndarray:
+    """``own_q`` with the buyers ordering for the first time on their segment's first basket
+    (scaled by their own multiplier when the segment spreads baskets)."""
+    first = pop.n_orders[buyers] == 0
+    if not first.any():
+        return own_q
+    units = pop.seg_first_units[seg[first]]
+    if pop.basket_mult is not None:
+        units = pop.basket_mean(buyers[first], seg[first], units)
+    own_q[first] = _log_q(units)  # (own_q is the buyers' own array: fancy-indexed above)
+    return own_q
 
 
 def _geometric(u: np.ndarray, log_q: np.ndarray) -> np.ndarray:
