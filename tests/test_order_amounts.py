@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sim.calibration.orders import DECIMAL_COMMA_NOTE, read_orders
@@ -30,22 +30,20 @@ def _read(text: str):
     st.lists(st.integers(1, 10**9), min_size=2, max_size=30),
     st.sampled_from([";", "\t", "|"]),
 )
+@example([100, 250_000], ";")  # whole amounts written '1,00', '2.500,00'
 def test_decimal_comma_amounts_read_as_written(cents, sep):
     """Amounts written '12.345,67' in a file separated by ``sep`` are read to the cent, the
-    decimal comma said in the notes — unless every amount is whole (no cents), when the file
-    shows no decimal mark and is read as before."""
+    decimal comma said in the notes: :func:`_european` always writes two decimals, so even
+    whole amounts ('1,00') show the decimal comma (whole numbers without decimals:
+    test_the_file_decides_the_decimal_mark)."""
     rows = [sep.join(["kunde", "datum", "betrag"])]
     rows += [
         sep.join([f"c{i % 3}", f"2024-01-{1 + i % 28:02d}", _european(c)])
         for i, c in enumerate(cents)
     ]
     orders = _read("\n".join(rows) + "\n")
-    shows_cents = any(c % 100 for c in cents)
-    if shows_cents:
-        assert orders.table["amount"].round(2).tolist() == [c / 100 for c in cents]
-        assert DECIMAL_COMMA_NOTE in orders.notes
-    else:
-        assert DECIMAL_COMMA_NOTE not in orders.notes
+    assert orders.table["amount"].round(2).tolist() == [c / 100 for c in cents]
+    assert DECIMAL_COMMA_NOTE in orders.notes
 
 
 @pytest.mark.parametrize(

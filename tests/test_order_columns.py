@@ -53,11 +53,17 @@ def test_lines_of_one_order_must_agree():
     assert ok.table["order_id"].tolist() == ["536365", "536366", "536367"]
 
 
-def test_a_return_is_a_bad_row_named_by_its_columns():
+def test_a_cancellation_is_left_out_and_an_unreadable_line_is_named_by_its_columns():
+    """A cancelled invoice's line (C…, negative quantity) is no purchase and no bad row
+    (tests/test_order_cancellations.py has the rest); a quantity that is no number is."""
     text = RETAIL + "C536379,D,-1,2010-12-04 09:41:00,27.50,14527,United Kingdom\n"
+    orders = read_orders(io.StringIO(text), line_items=True)
+    assert orders.table["order_id"].tolist() == ["536365", "536366", "536367", "536368"]
+    assert "14527" not in set(orders.table["customer"])
+    text = RETAIL + "536379,D,two,2010-12-04 09:41:00,27.50,14527,United Kingdom\n"
     with pytest.raises(OrdersError) as exc:
         read_orders(io.StringIO(text), line_items=True)
-    assert "<orders>:7: columns 'Quantity' × 'UnitPrice' (amount): negative quantity '-1'" in (
+    assert "<orders>:7: columns 'Quantity' × 'UnitPrice' (amount): cannot read 'two' as a " in (
         "\n".join(exc.value.problems)
     )
 

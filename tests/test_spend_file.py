@@ -11,8 +11,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sim.calibration.spend_history import identifiability_warnings, observed_ranges, spend_array
+from sim.scenario.amounts import DECIMAL_COMMA_NOTE
 from sim.scenario.spend_file import SpendFileError, read_spend
 
 
@@ -229,3 +232,78 @@ def test_a_gbk_or_semicolon_spend_file_reads_as_the_utf8_comma_one(tmp_path, enc
     path = tmp_path / "spend.csv"
     path.write_bytes(text.replace(",", sep).encode(encoding))
     pd.testing.assert_frame_equal(read_spend(path), _read(text))
+
+
+# ---- a decimal comma (sim/scenario/amounts.py): the whole file's numbers decide ---------------
+# The same history written twice by hand: as a German spreadsheet saves it (semicolons, a
+# decimal comma, a point between thousands, in visits too) and as UTF-8 with decimal points.
+GERMAN = (
+    "date;channel;lever;spend;visits\n"
+    "2025-01-01;tmall;paid;1.234,50;1.200\n"
+    "2025-01-01;tmall;seeding;12,5;\n"
+    "2025-01-02;tmall;paid;€ 99;980\n"
+    "2025-01-02;jd;paid;0,75;12.345\n"
+)
+POINTS = (
+    "date,channel,lever,spend,visits\n"
+    '2025-01-01,tmall,paid,"1,234.50","1,200"\n'
+    "2025-01-01,tmall,seeding,12.5,\n"
+    "2025-01-02,tmall,paid,99,980\n"
+    "2025-01-02,jd,paid,0.75,12345\n"
+)
+
+
+def test_a_german_spend_file_reads_as_the_point_decimal_one():
+    german, points = _read(GERMAN), _read(POINTS)
+    pd.testing.assert_frame_equal(german, points)
+    # by hand, in the table's order (date, channel, lever)
+    assert german["spend"].tolist() == [1234.5, 12.5, 0.75, 99.0]
+    # '1.200' and '12.345' are thousands: the file's decimal mark is a comma (NaN: not given)
+    assert german["visits"].fillna(-1).tolist() == [1200.0, -1.0, 12345.0, 980.0]
+    assert german.attrs["notes"] == [f"<spend>: {DECIMAL_COMMA_NOTE}"]
+    assert points.attrs["notes"] == []
+
+
+@pytest.mark.parametrize(
+    "amounts, want",
+    [
+        (['"12,50"', "3"], [12.5, 3.0]),  # quoted in a comma-separated file: a decimal comma
+        (['"1,234"', "56"], [1234.0, 56.0]),  # whole numbers: commas separate thousands
+        (['"12,50"', "3.25"], [1250.0, 3.25]),  # a decimal point shown: commas are thousands
+    ],
+)
+def test_the_spend_file_decides_the_decimal_mark(amounts, want):
+    text = "date,channel,lever,spend\n" + "".join(
+        f"2025-01-0{i + 1},tmall,paid,{v}\n" for i, v in enumerate(amounts)
+    )
+    assert _read(text)["spend"].tolist() == want
+
+
+def test_an_unquoted_decimal_comma_in_a_comma_file_is_a_row_too_long():
+    with pytest.raises(SpendFileError, match=r"<spend>:2: has 5 fields.*quote a value"):
+        _read("date,channel,lever,spend\n2025-01-01,tmall,paid,12,50\n")
+
+
+def _german(cents: int) -> str:
+    """1234567 cents → '12.345,67'."""
+    whole, frac = divmod(cents, 100)
+    return f"{whole:,}".replace(",", ".") + f",{frac:02d}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 10**9), min_size=1, max_size=20), st.sampled_from([";", "\t"]))
+@example([0], ";")  # '0,00': whole amounts written with cents still show the decimal comma
+@example([100, 250_000], "\t")
+def test_decimal_comma_spend_is_read_to_the_cent(cents, sep):
+    """Amounts written '12.345,67' (always with two decimals, as spreadsheets write money) are
+    read to the cent, as their point-decimal twin is, the decimal comma said in the notes."""
+    days = pd.date_range("2025-01-01", periods=len(cents)).strftime("%Y-%m-%d")
+    rows = [sep.join([d, "tmall", "paid", _german(c)]) for d, c in zip(days, cents, strict=True)]
+    german = sep.join(["date", "channel", "lever", "spend"]) + "\n" + "\n".join(rows) + "\n"
+    rows = [f"{d},tmall,paid,{c // 100}.{c % 100:02d}" for d, c in zip(days, cents, strict=True)]
+    points = "date,channel,lever,spend\n" + "\n".join(rows) + "\n"
+    want = [c / 100 for c in cents]
+    table = _read(german)
+    assert table["spend"].round(2).tolist() == want
+    assert table.attrs["notes"] == [f"<spend>: {DECIMAL_COMMA_NOTE}"]
+    pd.testing.assert_frame_equal(table, _read(points))

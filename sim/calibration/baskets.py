@@ -75,8 +75,8 @@ def fit_basket_spread(units: pd.DataFrame, mean_units: float) -> dict[str, float
     differ by customer for good). By moments, over customers with two orders or more: the
     variance of their mean units, less the mean of each one's sampling variance s²ᵢ / nᵢ (the
     luck of nᵢ orders, whatever their distribution), is Var(mean) = (mean_units − 1)² / k.
-    ``basket_shape`` is None when that excess is not positive (no spread is found) or the
-    basket is one unit.
+    ``basket_shape`` is None when that excess is not more than twice its standard error (the
+    customers' contributions' spread ÷ √n: no spread is found) or the basket is one unit.
 
         >>> rows = pd.DataFrame({"customer": list("aabb"), "units": [1.0, 1.0, 3.0, 3.0]})
         >>> fit_basket_spread(rows, 2.0)["basket_shape"]  # means 1 and 3: variance 1 → k = 1
@@ -85,12 +85,18 @@ def fit_basket_spread(units: pd.DataFrame, mean_units: float) -> dict[str, float
     g = units.groupby("customer")["units"]
     n, mean, var = g.size(), g.mean(), g.var(ddof=1)
     keep = n >= 2
-    between = float(mean[keep].var(ddof=0) - (var[keep] / n[keep]).mean()) if keep.any() else 0.0
+    # each customer's share of the excess; its mean is the excess, its spread the excess's
+    # standard error: an excess within 2 of those is the luck of the draw, not a spread
+    part = (mean[keep] - mean[keep].mean()) ** 2 - var[keep] / n[keep]
+    between = float(part.mean()) if keep.any() else 0.0
+    se = float(part.std(ddof=1) / math.sqrt(keep.sum())) if keep.sum() > 1 else math.inf
     spread = mean_units - 1.0
-    shape = spread**2 / between if between > 0 and spread > 0 else None
+    found = between > 0 and between > 2 * se and spread > 0
+    shape = spread**2 / between if found else None
     return {
         "basket_shape": None if shape is None else float(min(shape, 1e4)),
         "basket_spread_customers": int(keep.sum()),
+        "basket_spread_z": between / se if 0 < se < math.inf else None,  # (JSON: no inf)
     }
 
 

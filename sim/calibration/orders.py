@@ -10,8 +10,10 @@ thousands separators are tolerated; a decimal comma when the file's amounts show
 semicolons, tabs and bars that splits the header.
 
 Every row that cannot be read is reported by its line number (the header is line 1); a row is
-never dropped silently. By default one bad row is an error; with ``skip_bad_rows=True`` bad rows
-are skipped, counted and reported in :attr:`Orders.skipped`.
+never dropped silently: rows that are not purchases (a status saying cancelled or unpaid, a
+cancellation or return line) are left out before they are read and counted in the notes
+(:mod:`sim.calibration.order_status`). By default one bad row is an error; with
+``skip_bad_rows=True`` bad rows are skipped, counted and reported in :attr:`Orders.skipped`.
 
     >>> import io
     >>> text = "buyer,paid_at,total,shop\\nA,2025-01-02,99,tmall\\nB,2025/1/3,150.5,jd\\n"
@@ -42,20 +44,17 @@ from sim.calibration.order_columns import (
     resolve_columns,
 )
 from sim.calibration.order_dates import YearLastOrder, parse_dates
-from sim.calibration.order_status import drop_not_purchases
+from sim.calibration.order_lines import merge_lines
+from sim.calibration.order_status import drop_not_purchases, drop_returns, returns_note
 from sim.calibration.order_status import note as status_note
 from sim.calibration.outliers import implausible
 from sim.scenario import ScenarioError
-from sim.scenario.amounts import decimal_mark, line_amount, parse_amount
+from sim.scenario.amounts import DECIMAL_COMMA_NOTE, decimal_mark, line_amount, parse_amount
 from sim.scenario.text_dialect import ENCODINGS, Dialect, delimiter_of, encoding_of
 
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
-DECIMAL_COMMA_NOTE = (
-    "amounts read with a decimal comma ('12,50' is 12.5, a point separates thousands): some "
-    "end in a comma and one or two digits, none in a point and one or two digits"
-)
 
 
 class OrdersError(ScenarioError):
@@ -127,7 +126,9 @@ def read_orders(
     Columns not mapped are found by common names, and a missing amount or channel is stood
     in for (:mod:`sim.calibration.order_columns`; said in :attr:`Orders.notes`). With
     ``line_items=True`` the rows are order lines: rows sharing an order id are one order, their
-    amounts summed (their customer, date and channel must agree). Dates that put the year last
+    amounts summed (their customer, date and channel must agree). Cancellation and return rows
+    (a ``C…`` order id, a negative line: :func:`sim.calibration.order_status.drop_returns`)
+    are left out before they are read, counted in :attr:`Orders.notes`. Dates that put the year last
     are read day or month first as the file's own dates settle it (a second look at the date
     column alone, chunked, said in :attr:`Orders.notes`; :mod:`sim.calibration.order_dates`);
     ``date_format`` (strftime, e.g. ``%m/%d/%Y %H:%M``) reads every date, with no guessing.
@@ -154,11 +155,19 @@ def read_orders(
         )
     decimal = None  # the amounts' decimal mark: decided by the first chunk that shows one
     not_purchases: Counter = Counter()  # rows left out by their status
+    returns: Counter = Counter()  # cancellation and return rows left out by their sign
+    lines = line_items or plan.amount_from is not None  # rows are order lines
+    signed = [] if "amount" in plan.constants else list(plan.amount_from or [mapping["amount"]])
     for first_line, raw in _chunks(path, source, header, dialect, plan.read):
         if "status" in mapping:
             raw, dropped = drop_not_purchases(raw, mapping["status"])
             not_purchases.update(dropped)
         decimal = decimal or _decimal_mark(raw, plan)
+        if signed:  # before parsing: a negative amount there is a bad row
+            raw, dropped = drop_returns(
+                raw, signed, mapping.get("order_id"), lines=lines, decimal=decimal or "."
+            )
+            returns.update(dropped)
         part, bad = _parse_chunk(raw, plan, first_line, date_format, year_last, decimal or ".")
         n_bad += len(bad)
         for i in sorted(bad)[: max(0, SHOWN_PROBLEMS - len(messages))]:
@@ -179,7 +188,7 @@ def read_orders(
     dup = np.zeros(len(table), dtype=bool)
     merged = 0
     if line_items:
-        table, merged = _merge_lines(table, messages, source)
+        table, merged = merge_lines(table, messages, source, shown=SHOWN_PROBLEMS)
     elif "order_id" in mapping:  # a repeated order id keeps its first occurrence
         dup, first = _repeats(table["order_id"])
         shown = max(0, SHOWN_PROBLEMS - len(messages))
@@ -202,7 +211,7 @@ def read_orders(
     if dup.any():
         table = table[~dup].reset_index(drop=True)
     table, set_aside = _set_aside(table, source, set_aside_outliers)
-    _check_enough(table, source)
+    _check_enough(table, source, sum(not_purchases.values()) + sum(returns.values()))
     return Orders(
         table=table,
         source=source,
@@ -213,6 +222,7 @@ def read_orders(
         notes=list(plan.notes)
         + ([dialect.note] if dialect.note else [])
         + ([status_note(not_purchases, mapping["status"])] if not_purchases else [])
+        + ([returns_note(returns, lines)] if returns else [])
         + ([year_last.note] if year_last and year_last.note else [])
         + ([DECIMAL_COMMA_NOTE] if decimal == "," else []),
         line_orders=merged,
@@ -397,9 +407,10 @@ def _shown(table: pd.DataFrame, i: int) -> str:
     return f"{date}, amount {table['amount'].iloc[i]:g}"
 
 
-def _check_enough(table: pd.DataFrame, source: str) -> None:
+def _check_enough(table: pd.DataFrame, source: str, left_out: int = 0) -> None:
     if table.empty:
-        raise OrdersError([f"{source}: no orders to calibrate from (the file has no data rows)"])
+        why = f"{left_out:,} row(s) left out as not purchases" if left_out else "no data rows"
+        raise OrdersError([f"{source}: no orders to calibrate from ({why})"])
     if not (table["customer"] != table["customer"].iloc[0]).any():
         raise OrdersError(
             [
@@ -445,29 +456,6 @@ def _parse_customer(col: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _parse_channel(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     problems = pd.Series(np.where(col == "", "empty channel", None), index=col.index)
     return col, problems
-
-
-def _merge_lines(table: pd.DataFrame, messages: list[str], source: str) -> tuple[pd.DataFrame, int]:
-    """Order lines → orders: one row per order id (its first line's number), amounts summed.
-    Lines of one id that disagree on customer, date or channel are problems (counted in
-    ``table.attrs["conflicts"]``, listed in ``messages``) and their order is dropped."""
-    if table.empty:
-        return table, 0
-    g = table.groupby("order_id", sort=False)
-    firsts = g.first()
-    differs = (g[["customer", "date", "channel"]].nunique() > 1).any(axis=1)
-    orders = firsts.assign(amount=g["amount"].sum(), line=g["line"].min())
-    bad_ids = differs[differs].index
-    for oid in bad_ids[: max(0, SHOWN_PROBLEMS - len(messages))]:
-        lines = table.loc[table["order_id"] == oid, "line"].tolist()
-        messages.append(
-            f"{source}:{lines[1]}: order id {oid!r} has another customer, date or channel "
-            f"than line {lines[0]}"
-        )
-    orders = orders[~differs].reset_index().sort_values("line", kind="stable")
-    orders = orders[table.columns].reset_index(drop=True)
-    orders.attrs["conflicts"] = len(bad_ids)
-    return orders, len(table) - len(orders) - int(table["order_id"].isin(bad_ids).sum())
 
 
 _PARSERS = {

@@ -165,6 +165,8 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     table = orders.table
     spend = read_spend_option(args)  # a bad spend file stops here, before anything is fitted
+    for note in spend.attrs.get("notes", []) if spend is not None else []:
+        print(f"note: {note}", file=sys.stderr)  # what was decided about it (a decimal comma)
     start, end, hold = _periods(args, table, UsageError)
     families = _families(args.families, set(table["channel"]), UsageError)
     out = Path(args.out)
@@ -470,4 +472,9 @@ def _print_summary(cal, out: Path, report: Path, metrics) -> None:
             f"{metrics['cumulative_error_pct_bgnbd']:+.1f} %)"
         )
         print(f"  (repeat orders of the calibration cohort; simulated: {metrics['acquisition']})")
+        if "revenue_error_pct" in metrics:
+            print(
+                f"  holdout repeat revenue: error {metrics['revenue_error_pct']:+.1f} % "
+                f"(BG/NBD × gamma-gamma {metrics['revenue_error_pct_bgnbd_gamma_gamma']:+.1f} %)"
+            )
     print(f"scenario written to {out}; calibration report in {report}")

@@ -26,6 +26,10 @@ import pandas as pd
 CURRENCY = r"[¥￥$€£\s]|CNY|RMB|EUR"
 COMMA_DECIMALS = r"\d,\d{1,2}$"  # 12,50 · 1.234,5
 POINT_DECIMALS = r"\d\.\d{1,2}$"  # 12.50 · 1,234.5
+DECIMAL_COMMA_NOTE = (
+    "amounts read with a decimal comma ('12,50' is 12.5, a point separates thousands): some "
+    "end in a comma and one or two digits, none in a point and one or two digits"
+)
 
 
 def decimal_mark(*columns: pd.Series) -> str | None:
@@ -56,7 +60,9 @@ def parse_amount(
     col: pd.Series, what: str = "amount", *, decimal: str = "."
 ) -> tuple[pd.Series, pd.Series]:
     """(values, problems): each row's number and, where it cannot be one, why (unreadable,
-    negative — a return is not an order — or not finite)."""
+    negative — a return is not an order — or not finite). The order reader leaves
+    cancellation and return rows out before (:mod:`sim.calibration.order_status`): a negative
+    amount that reaches here is one it could not tell for a return."""
     values = parse_number(col, decimal)
     article = "an" if what[0] in "aeiou" else "a"
     problems = pd.Series([None] * len(col), index=col.index, dtype=object)
@@ -71,7 +77,8 @@ def parse_amount(
 def line_amount(
     raw: pd.DataFrame, cols: tuple[str, str], *, decimal: str = "."
 ) -> tuple[pd.Series, pd.Series, str]:
-    """A line's amount = quantity × unit price; a negative quantity (a return) is a bad row."""
+    """A line's amount = quantity × unit price; a negative quantity or price is a bad row (the
+    order reader leaves return lines out before they get here)."""
     qty, qty_bad = parse_amount(raw[cols[0]].astype(str).str.strip(), "quantity", decimal=decimal)
     price, price_bad = parse_amount(
         raw[cols[1]].astype(str).str.strip(), "unit price", decimal=decimal

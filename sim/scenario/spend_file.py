@@ -11,17 +11,25 @@ does with its ``--columns`` defaults):
 * ``channel`` — the channel id (as in the scenario / the order file);
 * ``lever`` — ``paid``, ``seeding`` or ``private_ops`` (``ads``, ``content``, ``private`` … are
   read as those);
-* ``spend`` — currency per day, ≥ 0 (a currency sign and thousands separators are tolerated);
+* ``spend`` — currency per day, ≥ 0 (a currency sign and thousands separators are tolerated;
+  a decimal comma — ``12,50``, ``1.234,50`` — when the file's amounts show one, decided on the
+  whole file as the order reader does: :mod:`sim.scenario.amounts`; in a comma-separated file
+  a decimal comma can only come quoted, ``"12,50"``);
 * optional ``visits`` and ``clicks`` — per channel and day (give them on one row of the day or
   repeat the same value on each lever's row).
 
 Every problem names its line (the header is line 1) and column, and all of them are reported
-at once (the first few by line, the rest counted), so a file is fixed in one pass.
+at once (the first few by line, the rest counted), so a file is fixed in one pass. What was
+decided about the file (a decimal comma) is said in the table's ``attrs["notes"]``.
 
     >>> import io
     >>> text = 'Date,Shop,Type,Cost\\n2025-01-01,tmall,ads,1200\\n2025/1/2,tmall,paid,"¥1,300"\\n'
     >>> read_spend(io.StringIO(text))[["channel", "lever", "spend"]].values.tolist()
     [['tmall', 'paid', 1200.0], ['tmall', 'paid', 1300.0]]
+    >>> german = "date;channel;type;cost\\n2025-01-01;tmall;ads;1.200,50\\n2025-01-02;jd;ads;99\\n"
+    >>> table = read_spend(io.StringIO(german))
+    >>> table["spend"].tolist(), table.attrs["notes"][0][:44]
+    ([1200.5, 99.0], '<spend>: amounts read with a decimal comma (')
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.scenario.amounts import parse_number
+from sim.scenario.amounts import DECIMAL_COMMA_NOTE, decimal_mark, parse_number
 from sim.scenario.spend_weeks import PERIODS, spread_weeks, weekly_weekday
 from sim.scenario.text_dialect import delimiter_of, encoding_of
 
@@ -100,8 +108,14 @@ def read_spend(
     Returns one row per date × channel × lever, sorted, with columns ``date``
     (datetime64[ns], midnight), ``channel`` (str), ``lever`` (one of :data:`LEVERS`),
     ``spend`` (float ≥ 0) and, when the file has them, ``visits`` and ``clicks`` (float per
-    channel and day, NaN where not given). Repeated date × channel × lever rows are errors
-    (which one is meant is anyone's guess).
+    channel and day, NaN where not given); its ``attrs["notes"]`` say what was decided about
+    the file (for the user, as :attr:`sim.calibration.orders.Orders.notes` do). Repeated
+    date × channel × lever rows are errors (which one is meant is anyone's guess).
+
+    The decimal mark of every number (spend, visits, clicks) is decided once on all of them
+    (:func:`sim.scenario.amounts.decimal_mark`): value by value ``1,234`` is either, so the
+    file decides, as it does for an order export; a file of whole numbers reads commas as
+    thousands separators.
 
     ``period``: ``"day"`` (a row is a day's spend), ``"week-starting"`` / ``"week-ending"`` (a
     row is the total of the week its date starts / ends, spread evenly over its 7 days:
@@ -115,18 +129,21 @@ def read_spend(
     lines = np.arange(len(raw)) + 2  # line 1 is the header
     problems: list[tuple[int, str]] = []
     out = pd.DataFrame(index=raw.index)
+    numbers = [mapping[f] for f in ("spend", *OPTIONAL_FIELDS) if f in mapping]
+    decimal = decimal_mark(*(raw[c] for c in numbers)) or "."  # the whole file decides
     for fld, parse in (
         ("date", parse_dates),
         ("channel", _parse_name),
         ("lever", _parse_lever),
-        ("spend", parse_amounts),
+        ("spend", lambda col: parse_amounts(col, decimal=decimal)),
     ):
         values, bad = parse(raw[mapping[fld]].astype(str).str.strip())
         out[fld] = values
         problems += [(lines[i], f"column '{mapping[fld]}' ({fld}): {bad[i]}") for i in bad]
     for fld in OPTIONAL_FIELDS:
         if fld in mapping:
-            values, bad = parse_amounts(raw[mapping[fld]].astype(str).str.strip(), empty_ok=True)
+            col = raw[mapping[fld]].astype(str).str.strip()
+            values, bad = parse_amounts(col, empty_ok=True, decimal=decimal)
             out[fld] = values
             problems += [(lines[i], f"column '{mapping[fld]}' ({fld}): {bad[i]}") for i in bad]
     if not problems:
@@ -143,7 +160,9 @@ def read_spend(
         raise SpendFileError([f"{source}: no spend rows (the file has a header only)"])
     out["date"] = out["date"].astype("datetime64[ns]")
     out = out.sort_values(["date", "channel", "lever"], kind="stable").reset_index(drop=True)
-    return _per_day(out, period, source)
+    out = _per_day(out, period, source)
+    out.attrs["notes"] = [f"{source}: {DECIMAL_COMMA_NOTE}"] if decimal == "," else []
+    return out
 
 
 def _per_day(table: pd.DataFrame, period: str | None, source: str) -> pd.DataFrame:
@@ -299,10 +318,13 @@ def parse_dates(col: pd.Series) -> tuple[pd.Series, dict[int, str]]:
     return values, bad
 
 
-def parse_amounts(col: pd.Series, *, empty_ok: bool = False) -> tuple[pd.Series, dict[int, str]]:
-    """Non-negative finite numbers (``¥``, ``CNY``, thousands separators tolerated); an empty
-    cell is NaN when ``empty_ok``, else a problem."""
-    values = parse_number(col)
+def parse_amounts(
+    col: pd.Series, *, empty_ok: bool = False, decimal: str = "."
+) -> tuple[pd.Series, dict[int, str]]:
+    """Non-negative finite numbers (``¥``, ``CNY``, thousands separators tolerated; ``decimal``
+    the decimal mark, :mod:`sim.scenario.amounts`); an empty cell is NaN when ``empty_ok``,
+    else a problem."""
+    values = parse_number(col, decimal)
     bad: dict[int, str] = {}
     for i in np.flatnonzero(~np.isfinite(values.to_numpy()) | (values.to_numpy() < 0)):
         text, v = col.iloc[i], values.iloc[i]
