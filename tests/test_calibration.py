@@ -314,6 +314,17 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
     assert cond[["actual", "bgnbd", "simulator"]].notna().all().all()
     md = (val / "validation.md").read_text()
     assert "MAPE" in md and "Conditional expectation" in md and ".png" in md
+    # holdout revenue: the actual is the cohort's holdout orders' amounts, counted here
+    f = frame.assign(order_date=pd.to_datetime(frame["order_date"]))
+    firsts = f.groupby("customer_id")["order_date"].min()
+    cohort = firsts[firsts <= "2024-12-31"].index
+    hold = f[f["customer_id"].isin(cohort) & (f["order_date"] >= "2025-01-01")]
+    hold = hold[hold["order_date"] <= "2025-04-24"]
+    assert metrics["holdout_revenue_actual"] == pytest.approx(hold["amount"].sum())
+    assert abs(metrics["revenue_error_pct"]) < 10  # its own market: revenue as well as orders
+    assert metrics["gamma_gamma"]["customers"] > 100 and "Holdout revenue" in md
+    revenue = {"actual_revenue", "bgnbd_gamma_gamma_revenue", "simulator_revenue"}
+    assert revenue <= set(cond.columns) and cond[list(revenue)].notna().all().all()
     cal_json = json.loads((report / "calibration.json").read_text())
     assert {"bgnbd", "renewal", "baskets", "channels", "arrivals"} <= set(cal_json)
     assert "switching" in cal_json["channels"]
