@@ -230,3 +230,26 @@ def test_calibrate_recovers_first_and_repeat_baskets():
     seg = calibrate(table, end="2025-12-30", heterogeneity="none").scenario().market.segments[0]
     assert seg.basket_units == pytest.approx(3.0, rel=0.06)
     assert seg.first_basket_units == pytest.approx(1.5, rel=0.06)
+
+
+def test_coupons_spread_over_a_first_orders_own_basket():
+    """A coupon is a cut per unit of the expected basket, which for a first order is now the
+    first basket: equal to the basket it changes no number (coupons redeemed, so the path is
+    taken), and a first basket of one unit is what every first order holds."""
+    from sim.scenario import load_raw
+
+    raw = load_raw(Path(__file__).resolve().parents[1] / "scenarios" / "six_schemes.yaml")
+    raw["market"]["customers"] = 2000
+    raw["horizon"]["days"] = 60
+    raw["targets"] = []
+    plain = simulate(build_scenario(raw), seed=3)
+    assert plain.daily["coupons_redeemed"].sum() > 0
+    same, small = yaml.safe_load(yaml.safe_dump(raw)), yaml.safe_load(yaml.safe_dump(raw))
+    for seg_same, seg_small in zip(
+        same["market"]["segments"], small["market"]["segments"], strict=True
+    ):
+        seg_same["first_basket_units"] = seg_same.get("basket_units", 1.5)
+        seg_small["first_basket_units"] = 1.0
+    pd.testing.assert_frame_equal(plain.orders, simulate(build_scenario(same), seed=3).orders)
+    first = simulate(build_scenario(small), seed=3).orders
+    assert (first.loc[first["first"].astype(bool), "units"] == 1).all()

@@ -243,7 +243,11 @@ class Levers:
         if self.has_trial and trial:
             price = np.where(self._sampling(model, who, channel), self.trial_price[channel], price)
         if coupons and self.coupons is not None:
-            mu = model.pop.seg_units[model.pop.segment[who]]
+            pop = model.pop
+            mu = pop.seg_units[pop.segment[who]]
+            if pop.seg_first_units is not None:  # a first order's own expected basket
+                first = pop.n_orders[who] == 0
+                mu = np.where(first, pop.seg_first_units[pop.segment[who]], mu)
             price = price - self.coupons.price_cut(who, channel, model.day, mu)
         return price
 
