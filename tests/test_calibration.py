@@ -325,6 +325,16 @@ def test_holdout_report_has_every_element(second, tmp_path, capsys):
     assert metrics["gamma_gamma"]["customers"] > 100 and "Holdout revenue" in md
     revenue = {"actual_revenue", "bgnbd_gamma_gamma_revenue", "simulator_revenue"}
     assert revenue <= set(cond.columns) and cond[list(revenue)].notna().all().all()
+    # weekly repeat revenue: each week's actual is the cohort's orders that week, first days out
+    f["day"] = (f["order_date"] - pd.Timestamp("2024-03-01")).dt.days
+    f["first"] = f["customer_id"].map(f.groupby("customer_id")["day"].min())
+    rep = f[f["customer_id"].isin(cohort) & (f["day"] > f["first"])]
+    by_week = rep.groupby(rep["day"] // 7)["amount"].sum()
+    expect = by_week.reindex(weekly["week"]).fillna(0.0).to_numpy()
+    assert weekly["actual_revenue"].to_numpy() == pytest.approx(expect)
+    assert (weekly["sim_revenue_low"] <= weekly["sim_revenue_high"]).all()
+    assert metrics["weekly_revenue_mape_pct"] < 25  # its own market, week by week
+    assert (val / "tracking_revenue.png").stat().st_size > 0
     cal_json = json.loads((report / "calibration.json").read_text())
     assert {"bgnbd", "renewal", "baskets", "channels", "arrivals"} <= set(cal_json)
     assert "switching" in cal_json["channels"]

@@ -105,11 +105,17 @@ class Cohort:
     copies: int = 1  # agents per real customer
 
     def counts(
-        self, seed: int, replication: int, cal_days: int, hold: tuple[int, int]
-    ) -> tuple[np.ndarray, pd.DataFrame]:
+        self,
+        seed: int,
+        replication: int,
+        cal_days: int,
+        hold: tuple[int, int],
+        *,
+        revenue: bool = False,
+    ) -> tuple[np.ndarray, ...]:
         """One replication as the holdout report reads it: repeat purchase days per day, and
         per customer the calibration-period repeats ``x``, the holdout's ``holdout`` and
-        their revenue ``holdout_revenue``."""
+        their revenue ``holdout_revenue``; with ``revenue``, also the revenue per day."""
         o = replay(self.scenario, self.firsts, self.channels, seed=seed, replication=replication)
         days = o[["customer", "day"]].drop_duplicates()  # purchase days, as counted for real
         daily = np.bincount(days["day"], minlength=hold[1])[: hold[1]].astype(float)
@@ -119,7 +125,11 @@ class Cohort:
         h = np.bincount(in_hold["customer"], minlength=n)
         sold = o[(o["day"] >= hold[0]) & (o["day"] < hold[1])]
         value = np.bincount(sold["customer"], weights=sold["revenue"], minlength=n)
-        return daily, pd.DataFrame({"x": x[:n], "holdout": h[:n], "holdout_revenue": value[:n]})
+        cust = pd.DataFrame({"x": x[:n], "holdout": h[:n], "holdout_revenue": value[:n]})
+        if not revenue:
+            return daily, cust
+        per_day = np.bincount(o["day"], weights=o["revenue"], minlength=hold[1])[: hold[1]]
+        return daily, cust, per_day
 
 
 def build_cohort(cal, table: pd.DataFrame, days: int) -> Cohort:
@@ -140,13 +150,13 @@ def build_cohort(cal, table: pd.DataFrame, days: int) -> Cohort:
 def market_check(reps, actual: np.ndarray, hold: tuple[int, int], scale: float) -> dict:
     """What the whole-market runs (prospects acquired by the fitted organic interest) say of
     the holdout: their cohort's repeat purchases and size, against the actual."""
-    sim = np.vstack([d for d, _ in reps]) * scale
+    sim = np.vstack([d for d, *_ in reps]) * scale
     act = float(actual[hold[0] : hold[1]].sum())
     mean = float(sim[:, hold[0] : hold[1]].sum(axis=1).mean())
     return {
         "holdout_repeat_simulated": mean,
         "cumulative_error_pct": (mean - act) / act * 100 if act else float("nan"),
-        "cohort_per_replication": float(sum(len(c) for _, c in reps) / len(reps) * scale),
+        "cohort_per_replication": float(sum(len(r[1]) for r in reps) / len(reps) * scale),
     }
 
 

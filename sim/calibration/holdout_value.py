@@ -75,6 +75,58 @@ def per_customer(
     )
 
 
+def add_weekly(
+    weekly: pd.DataFrame,
+    values: pd.DataFrame,
+    sim_money: np.ndarray,
+    bg_daily: np.ndarray,
+    gg: GammaGamma | None,
+    days: int,
+) -> pd.DataFrame:
+    """weekly.csv's revenue columns (complete weeks, as its counts): the actual repeat revenue,
+    the simulator's mean and 5–95 % band over replications (``sim_money``: replications ×
+    days), the benchmark's BG/NBD weekly expectation × the gamma-gamma's mean value pγ/(q − 1)
+    (unconditional, like the counts' curve), and their cumulative sums."""
+    n_weeks = len(weekly)
+    weeks = np.arange(days) // 7
+
+    def agg(a: np.ndarray) -> np.ndarray:
+        return np.bincount(weeks, weights=a[:days], minlength=n_weeks + 1)[:n_weeks]
+
+    actual = np.bincount(values["day"], weights=values["value"], minlength=days)[:days]
+    sim_w = np.vstack([agg(v) for v in sim_money])
+    mean = gg.mean if gg is not None else float("nan")
+    out = weekly.assign(
+        actual_revenue=agg(actual),
+        sim_revenue_mean=sim_w.mean(axis=0),
+        sim_revenue_low=np.percentile(sim_w, 5, axis=0),
+        sim_revenue_high=np.percentile(sim_w, 95, axis=0),
+        bgnbd_gamma_gamma_revenue=agg(bg_daily) * mean,
+    )
+    cum = sim_w.cumsum(axis=1)
+    return out.assign(
+        actual_revenue_cum=out["actual_revenue"].cumsum(),
+        sim_revenue_cum=out["sim_revenue_mean"].cumsum(),
+        sim_revenue_cum_low=np.percentile(cum, 5, axis=0),
+        sim_revenue_cum_high=np.percentile(cum, 95, axis=0),
+        bgnbd_gamma_gamma_revenue_cum=out["bgnbd_gamma_gamma_revenue"].cumsum(),
+    )
+
+
+def weekly_mape(weekly: pd.DataFrame) -> dict[str, float]:
+    """MAPE of weekly repeat revenue over the holdout's complete weeks with revenue."""
+    hw = weekly[(weekly["period"] == "holdout") & (weekly["actual_revenue"] > 0)]
+    act = hw["actual_revenue"]
+
+    def mape(col: str) -> float:
+        return float((abs(hw[col] - act) / act).mean() * 100) if len(hw) else float("nan")
+
+    return {
+        "weekly_revenue_mape_pct": mape("sim_revenue_mean"),
+        "weekly_revenue_mape_pct_bgnbd_gamma_gamma": mape("bgnbd_gamma_gamma_revenue"),
+    }
+
+
 def metrics(
     rows: pd.DataFrame,
     sim_totals: np.ndarray,
@@ -127,9 +179,14 @@ def markdown(m: dict[str, Any]) -> list[str]:
         f"{m['holdout_revenue_bgnbd_gamma_gamma']:,.2f} |",
         f"| error of the holdout revenue | {m['revenue_error_pct']:+.1f} % | "
         f"{m['revenue_error_pct_bgnbd_gamma_gamma']:+.1f} % |",
+        f"| MAPE of weekly repeat revenue, holdout | "
+        f"{m.get('weekly_revenue_mape_pct', float('nan')):.1f} % | "
+        f"{m.get('weekly_revenue_mape_pct_bgnbd_gamma_gamma', float('nan')):.1f} % |",
         f"| value per repeat transaction: actual "
         f"{m['holdout_value_per_transaction_actual']:,.2f} | "
         f"{m['holdout_value_per_transaction_simulated']:,.2f} | |",
+        "",
+        "![cumulative revenue](tracking_revenue.png)",
         "",
     ]
     gg, pub = m.get("gamma_gamma") or {}, m.get("gamma_gamma_published")

@@ -126,22 +126,24 @@ def validate_holdout(
             for r in range(replications)
         ]
         replays = [  # orders only: the cohort replayed is what the BG/NBD is compared on
-            ex.submit(cohort.counts, seed, r, cal_days, (h_lo, h_hi))
+            ex.submit(cohort.counts, seed, r, cal_days, (h_lo, h_hi), revenue=True)
             for r in range(replications if cohort is not None else 0)
         ]
         reps = [f.result() for f in futures]
         market = market_check(reps, actual_daily, (h_lo, h_hi), scenario.market.scale)
         if replays:
             reps, scenario = [f.result() for f in replays], cohort.scenario
-    sim_daily = np.vstack([d for d, _ in reps]) * scenario.market.scale
-    sim_value = np.array([c["holdout_revenue"].sum() for _, c in reps]) * scenario.market.scale
-    sim_cust = pd.concat([c for _, c in reps], ignore_index=True)
+    sim_daily = np.vstack([d for d, _, _ in reps]) * scenario.market.scale
+    sim_value = np.array([c["holdout_revenue"].sum() for _, c, _ in reps]) * scenario.market.scale
+    sim_money = np.vstack([v for _, _, v in reps]) * scenario.market.scale
+    sim_cust = pd.concat([c for _, c, _ in reps], ignore_index=True)
     bg_daily = _bgnbd_daily(cal, h_hi)
     weekly = _weekly(actual_daily, sim_daily, bg_daily, c_start, cal_days, (h_lo, h_hi))
     copies = cohort.copies if replays else 1  # agents per customer in the replay
     t_hold = (h_hi - h_lo) / cal.bgnbd.unit_days
     values = holdout_value.day_values(table, cal.customers, c_start, h_hi)
     gg, why_not = holdout_value.fit_on_calibration(values, cal_days)
+    weekly = holdout_value.add_weekly(weekly, values, sim_money, bg_daily, gg, h_hi)
     money = holdout_value.per_customer(cal, values, gg, t_hold, (h_lo, h_hi))
     actual_cust = actual_cust.assign(**money)
     conditional = _conditional(cal, actual_cust, sim_cust, t_hold, replications * copies)
@@ -155,6 +157,7 @@ def validate_holdout(
             holdout_repeats=(metrics["holdout_repeat_actual"], metrics["holdout_repeat_simulated"]),
             published=published_gamma_gamma,
         )
+        | holdout_value.weekly_mape(weekly)
     )
     metrics.update(
         replications=replications,
@@ -199,9 +202,10 @@ def _replicate(
     cal_days: int,
     hold: tuple[int, int],
     spend: np.ndarray | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """One simulated run reduced to the cohort's daily repeats and per-customer (x, holdout);
-    with ``spend`` (days × channels × levers) the run spends it day by day."""
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """One simulated run reduced to the cohort's daily repeats, per-customer (x, holdout,
+    holdout_revenue) and daily repeat revenue; with ``spend`` (days × channels × levers) the
+    run spends it day by day."""
     if spend is None:
         o = simulate(scenario, seed=seed, replication=replication).orders
     else:
@@ -212,6 +216,7 @@ def _replicate(
     daily = np.bincount(repeat["day"], minlength=hold[1])[: hold[1]].astype(float)
     x = repeat[repeat["day"] < cal_days].groupby("customer").size()
     in_hold = repeat[(repeat["day"] >= hold[0]) & (repeat["day"] < hold[1])]
+    money = np.bincount(repeat["day"], weights=repeat["revenue"], minlength=hold[1])[: hold[1]]
     h = in_hold.groupby("customer").size()
     value = in_hold.groupby("customer")["revenue"].sum()
     ids = firsts["customer"].to_numpy()
@@ -222,7 +227,7 @@ def _replicate(
             "holdout_revenue": value.reindex(ids).fillna(0.0).to_numpy(float),
         }
     )
-    return daily, cust
+    return daily, cust, money
 
 
 def _bgnbd_daily(cal: Calibration, days: int) -> np.ndarray:

@@ -30,7 +30,7 @@ ORDERS_ONLY = (
 
 
 def write_report(v: Validation, out: Path) -> list[str]:
-    """validation.md, validation.json, weekly.csv, conditional_expectation.csv and 3 PNGs."""
+    """validation.md, validation.json, weekly.csv, conditional_expectation.csv and 4 PNGs."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     v.weekly.to_csv(out / "weekly.csv", index=False)
@@ -40,6 +40,7 @@ def write_report(v: Validation, out: Path) -> list[str]:
         _plot_tracking(v.weekly, cumulative=False, path=out / "tracking_weekly.png"),
         _plot_tracking(v.weekly, cumulative=True, path=out / "tracking_cumulative.png"),
         _plot_conditional(v.conditional, out / "conditional_expectation.png"),
+        _plot_revenue(v.weekly, out / "tracking_revenue.png"),
     ]
     (out / "validation.md").write_text(_markdown(v), encoding="utf-8")
     return [
@@ -73,6 +74,40 @@ def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
         ("Cumulative" if cumulative else "Weekly")
         + " repeat transactions of the calibration cohort: actual vs calibrated model"
     )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_revenue(w: pd.DataFrame, path: Path) -> Path:
+    """Cumulative repeat revenue of the cohort: actual, the simulator's band, the benchmark."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = w["week"]
+    ax.fill_between(
+        x,
+        w["sim_revenue_cum_low"],
+        w["sim_revenue_cum_high"],
+        alpha=0.25,
+        color="tab:blue",
+        label="simulator 5–95 % over replications",
+    )
+    ax.plot(x, w["sim_revenue_cum"], color="tab:blue", label="simulator (mean)")
+    ax.plot(
+        x,
+        w["bgnbd_gamma_gamma_revenue_cum"],
+        color="tab:green",
+        ls="--",
+        label="BG/NBD E[X] × gamma-gamma mean value (unconditional)",
+    )
+    ax.plot(x, w["actual_revenue_cum"], color="black", lw=1.5, label="actual")
+    hold = w.loc[w["period"] == "holdout", "week"]
+    if len(hold):
+        ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
+    ax.set_xlabel("week since the start of the calibration period")
+    ax.set_ylabel("cumulative repeat revenue (order currency)")
+    ax.set_title("Cumulative repeat revenue of the calibration cohort: actual vs calibrated model")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

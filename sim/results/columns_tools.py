@@ -164,6 +164,22 @@ TOOL_TABLES: dict[str, dict[str, Entry]] = {
         "sim_cum_low": ("orders", "cumulative simulated, 5–95 % band lower end"),
         "sim_cum_high": ("orders", "cumulative simulated, 5–95 % band upper end"),
         "bgnbd_cum": ("orders", "cumulative BG/NBD expectation"),
+        "actual_revenue": ("currency", "the cohort's actual repeat revenue in the week"),
+        "sim_revenue_mean": ("currency", "simulated repeat revenue (mean over replications)"),
+        "sim_revenue_low": ("currency", "simulated repeat revenue, 5–95 % band lower end"),
+        "sim_revenue_high": ("currency", "simulated repeat revenue, 5–95 % band upper end"),
+        "bgnbd_gamma_gamma_revenue": (
+            "currency",
+            "the BG/NBD's expected repeat orders × the gamma-gamma's mean value",
+        ),
+        "actual_revenue_cum": ("currency", "cumulative actual repeat revenue"),
+        "sim_revenue_cum": ("currency", "cumulative simulated repeat revenue (mean)"),
+        "sim_revenue_cum_low": ("currency", "cumulative simulated revenue, 5–95 % band lower end"),
+        "sim_revenue_cum_high": (
+            "currency",
+            "cumulative simulated revenue, 5–95 % band upper end",
+        ),
+        "bgnbd_gamma_gamma_revenue_cum": ("currency", "cumulative benchmark revenue"),
     },
     "validation/conditional_expectation": {
         "x": ("orders", "repeat purchases in the calibration period (the group)"),
