@@ -744,6 +744,10 @@ def test_cdnow_holdout_simulator_tracks_its_fit_weekly_as_well_as_the_bgnbd(cdno
     by_age = np.concatenate([[0.0], fit.cumulative_expected(546, 0, 0, 0)[0]])  # E[X(t)]
     model = (by_age[545 - first] - by_age[272 - first]).sum()  # 1997-10-01 … 1998-06-30
     assert m["holdout_repeat_simulated"] == pytest.approx(model, rel=0.03)
+    # revenue: every holdout order of the cohort (all first bought in Q1 1997), to the cent
+    assert m["holdout_revenue_actual"] == pytest.approx(70_976.39, abs=0.005)
+    # the simulator's repeat day is worth the calibration months' (38.81 $), within 3 %
+    assert m["holdout_value_per_transaction_simulated"] == pytest.approx(38.81, rel=0.03)
 
 
 @pytest.mark.parametrize(
@@ -751,6 +755,9 @@ def test_cdnow_holdout_simulator_tracks_its_fit_weekly_as_well_as_the_bgnbd(cdno
     [
         (["--published-bgnbd", "r=0.2,alpha=4"], "--published-bgnbd"),
         (["--published-bgnbd", "r=0.2,alpha=4,a=x,b=1"], "--published-bgnbd"),
+        (["--published-gamma-gamma", "p=6,q=3"], "--published-gamma-gamma: expected p=…"),
+        (["--published-gamma-gamma", "p=6,q=-3,gamma=15"], "--published-gamma-gamma"),
+        (["--published-gamma-gamma", "r=0.2,alpha=4,a=1,b=1"], "--published-gamma-gamma"),
         (["--heterogeneity", "gamma"], "--heterogeneity"),
         (["--heterogeneity", "rate", "--segments", "2"], "--heterogeneity rate"),
         (["--select-by", "aic"], "--select-by"),
