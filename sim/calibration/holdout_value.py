@@ -11,7 +11,13 @@ A purchase day's value is the sum of that customer's order amounts that day — 
 transaction counts use — and the gamma-gamma is fitted on the calibration period's repeat
 purchase days (a customer's first is left out, as the model's authors do).
 
-    >>> # see tests/test_gamma_gamma.py::test_holdout_value_adds_up_the_orders_by_hand
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({"customer": ["a", "a", "a", "b"], "amount": [10.0, 5.0, 7.0, 9.0],
+    ...                        "date": pd.to_datetime(["2025-01-01", "2025-01-03", "2025-01-03",
+    ...                                                "2025-01-02"])})
+    >>> cohort = pd.DataFrame({"first": [0, 1]}, index=["a", "b"])
+    >>> day_values(orders, cohort, pd.Timestamp("2025-01-01"), 10).to_dict("records")
+    [{'customer': 'a', 'day': 2, 'value': 12.0}]
 """
 
 from __future__ import annotations
