@@ -48,13 +48,47 @@ def value_days(orders: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         >>> repeat.to_dict("list"), first.to_dict()
         ({'customer': ['a'], 'amount': [30.0]}, {'a': 15.0, 'b': 8.0})
     """
-    days = orders.groupby(["customer", "date"], sort=True)["amount"].sum().reset_index()
-    is_first = ~days["customer"].duplicated()  # (sorted by customer, then date)
+    days, is_first = _purchase_days(orders)
     first = days.loc[is_first].set_index("customer")["amount"]
     repeat = days.loc[~is_first, ["customer", "amount"]]
     if repeat.empty:
         repeat = days[["customer", "amount"]]
     return repeat.reset_index(drop=True), first
+
+
+def _purchase_days(orders: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """customer, date, amount (the day's orders summed), and which rows are first days."""
+    days = orders.groupby(["customer", "date"], sort=True)["amount"].sum().reset_index()
+    return days, ~days["customer"].duplicated()  # (sorted by customer, then date)
+
+
+def first_day_units(orders: pd.DataFrame, prices: dict[str, float]) -> tuple[float, float]:
+    """Units of a first purchase day ÷ units of a repeat day (means over customers' days; an
+    order's units are its amount ÷ its channel's unit price, so first orders placed in a
+    cheaper channel are not read as smaller baskets: the simulator's channel choice gives them
+    their price), and Welch's z of the difference of the two means (NaN with fewer than two
+    positive days of either kind): a first basket is worth stating when |z| is large
+    (``calibrate``: over 3).
+
+        >>> import pandas as pd
+        >>> o = pd.DataFrame({"customer": list("aabbcc"), "amount": [10.0, 30, 11, 29, 9, 31],
+        ...                   "date": pd.to_datetime(["2025-01-01", "2025-02-01"] * 3),
+        ...                   "channel": ["x"] * 6})
+        >>> ratio, z = first_day_units(o, {"x": 10.0})
+        >>> round(ratio, 3), round(z, 1)  # 1.0 unit against 3.0; z of (10, 11, 9) vs (30, 29, 31)
+        (0.333, -24.5)
+    """
+    units = orders.assign(amount=orders["amount"] / orders["channel"].map(prices))
+    days, is_first = _purchase_days(units)
+    f = days.loc[is_first, "amount"]
+    r = days.loc[~is_first, "amount"]
+    f, r = f[f > 0], r[r > 0]
+    if len(f) < 2 or len(r) < 2:
+        return float("nan"), float("nan")
+    se = math.sqrt(f.var(ddof=1) / len(f) + r.var(ddof=1) / len(r))
+    diff = f.mean() - r.mean()
+    z = diff / se if se > 0 else math.copysign(math.inf, diff) if diff else 0.0
+    return float(f.mean() / r.mean()), float(z)
 
 
 def first_basket_units(first: pd.Series, weights: pd.Series, unit_price: float) -> float:

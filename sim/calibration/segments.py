@@ -98,8 +98,6 @@ def _quantile_segments(orders, hist, silences, start, segments, by, renewal, uni
         baskets[seg] = fit_lognormal(amounts.loc[amounts["segment"] == seg, "amount"])
         baskets[seg]["share"] = float(len(members) / len(hist))
         baskets[seg]["basket_units"] = max(1.0, baskets[seg]["sample_mean"] / unit_price)
-        in_seg = pd.Series(1.0, index=members)
-        baskets[seg]["first_basket_units"] = first_basket_units(first, in_seg, unit_price)
         mine = amounts[(amounts["segment"] == seg) & (amounts["amount"] > 0)]
         units = pd.DataFrame({"customer": mine["customer"], "units": mine["amount"] / unit_price})
         baskets[seg] |= fit_basket_spread(units, baskets[seg]["basket_units"])
@@ -159,6 +157,5 @@ def class_baskets(
         b = _latent_basket(days, hist.index[labels == name], weight)
         b["share"] = float(resp[:, j].mean())
         b["basket_units"] = max(1.0, b["responsibility_weighted_mean"] / unit_price)
-        b["first_basket_units"] = first_basket_units(days[1], weight, unit_price)
         baskets[name] = b
     return baskets, labels
