@@ -65,15 +65,20 @@ def _plot_tracking(w: pd.DataFrame, *, cumulative: bool, path: Path) -> Path:
     )
     ax.plot(x, w[f"bgnbd{suffix}"], color="tab:green", ls="--", label="BG/NBD forecast")
     ax.plot(x, w[f"actual{suffix}"], color="black", lw=1.5, label="actual")
-    hold = w.loc[w["period"] == "holdout", "week"]
-    if len(hold):
-        ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
-    ax.set_xlabel("week since the start of the calibration period")
     ax.set_ylabel(("cumulative " if cumulative else "weekly ") + "repeat transactions (orders)")
     ax.set_title(
         ("Cumulative" if cumulative else "Weekly")
         + " repeat transactions of the calibration cohort: actual vs calibrated model"
     )
+    return _weeks_figure(fig, ax, w, path)
+
+
+def _weeks_figure(fig, ax, w: pd.DataFrame, path: Path) -> Path:
+    """A tracking plot's common end: the holdout shaded, the week axis, legend, saved."""
+    hold = w.loc[w["period"] == "holdout", "week"]
+    if len(hold):
+        ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
+    ax.set_xlabel("week since the start of the calibration period")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -102,17 +107,9 @@ def _plot_revenue(w: pd.DataFrame, path: Path) -> Path:
         label="BG/NBD E[X] × gamma-gamma mean value (unconditional)",
     )
     ax.plot(x, w["actual_revenue_cum"], color="black", lw=1.5, label="actual")
-    hold = w.loc[w["period"] == "holdout", "week"]
-    if len(hold):
-        ax.axvspan(hold.min() - 0.5, hold.max() + 0.5, color="grey", alpha=0.1, label="holdout")
-    ax.set_xlabel("week since the start of the calibration period")
     ax.set_ylabel("cumulative repeat revenue (order currency)")
     ax.set_title("Cumulative repeat revenue of the calibration cohort: actual vs calibrated model")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _weeks_figure(fig, ax, w, path)
 
 
 def _plot_conditional(c: pd.DataFrame, path: Path) -> Path:
