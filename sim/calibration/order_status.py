@@ -121,10 +121,12 @@ def drop_returns(
         if minus.any():
             values = parse_number(text[minus].str.strip(), decimal).to_numpy()
             negative[minus] |= np.isfinite(values) & (values < 0)
-    if order_id is None:
-        marked = np.zeros(len(raw), dtype=bool)
-    else:
-        marked = raw[order_id].astype(str).str.strip().str[:1].str.upper().eq("C").to_numpy()
+    if not negative.any():  # the usual chunk: nothing to look up in its order ids
+        return raw, Counter()
+    marked = np.zeros(len(raw), dtype=bool)  # (looked up on the negative rows only)
+    if order_id is not None:
+        ids = raw.loc[negative, order_id].astype(str).str.strip().str[:1].str.upper()
+        marked[negative] = ids.eq("C").to_numpy()
     out = negative if lines else negative & marked
     if not out.any():
         return raw, Counter()
