@@ -55,6 +55,10 @@ from sim.scenario.text_dialect import ENCODINGS, Dialect, delimiter_of, encoding
 __all__ = ["FIELDS", "OPTIONAL_FIELDS", "Orders", "OrdersError", "parse_columns", "read_orders"]
 SHOWN_PROBLEMS = 5  # bad rows listed one by one; the rest are counted
 CHUNK_ROWS = 100_000  # rows parsed at once: what bounds the memory of reading a big export
+RETURNS_HINT = (
+    " (negative amounts: a refund is left out by itself only when its order id starts with C "
+    "or a status column says so; --columns status=… names one)"
+)
 
 
 class OrdersError(ScenarioError):
@@ -201,6 +205,8 @@ def read_orders(
     if n_problems and not skip_bad_rows:
         more = f" (and {n_problems - SHOWN_PROBLEMS} more)" if n_problems > SHOWN_PROBLEMS else ""
         lines = " (rows of one order over several lines? pass --line-items)" if dup.any() else ""
+        if any("negative amount" in m for m in messages):  # refunds the reader cannot tell
+            lines += RETURNS_HINT
         raise OrdersError(
             [
                 f"{source}: {n_problems} unreadable row(s){more}; fix them or pass "
