@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from sim.calibration import holdout_value
-from sim.calibration.baskets import first_basket_units, value_days
+from sim.calibration.baskets import value_days, weighted_mean
 from sim.calibration.fitting import calibrate
 from sim.calibration.gamma_gamma import (
     GammaGamma,
@@ -161,9 +161,9 @@ def test_value_days_sum_a_day_and_set_first_days_apart():
         ("b", 12.0),
     ]
     assert first.to_dict() == {"a": 15.0, "b": 8.0, "c": 7.0}
-    # weighted first basket: (15 + 8) / 2 ÷ unit price 5
+    # weighted first days: (15 + 8) / 2, ÷ unit price 5
     w = pd.Series({"a": 1.0, "b": 1.0, "c": 0.0})
-    assert first_basket_units(first, w, 5.0) == pytest.approx(2.3)
+    assert weighted_mean(first, w) / 5.0 == pytest.approx(2.3)
 
 
 def test_holdout_revenue_adds_up_the_orders_by_hand():
@@ -253,3 +253,25 @@ def test_coupons_spread_over_a_first_orders_own_basket():
     pd.testing.assert_frame_equal(plain.orders, simulate(build_scenario(same), seed=3).orders)
     first = simulate(build_scenario(small), seed=3).orders
     assert (first.loc[first["first"].astype(bool), "units"] == 1).all()
+
+
+def test_the_benchmark_reads_m_x_from_the_calibration_period_only():
+    """A holdout that starts after a gap: a repeat day in the gap is in neither period, so the
+    customer's mean value m_x is the calibration days' (10 and 20 → 15), not 15 with the
+    gap's 600 in it. E[M | m_x, x] by its closed form p(γ + x m_x)/(p x + q − 1)."""
+    from types import SimpleNamespace
+
+    from sim.calibration.bgnbd import BGNBD
+
+    customers = pd.DataFrame({"x": [2], "t_x": [20], "T": [29]}, index=["a"])
+    cal = SimpleNamespace(customers=customers, bgnbd=BGNBD(0.5, 5.0, 0.8, 2.5))
+    values = pd.DataFrame(
+        {"customer": ["a"] * 4, "day": [10, 20, 35, 50], "value": [10.0, 20.0, 600.0, 5.0]}
+    )
+    gg = GammaGamma(6.0, 4.0, 15.0)
+    rows = holdout_value.per_customer(cal, values, gg, 2.0, (30, 40, 54))
+    count = cal.bgnbd.conditional_expected(2.0, [2], [20 / 7], [29 / 7])[0]
+    assert rows.loc["a", "revenue_benchmark"] == pytest.approx(
+        count * 6.0 * (15.0 + 2 * 15.0) / (6.0 * 2 + 4.0 - 1)
+    )
+    assert rows.loc["a", "revenue_actual"] == 5.0  # the holdout's day only

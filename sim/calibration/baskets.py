@@ -91,13 +91,13 @@ def first_day_units(orders: pd.DataFrame, prices: dict[str, float]) -> tuple[flo
     return float(f.mean() / r.mean()), float(z)
 
 
-def first_basket_units(first: pd.Series, weights: pd.Series, unit_price: float) -> float:
-    """Mean units of a first order: the ``weights``-weighted mean of the customers' positive
-    first-day amounts ÷ ``unit_price`` (at least one unit; one unit with no weight)."""
-    first = first[first > 0]
-    w = weights.reindex(first.index).fillna(0.0)
+def weighted_mean(values: pd.Series, weights: pd.Series) -> float:
+    """The ``weights``-weighted mean of the positive ``values`` (both indexed by customer);
+    NaN when they carry no weight."""
+    values = values[values > 0]
+    w = weights.reindex(values.index).fillna(0.0)
     total = float(w.sum())
-    return max(1.0, float((w * first).sum()) / total / unit_price) if total > 0 else 1.0
+    return float((w * values).sum()) / total if total > 0 else float("nan")
 
 
 def fit_basket_spread(units: pd.DataFrame, mean_units: float) -> dict[str, float | None]:

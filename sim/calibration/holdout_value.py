@@ -61,12 +61,19 @@ def fit_on_calibration(values: pd.DataFrame, cal_days: int) -> tuple[GammaGamma 
 
 
 def per_customer(
-    cal, values: pd.DataFrame, gg: GammaGamma | None, t_hold: float, hold: tuple[int, int]
+    cal,
+    values: pd.DataFrame,
+    gg: GammaGamma | None,
+    t_hold: float,
+    periods: tuple[int, int, int],
 ) -> pd.DataFrame:
     """Per cohort customer: actual holdout repeat revenue and the benchmark's expectation
-    E[Y | x, t_x, T] · E[M | m_x, x] (NaN without a gamma-gamma fit)."""
+    E[Y | x, t_x, T] · E[M | m_x, x] (NaN without a gamma-gamma fit); ``periods``: the
+    calibration period's days and the holdout's first and end day, so m_x is the calibration
+    period's (the gap before a later holdout is neither's)."""
     cust, bg = cal.customers, cal.bgnbd
-    cal_part = values[values["day"] < hold[0]].groupby("customer")["value"].mean()
+    cal_days, *hold = periods
+    cal_part = values[values["day"] < cal_days].groupby("customer")["value"].mean()
     in_hold = values[(values["day"] >= hold[0]) & (values["day"] < hold[1])]
     actual = in_hold.groupby("customer")["value"].sum().reindex(cust.index).fillna(0.0)
     unit = bg.unit_days

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.baskets import (
-    first_basket_units,
     fit_basket_spread,
     fit_lognormal,
     value_days,
+    weighted_mean,
 )
 from sim.calibration.histories import gaps_by_customer, member_gaps
 from sim.calibration.renewal import RenewalFit, fit_latent_renewal, fit_renewal
@@ -138,7 +138,7 @@ def _latent_basket(days: tuple[pd.DataFrame, pd.Series], members, resp: pd.Serie
     if size > 1e-6:
         basket["responsibility_weighted_mean"] = float((w * per_cust["sum"]).sum()) / size
     else:
-        basket["responsibility_weighted_mean"] = first_basket_units(first, resp, 1.0)
+        basket["responsibility_weighted_mean"] = weighted_mean(first, resp)
     return basket
 
 

@@ -144,7 +144,7 @@ def validate_holdout(
     values = holdout_value.day_values(table, cal.customers, c_start, h_hi)
     gg, why_not = holdout_value.fit_on_calibration(values, cal_days)
     weekly = holdout_value.add_weekly(weekly, values, sim_money, bg_daily, gg, h_hi)
-    money = holdout_value.per_customer(cal, values, gg, t_hold, (h_lo, h_hi))
+    money = holdout_value.per_customer(cal, values, gg, t_hold, (cal_days, h_lo, h_hi))
     actual_cust = actual_cust.assign(**money)
     conditional = _conditional(cal, actual_cust, sim_cust, t_hold, replications * copies)
     metrics = _metrics(weekly, actual_daily, sim_daily, bg_daily, (h_lo, h_hi))
