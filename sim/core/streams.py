@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.core.kernels import hash_rows
+
 PHASES: tuple[str, ...] = (
     "init",
     "exposure",
@@ -51,12 +53,9 @@ def phase_streams(seed: int, replication: int = 0) -> dict[str, np.random.Genera
 # ---- counter-based uniforms ---------------------------------------------------------------------
 _MASK64 = (1 << 64) - 1
 # 0-d arrays, not NumPy scalars: a ufunc takes a 0-d array operand for ≈ 0.25 µs and a scalar
-# for ≈ 0.65 µs (it converts the scalar every call), and a hashing pass on a few hundred
-# customers is a dozen such calls; the arithmetic (uint32, float32) is the same.
-_GOLDEN32 = np.array(0x9E3779B1, dtype=np.uint32)
-_M1, _M2 = np.array(0x85EBCA6B, dtype=np.uint32), np.array(0xC2B2AE35, dtype=np.uint32)
+# for ≈ 0.65 µs (it converts the scalar every call); the arithmetic (uint32, float32) is the same.
 _SCALE = np.array(2.0**-24, dtype=np.float32)
-_SHIFT8, _SHIFT13, _SHIFT16 = (np.array(k, dtype=np.uint32) for k in (8, 13, 16))
+_SHIFT8 = np.array(8, dtype=np.uint32)
 
 
 def splitmix64(x: int) -> int:
@@ -84,18 +83,6 @@ def decision_id(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def _fmix32(x: np.ndarray, tmp: np.ndarray) -> None:
-    """MurmurHash3's 32-bit finaliser, in place (``tmp`` is scratch of the same shape)."""
-    np.right_shift(x, _SHIFT16, out=tmp)
-    x ^= tmp
-    x *= _M1
-    np.right_shift(x, _SHIFT13, out=tmp)
-    x ^= tmp
-    x *= _M2
-    np.right_shift(x, _SHIFT16, out=tmp)
-    x ^= tmp
-
-
 def hash_uniforms(customers: np.ndarray, key: int | Sequence[int]) -> np.ndarray:
     """float32 uniforms on [0, 1) (a 2⁻²⁴ grid, like NumPy's float32 draws), one per index;
     with a sequence of keys, one row per key (``keys × customers``, one pass for all).
@@ -103,32 +90,23 @@ def hash_uniforms(customers: np.ndarray, key: int | Sequence[int]) -> np.ndarray
     Two rounds of MurmurHash3's finaliser keyed by the two halves of the 64-bit ``key``: for a
     fixed key the map from a customer index to its 32 bits is a bijection (distinct customers
     never collide), and each output depends only on its own index and the key. 32-bit integer
-    arithmetic vectorises twice as wide as 64-bit, which is why it is not SplitMix64 per element.
+    arithmetic, in one compiled loop (:func:`sim.core.kernels.hash_rows`): at a few hundred
+    customers a NumPy pass cost its ~20 calls, not its arithmetic.
     """
-    if isinstance(key, int):
-        lo, hi = np.uint32(key & 0xFFFFFFFF), np.uint32(key >> 32)
-    else:
-        lo = np.array([[k & 0xFFFFFFFF] for k in key], dtype=np.uint32)
-        hi = np.array([[k >> 32] for k in key], dtype=np.uint32)
-    return keyed_uniforms(customers, lo, hi)
+    keys = [key] if isinstance(key, int) else list(key)
+    lo = np.array([k & 0xFFFFFFFF for k in keys], dtype=np.uint32)
+    hi = np.array([k >> 32 for k in keys], dtype=np.uint32)
+    u = keyed_uniforms(np.asarray(customers), lo, hi)
+    return u[0] if isinstance(key, int) else u
 
 
-def keyed_uniforms(customers: np.ndarray, lo, hi) -> np.ndarray:
-    """:func:`hash_uniforms` with the key's halves given as uint32 scalars or arrays that
-    broadcast against ``customers`` (one key per element hashes several decisions' customers in
-    one pass, :meth:`Draws.many`). At a few hundred customers a call costs its ~20 NumPy calls,
-    not its arithmetic, so fewer, larger passes are what make a small population's day fast."""
-    # the cast to uint32 (wrapping, as ``astype``) happens inside the xor: one call, a new array
-    x = np.bitwise_xor(customers, lo, dtype=np.uint32, casting="unsafe")
-    tmp = np.empty_like(x)
-    x *= _GOLDEN32
-    _fmix32(x, tmp)
-    x ^= hi
-    _fmix32(x, tmp)
-    x >>= _SHIFT8
-    u = x.astype(np.float32)  # exact: below 2**24 (a cast inside the multiply is slower)
-    u *= _SCALE
-    return u
+def keyed_uniforms(customers: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``(len(lo), len(customers))`` uniforms: row ``j`` is :func:`hash_uniforms` of
+    ``customers`` under the key whose uint32 halves are ``lo[j]``, ``hi[j]``."""
+    out = np.empty((len(lo), len(customers)), dtype=np.float32)
+    if len(customers):
+        hash_rows(customers, lo, hi, out)
+    return out
 
 
 def raw_bound(end: np.ndarray) -> np.ndarray | None:
@@ -211,43 +189,32 @@ class Draws:
 
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
         """Today's uniform of ``decision`` for each of ``customers`` (aligned with them)."""
-        if len(customers) == 0:
-            return np.zeros(0, dtype=np.float32)
-        return keyed_uniforms(customers, *self._halves(decision))
+        return keyed_uniforms(customers, *self._halves(decision))[0]
 
     def rows(self, decisions: Sequence[str], customers: np.ndarray) -> np.ndarray:
         """``u`` of several decisions about the same customers at once: ``(decisions, m)``,
         row ``j`` equal to ``u(decisions[j], customers)`` (one pass instead of one each)."""
-        if len(customers) == 0:
-            return np.zeros((len(decisions), 0), dtype=np.float32)
-        halves = [self._halves(d) for d in decisions]
-        lo = np.array([h[0] for h in halves], dtype=np.uint32)  # (decisions, 1)
-        hi = np.array([h[1] for h in halves], dtype=np.uint32)
-        return keyed_uniforms(customers, lo, hi)
+        halves = self._stacked_halves(tuple(decisions))[:, :, self.day]
+        return keyed_uniforms(customers, halves[0], halves[1])
 
     def many(self, pairs: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
-        """``u(decision, customers)`` for several ``(decision, customers)`` pairs in one pass:
-        each element carries its own decision's key, so every number equals a separate call's
-        (used where one phase decides about two different groups, e.g. churn and lapse)."""
+        """``u(decision, customers)`` for several ``(decision, customers)`` pairs (e.g. churn
+        and lapse, about different customers): every number equals a separate call's."""
         return [rows[0] for rows in self.groups([((d,), c) for d, c in pairs])]
 
     def groups(self, groups: Sequence[tuple[Sequence[str], np.ndarray]]) -> list[np.ndarray]:
-        """:meth:`rows` of several ``(decisions, customers)`` groups in one pass: one
+        """:meth:`rows` of several ``(decisions, customers)`` groups: one
         ``(len(decisions), len(customers))`` array per group, every number equal to a separate
         ``u(decision, customers)`` call's (choice hashes private touches, its own and purchase's
-        decisions and the per-buyer ones at once: at a few hundred customers a pass costs its
-        ~20 NumPy calls, not its arithmetic)."""
-        parts = [customers for decisions, customers in groups for _ in decisions]
-        if not parts:  # no decision at all
+        decisions and the per-buyer ones together)."""
+        names = tuple(d for decisions, _ in groups for d in decisions)
+        if not names:  # no decision at all
             return [np.zeros((0, len(customers)), dtype=np.float32) for _, customers in groups]
-        sizes = [len(customers) for customers in parts]
-        halves = self._stacked_halves(tuple(d for decisions, _ in groups for d in decisions))
-        keys = np.repeat(halves[:, :, self.day], sizes, axis=1)  # each element's key halves
-        u = keyed_uniforms(np.concatenate(parts), keys[0], keys[1])
+        halves = self._stacked_halves(names)[:, :, self.day]
         out, start = [], 0
         for decisions, customers in groups:
-            stop = start + len(decisions) * len(customers)
-            out.append(u[start:stop].reshape(len(decisions), len(customers)))
+            stop = start + len(decisions)
+            out.append(keyed_uniforms(customers, halves[0, start:stop], halves[1, start:stop]))
             start = stop
         return out
 

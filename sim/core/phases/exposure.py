@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.kernels import reach
 from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE, STAGE
 from sim.core.streams import raw_bound
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 TOUCH_DRAW = "exposure.touch"
+_CHURNED = int(STAGE[CHURNED])
 _DECISIONS = {lever: f"exposure.{lever}" for lever in ("paid", "seeding")}  # whole-market draws
 
 
@@ -102,8 +104,8 @@ def _slices(model: ChannelMarket, share_of, *, private_only: bool = False) -> li
 
 
 def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | None:
-    """A lever's slices as arrays: ``(end, bound, lo, channel, click_below, impact, land,
-    all_land, none_land, own_land)``; ``bound`` is ``end`` on the draws' raw bits
+    """A lever's slices as arrays: ``(end, bound, lo, channel, click_below, impact, land)``;
+    ``bound`` is ``end`` on the draws' raw bits
     (:func:`sim.core.streams.raw_bound`), ``impact`` is slice × segment (the slice's impact ×
     the segment's content response, the float32 product a customer's adstock gains: one lookup
     a day, not four calls)."""
@@ -134,9 +136,6 @@ def _arrays(model: ChannelMarket, slices: list[tuple], lever: str) -> tuple | No
         np.array([s[2] * x.click_through for s, x in zip(slices, resp, strict=True)]),
         impact,
         land,
-        bool((land != NO_CHANNEL).all()),  # every slice lands (paid ads: on their channel)
-        bool((land == NO_CHANNEL).all()),  # none does (seeding that links nowhere)
-        bool(np.array_equal(land, chans)),  # each lands on its own channel (paid ads)
     )
 
 
@@ -146,29 +145,17 @@ def _reach(model: ChannelMarket, lever: str, slices: tuple | None) -> np.ndarray
     if slices is None:
         model.draws.everyone(decision)  # drawn every day, reach or not (CRN)
         return None
-    end, bound, lo, chans, click_below, impact, land, all_land, none_land, own_land = slices
+    end, bound, lo, chans, click_below, impact, land = slices[:7]
     # Only draws below the end of the last slice hit anyone: work on those few customers
-    # (compared on the block's raw bits; only theirs are made floats: Draws.everyone_below).
+    # (compared on the block's raw bits; only theirs are made floats: Draws.everyone_below),
+    # in one compiled loop (the slices are consecutive: a draw's slice is the last start below it).
     near, u_near = model.draws.everyone_below(decision, end, bound)
-    alive = pop.stage[near] != STAGE[CHURNED]
-    near, u_near = near[alive], u_near[alive]
-    # Every channel's slice at once (a handful of calls, whatever the number of channels):
-    # the slices are consecutive, so the slice a draw falls in is a sorted search of the starts.
-    k = lo.searchsorted(u_near, side="right") - 1
     adstock = pop.interest_paid if lever == "paid" else pop.interest_seed
-    adstock[near] += impact[k, pop.segment[near]]
-    chans_k = chans[k]
-    if all_land:  # (the masks below would select everyone or nobody)
-        pop.landing[near] = chans_k if own_land else land[k]
-        pop.landing_source[near] = SOURCE_CODE[lever]
-    elif not none_land:
-        lands = land[k] != NO_CHANNEL
-        pop.landing[near[lands]] = land[k[lands]]
-        pop.landing_source[near[lands]] = SOURCE_CODE[lever]
-    if lever == "paid":  # the ad platform's last touch (revenue_paid_ad, sim.core.phases.purchase)
-        pop.landing_channel[near] = chans_k
-    clicked = u_near - lo[k] < click_below[k]
-    return chans_k[clicked]
+    clicked = np.empty(len(near), dtype=np.int64)
+    out = (adstock, pop.landing, pop.landing_source, pop.landing_channel)
+    out += (SOURCE_CODE[lever], lever == "paid", clicked)
+    args = (near, u_near, pop.stage, _CHURNED, pop.segment, lo, chans, click_below, impact, land)
+    return clicked[: reach(*args, out)]
 
 
 def _touch(model: ChannelMarket, slices: tuple | None) -> None:

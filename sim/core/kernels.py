@@ -1,0 +1,87 @@
+"""Compiled loops (numba) for the parts of a day that are many NumPy calls on few customers.
+
+At 10 000 customers a day is a few hundred NumPy calls on a few hundred customers each, so its
+time is the calls, not the arithmetic (docs/performance.md, issue 17). A loop compiled once per
+machine (numba's on-disk cache) does such a piece in one call. Every kernel here computes
+exactly what the NumPy code it replaced did — integer arithmetic, comparisons, gathers and
+float32 adds and multiplies, no transcendentals — so every ledger stays bit-identical
+(``benchmarks/ledger_hashes.py``); what uses ``exp``, ``log`` or ``ndtri`` stays in NumPy.
+
+    >>> import numpy as np
+    >>> out = np.empty((1, 3), dtype=np.float32)
+    >>> hash_rows(np.arange(3), np.array([7], np.uint32), np.array([9], np.uint32), out)
+    >>> bool(((out >= 0) & (out < 1)).all())
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_LOW = np.uint64(0xFFFFFFFF)
+_GOLDEN, _M1, _M2 = np.uint64(0x9E3779B1), np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35)
+_S8, _S13, _S16 = np.uint64(8), np.uint64(13), np.uint64(16)
+_SCALE = np.float32(2.0**-24)
+
+
+@njit(cache=True, inline="always")
+def _fmix32(x):
+    """MurmurHash3's 32-bit finaliser on a uint32 held in a uint64."""
+    x ^= x >> _S16
+    x = (x * _M1) & _LOW
+    x ^= x >> _S13
+    x = (x * _M2) & _LOW
+    x ^= x >> _S16
+    return x
+
+
+@njit(cache=True, inline="always")
+def uniform(i, lo, hi):
+    """The float32 uniform of index ``i`` under the key halves ``lo``, ``hi`` (uint64 holding
+    uint32): :func:`sim.core.streams.hash_uniforms` for one index."""
+    x = (((np.uint64(i) & _LOW) ^ lo) * _GOLDEN) & _LOW
+    x = _fmix32(_fmix32(x) ^ hi)
+    return np.float32(x >> _S8) * _SCALE
+
+
+@njit(cache=True)
+def hash_rows(customers, lo, hi, out):
+    """``out[j, i]`` = the uniform of ``customers[i]`` under key ``j`` (halves ``lo[j]``,
+    ``hi[j]``): several decisions about the same customers in one call."""
+    for j in range(lo.size):
+        lj, hj = np.uint64(lo[j]), np.uint64(hi[j])
+        for i in range(customers.size):
+            out[j, i] = uniform(customers[i], lj, hj)
+
+
+@njit(cache=True)
+def reach(near, u_near, stage, churned, segment, lo, chans, click_below, impact, land, out):
+    """Exposure of one lever for the customers ``near`` whose draw ``u_near`` fell below the
+    last slice's end (:func:`sim.core.phases.exposure._reach`). Each one alive is in the slice
+    ``k`` whose start ``lo[k]`` is the last not above the draw; their adstock gains
+    ``impact[k, segment]``; they land where the slice lands (``land[k]``, unless −1) with the
+    lever's source code; a paid ad is the ad platform's last touch (``paid``). ``out`` is
+    ``(adstock, landing, landing_source, landing_channel, source, paid, clicked)``; ``clicked``
+    receives the channels of today's clicks (draw − start < the slice's click share). Returns
+    their count."""
+    adstock, landing, landing_source, landing_channel, source, paid, clicked = out
+    m = 0
+    for j in range(near.size):
+        i = near[j]
+        if stage[i] == churned:
+            continue
+        u = np.float64(u_near[j])  # (NumPy compares the float32 draw with float64 starts)
+        k = 0
+        while k + 1 < lo.size and lo[k + 1] <= u:
+            k += 1
+        adstock[i] += impact[k, segment[i]]
+        if land[k] != -1:
+            landing[i] = land[k]
+            landing_source[i] = source
+        if paid:
+            landing_channel[i] = chans[k]
+        if u - lo[k] < click_below[k]:
+            clicked[m] = chans[k]
+            m += 1
+    return m
