@@ -85,3 +85,49 @@ def reach(near, u_near, stage, churned, segment, lo, chans, click_below, impact,
             clicked[m] = chans[k]
             m += 1
     return m
+
+
+@njit(cache=True)
+def book_orders(buyers, channel, units, price, day, pop, order_source):
+    """The customer side of today's orders (:func:`sim.core.phases.purchase.purchase`): per
+    order its revenue (units × price), whether it is the buyer's first, its source (a first
+    order keeps what made the customer interested; a repeat credits today's landing when it
+    is this channel, else organic); each buyer's count, spend, stage, first day, last
+    channel, channels bit and leaving the market. ``pop`` is ``(n_orders, spend, stage,
+    first_day, last_channel, channels_mask, in_market, source, landing, landing_source,
+    customer, organic)`` (the last two: stage and source codes); ``order_source`` receives the
+    sources. Returns ``(revenue, first)``."""
+    n_orders, spend, stage, first_day, last_channel, channels_mask = pop[:6]
+    in_market, source, landing, landing_source, customer, organic = pop[6:]
+    revenue = np.empty(buyers.size, dtype=np.float64)
+    first = np.empty(buyers.size, dtype=np.bool_)
+    for j in range(buyers.size):
+        i, ch = buyers[j], channel[j]
+        revenue[j] = units[j] * price[j]
+        first[j] = n_orders[i] == 0
+        if first[j]:
+            order_source[j] = source[i]
+            first_day[i] = day
+        else:
+            order_source[j] = landing_source[i] if landing[i] == ch else organic
+        n_orders[i] += 1
+        spend[i] = np.float64(spend[i]) + revenue[j]
+        stage[i] = customer
+        last_channel[i] = ch
+        channels_mask[i] |= np.uint32(1) << np.uint32(ch)
+        in_market[i] = False
+    return revenue, first
+
+
+@njit(cache=True)
+def add_keyed(block, keys, weights):
+    """``block.ravel()[keys[r, i]] += weights[r, i]``, summed per bin in the order of ``keys``'
+    rows then orders (what one ``bincount`` of the raveled arrays adds), then added to
+    ``block`` (:meth:`sim.core.ledger.LedgerRecorder.add_keyed`)."""
+    n_rows, n_ch = block.shape
+    sums = np.zeros(n_rows * n_ch)
+    for r in range(keys.shape[0]):
+        for i in range(keys.shape[1]):
+            sums[keys[r, i]] += weights[r, i]
+    for b in range(n_rows * n_ch):
+        block[b // n_ch, b % n_ch] += sums[b]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.core.kernels import add_keyed
 from sim.scenario import SOURCES, Scenario
 
 FLOW_MEASURES: tuple[str, ...] = (
@@ -212,9 +213,7 @@ class LedgerRecorder:
         once. Each bin sums its contributions in the order given, as separate ``add`` calls
         would; a measure without a key gets 0.0 added, which leaves it as it was (a sum of
         ``bincount`` sums is never −0.0), and a basic slice is written, not a fancy index."""
-        n_rows, _, n_ch = self._flows.shape
-        sums = np.bincount(keys.ravel(), weights=weights.ravel(), minlength=n_rows * n_ch)
-        self._flows[:, day] += sums.reshape(n_rows, n_ch)
+        add_keyed(self._flows[:, day], keys, weights)  # (compiled: one call, the same sums)
 
     def add_same(self, day: int, measures: tuple[str, ...], values: np.ndarray) -> None:
         """Add the same per-channel ``values`` to each of ``measures`` in one write (choice's

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
+from sim.core.kernels import book_orders
 from sim.core.phases.post_purchase import POST_PURCHASE_DRAWS
-from sim.core.population import CUSTOMER, SOURCE_CODE
+from sim.core.population import CUSTOMER, SOURCE_CODE, STAGE
 from sim.inventory.fulfilment import settle, sku_factor
 
 if TYPE_CHECKING:
@@ -83,23 +84,15 @@ def purchase(model: ChannelMarket) -> None:
         model.today.first = np.zeros(0, dtype=bool)
         model.today.order_source = np.zeros(0, dtype=np.int8)
         return
-    first = pop.n_orders[buyers] == 0
-    model.today.first = first
-    model.today.order_source = _order_source(model, buyers, channel, first)
-    revenue = units * price
-    pop.n_orders[buyers] += 1
-    pop.spend[buyers] += revenue
-    pop.stage[buyers] = CUSTOMER
-    pop.first_day[buyers[first]] = day
-    pop.last_channel[buyers] = channel
-    pop.channels_mask[buyers] |= _channel_bits(len(model.channel_agents))[channel]
-    pop.in_market[buyers] = False
+    # the buyers' side of the orders, in one compiled loop (the same numbers as NumPy's calls)
+    t.order_source = np.empty(len(buyers), dtype=np.int8)
+    revenue, t.first = book_orders(buyers, channel, units, price, day, _book(pop), t.order_source)
     if u_cycle is None:
         u_cycle = draws.u("purchase.cycle", buyers)
     z = ndtri(np.minimum(np.maximum(u_cycle, _U_LO), _U_HI))  # np.clip, without its overhead
     gap = pop.need_gap(buyers, seg, z, sigma[seg])  # each customer's own cycle, if spread
     pop.next_need[buyers] = pop.next_need_after(buyers, day, gap)
-    _record(model, buyers, channel, units, revenue, first)
+    _record(model, buyers, channel, units, revenue, t.first)
 
 
 def _first_basket(pop, buyers: np.ndarray, seg: np.ndarray, own_q: np.ndarray) -> np.ndarray:
@@ -142,20 +135,22 @@ def _segment_constants(model: ChannelMarket) -> tuple[np.ndarray, ...]:
     return model.segment_constants
 
 
-def _channel_bits(n_ch: int) -> np.ndarray:
-    """``uint32(1) << channel`` for every channel: a buyer's bit in ``channels_mask``."""
-    bits = _BITS.get(n_ch)
-    if bits is None:
-        bits = _BITS[n_ch] = np.uint32(1) << np.arange(n_ch).astype(np.uint32)
-    return bits
-
-
-def _order_source(model: ChannelMarket, buyers, channel, first) -> np.ndarray:
-    """First orders keep what made the customer interested; repeats credit today's touch/ad."""
-    pop = model.pop
-    landed = pop.landing[buyers] == channel
-    repeat_source = np.where(landed, pop.landing_source[buyers], SOURCE_CODE["organic"])
-    return np.where(first, pop.source[buyers], repeat_source).astype(np.int8)
+def _book(pop) -> tuple:
+    """The population arrays :func:`sim.core.kernels.book_orders` reads and updates."""
+    return (
+        pop.n_orders,
+        pop.spend,
+        pop.stage,
+        pop.first_day,
+        pop.last_channel,
+        pop.channels_mask,
+        pop.in_market,
+        pop.source,
+        pop.landing,
+        pop.landing_source,
+        _CUSTOMER,
+        SOURCE_CODE["organic"],
+    )
 
 
 def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> None:
@@ -189,10 +184,10 @@ def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> Non
     rec.journey(day, buyers, "order", channel, ordered=model.warehouse is None)
 
 
+_CUSTOMER = int(STAGE[CUSTOMER])
 # the renewal draw's bounds as the float32 numbers the Python floats became in float32 arithmetic
 # (0-d arrays: cheaper ufunc operands than NumPy scalars, see sim.core.population.STAGE)
 _U_LO, _U_HI = np.array(1e-7, dtype=np.float32), np.array(1 - 1e-7, dtype=np.float32)
-_BITS: dict[int, np.ndarray] = {}  # _channel_bits, per number of channels
 # _record's measures and, per row of its keys, the measure its bins start at
 _RECORDED = (*ORDER_MEASURES, *SOURCE_ORDERS, *SOURCE_REVENUE, *AD_MEASURES)
 _KEY_ROW = np.array(
