@@ -131,3 +131,11 @@ def add_keyed(block, keys, weights):
             sums[keys[r, i]] += weights[r, i]
     for b in range(n_rows * n_ch):
         block[b // n_ch, b % n_ch] += sums[b]
+
+
+@njit(cache=True)
+def need_again(stage, next_need, in_market, customer, day):
+    """Customers whose renewal clock has run out by ``day`` enter the market."""
+    for i in range(stage.size):
+        if stage[i] == customer and next_need[i] <= day:
+            in_market[i] = True
