@@ -139,3 +139,23 @@ def need_again(stage, next_need, in_market, customer, day):
     for i in range(stage.size):
         if stage[i] == customer and next_need[i] <= day:
             in_market[i] = True
+
+
+def _warm() -> None:
+    """Compile the kernels for the engine's own types, or load them from numba's on-disk cache,
+    now: at import, where a process pays its one-off costs, not inside a run's first day.
+    Other types compile on first use."""
+    i64, f32, i8 = np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.int8)
+    u32, f64, b = np.zeros(1, np.uint32), np.zeros(1, np.float64), np.zeros(1, np.bool_)
+    i32 = np.zeros(1, np.int32)
+    hash_rows(i64, u32, u32, np.zeros((1, 1), np.float32))
+    out = (f32.copy(), i8.copy(), i8.copy(), i8.copy(), 0, True, i64.copy())
+    reach(i64[:0], f32[:0], i8, 3, i8, f64, i64, f64, np.zeros((1, 1), np.float32), i64, out)
+    pop = (i32.copy(), f32.copy(), i8.copy(), i32.copy(), i8.copy(), u32.copy(), b.copy())
+    pop += (i8, i8, i8, 2, 0)
+    book_orders(i64[:0], i64[:0], i32[:0], f64[:0], 0, pop, i8[:0].copy())
+    add_keyed(np.zeros((2, 2, 2))[:, 0], np.zeros((1, 0), np.int64), np.zeros((1, 0)))
+    need_again(i8[:0], i32[:0], b[:0], 2, 0)
+
+
+_warm()

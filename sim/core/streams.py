@@ -175,16 +175,17 @@ class Draws:
         return table[0][day], table[1][day]
 
     def _stacked_halves(self, decisions: tuple[str, ...]) -> np.ndarray:
-        """The :meth:`_halves` tables of ``decisions`` stacked (low, high half × decisions ×
-        days), so a day's keys of a whole group are one column, not one lookup per decision."""
+        """The :meth:`_halves` tables of ``decisions`` stacked (days × low, high half ×
+        decisions), so a day's keys of a whole group are one contiguous block, not one lookup
+        per decision."""
         stacked = self._stacked.get(decisions)
-        if stacked is None or stacked.shape[2] <= self.day:
+        if stacked is None or stacked.shape[0] <= self.day:
             for d in decisions:
                 self._halves(d)  # (each table now reaches today)
             days = min(len(self._tables[d][0]) for d in decisions)
             halves = [[self._tables[d][h][:days] for d in decisions] for h in (0, 1)]
             stacked = np.array(halves, dtype=np.uint32).reshape(2, -1, days)
-            self._stacked[decisions] = stacked
+            stacked = self._stacked[decisions] = np.ascontiguousarray(stacked.transpose(2, 0, 1))
         return stacked
 
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
@@ -194,7 +195,7 @@ class Draws:
     def rows(self, decisions: Sequence[str], customers: np.ndarray) -> np.ndarray:
         """``u`` of several decisions about the same customers at once: ``(decisions, m)``,
         row ``j`` equal to ``u(decisions[j], customers)`` (one pass instead of one each)."""
-        halves = self._stacked_halves(tuple(decisions))[:, :, self.day]
+        halves = self._stacked_halves(tuple(decisions))[self.day]
         return keyed_uniforms(customers, halves[0], halves[1])
 
     def many(self, pairs: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
@@ -210,7 +211,7 @@ class Draws:
         names = tuple(d for decisions, _ in groups for d in decisions)
         if not names:  # no decision at all
             return [np.zeros((0, len(customers)), dtype=np.float32) for _, customers in groups]
-        halves = self._stacked_halves(names)[:, :, self.day]
+        halves = self._stacked_halves(names)[self.day]
         out, start = [], 0
         for decisions, customers in groups:
             stop = start + len(decisions)
