@@ -120,15 +120,49 @@ def book_orders(buyers, channel, units, price, day, pop, order_source):
 
 
 @njit(cache=True)
-def add_keyed(block, keys, weights):
-    """``block.ravel()[keys[r, i]] += weights[r, i]``, summed per bin in the order of ``keys``'
-    rows then orders (what one ``bincount`` of the raveled arrays adds), then added to
-    ``block`` (:meth:`sim.core.ledger.LedgerRecorder.add_keyed`)."""
-    n_rows, n_ch = block.shape
+def record_orders(block, bins, orders, n_ch, paid_code):
+    """Add the day's orders to the day's measure × channel ``block`` of the ledger
+    (:func:`sim.core.phases.purchase._record`): ``bins[r]`` is the first bin of the measure of
+    row ``r``: rows 0–6 (orders, units, revenue, cogs, commission, new customers, repeat
+    orders) by the order's channel, 7–8 (orders, revenue) by source × channel, 9–10 (orders,
+    revenue from paid ads) by the last paid ad's channel (weight 0 without one). ``orders`` is
+    ``(channel, ad, source, units, revenue, unit_cost, commission, first)``; ``unit_cost`` has
+    one entry per order or one for all. Each bin sums its orders in their order, starting from
+    0.0, and is then added to ``block``: what one ``bincount`` of the rows' keys and weights
+    added, so the same floats."""
+    channel, ad, source, units, revenue, unit_cost, commission, first = orders
+    n_rows = block.shape[0]
     sums = np.zeros(n_rows * n_ch)
-    for r in range(keys.shape[0]):
-        for i in range(keys.shape[1]):
-            sums[keys[r, i]] += weights[r, i]
+    one_cost = unit_cost.size == 1
+    for r in range(11):
+        for i in range(channel.size):
+            ch = channel[i]
+            paid = source[i] == paid_code and ad[i] >= 0
+            if r < 7:
+                key = bins[r] + ch
+            elif r < 9:
+                key = bins[r] + source[i] * n_ch + ch
+            else:
+                key = bins[r] + max(ad[i], 0)
+            if r == 0 or r == 7:
+                w = 1.0
+            elif r == 1:
+                w = np.float64(units[i])
+            elif r == 2 or r == 8:
+                w = revenue[i]
+            elif r == 3:
+                w = units[i] * unit_cost[0 if one_cost else i]
+            elif r == 4:
+                w = revenue[i] * commission[ch]
+            elif r == 5:
+                w = 1.0 if first[i] else 0.0
+            elif r == 6:
+                w = 0.0 if first[i] else 1.0
+            elif r == 9:
+                w = 1.0 if paid else 0.0
+            else:
+                w = revenue[i] * (1.0 if paid else 0.0)
+            sums[key] += w
     for b in range(n_rows * n_ch):
         block[b // n_ch, b % n_ch] += sums[b]
 
@@ -154,7 +188,8 @@ def _warm() -> None:
     pop = (i32.copy(), f32.copy(), i8.copy(), i32.copy(), i8.copy(), u32.copy(), b.copy())
     pop += (i8, i8, i8, 2, 0)
     book_orders(i64[:0], i64[:0], i32[:0], f64[:0], 0, pop, i8[:0].copy())
-    add_keyed(np.zeros((2, 2, 2))[:, 0], np.zeros((1, 0), np.int64), np.zeros((1, 0)))
+    orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
+    record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
 
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.core.kernels import add_keyed
 from sim.scenario import SOURCES, Scenario
 
 FLOW_MEASURES: tuple[str, ...] = (
@@ -114,7 +113,7 @@ class LedgerRecorder:
         self._flows = np.zeros((0, self.days, n_ch))  # measure × day × channel; flow[m] views it
         self._row: dict[str, int] = {}
         self._rows_of: dict[tuple[str, ...], np.ndarray] = {}
-        self._bins_of: dict[tuple[str, ...], np.ndarray] = {}  # (add_keyed)
+        self._bins_of: dict[tuple[str, ...], np.ndarray] = {}  # (bins_of)
         self._same_rows: dict[tuple[str, ...], np.ndarray | slice] = {}  # (add_same)
         self._add_flows(FLOW_MEASURES)
         # SPEND_MEASURES × day × channel, ``spend[m]`` views of it: exposure writes a day's
@@ -197,23 +196,18 @@ class LedgerRecorder:
 
     def bins_of(self, measures: tuple[str, ...]) -> np.ndarray:
         """The first bin of each of ``measures`` in the measure × channel block of a day
-        (``row × channels``, a column: add a channel to get its bin), for :meth:`add_keyed`
-        (looked up once per run, not once per day)."""
+        (``row × channels``: add a channel to get its bin), for writes into
+        :meth:`day_block` (looked up once per run, not once per day)."""
         bins = self._bins_of.get(measures)
         if bins is None:
-            rows = self.rows_of(measures)
-            bins = self._bins_of[measures] = (rows * self._flows.shape[2])[:, None]
+            bins = self._bins_of[measures] = self.rows_of(measures) * self._flows.shape[2]
         return bins
 
-    def add_keyed(self, day: int, keys: np.ndarray, weights: np.ndarray) -> None:
-        """Add ``weights`` to the bins ``keys`` of the day's measure × channel block
-        (``bins_of((measure,)) + channel``) with one ``bincount`` and one write of the day's
-        column of every measure: a phase that records several measures grouped in different
-        ways (by the order's channel, by its source, by the ad's channel) writes them all at
-        once. Each bin sums its contributions in the order given, as separate ``add`` calls
-        would; a measure without a key gets 0.0 added, which leaves it as it was (a sum of
-        ``bincount`` sums is never −0.0), and a basic slice is written, not a fancy index."""
-        add_keyed(self._flows[:, day], keys, weights)  # (compiled: one call, the same sums)
+    def day_block(self, day: int) -> np.ndarray:
+        """The day's measure × channel block of the flow measures (a view: writes land in the
+        ledger), for a phase that records several measures at once
+        (:func:`sim.core.kernels.record_orders`)."""
+        return self._flows[:, day]
 
     def add_same(self, day: int, measures: tuple[str, ...], values: np.ndarray) -> None:
         """Add the same per-channel ``values`` to each of ``measures`` in one write (choice's

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
-from sim.core.kernels import book_orders
+from sim.core.kernels import book_orders, record_orders
 from sim.core.phases.post_purchase import POST_PURCHASE_DRAWS
 from sim.core.population import CUSTOMER, SOURCE_CODE, STAGE
 from sim.inventory.fulfilment import settle, sku_factor
@@ -154,33 +154,18 @@ def _book(pop) -> tuple:
 
 
 def _record(model: ChannelMarket, buyers, channel, units, revenue, first) -> None:
-    """The day's order measures in one ledger write (:meth:`LedgerRecorder.add_keyed`): seven
-    by the order's channel, orders and revenue by source × channel, and the paid-sourced ones by
-    the last paid ad's channel (other orders add 0 there, which leaves every sum as it was)."""
-    rec, day, m = model.recorder, model.day, model.scenario.market
-    unit_cost = m.unit_cost if model.today.unit_cost is None else model.today.unit_cost
+    """The day's order measures in one compiled write (:func:`sim.core.kernels.record_orders`):
+    seven by the order's channel, orders and revenue by source × channel, and the paid-sourced
+    ones by the last paid ad's channel (other orders add 0 there, which leaves every sum as it
+    was)."""
+    rec, day = model.recorder, model.day
+    unit_cost = model.today.unit_cost  # per SKU with inventory
+    if unit_cost is None:
+        unit_cost = np.array([model.scenario.market.unit_cost])
+    source, ad = model.today.order_source, model.pop.landing_channel[buyers]
+    orders = (channel, ad, source, units, revenue, unit_cost, model.commission, first)
     n_ch = len(model.channel_agents)
-    source = model.today.order_source
-    ad = model.pop.landing_channel[buyers]
-    paid = (source == SOURCE_CODE["paid"]) & (ad >= 0)
-    keys = np.empty((len(_KEY_ROW), len(channel)), dtype=np.int64)
-    keys[:-2] = channel
-    keys[-2:] = np.maximum(ad, 0)  # (no paid ad: weight 0, any bin of its own measure)
-    keys += rec.bins_of(_KEYED)  # each key row's first bin (the sources' rows are consecutive)
-    keys[len(ORDER_MEASURES) : -2] += np.multiply(source, n_ch, dtype=np.int64)  # by source
-    weights = np.empty(keys.shape)
-    weights[0] = 1.0
-    weights[1] = units
-    weights[2] = revenue
-    weights[3] = units * unit_cost  # per SKU with inventory
-    weights[4] = revenue * model.commission[channel]
-    weights[5] = first
-    weights[6] = ~first
-    weights[7] = 1.0
-    weights[8] = revenue
-    weights[9] = paid
-    weights[10] = revenue * paid
-    rec.add_keyed(day, keys, weights)
+    record_orders(rec.day_block(day), rec.bins_of(_KEYED), orders, n_ch, SOURCE_CODE["paid"])
     rec.journey(day, buyers, "order", channel, ordered=model.warehouse is None)
 
 
