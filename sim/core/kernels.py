@@ -168,6 +168,32 @@ def record_orders(block, bins, orders, n_ch, paid_code):
 
 
 @njit(cache=True)
+def churn_draws(stage, in_market, customer, keys, below, lapse_p, also):
+    """Churn's draws (:func:`sim.core.phases.churn.churn`), ascending: the customers (stage
+    ``customer``) whose ``churn.churn`` draw is below ``below`` or who are marked in ``also``
+    (today's repeat buyers, when customers can drop out after a purchase; empty: nobody), with
+    their draws; and the shoppers in the market whose ``churn.lapse`` draw is below
+    ``lapse_p``. ``keys`` holds the two decisions' key halves (low, high × churn, lapse)."""
+    n = stage.size
+    close, lapse = np.empty(n, np.int64), np.empty(n, np.int64)
+    u_close = np.empty(n, np.float32)
+    k = m = 0
+    lc, ll = np.uint64(keys[0, 0]), np.uint64(keys[0, 1])
+    hc, hl = np.uint64(keys[1, 0]), np.uint64(keys[1, 1])
+    marked = also.size > 0
+    for i in range(n):
+        if stage[i] == customer:
+            u = uniform(i, lc, hc)
+            if u < below or (marked and also[i]):
+                close[k], u_close[k] = i, u
+                k += 1
+        if in_market[i] and uniform(i, ll, hl) < lapse_p:
+            lapse[m] = i
+            m += 1
+    return close[:k], u_close[:k], lapse[:m]
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -191,6 +217,7 @@ def _warm() -> None:
     orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
+    churn_draws(i8[:0], b[:0], 2, np.zeros((2, 2), np.uint32), f32[0], f32[0], b[:0])
 
 
 _warm()

@@ -23,6 +23,7 @@ STAGE = tuple(np.array(s, dtype=np.int8) for s in (PROSPECT, INTERESTED, CUSTOME
 for _code in STAGE:
     _code.flags.writeable = False  # shared by every run
 NO_CHANNEL = -1
+_NOBODY = np.zeros(0, dtype=bool)  # (repeat_buyers without dropout)
 PRIVATE_FAMILY = FAMILIES.index("private")
 SOURCE_CODE = {name: i for i, name in enumerate(SOURCES)}
 
@@ -238,12 +239,12 @@ class CustomerPopulation:
         cycle[expo] = np.minimum(cycle[expo] * -np.log1p(-u), NEVER_DAYS)
         return cycle
 
-    def churn_candidates(self, close: np.ndarray, customers: np.ndarray, today) -> np.ndarray:
-        """``close`` (customers whose draw may churn them) plus today's repeat buyers when
-        customers can drop out after a purchase."""
+    def repeat_buyers(self, today) -> np.ndarray:
+        """When customers can drop out after a purchase, a mask over all customers of today's
+        repeat buyers (churn checks their draw whatever it is); else an empty mask."""
         if self.dropout_p is None:
-            return close
-        return close | self._repeat_buyers(today)[customers]
+            return _NOBODY
+        return self._repeat_buyers(today)
 
     def _repeat_buyers(self, today) -> np.ndarray:
         """A mask over all customers: who made a repeat purchase today."""

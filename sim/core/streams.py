@@ -188,6 +188,11 @@ class Draws:
             stacked = self._stacked[decisions] = np.ascontiguousarray(stacked.transpose(2, 0, 1))
         return stacked
 
+    def day_keys(self, decisions: tuple[str, ...]) -> np.ndarray:
+        """Today's keys of ``decisions`` as uint32 halves, ``(2, len(decisions))`` (low, high),
+        for a compiled loop that hashes its own draws (:mod:`sim.core.kernels`)."""
+        return self._stacked_halves(decisions)[self.day]
+
     def u(self, decision: str, customers: np.ndarray) -> np.ndarray:
         """Today's uniform of ``decision`` for each of ``customers`` (aligned with them)."""
         return keyed_uniforms(customers, *self._halves(decision))[0]

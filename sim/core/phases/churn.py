@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.kernels import churn_draws
 from sim.core.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT, STAGE
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
+
+CHURN_DRAWS = ("churn.churn", "churn.lapse")
+_CUSTOMER = int(STAGE[CUSTOMER])
 
 
 def churn(model: ChannelMarket) -> None:
@@ -25,13 +29,15 @@ def churn(model: ChannelMarket) -> None:
     least = float(np.minimum.reduce(pop.satisfaction))  # ndarray.min without its wrapper
     worst = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - least))
     worst *= pop.max_churn_multiplier  # 1.0 unless customers carry their own hazard
-    customers = (pop.stage == STAGE[CUSTOMER]).nonzero()[0]  # (np.flatnonzero without its wrapper)
-    # Both decisions hashed in one pass (the same numbers as two calls): lapse for everyone in
-    # the market now; those who churn below leave the market and are dropped from it.
-    in_market = pop.in_market.nonzero()[0]
-    u_churn, u_lapse = model.draws.many((("churn.churn", customers), ("churn.lapse", in_market)))
-    close = pop.churn_candidates(u_churn < worst * 1.0001, customers, model.today)
-    customers, u_churn = customers[close], u_churn[close]
+    # Both decisions' draws, the few customers close enough to churn and the shoppers who
+    # lapse unless they churn, in one compiled pass (the same numbers as NumPy's calls); today's
+    # repeat buyers are candidates too when customers can drop out after a purchase.
+    keys = model.draws.day_keys(CHURN_DRAWS)
+    below, lapse_p = np.float32(worst * 1.0001), np.float32(m.interest_lapse)
+    also = pop.repeat_buyers(model.today)
+    customers, u_churn, lapse = churn_draws(
+        pop.stage, pop.in_market, _CUSTOMER, keys, below, lapse_p, also
+    )
     hazard = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - pop.satisfaction[customers]))
     hazard = np.where(pop.in_private[customers], hazard * m.private_retention, hazard)
     hazard = pop.own_hazard(customers, hazard, m, model.today)  # spread, dropout
@@ -41,8 +47,7 @@ def churn(model: ChannelMarket) -> None:
     pop.in_market[gone] = False
     model.recorder.journey(day, gone, "churned", ordered=True)
 
-    still = pop.in_market[in_market]  # only ``gone`` left the market since
-    lapse = in_market[still & (u_lapse < m.interest_lapse)]
+    lapse = lapse[pop.in_market[lapse]]  # (only ``gone`` left the market since)
     stage = pop.stage[lapse]  # (those set back to prospects below were not customers)
     prospects = lapse[stage == STAGE[INTERESTED]]
     pop.stage[prospects] = PROSPECT
