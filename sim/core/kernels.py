@@ -194,6 +194,30 @@ def churn_draws(stage, in_market, customer, keys, below, lapse_p, also):
 
 
 @njit(cache=True)
+def table_choice(shoppers, traits, pos, table, u, sell, channel):
+    """Each shopper's channel from the cumulative choice rows of their combination
+    (:func:`sim.core.phases.choice._table_rows`): segment, the positions of their last channel
+    and landing channel among the selling ones (``pos``; code −1, none, reads its last entry),
+    touched, member — the row ``np.ravel_multi_index`` finds in ``table`` — then the number of
+    the row's entries below their draw ``u`` picks the selling channel (the last one past the
+    end). ``traits`` is ``(segment, last_channel, landing, touched, in_private)``; ``channel``
+    receives the channels."""
+    segment, last_channel, landing, touched, in_private = traits
+    k = sell.size + 1  # positions: a selling channel or none (the last)
+    none = pos.size - 1
+    for j in range(shoppers.size):
+        i = shoppers[j]
+        a = pos[last_channel[i] if last_channel[i] >= 0 else none]
+        b = pos[landing[i] if landing[i] >= 0 else none]
+        row = (((segment[i] * k + a) * k + b) * 2 + touched[i]) * 2 + in_private[i]
+        below = 0
+        x = np.float64(u[j])
+        for c in range(table.shape[1]):
+            below += table[row, c] < x
+        channel[j] = sell[min(below, sell.size - 1)]
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -218,6 +242,8 @@ def _warm() -> None:
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
     churn_draws(i8[:0], b[:0], 2, np.zeros((2, 2), np.uint32), f32[0], f32[0], b[:0])
+    traits = (i8, i8, i8, b, b)
+    table_choice(i64[:0], traits, i64, np.zeros((1, 1), np.float32), f32[:0], i64, i64[:0])
 
 
 _warm()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.kernels import table_choice
 from sim.core.phases.exposure import TOUCH_DRAW, touch
 from sim.core.phases.purchase import BUYER_DRAWS
 from sim.inventory.fulfilment import avoid
@@ -36,16 +37,15 @@ def choice(model: ChannelMarket) -> None:
         return
     sell = model.selling  # channel indices that take orders
     if model.warehouse is None and not model.levers.active:  # utility from who they are alone
-        cum = _table_rows(model, shoppers)
+        channel = _table_channels(model, shoppers, u)
     else:
         seg = pop.segment[shoppers]
         extra = model.levers.choice_utility(model, shoppers, sell, pop.seg_sensitivity[seg])
         util = _utility(model, seg, *_traits(pop, shoppers), extra)
         if model.warehouse is not None:  # empty shelves; channels a stockout sent them away from
             avoid(model, shoppers, sell, seg, util)
-        cum = _cumulative(util)
-    pick = _count_below(cum, u)
-    channel = sell[np.minimum(pick, len(sell) - 1)]
+        pick = _count_below(_cumulative(util), u)
+        channel = sell[np.minimum(pick, len(sell) - 1)]
     channel = model.levers.locked_channel(model, shoppers, channel)  # deposits, subscriptions
     model.today.channel = channel
     sessions = np.bincount(channel, minlength=len(model.channel_agents))
@@ -130,28 +130,24 @@ def _cumulative(util: np.ndarray) -> np.ndarray:
     return np.add.accumulate(prob, axis=1)
 
 
-def _table_rows(model: ChannelMarket, shoppers: np.ndarray) -> np.ndarray:
+def _table_channels(model: ChannelMarket, shoppers: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Without levers or stock a shopper's choice probabilities depend only on their segment,
     which selling channel (if any) they last bought from and landed on, pool membership and
     touch: a few hundred combinations. Their cumulative rows are computed once per distinct
     shelf price, by :func:`_utility` and :func:`_cumulative` on one made-up shopper per
     combination (elementwise and row-wise operations only, so every row is bit-identical to
-    the per-shopper computation), and each day gathers its shoppers' rows: ~12 NumPy calls
-    instead of ~30."""
+    the per-shopper computation), and each day one compiled loop finds each shopper's row and
+    channel (:func:`sim.core.kernels.table_choice`)."""
     key = model.price_today.tobytes()
     cached = model.choice_table
     if cached is None or cached[0] != key:
         cached = model.choice_table = (key, *_combination_table(model))
-    _, table, pos, shape = cached
+    _, table, pos, _ = cached
     pop = model.pop
-    combination = (
-        pop.segment[shoppers],
-        pos[pop.last_channel[shoppers]],  # (code −1, no channel, reads pos's last entry)
-        pos[pop.landing[shoppers]],
-        pop.touched[shoppers],
-        pop.in_private[shoppers],
-    )
-    return table[np.ravel_multi_index(combination, shape)]
+    traits = (pop.segment, pop.last_channel, pop.landing, pop.touched, pop.in_private)
+    channel = np.empty(len(shoppers), dtype=np.int64)
+    table_choice(shoppers, traits, pos, table, u, model.selling, channel)
+    return channel
 
 
 def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
