@@ -56,6 +56,17 @@ def hash_rows(customers, lo, hi, out):
 
 
 @njit(cache=True)
+def morning(paid, seed, decay, landing, touched):
+    """Exposure's morning in one pass: both adstocks fade by ``decay`` (float32, as NumPy
+    multiplies float32 arrays by a Python float), nobody has landed or been touched yet."""
+    for i in range(paid.size):
+        paid[i] *= decay
+        seed[i] *= decay
+        landing[i] = -1
+        touched[i] = False
+
+
+@njit(cache=True)
 def reach(near, u_near, stage, churned, segment, lo, chans, click_below, impact, land, out):
     """Exposure of one lever for the customers ``near`` whose draw ``u_near`` fell below the
     last slice's end (:func:`sim.core.phases.exposure._reach`). Each one alive is in the slice
@@ -218,6 +229,27 @@ def table_choice(shoppers, traits, pos, table, u, sell, channel):
 
 
 @njit(cache=True)
+def satisfy_and_join(buyers, u_sat, p_sat, u_join, join_p, satisfaction, in_private):
+    """Post-purchase, per order (:func:`sim.core.phases.post_purchase.post_purchase`): the
+    buyer is satisfied when their draw is below ``p_sat`` (compared in float64, as NumPy
+    compares a float32 and a float64 array); their satisfaction becomes 0.7 × it + 0.3 ×
+    satisfied (0.7 × a float32 in float32, 0.3 × a bool in float64, the sum rounded to float32:
+    NumPy's types); a buyer outside the private pool joins it when their draw is below
+    ``join_p`` (float32). Returns ``(satisfied, joins)``, one per order."""
+    satisfied = np.empty(buyers.size, dtype=np.bool_)
+    joins = np.empty(buyers.size, dtype=np.bool_)
+    for j in range(buyers.size):
+        i = buyers[j]
+        satisfied[j] = np.float64(u_sat[j]) < p_sat[j]
+        kept = np.float32(0.7) * satisfaction[i]
+        satisfaction[i] = np.float32(np.float64(kept) + (0.3 if satisfied[j] else 0.0))
+        joins[j] = u_join[j] < join_p and not in_private[i]
+        if joins[j]:
+            in_private[i] = True
+    return satisfied, joins
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -233,6 +265,7 @@ def _warm() -> None:
     u32, f64, b = np.zeros(1, np.uint32), np.zeros(1, np.float64), np.zeros(1, np.bool_)
     i32 = np.zeros(1, np.int32)
     hash_rows(i64, u32, u32, np.zeros((1, 1), np.float32))
+    morning(f32[:0], f32[:0], f32[0], i8[:0], b[:0])
     out = (f32.copy(), i8.copy(), i8.copy(), i8.copy(), 0, True, i64.copy())
     reach(i64[:0], f32[:0], i8, 3, i8, f64, i64, f64, np.zeros((1, 1), np.float32), i64, out)
     pop = (i32.copy(), f32.copy(), i8.copy(), i32.copy(), i8.copy(), u32.copy(), b.copy())
@@ -241,6 +274,7 @@ def _warm() -> None:
     orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
+    satisfy_and_join(i64[:0], f32[:0], f64[:0], f32[:0], f32[0], f32, b)
     churn_draws(i8[:0], b[:0], 2, np.zeros((2, 2), np.uint32), f32[0], f32[0], b[:0])
     traits = (i8, i8, i8, b, b)
     table_choice(i64[:0], traits, i64, np.zeros((1, 1), np.float32), f32[:0], i64, i64[:0])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.kernels import reach
+from sim.core.kernels import morning, reach
 from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE, STAGE
 from sim.core.streams import raw_bound
 
@@ -28,10 +28,8 @@ _DECISIONS = {lever: f"exposure.{lever}" for lever in ("paid", "seeding")}  # wh
 def exposure(model: ChannelMarket) -> None:
     pop, rec, day = model.pop, model.recorder, model.day
     decay = model.scenario.market.interest_decay
-    pop.interest_paid *= decay  # adstock: yesterday's interest carries over, fading
-    pop.interest_seed *= decay
-    pop.landing.fill(NO_CHANNEL)
-    pop.touched.fill(False)
+    # adstock: yesterday's interest carries over, fading; nobody has landed or been touched yet
+    morning(pop.interest_paid, pop.interest_seed, np.float32(decay), pop.landing, pop.touched)
 
     model.join_p = float(model.join_p_by_day[day])  # private-ops budgets may move by day
     plan = model.exposure_plan

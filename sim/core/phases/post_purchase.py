@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.kernels import satisfy_and_join
 from sim.core.population import INTERESTED, PROSPECT, SOURCE_CODE
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ def post_purchase(model: ChannelMarket) -> None:
 
     # with a warehouse, each order's delivery days depend on the location that served it
     p_sat = model.satisfaction_p[channel] if model.warehouse is None else model.today.sat_p
-    satisfied = u_sat < p_sat
-    pop.satisfaction[buyers] = 0.7 * pop.satisfaction[buyers] + 0.3 * satisfied
+    # satisfaction and joining the private pool, in one compiled loop (NumPy's numbers)
+    join_p = np.float32(model.join_p)
+    satisfied, joins = satisfy_and_join(
+        buyers, u_sat, p_sat, u_join, join_p, pop.satisfaction, pop.in_private
+    )
     rec.add("satisfied_orders", day, channel[satisfied])
     t = model.today
     rec.add_orders(
@@ -49,9 +53,7 @@ def post_purchase(model: ChannelMarket) -> None:
         tier=model.levers.tier[buyers],
     )
 
-    joins = (u_join < model.join_p) > pop.in_private[buyers]  # (a & ~b: a > b for booleans)
     joined, joined_at = buyers[joins], channel[joins]
-    pop.in_private[joined] = True
     rec.add("joined_private", day, joined_at)
     rec.journey(day, joined, "joined_private", joined_at, ordered=model.warehouse is None)
 
