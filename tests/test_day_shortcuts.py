@@ -15,8 +15,14 @@ import pytest
 import sim.core.phases.choice as choice_module
 from sim.core.ledger import LedgerRecorder
 from sim.core.model import ChannelMarket
-from sim.core.phases.choice import _cumulative, _table_rows, _traits, _utility
-from sim.core.phases.purchase import SOURCE_ORDERS, SOURCE_REVENUE
+from sim.core.phases.choice import (
+    _count_below,
+    _cumulative,
+    _table_channels,
+    _traits,
+    _utility,
+)
+from sim.core.phases.purchase import _KEYED, ORDER_MEASURES, SOURCE_ORDERS, SOURCE_REVENUE, _record
 from sim.core.streams import Draws, hash_uniforms, splitmix64
 from sim.levers.state import NO_EXTRA
 from sim.levers.tiers import Tiers, classify
@@ -49,10 +55,11 @@ def test_one_pass_over_groups_equals_a_hash_per_decision():
             np.testing.assert_array_equal(row, expected)
 
 
-def test_choice_table_rows_equal_each_shoppers_own_computation(baseline):
+def test_choice_table_channels_equal_each_shoppers_own_computation(baseline):
     """Every combination a shopper can be in (random segments, last channels and landings, some
-    of them channels that do not sell, pool membership, touches): the table's row is the very
-    row the per-shopper utility and logit give."""
+    of them channels that do not sell, pool membership, touches) and draws, some exactly on a
+    row's entries: the compiled table lookup picks the very channel the per-shopper utility,
+    logit and count of the row's entries below the draw pick."""
     sc = apply_overrides(baseline, NO_STOCK)
     model = ChannelMarket(sc, seed=4)
     for _ in range(5):
@@ -65,8 +72,14 @@ def test_choice_table_rows_equal_each_shoppers_own_computation(baseline):
     pop.touched[:] = rng.random(pop.n) < 0.5
     everyone = np.arange(pop.n)
     direct = _cumulative(_utility(model, pop.segment[everyone], *_traits(pop, everyone), NO_EXTRA))
-    np.testing.assert_array_equal(_table_rows(model, everyone), direct)
+    u = rng.random(pop.n, dtype=np.float32)
+    on_entry = rng.random(pop.n) < 0.2  # draws equal to an entry of their own row (ties)
+    u[on_entry] = direct[on_entry, rng.integers(0, direct.shape[1], pop.n)[on_entry]]
+    sell = model.selling
+    expected = sell[np.minimum(_count_below(direct, u), len(sell) - 1)]
+    np.testing.assert_array_equal(_table_channels(model, everyone, u), expected)
     assert np.isfinite(direct).all() and (direct[:, -1] > 0.99).all()
+    assert len(np.unique(expected)) > 2
 
 
 @pytest.mark.parametrize("day", [0, 200, 364, 365, 900])
@@ -102,29 +115,48 @@ def test_member_tiers_equal_the_classifier(day):
     assert set(np.unique(got)) == {0, 1, 2}
 
 
-def test_one_keyed_ledger_write_equals_separate_adds(baseline):
-    rec = LedgerRecorder(baseline)
-    n_ch = len(baseline.channels)
+def test_the_compiled_order_write_equals_adding_one_order_at_a_time(baseline):
+    """purchase's one write of the day's orders (sim.core.kernels.record_orders) against each
+    measure summed one order at a time, in order, from the ledger's documented meaning."""
+    sc = apply_overrides(baseline, NO_STOCK)
+    model = ChannelMarket(sc, seed=1)
+    rec, n_ch, day = model.recorder, len(model.channel_agents), 3
+    model.day = day
     rng = np.random.default_rng(1)
-    channel = rng.integers(0, n_ch, 50)
-    group = rng.integers(0, 3, 50)
-    revenue = rng.gamma(2.0, 100.0, 50)
-    measures = ("orders", "revenue", "orders_paid", "orders_organic", "orders_seeding")
-    first_bin = rec.bins_of(measures)[:, 0]  # each measure's first bin in the day's block
-    keys = np.stack(
-        [first_bin[0] + channel, first_bin[1] + channel, first_bin[2 + group] + channel]
-    )
-    weights = np.stack([np.ones(50), revenue, np.ones(50)])
-    rec.add_keyed(3, keys, weights)
-    expected = np.zeros((len(measures), n_ch))  # summed one order at a time, in order
-    for i in range(50):
-        expected[0, channel[i]] += 1.0
-        expected[1, channel[i]] += revenue[i]
-        expected[2 + group[i], channel[i]] += 1.0
-    for j, m in enumerate(measures):
-        np.testing.assert_array_equal(rec.flow[m][3], expected[j])
-        assert not rec.flow[m][[2, 4]].any()
-    assert not any(rec.flow[m].any() for m in rec.flow if m not in measures)  # (0.0 added)
+    n = 60
+    buyers = np.sort(rng.choice(model.pop.n, n, replace=False))
+    channel = rng.integers(0, n_ch, n)
+    units = rng.integers(1, 6, n).astype(np.int32)
+    revenue = units * rng.gamma(2.0, 50.0, n)
+    first = rng.random(n) < 0.4
+    source = rng.integers(0, len(SOURCE_ORDERS), n).astype(np.int8)
+    ad = rng.integers(-1, n_ch, n).astype(np.int8)
+    model.pop.landing_channel[buyers] = ad
+    model.today.order_source = source
+    _record(model, buyers, channel, units, revenue, first)
+
+    paid_code = SOURCE_ORDERS.index("orders_paid")
+    cost = sc.market.unit_cost
+    expected = {m: np.zeros(n_ch) for m in rec.flow}
+    for i in range(n):
+        ch, r = channel[i], revenue[i]
+        for m, w in zip(
+            ORDER_MEASURES,
+            (1.0, float(units[i]), r, units[i] * cost, r * model.commission[ch]),
+            strict=False,
+        ):
+            expected[m][ch] += w
+        expected["new_customers"][ch] += 1.0 if first[i] else 0.0
+        expected["repeat_orders"][ch] += 0.0 if first[i] else 1.0
+        expected[SOURCE_ORDERS[source[i]]][ch] += 1.0
+        expected[SOURCE_REVENUE[source[i]]][ch] += r
+        if source[i] == paid_code and ad[i] >= 0:
+            expected["orders_paid_ad"][ad[i]] += 1.0
+            expected["revenue_paid_ad"][ad[i]] += r
+    for m in _KEYED + SOURCE_ORDERS + SOURCE_REVENUE:
+        np.testing.assert_array_equal(rec.flow[m][day], expected[m], err_msg=m)
+        assert not rec.flow[m][[day - 1, day + 1]].any()
+    assert (rec.flow["orders_paid_ad"][day] > 0).any()
     # the source measures are consecutive rows: purchase keys them as orders_paid + source
     assert np.array_equal(np.diff(rec.rows_of(SOURCE_ORDERS)), np.ones(len(SOURCE_ORDERS) - 1))
     assert np.array_equal(np.diff(rec.rows_of(SOURCE_REVENUE)), np.ones(len(SOURCE_ORDERS) - 1))

@@ -250,6 +250,35 @@ def satisfy_and_join(buyers, u_sat, p_sat, u_join, join_p, satisfaction, in_priv
 
 
 @njit(cache=True)
+def interested(prospects, u, hazard, total, pop, codes):
+    """The prospects whose draw is below their hazard become interested and enter the market
+    (:func:`sim.core.phases.needs.needs`); their source is read off where the draw falls in
+    their total rate: paid adstock first, then seeding, then organic (float32, as NumPy
+    computes it). ``pop`` is ``(interest_paid, interest_seed, stage, in_market, source)``,
+    ``codes`` ``(interested, paid, seeding, organic)``. Returns the new ones, ascending."""
+    paid, seed, stage, in_market, source = pop
+    new = np.empty(prospects.size, dtype=np.int64)
+    m = 0
+    for j in range(prospects.size):
+        i = prospects[j]
+        up = u[i]
+        if not up < hazard[j]:
+            continue
+        position = up / hazard[j] * total[j]  # uniform on [0, total): attribution
+        if position < paid[i]:
+            source[i] = codes[1]
+        elif position < paid[i] + seed[i]:
+            source[i] = codes[2]
+        else:
+            source[i] = codes[3]
+        stage[i] = codes[0]
+        in_market[i] = True
+        new[m] = i
+        m += 1
+    return new[:m]
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -274,6 +303,7 @@ def _warm() -> None:
     orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
+    interested(i64[:0], f32, f32[:0], f32[:0], (f32, f32, i8, b, i8), (1, 0, 1, 2))
     satisfy_and_join(i64[:0], f32[:0], f64[:0], f32[:0], f32[0], f32, b)
     churn_draws(i8[:0], b[:0], 2, np.zeros((2, 2), np.uint32), f32[0], f32[0], b[:0])
     traits = (i8, i8, i8, b, b)

@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.kernels import need_again
+from sim.core.kernels import interested, need_again
 from sim.core.population import CUSTOMER, INTERESTED, PROSPECT, SOURCE_CODE, STAGE
 
 if TYPE_CHECKING:
     from sim.core.model import ChannelMarket
 
 _CUSTOMER = int(STAGE[CUSTOMER])
+_CODES = (INTERESTED, *(SOURCE_CODE[s] for s in ("paid", "seeding", "organic")))
+
+
+def _interest(pop) -> tuple:
+    """What :func:`sim.core.kernels.interested` reads and sets."""
+    return pop.interest_paid, pop.interest_seed, pop.stage, pop.in_market, pop.source
 
 
 def needs(model: ChannelMarket) -> None:
@@ -33,19 +39,7 @@ def needs(model: ChannelMarket) -> None:
     prospects = ((u < total_all) & (pop.stage == STAGE[PROSPECT])).nonzero()[0]
     total = total_all[prospects]
     hazard = -np.expm1(-total)
-    up = u[prospects]
-    hit = up < hazard
-    new = prospects[hit]
-    position = up[hit] / hazard[hit] * total[hit]  # uniform on [0, total): attribution
-    paid, seed = pop.interest_paid[new], pop.interest_seed[new]  # (of the new ones only)
-    source = np.where(
-        position < paid,
-        SOURCE_CODE["paid"],
-        np.where(position < paid + seed, SOURCE_CODE["seeding"], SOURCE_CODE["organic"]),
-    )
-    pop.stage[new] = INTERESTED
-    pop.in_market[new] = True
-    pop.source[new] = source
+    new = interested(prospects, u, hazard, total, _interest(pop), _CODES)
     model.recorder.journey(day, new, "interested", ordered=True)
 
     need_again(pop.stage, pop.next_need, pop.in_market, _CUSTOMER, day)  # renewal clocks run out
