@@ -10,7 +10,10 @@ How the rates are counted: ``customers × days ÷ wall time`` of model construct
 for both (the engine also builds its ledger tables, which the per-agent version has no
 equivalent of: that favours the baseline). ``ratio_vs_per_agent_mesa`` is like for like: the
 engine is run again at the per-agent run's customers *and* days (10 000 × 365 by default), so
-both rates cover the same simulated days, both including construction.
+both rates cover the same simulated days, both including construction. Neither includes its
+process's imports, which the script prints apart (``import_s[…]``): they include numba loading
+the engine's compiled kernels (``sim.core.kernels``, once per process; the per-agent process
+imports ``sim`` too, so it pays the same).
 
 The per-agent run's KPIs are compared with the engine's on the same scenario (mean of a few
 seeds): a baseline implementing different rules would be meaningless. The comparison is printed,
@@ -84,9 +87,12 @@ def _scenario(path: str, customers: int, days: int):
 
 
 def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
-    """Time one vectorised run (construction + days + ledger) and read the peak RSS."""
+    """Time one vectorised run (construction + days + ledger) and read the peak RSS; and, apart,
+    the process's imports (with numba loading the compiled kernels: sim.core.kernels)."""
+    t_import = time.perf_counter()
     from sim.core.model import ChannelMarket
 
+    import_s = time.perf_counter() - t_import
     sc = _scenario(path, customers, days)
     base = _rss_mb()
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -96,6 +102,7 @@ def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
     t2, cpu2 = time.perf_counter(), time.process_time()
     return {
         "kind": "engine",
+        "import_s": import_s,
         "customers": customers,
         "days": days,
         "setup_s": t1 - t0,
@@ -112,8 +119,10 @@ def measure_engine(path: str, customers: int, days: int, seed: int) -> dict:
 def measure_per_agent(path: str, customers: int, days: int, seed: int) -> dict:
     """Time the per-agent Mesa model over ``days`` (construction timed apart)."""
     sys.path.insert(0, str(HERE))
-    from per_agent_mesa import PerAgentMarket
+    t_import = time.perf_counter()
+    from per_agent_mesa import PerAgentMarket  # (imports sim too: the same kernels load)
 
+    import_s = time.perf_counter() - t_import
     sc = _scenario(path, customers, days)
     base = _rss_mb()
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -124,6 +133,7 @@ def measure_per_agent(path: str, customers: int, days: int, seed: int) -> dict:
     t2, cpu2 = time.perf_counter(), time.process_time()
     return {
         "kind": "per_agent",
+        "import_s": import_s,
         "customers": customers,
         "days": days,
         "setup_s": t1 - t0,
@@ -296,6 +306,9 @@ def run(args: argparse.Namespace) -> None:
     for n, r in results.items():
         print(f"customer_days_per_s[{n}]: {r['rate']:.0f}")
     print(f"ratio_vs_per_agent_mesa: {like['rate'] / agent['rate']:.2f}")
+    # not in the rates (neither side's): what a fresh process pays before its first model
+    print(f"import_s[engine]: {like['import_s']:.2f}")
+    print(f"import_s[per_agent]: {agent['import_s']:.2f}")
     for n, r in results.items():
         print(f"peak_rss_mb[{n}]: {r['peak_rss_mb']:.1f}")
 
