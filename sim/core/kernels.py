@@ -279,6 +279,41 @@ def interested(prospects, u, hazard, total, pop, codes):
 
 
 @njit(cache=True)
+def leave(customers, u_churn, hazard, lapse, pop, codes):
+    """Churn's outcome (:func:`sim.core.phases.churn.churn`): the customers whose draw is below
+    their hazard churn (out of the market and the pool); then the shoppers whose lapse draw
+    came up and who are still in the market give up: a prospect goes back to unaware, a
+    customer skips this cycle. ``pop`` is ``(stage, in_private, in_market)``, ``codes``
+    ``(churned, interested, prospect, customer)``. Returns ``(gone, repeaters)``: who churned,
+    and the customers who gave up (their next need is set by the caller), ascending."""
+    stage, in_private, in_market = pop
+    churned, interested, prospect, customer = codes
+    gone = np.empty(customers.size, dtype=np.int64)
+    g = 0
+    for j in range(customers.size):
+        if u_churn[j] < hazard[j]:
+            i = customers[j]
+            stage[i] = churned
+            in_private[i] = False
+            in_market[i] = False
+            gone[g] = i
+            g += 1
+    repeaters = np.empty(lapse.size, dtype=np.int64)
+    r = 0
+    for j in range(lapse.size):
+        i = lapse[j]
+        if not in_market[i]:  # (churned above)
+            continue
+        in_market[i] = False
+        if stage[i] == interested:
+            stage[i] = prospect
+        elif stage[i] == customer:
+            repeaters[r] = i
+            r += 1
+    return gone[:g], repeaters[:r]
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -303,6 +338,8 @@ def _warm() -> None:
     orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
+    for hazard in (f32[:0], f64[:0]):  # (float32 hazards; float64 with customers' own)
+        leave(i64[:0], f32[:0], hazard, i64[:0], (i8, b, b), (3, 1, 0, 2))
     interested(i64[:0], f32, f32[:0], f32[:0], (f32, f32, i8, b, i8), (1, 0, 1, 2))
     for rows in (f32[:0], np.zeros(4, np.float32)[::2]):  # (draws' rows: contiguous or not)
         satisfy_and_join(i64[:0], rows, f64[:0], rows, f32[0], f32, b)

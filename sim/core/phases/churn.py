@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.kernels import churn_draws
+from sim.core.kernels import churn_draws, leave
 from sim.core.population import CHURNED, CUSTOMER, INTERESTED, PROSPECT, STAGE
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 CHURN_DRAWS = ("churn.churn", "churn.lapse")
 _CUSTOMER = int(STAGE[CUSTOMER])
+_CODES = (CHURNED, INTERESTED, PROSPECT, CUSTOMER)
 
 
 def churn(model: ChannelMarket) -> None:
@@ -41,17 +42,12 @@ def churn(model: ChannelMarket) -> None:
     hazard = m.churn * (1.0 + m.dissatisfied_churn * (1.0 - pop.satisfaction[customers]))
     hazard = np.where(pop.in_private[customers], hazard * m.private_retention, hazard)
     hazard = pop.own_hazard(customers, hazard, m, model.today)  # spread, dropout
-    gone = customers[u_churn < hazard]
-    pop.stage[gone] = CHURNED
-    pop.in_private[gone] = False
-    pop.in_market[gone] = False
+    gone, repeaters = leave(customers, u_churn, hazard, lapse, _states(pop), _CODES)
     model.recorder.journey(day, gone, "churned", ordered=True)
-
-    lapse = lapse[pop.in_market[lapse]]  # (only ``gone`` left the market since)
-    stage = pop.stage[lapse]  # (those set back to prospects below were not customers)
-    prospects = lapse[stage == STAGE[INTERESTED]]
-    pop.stage[prospects] = PROSPECT
-    pop.in_market[lapse] = False
-    repeaters = lapse[stage == STAGE[CUSTOMER]]
     cycle = pop.retry_wait(repeaters, model.draws)  # own cycle; exponential if so stated
     pop.next_need[repeaters] = pop.next_need_after(repeaters, day, cycle, rounded=False)
+
+
+def _states(pop) -> tuple:
+    """What :func:`sim.core.kernels.leave` reads and sets."""
+    return pop.stage, pop.in_private, pop.in_market
