@@ -56,3 +56,42 @@ def test_satisfaction_and_joining_are_numpys_numbers():
     np.testing.assert_array_equal(got_join, joins)
     np.testing.assert_array_equal(satisfaction, expected_sat)
     assert in_private[buyers[joins]].all()
+
+
+@pytest.mark.parametrize("day", [0, 200, 364])
+def test_pool_tiers_in_the_first_year_equal_the_classifier(day):
+    """The compiled pool classification against sim.levers.tiers.classify, with spends one
+    float32 step either side of the high-value threshold (where a float32 quotient would move
+    some across it) and yesterday's members losing their tier."""
+    from sim.levers.tiers import Tiers, classify
+
+    rng = np.random.default_rng(day)
+    n = 4000
+    in_private = rng.random(n) < 0.4
+    stage = rng.integers(0, 4, n).astype(np.int8)
+    n_orders = rng.integers(0, 8, n).astype(np.int32)
+    spend = rng.gamma(1.0, 2500.0, n).astype(np.float32)
+    steps = np.float32(2718.28).view(np.int32) + np.arange(-100, 100, dtype=np.int32)
+    spend[:200], n_orders[:200], in_private[:200], stage[:200] = steps.view(np.float32), 5, 1, 2
+    tiers = Tiers(new_max_orders=2, high_value_spend=2718.28, high_value_repurchases=2)
+    tier = np.full(n, -1, dtype=np.int8)
+    old = np.sort(rng.choice(n, 300, replace=False))
+    tier[old] = 1
+    counts = np.zeros(3, dtype=np.int64)
+    rules = (tiers.high_value_spend, tiers.high_value_repurchases, tiers.new_max_orders)
+    members = kernels.pool_tiers(in_private, stage, 3, spend, n_orders, rules, tier, old, counts)
+
+    expected_members = (in_private & (stage != 3)).nonzero()[0]
+    expected = classify(
+        tiers,
+        in_private=np.ones(len(expected_members), dtype=bool),
+        n_orders=n_orders[expected_members],
+        spend=spend[expected_members],
+        first_day=np.full(len(expected_members), -1, dtype=np.int32),
+        day=day,
+    )
+    np.testing.assert_array_equal(members, expected_members)
+    np.testing.assert_array_equal(tier[members], expected)
+    assert (tier[np.setdiff1d(np.arange(n), members)] == -1).all()
+    np.testing.assert_array_equal(counts, np.bincount(expected, minlength=3))
+    assert 0 < (tier[:200] == 2).sum() < 200  # the threshold splits the stepped spends

@@ -314,6 +314,34 @@ def leave(customers, u_churn, hazard, lapse, pop, codes):
 
 
 @njit(cache=True)
+def pool_tiers(in_private, stage, churned, spend, n_orders, rules, tier, old, counts):
+    """The pool's membership tiers in their first year (``sim.levers.follow_up``; day < 365,
+    when every member's yearly spend is ``spend × 365 / 365.0``: float32 product, float64
+    quotient, as :func:`sim.levers.tiers.classify` computes it): yesterday's members ``old``
+    lose their tier; every member of the pool who has not churned gets tier 2 (high value:
+    yearly spend ≥ ``rules[0]`` and at least ``rules[1]`` repurchases), 1 (more orders than
+    ``rules[2]``) or 0, counted in ``counts``. Returns the members, ascending."""
+    for j in range(old.size):
+        tier[old[j]] = -1
+    high_spend, high_reps, new_max = rules
+    members = np.empty(stage.size, dtype=np.int64)
+    m = 0
+    for i in range(stage.size):
+        if not in_private[i] or stage[i] == churned:
+            continue
+        yearly = np.float64(spend[i] * np.float32(365.0)) / 365.0
+        if yearly >= high_spend and n_orders[i] - 1 >= high_reps:
+            t = 2
+        else:
+            t = 1 if n_orders[i] > new_max else 0
+        tier[i] = t
+        counts[t] += 1
+        members[m] = i
+        m += 1
+    return members[:m]
+
+
+@njit(cache=True)
 def need_again(stage, next_need, in_market, customer, day):
     """Customers whose renewal clock has run out by ``day`` enter the market."""
     for i in range(stage.size):
@@ -338,6 +366,7 @@ def _warm() -> None:
     orders = (i64[:0], i8[:0], i8[:0], i32[:0], f64[:0], f64, f64, b[:0])
     record_orders(np.zeros((2, 2, 2))[:, 0], np.zeros(11, np.int64), orders, 1, 0)
     need_again(i8[:0], i32[:0], b[:0], 2, 0)
+    pool_tiers(b[:0], i8[:0], 3, f32[:0], i32[:0], (5000.0, 2, 1), i8[:0], i64[:0], i64.copy())
     for hazard in (f32[:0], f64[:0]):  # (float32 hazards; float64 with customers' own)
         leave(i64[:0], f32[:0], hazard, i64[:0], (i8, b, b), (3, 1, 0, 2))
     interested(i64[:0], f32, f32[:0], f32[:0], (f32, f32, i8, b, i8), (1, 0, 1, 2))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.kernels import pool_tiers
 from sim.core.population import CHURNED, INTERESTED, PROSPECT, SOURCE_CODE, STAGE
 from sim.levers.coupons import NO_COUPON
 from sim.levers.state import DEPOSIT, NONE, SUBSCRIPTION, issue_coupon
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sim.levers.state import Levers
 
 _TIER_MEASURES = tuple(f"tier_{tid}" for tid in TIER_IDS)  # the ledger's market columns
+_CHURNED = int(STAGE[CHURNED])
 
 
 def follow_up(model: ChannelMarket) -> None:
@@ -170,6 +172,15 @@ def _group_buys(model: ChannelMarket, lv: Levers, buyers, channel) -> None:
 def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
     pop, day, rec = model.pop, model.day, model.recorder
     perks = lv.coupons is not None and lv.tiers.perks
+    if day < 365 and not perks:  # one compiled pass, the same tiers (sim.core.kernels)
+        counts = np.zeros(len(TIER_IDS), dtype=np.int64)
+        rules = (float(lv.tiers.high_value_spend), lv.tiers.high_value_repurchases)
+        rules += (lv.tiers.new_max_orders,)
+        args = (pop.in_private, pop.stage, _CHURNED, pop.spend, pop.n_orders, rules)
+        lv.tier_members = pool_tiers(*args, lv.tier, lv.tier_members, counts)
+        for t, name in enumerate(_TIER_MEASURES):
+            rec.market[name][day] = counts[t]
+        return
     old = lv.tier.copy() if perks else None
     # Only pool members have a tier: classify those few, not the whole market, every day; and
     # clear yesterday's members' tiers rather than refill the whole market with NO_TIER.
