@@ -56,6 +56,23 @@ def hash_rows(customers, lo, hi, out):
 
 
 @njit(cache=True)
+def below_bound(bits, bound):
+    """The positions of the 32-bit draws ``bits`` below ``bound`` and their float32 uniforms,
+    ``(b >> 8) × 2⁻²⁴`` (NumPy's float32 from a 32-bit draw): what
+    :meth:`sim.core.streams.Draws.everyone_below` keeps of a whole-population block."""
+    near = np.empty(bits.size, dtype=np.int64)
+    m = 0
+    for i in range(bits.size):
+        if bits[i] < bound:
+            near[m] = i
+            m += 1
+    u = np.empty(m, dtype=np.float32)
+    for j in range(m):
+        u[j] = np.float32(bits[near[j]] >> np.uint32(8)) * _SCALE
+    return near[:m], u
+
+
+@njit(cache=True)
 def morning(paid, seed, decay, landing, touched):
     """Exposure's morning in one pass: both adstocks fade by ``decay`` (float32, as NumPy
     multiplies float32 arrays by a Python float), nobody has landed or been touched yet."""
@@ -358,6 +375,7 @@ def _warm() -> None:
     i32 = np.zeros(1, np.int32)
     hash_rows(i64, u32, u32, np.zeros((1, 1), np.float32))
     morning(f32[:0], f32[:0], f32[0], i8[:0], b[:0])
+    below_bound(u32[:0], u32[0])
     out = (f32.copy(), i8.copy(), i8.copy(), i8.copy(), 0, True, i64.copy())
     reach(i64[:0], f32[:0], i8, 3, i8, f64, i64, f64, np.zeros((1, 1), np.float32), i64, out)
     pop = (i32.copy(), f32.copy(), i8.copy(), i32.copy(), i8.copy(), u32.copy(), b.copy())
