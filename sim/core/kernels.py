@@ -116,6 +116,25 @@ def reach(near, u_near, stage, churned, segment, lo, chans, click_below, impact,
 
 
 @njit(cache=True)
+def touch_members(members, u, end, lo, chans, out):
+    """Private touches (:func:`sim.core.phases.exposure.touch`): the pool members whose draw is
+    below ``end`` (float32) are touched and land on the channel of the slice their draw falls
+    in, with source ``code``. ``out`` is ``(touched, landing, landing_source, code)``."""
+    touched, landing, landing_source, code = out
+    for j in range(members.size):
+        if not u[j] < end:
+            continue
+        x = np.float64(u[j])
+        k = 0
+        while k + 1 < lo.size and lo[k + 1] <= x:
+            k += 1
+        i = members[j]
+        touched[i] = True
+        landing[i] = chans[k]
+        landing_source[i] = code
+
+
+@njit(cache=True)
 def book_orders(buyers, channel, units, price, day, pop, order_source):
     """The customer side of today's orders (:func:`sim.core.phases.purchase.purchase`): per
     order its revenue (units × price), whether it is the buyer's first, its source (a first
@@ -376,6 +395,8 @@ def _warm() -> None:
     hash_rows(i64, u32, u32, np.zeros((1, 1), np.float32))
     morning(f32[:0], f32[:0], f32[0], i8[:0], b[:0])
     below_bound(u32[:0], u32[0])
+    for rows in (f32[:0], np.zeros(4, np.float32)[::2]):  # (draws' rows: contiguous or not)
+        touch_members(i64[:0], rows, f32[0], f64, i64, (b[:0], i8[:0], i8[:0], 3))
     out = (f32.copy(), i8.copy(), i8.copy(), i8.copy(), 0, True, i64.copy())
     reach(i64[:0], f32[:0], i8, 3, i8, f64, i64, f64, np.zeros((1, 1), np.float32), i64, out)
     pop = (i32.copy(), f32.copy(), i8.copy(), i32.copy(), i8.copy(), u32.copy(), b.copy())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.core.kernels import morning, reach
+from sim.core.kernels import morning, reach, touch_members
 from sim.core.population import CHURNED, NO_CHANNEL, SOURCE_CODE, STAGE
 from sim.core.streams import raw_bound
 
@@ -170,9 +170,5 @@ def touch(model: ChannelMarket, slices: tuple, members: np.ndarray, u_members: n
     levers nothing between exposure and choice reads or changes a touch or the pool)."""
     pop = model.pop
     end, _, lo, chans = slices[:4]
-    close = u_members < end
-    near, u_near = members[close], u_members[close]
-    k = lo.searchsorted(u_near, side="right") - 1
-    pop.touched[near] = True
-    pop.landing[near] = chans[k]
-    pop.landing_source[near] = SOURCE_CODE["private"]
+    out = (pop.touched, pop.landing, pop.landing_source, SOURCE_CODE["private"])
+    touch_members(members, u_members, end[()], lo, chans, out)  # (one compiled loop)
