@@ -135,6 +135,22 @@ def touch_members(members, u, end, lo, chans, out):
 
 
 @njit(cache=True)
+def price_exponent(shoppers, seen, reservation, segment, neg_sensitivity):
+    """Per shopper, their segment and the exponent of the conversion's price factor,
+    −sensitivity × max(seen price ÷ their reservation price − 1, 0) (float64, as NumPy computes
+    it from the float64 prices and float32 reservations and sensitivities):
+    :func:`sim.core.phases.purchase.purchase` takes its ``exp`` in NumPy."""
+    seg = np.empty(shoppers.size, dtype=segment.dtype)
+    arg = np.empty(shoppers.size, dtype=np.float64)
+    for j in range(shoppers.size):
+        i = shoppers[j]
+        seg[j] = segment[i]
+        over = max(seen[j] / np.float64(reservation[i]) - 1.0, 0.0)
+        arg[j] = np.float64(neg_sensitivity[seg[j]]) * over
+    return seg, arg
+
+
+@njit(cache=True)
 def book_orders(buyers, channel, units, price, day, pop, order_source):
     """The customer side of today's orders (:func:`sim.core.phases.purchase.purchase`): per
     order its revenue (units × price), whether it is the buyer's first, its source (a first
@@ -395,6 +411,7 @@ def _warm() -> None:
     hash_rows(i64, u32, u32, np.zeros((1, 1), np.float32))
     morning(f32[:0], f32[:0], f32[0], i8[:0], b[:0])
     below_bound(u32[:0], u32[0])
+    price_exponent(i64[:0], f64[:0], f32, i8, f32)
     for rows in (f32[:0], np.zeros(4, np.float32)[::2]):  # (draws' rows: contiguous or not)
         touch_members(i64[:0], rows, f32[0], f64, i64, (b[:0], i8[:0], i8[:0], 3))
     out = (f32.copy(), i8.copy(), i8.copy(), i8.copy(), 0, True, i64.copy())

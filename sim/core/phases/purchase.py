@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
-from sim.core.kernels import book_orders, record_orders
+from sim.core.kernels import book_orders, price_exponent, record_orders
 from sim.core.phases.post_purchase import POST_PURCHASE_DRAWS
 from sim.core.population import CUSTOMER, SOURCE_CODE, STAGE
 from sim.inventory.fulfilment import settle, sku_factor
@@ -44,15 +44,14 @@ BUYER_DRAWS = ("purchase.units", "purchase.cycle", *POST_PURCHASE_DRAWS)
 def purchase(model: ChannelMarket) -> None:
     pop, day, draws = model.pop, model.day, model.draws
     shoppers, channel = model.today.shoppers, model.today.channel
-    seg = pop.segment[shoppers]
     price = model.levers.shopper_price(model, shoppers, channel, model.price_today[channel])
     seen = price  # with a warehouse, the SKU each shopper wants scales the price they see
     if model.warehouse is not None:
-        factor = sku_factor(model, shoppers, channel, seg)
+        factor = sku_factor(model, shoppers, channel, pop.segment[shoppers])
         seen = price * factor
-    over = np.maximum(seen / pop.reservation[shoppers] - 1.0, 0.0)
     neg_sensitivity = _segment_constants(model)[2]  # (−sensitivity per segment: exact)
-    p_buy = model.conversion_today[channel] * np.exp(neg_sensitivity[seg] * over)
+    seg, exponent = price_exponent(shoppers, seen, pop.reservation, pop.segment, neg_sensitivity)
+    p_buy = model.conversion_today[channel] * np.exp(exponent)
     p_buy = model.levers.conversion(model, shoppers, channel, p_buy)  # deposits, auto-ship
     u_buy = model.today.u_conversion  # hashed with choice's draw (the same numbers)
     if u_buy is None or len(u_buy) != len(shoppers):
