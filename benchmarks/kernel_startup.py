@@ -2,15 +2,17 @@
 
 The kernels are compiled once per machine into numba's on-disk cache and loaded at import. In
 fresh interpreters, with a cache directory of this script's own (``NUMBA_CACHE_DIR``), it
-times ``import numba``, ``import sim.core.kernels`` with an empty cache (compiling every
-kernel) and then with the cache that import wrote (loading them), and ``import sim`` (every
-import a command makes before its first model) with the warm cache, ``--repeat`` times each::
+runs ``python -X importtime -c "import sim"`` with an empty cache (compiling every kernel) and
+then with the cache that run wrote (loading them), ``--repeat`` times each, and prints from
+Python's own import timings the seconds spent importing ``numba`` and ``sim.core.kernels``
+(numba included: what the kernels add to a process) and the whole ``import sim`` (everything
+a command imports before its first model)::
 
     python benchmarks/kernel_startup.py
-    numba_import_s: 0.28
-    kernels_import_compiling_s: 9.1
-    kernels_import_cached_s: 0.55
-    sim_import_s: 2.6
+    numba_import_s: 0.2
+    kernels_import_compiling_s: 7.1
+    kernels_import_cached_s: 0.5
+    sim_import_s: 2.4
 """
 
 from __future__ import annotations
@@ -23,33 +25,38 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMED = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
 
 
-def _seconds(module: str, cache: str) -> float:
+def import_times(cache: str) -> dict[str, float]:
+    """Cumulative import seconds of ``numba``, ``sim.core.kernels`` and ``sim`` in a fresh
+    interpreter importing ``sim`` with numba's cache in ``cache``."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    code = TIMED.format(module)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    cmd = [sys.executable, "-X", "importtime", "-c", "import sim"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
-    return float(out.stdout.strip().splitlines()[-1])
+    times = {}
+    for line in out.stderr.splitlines():  # "import time: self | cumulative | name" (µs)
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[2] in ("numba", "sim.core.kernels", "sim"):
+            times[parts[2]] = int(parts[1]) / 1e6
+    return times
 
 
 def measure(repeat: int) -> dict[str, list[float]]:
-    """Seconds per fresh interpreter, ``repeat`` times each (a new empty cache each time the
-    compiling import is timed)."""
+    """Seconds per fresh interpreter, ``repeat`` times (a new empty cache each time)."""
     out: dict[str, list[float]] = {}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cache:
-            timed = (
-                ("numba_import_s", "numba"),
-                ("kernels_import_compiling_s", "sim.core.kernels"),  # (the cache is empty)
-                ("kernels_import_cached_s", "sim.core.kernels"),
-                ("sim_import_s", "sim"),
-            )
-            for name, module in timed:
-                out.setdefault(name, []).append(_seconds(module, cache))
+            cold, warm = import_times(cache), import_times(cache)
+        for name, value in (
+            ("numba_import_s", warm["numba"]),
+            ("kernels_import_compiling_s", cold["sim.core.kernels"]),
+            ("kernels_import_cached_s", warm["sim.core.kernels"]),
+            ("sim_import_s", warm["sim"]),
+        ):
+            out.setdefault(name, []).append(value)
     return out
 
 
