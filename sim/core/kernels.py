@@ -259,7 +259,7 @@ def churn_draws(stage, in_market, customer, keys, below, lapse_p, also):
 @njit(cache=True)
 def table_choice(shoppers, traits, pos, table, u, sell, channel):
     """Each shopper's channel from the cumulative choice rows of their combination
-    (:func:`sim.core.phases.choice._table_rows`): segment, the positions of their last channel
+    (:func:`sim.core.phases.choice._table_channels`): segment, the positions of their last channel
     and landing channel among the selling ones (``pos``; code −1, none, reads its last entry),
     touched, member — the row ``np.ravel_multi_index`` finds in ``table`` — then the number of
     the row's entries below their draw ``u`` picks the selling channel (the last one past the

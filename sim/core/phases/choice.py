@@ -142,7 +142,7 @@ def _table_channels(model: ChannelMarket, shoppers: np.ndarray, u: np.ndarray) -
     cached = model.choice_table
     if cached is None or cached[0] != key:
         cached = model.choice_table = (key, *_combination_table(model))
-    _, table, pos, _ = cached
+    _, table, pos = cached
     pop = model.pop
     traits = (pop.segment, pop.last_channel, pop.landing, pop.touched, pop.in_private)
     channel = np.empty(len(shoppers), dtype=np.int64)
@@ -152,8 +152,9 @@ def _table_channels(model: ChannelMarket, shoppers: np.ndarray, u: np.ndarray) -
 
 def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
     """Cumulative choice rows of every (segment, last selling channel or none, landing selling
-    channel or none, touched, member), in the order of ``np.ravel_multi_index`` over their
-    shape, and each channel code's position among the selling channels (none: the last)."""
+    channel or none, touched, member), row-major over (segments, k, k, 2, 2) with k the selling
+    channels + 1 (the layout :func:`sim.core.kernels.table_choice` indexes), and each channel
+    code's position among the selling channels (none: the last)."""
     sell, n_ch = model.selling, len(model.channel_agents)
     n_seg, k = len(model.pop.seg_affinity), len(sell) + 1  # k: a selling channel or none
     # position of each channel code in ``sell`` (none: k − 1); code −1 reads the last entry
@@ -166,7 +167,7 @@ def _combination_table(model: ChannelMarket) -> tuple[np.ndarray, ...]:
     util = _utility(
         model, s.astype(np.int8), last, landing, mem.astype(bool), t.astype(bool), NO_EXTRA
     )
-    return _cumulative(util), pos, (n_seg, k, k, 2, 2)
+    return _cumulative(util), pos
 
 
 def _segment_utility(model: ChannelMarket) -> np.ndarray:
