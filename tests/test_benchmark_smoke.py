@@ -13,7 +13,7 @@ from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks" / "bench_engine.py"
-LINE = re.compile(r"^(?P<key>[a-z_]+(?:\[\d+\])?): (?P<value>[0-9.eE+-]+)$")
+LINE = re.compile(r"^(?P<key>[a-z_]+(?:\[\w+\])?): (?P<value>[0-9.eE+-]+)$")
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:
@@ -43,6 +43,8 @@ def test_bench_engine_prints_machine_readable_lines():
         "peak_rss_mb[2000]",
         "peak_rss_mb[3000]",
         "per_agent_customer_days_per_s[2000]",
+        "import_s[engine]",  # (each side's imports, kernels loaded: in neither rate)
+        "import_s[per_agent]",
     ):
         assert key in values, f"{key} missing from:\n{out.stdout}"
         assert values[key] > 0
