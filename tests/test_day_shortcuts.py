@@ -10,7 +10,6 @@ import zlib
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import sim.core.phases.choice as choice_module
 from sim.core.ledger import LedgerRecorder
@@ -25,7 +24,6 @@ from sim.core.phases.choice import (
 from sim.core.phases.purchase import _KEYED, ORDER_MEASURES, SOURCE_ORDERS, SOURCE_REVENUE, _record
 from sim.core.streams import Draws, hash_uniforms, splitmix64
 from sim.levers.state import NO_EXTRA
-from sim.levers.tiers import Tiers, classify
 from sim.scenario import apply_overrides
 
 NO_STOCK = {"inventory": None, "market.customers": 2000, "horizon.days": 60}
@@ -80,39 +78,6 @@ def test_choice_table_channels_equal_each_shoppers_own_computation(baseline):
     np.testing.assert_array_equal(_table_channels(model, everyone, u), expected)
     assert np.isfinite(direct).all() and (direct[:, -1] > 0.99).all()
     assert len(np.unique(expected)) > 2
-
-
-@pytest.mark.parametrize("day", [0, 200, 364, 365, 900])
-def test_member_tiers_equal_the_classifier(day):
-    from sim.levers.follow_up import _member_tiers
-
-    rng = np.random.default_rng(day)
-    n = 4000
-
-    class Pop:  # what _member_tiers reads of the population
-        n_orders = rng.integers(0, 8, n).astype(np.int32)
-        spend = (rng.gamma(1.0, 2500.0, n)).astype(np.float32)
-        first_day = rng.integers(-1, day + 1, n).astype(np.int32)
-
-    members = np.sort(rng.choice(n, 900, replace=False))
-    tiers = Tiers(new_max_orders=2, high_value_spend=2718.28, high_value_repurchases=2)
-    # spends on both sides of the threshold, one float32 step apart: at this threshold a yearly
-    # spend divided in float32 instead of float64 moves one of them across it (checked)
-    steps = np.float32(2718.28).view(np.int32) + np.arange(-100, 100, dtype=np.int32)
-    Pop.spend[members[:200]] = steps.view(np.float32)
-    Pop.n_orders[members[:200]] = 5
-    expected = classify(
-        tiers,
-        in_private=np.ones(len(members), dtype=bool),
-        n_orders=Pop.n_orders[members],
-        spend=Pop.spend[members],
-        first_day=Pop.first_day[members],
-        day=day,
-    )
-    got = _member_tiers(tiers, Pop, members, day)
-    assert got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
-    assert set(np.unique(got)) == {0, 1, 2}
 
 
 def test_the_compiled_order_write_equals_adding_one_order_at_a_time(baseline):

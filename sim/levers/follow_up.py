@@ -172,24 +172,29 @@ def _group_buys(model: ChannelMarket, lv: Levers, buyers, channel) -> None:
 def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
     pop, day, rec = model.pop, model.day, model.recorder
     perks = lv.coupons is not None and lv.tiers.perks
-    if day < 365 and not perks:  # one compiled pass, the same tiers (sim.core.kernels)
+    old = lv.tier.copy() if perks else None
+    # Only pool members have a tier: classify those few, not the whole market, every day; and
+    # clear yesterday's members' tiers rather than refill the whole market with NO_TIER.
+    if day < 365:  # every member's age is a year: one compiled pass (sim.core.kernels)
         counts = np.zeros(len(TIER_IDS), dtype=np.int64)
         rules = (float(lv.tiers.high_value_spend), lv.tiers.high_value_repurchases)
         rules += (lv.tiers.new_max_orders,)
         args = (pop.in_private, pop.stage, _CHURNED, pop.spend, pop.n_orders, rules)
         lv.tier_members = pool_tiers(*args, lv.tier, lv.tier_members, counts)
-        for t, name in enumerate(_TIER_MEASURES):
-            rec.market[name][day] = counts[t]
-        return
-    old = lv.tier.copy() if perks else None
-    # Only pool members have a tier: classify those few, not the whole market, every day; and
-    # clear yesterday's members' tiers rather than refill the whole market with NO_TIER.
-    members = (pop.in_private & (pop.stage != STAGE[CHURNED])).nonzero()[0]
-    lv.tier[lv.tier_members] = NO_TIER
-    tier = _member_tiers(lv.tiers, pop, members, day)
-    lv.tier[members] = tier
-    lv.tier_members = members
-    counts = np.bincount(tier, minlength=len(TIER_IDS))
+    else:
+        members = (pop.in_private & (pop.stage != STAGE[CHURNED])).nonzero()[0]
+        lv.tier[lv.tier_members] = NO_TIER
+        tier = classify(
+            lv.tiers,
+            in_private=np.ones(len(members), dtype=bool),
+            n_orders=pop.n_orders[members],
+            spend=pop.spend[members],
+            first_day=pop.first_day[members],
+            day=day,
+        )
+        lv.tier[members] = tier
+        lv.tier_members = members
+        counts = np.bincount(tier, minlength=len(TIER_IDS))
     for t, name in enumerate(_TIER_MEASURES):
         rec.market[name][day] = counts[t]
     if not perks:
@@ -203,24 +208,3 @@ def _update_tiers(model: ChannelMarket, lv: Levers) -> None:
         issue_coupon(
             model, lv, entered, coupon_ids.index(perk.coupon), lv.private[0] if lv.private else 0
         )
-
-
-def _member_tiers(tiers, pop, members: np.ndarray, day: int) -> np.ndarray:
-    """:func:`sim.levers.tiers.classify` of pool members, in fewer NumPy calls (a day costs its
-    calls, not its arithmetic, at a small population) and with the same numbers: before day
-    365 every member's age is exactly 365 days (first orders are on day −1 or later), so the
-    yearly spend is ``spend × 365 / 365.0`` in float64, as classify computes it."""
-    if day >= 365:
-        return classify(
-            tiers,
-            in_private=np.ones(len(members), dtype=bool),
-            n_orders=pop.n_orders[members],
-            spend=pop.spend[members],
-            first_day=pop.first_day[members],
-            day=day,
-        )
-    n_orders = pop.n_orders[members]
-    yearly = np.true_divide(pop.spend[members] * 365.0, 365.0, dtype=np.float64)
-    high = (yearly >= tiers.high_value_spend) & (n_orders - 1 >= tiers.high_value_repurchases)
-    tier = np.where(high, 2, n_orders > tiers.new_max_orders)
-    return tier.astype(np.int8)
